@@ -1,0 +1,14 @@
+// Jest runs in native ESM mode (Probot ships ESM only); @swc/jest strips types.
+// Type checking is a separate step: `npm run typecheck`.
+export default {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  extensionsToTreatAsEsm: [".ts"],
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  transform: {
+    "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "es6" } }],
+  },
+  setupFiles: ["<rootDir>/test/setup-env.ts"],
+  testTimeout: 30000,
+};
