@@ -1,0 +1,64 @@
+// What went wrong with a remote call, in the words a log line needs: a reason a
+// person can act on, and whether trying again later can help.
+import { ClientError, Status } from "nice-grpc";
+import { InternalFailure, TimeoutError } from "modal";
+
+/** A failure that retrying cannot fix (a setting, a permission, an unknown installation). */
+export class PermanentError extends Error {
+  override name = "PermanentError";
+}
+
+interface HttpError {
+  status: number;
+  message: string;
+  request?: { method?: string; url?: string };
+}
+
+function isHttpError(error: unknown): error is HttpError {
+  return typeof error === "object" && error !== null && typeof (error as HttpError).status === "number";
+}
+
+const TRANSIENT_GRPC = new Set<Status>([
+  Status.UNAVAILABLE,
+  Status.DEADLINE_EXCEEDED,
+  Status.RESOURCE_EXHAUSTED,
+  Status.ABORTED,
+  Status.INTERNAL,
+  Status.UNKNOWN,
+  Status.CANCELLED,
+]);
+
+/** Modal errors worth another try: the control plane was unreachable, slow or overloaded. */
+export function isTransientModalError(error: unknown): boolean {
+  if (error instanceof ClientError) return TRANSIENT_GRPC.has(error.code);
+  return error instanceof TimeoutError || error instanceof InternalFailure;
+}
+
+export interface FailureReport {
+  retryable: boolean;
+  reason: string;
+}
+
+/** Turns any failure of serving a job into a reason for the log and a retry verdict. */
+export function describeFailure(error: unknown): FailureReport {
+  if (error instanceof PermanentError) return { retryable: false, reason: error.message };
+  if (error instanceof ClientError) {
+    return { retryable: TRANSIENT_GRPC.has(error.code), reason: `Modal ${Status[error.code]}: ${error.details}` };
+  }
+  if (isHttpError(error)) {
+    const where = error.request?.method && error.request.url ? ` (${error.request.method} ${new URL(error.request.url, "http://x").pathname})` : "";
+    const status = error.status;
+    if (status === 401) return { retryable: false, reason: `GitHub rejected the App's credentials (401)${where}: check APP_ID and PRIVATE_KEY` };
+    if (status === 404 && /access_tokens/.test(error.request?.url ?? "")) {
+      return { retryable: false, reason: `GitHub does not know this installation (404)${where}: the App was uninstalled or APP_ID is wrong` };
+    }
+    if (status === 403 && /rate limit/i.test(error.message)) return { retryable: true, reason: `GitHub rate limit${where}` };
+    if (status >= 500 || status === 429) return { retryable: true, reason: `GitHub answered ${status}${where}` };
+    return { retryable: false, reason: `GitHub answered ${status}${where}: ${error.message.split("\n")[0]}` };
+  }
+  if (isTransientModalError(error)) return { retryable: true, reason: `Modal: ${(error as Error).message}` };
+  const message = error instanceof Error ? error.message : String(error);
+  // Network failures (fetch failed, ECONNRESET…) are worth another try.
+  const network = /fetch failed|ECONN|ETIMEDOUT|EAI_AGAIN|socket/i.test(message + String((error as { cause?: unknown })?.cause ?? ""));
+  return { retryable: network, reason: message };
+}

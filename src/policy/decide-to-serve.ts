@@ -1,0 +1,50 @@
+// Whether the App serves a queued job at all. Pure: the same job and policy always
+// give the same answer, so it is tested with a table.
+import { fullName, type JobRef } from "../github/job-ref.js";
+import { matchesAny } from "./repository-patterns.js";
+
+export interface ServePolicy {
+  runnerLabel: string;
+  allowPublicRepos: boolean;
+  allowedRepositories: string[];
+  deniedRepositories: string[];
+}
+
+export type ServeDecision =
+  | { serve: true }
+  /** `notOurs`: the job is for other runners; nothing to report above debug. */
+  | { serve: false; notOurs: boolean; reason: string };
+
+export function hasLabel(labels: string[], label: string): boolean {
+  return labels.some((candidate) => candidate.toLowerCase() === label.toLowerCase());
+}
+
+export function decideToServe(job: JobRef, policy: ServePolicy): ServeDecision {
+  if (!hasLabel(job.labels, policy.runnerLabel)) {
+    return { serve: false, notOurs: true, reason: `labels [${job.labels.join(", ")}] do not include "${policy.runnerLabel}"` };
+  }
+  const repo = fullName(job.repository);
+  if (matchesAny(repo, policy.deniedRepositories)) {
+    return { serve: false, notOurs: false, reason: `${repo} is in DENIED_REPOSITORIES` };
+  }
+  if (policy.allowedRepositories.length > 0 && !matchesAny(repo, policy.allowedRepositories)) {
+    return { serve: false, notOurs: false, reason: `${repo} is not in ALLOWED_REPOSITORIES` };
+  }
+  if (job.repository.visibility === "public" && !policy.allowPublicRepos) {
+    return {
+      serve: false,
+      notOurs: false,
+      reason: `${repo} is public and ALLOW_PUBLIC_REPOS is off (anyone could run code on the runner through a pull request)`,
+    };
+  }
+  return { serve: true };
+}
+
+/** The labels to register the runner with: every label the job asked for (a JIT runner has no others). */
+export function runnerLabelsFor(job: JobRef, runnerLabel: string): string[] {
+  const labels: string[] = [];
+  for (const label of [...job.labels, runnerLabel]) {
+    if (!hasLabel(labels, label)) labels.push(label);
+  }
+  return labels;
+}

@@ -1,0 +1,155 @@
+// Reads and checks every setting once, at start-up. A problem stops the App with a
+// message that names the variable and says how to fix it; secrets are never echoed.
+import { createPrivateKey } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { getPrivateKey } from "@probot/get-private-key";
+import { parseDockerfile, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
+import { SETTINGS, type SettingName } from "./settings-schema.js";
+
+type Env = Record<string, string | undefined>;
+type Values = { [K in SettingName]: unknown };
+
+export interface Settings {
+  github: {
+    appId: number;
+    privateKey: string;
+    webhookSecret: string;
+    /** REST base URL: api.github.com, or GHE_PROTOCOL://GHE_HOST/api/v3. */
+    baseUrl: string;
+    webhookPath: string;
+    webhookProxyUrl: string | undefined;
+  };
+  server: { port: number; host: string | undefined };
+  logLevel: string;
+  modal: { appName: string; environment: string | undefined };
+  runner: {
+    label: string;
+    namePrefix: string;
+    scope: "auto" | "org" | "repo";
+    /** Runner group by numeric id, or by name (resolved per org). */
+    group: number | string;
+    workFolder: string;
+    image: RunnerImageDefinition;
+  };
+  sandbox: { cpu: number; memoryMiB: number; timeoutMs: number };
+  policy: { allowPublicRepos: boolean; allowedRepositories: string[]; deniedRepositories: string[] };
+  dispatch: { concurrency: number; registrationGraceMs: number };
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`The App cannot start; fix these settings:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+    this.name = "SettingsError";
+  }
+}
+
+/** The value a variable has when it is set to something other than blank. */
+function present(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+function validateEach(env: Env, problems: string[]): Values {
+  const values = {} as Values;
+  for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
+    const raw = present(env, name);
+    const result = definition.schema.safeParse(raw);
+    if (result.success) {
+      values[name] = result.data;
+      continue;
+    }
+    const reason = result.error.issues.map((issue) => issue.message).join("; ");
+    const shown = "secret" in definition || raw === undefined ? "" : ` (got "${raw}")`;
+    problems.push(raw === undefined ? `${name} is required: ${definition.description}` : `${name}: ${reason}${shown}`);
+  }
+  return values;
+}
+
+function readPrivateKey(env: Env, problems: string[]): string {
+  let key: string | null = null;
+  try {
+    key = getPrivateKey({ env: { PRIVATE_KEY: present(env, "PRIVATE_KEY"), PRIVATE_KEY_PATH: present(env, "PRIVATE_KEY_PATH") } });
+  } catch (error) {
+    // The library's message names the file or says the key is malformed; never the key.
+    problems.push(`PRIVATE_KEY / PRIVATE_KEY_PATH: ${(error as Error).message.split("\n")[0]}`);
+    return "";
+  }
+  if (!key) {
+    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the App's private key, downloaded from its settings page on GitHub");
+    return "";
+  }
+  try {
+    createPrivateKey(key);
+  } catch {
+    problems.push("PRIVATE_KEY / PRIVATE_KEY_PATH: not a valid PEM private key (download a new one from the App's settings page)");
+  }
+  return key;
+}
+
+function checkModalCredentials(env: Env, problems: string[]): void {
+  const id = present(env, "MODAL_TOKEN_ID");
+  const secret = present(env, "MODAL_TOKEN_SECRET");
+  if (id && secret) return;
+  if (id || secret) {
+    problems.push(`${id ? "MODAL_TOKEN_SECRET" : "MODAL_TOKEN_ID"} is required when ${id ? "MODAL_TOKEN_ID" : "MODAL_TOKEN_SECRET"} is set (create a token with \`modal token new\`)`);
+    return;
+  }
+  const configPath = present(env, "MODAL_CONFIG_PATH") ?? path.join(os.homedir(), ".modal.toml");
+  const config = existsSync(configPath) ? readFileSync(configPath, "utf8") : "";
+  if (!/^\s*token_id\s*=/m.test(config)) {
+    problems.push(`MODAL_TOKEN_ID and MODAL_TOKEN_SECRET are required (or a profile with a token in ${configPath}); create a token with \`modal token new\``);
+  }
+}
+
+function readRunnerImage(file: string, problems: string[]): RunnerImageDefinition {
+  try {
+    return parseDockerfile(readFileSync(file, "utf8"), file);
+  } catch (error) {
+    const message = (error as NodeJS.ErrnoException).code === "ENOENT" ? `${file} does not exist` : (error as Error).message;
+    problems.push(`RUNNER_DOCKERFILE: ${message}`);
+    return { baseImage: "", commands: [] };
+  }
+}
+
+export function loadSettings(env: Env = process.env, cwd = process.cwd()): Settings {
+  const problems: string[] = [];
+  const v = validateEach(env, problems);
+  const privateKey = readPrivateKey(env, problems);
+  checkModalCredentials(env, problems);
+  const dockerfile = typeof v.RUNNER_DOCKERFILE === "string" ? path.resolve(cwd, v.RUNNER_DOCKERFILE) : "";
+  const image = dockerfile ? readRunnerImage(dockerfile, problems) : { baseImage: "", commands: [] };
+  if (problems.length > 0) throw new SettingsError(problems);
+
+  const gheHost = v.GHE_HOST as string | undefined;
+  const group = v.RUNNER_GROUP as string;
+  return {
+    github: {
+      appId: v.APP_ID as number,
+      privateKey,
+      webhookSecret: v.WEBHOOK_SECRET as string,
+      baseUrl: gheHost ? `${v.GHE_PROTOCOL as string}://${gheHost}/api/v3` : "https://api.github.com",
+      webhookPath: v.WEBHOOK_PATH as string,
+      webhookProxyUrl: v.WEBHOOK_PROXY_URL as string | undefined,
+    },
+    server: { port: v.PORT as number, host: v.HOST as string | undefined },
+    logLevel: v.LOG_LEVEL as string,
+    modal: { appName: v.MODAL_APP_NAME as string, environment: v.MODAL_ENVIRONMENT as string | undefined },
+    runner: {
+      label: v.RUNNER_LABEL as string,
+      namePrefix: v.RUNNER_NAME_PREFIX as string,
+      scope: v.RUNNER_SCOPE as Settings["runner"]["scope"],
+      group: /^\d+$/.test(group) ? Number(group) : group,
+      workFolder: v.RUNNER_WORK_FOLDER as string,
+      image,
+    },
+    sandbox: { cpu: v.SANDBOX_CPU as number, memoryMiB: v.SANDBOX_MEMORY_MIB as number, timeoutMs: v.SANDBOX_TIMEOUT as number },
+    policy: {
+      allowPublicRepos: v.ALLOW_PUBLIC_REPOS as boolean,
+      allowedRepositories: v.ALLOWED_REPOSITORIES as string[],
+      deniedRepositories: v.DENIED_REPOSITORIES as string[],
+    },
+    dispatch: { concurrency: v.DISPATCH_CONCURRENCY as number, registrationGraceMs: v.REGISTRATION_GRACE as number },
+  };
+}

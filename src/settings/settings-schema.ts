@@ -1,0 +1,89 @@
+// Every setting the App reads from its environment, in one place: name, rule,
+// default and the sentence the README's settings table shows. Probot's and the
+// Modal SDK's standard variables are listed too, so one check covers them all.
+import { z } from "zod";
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "15m", "6h", "1d", "500ms" or a bare number of seconds, as milliseconds. */
+const duration = () =>
+  z.string().transform((raw, ctx) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(raw);
+    if (!match) {
+      ctx.addIssue({ code: "custom", message: `expected a duration such as 90s, 15m or 6h` });
+      return z.NEVER;
+    }
+    return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? "s"]!);
+  });
+
+const bool = () =>
+  z.string().transform((raw, ctx) => {
+    const value = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(value)) return true;
+    if (["0", "false", "no", "off"].includes(value)) return false;
+    ctx.addIssue({ code: "custom", message: "expected true or false" });
+    return z.NEVER;
+  });
+
+const list = () =>
+  z.string().transform((raw) =>
+    raw
+      .split(/[\s,]+/)
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ""),
+  );
+
+const positiveNumber = () => z.coerce.number().positive();
+const positiveInteger = () => z.coerce.number().int().positive();
+
+/** Names Modal accepts for apps and sandboxes; runner names must also fit them. */
+const modalName = z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, "only letters, digits, '.', '_' and '-', at most 63 characters");
+
+export interface SettingDefinition {
+  /** What the README says about it. */
+  description: string;
+  /** The default as the README shows it; absent when the setting is required or has none. */
+  shownDefault?: string;
+  schema: z.ZodType;
+  /** Read by Probot or the Modal SDK themselves; we only check them. */
+  standard?: "probot" | "modal";
+  secret?: boolean;
+}
+
+export const SETTINGS = {
+  APP_ID: { standard: "probot", description: "The GitHub App's id. Without it `npm start` serves the App-creation (manifest) page instead.", schema: positiveInteger() },
+  PRIVATE_KEY: { standard: "probot", secret: true, description: "The App's private key (PEM; `\\n`-escaped or base64 also accepted). Or use PRIVATE_KEY_PATH.", schema: z.string().optional() },
+  PRIVATE_KEY_PATH: { standard: "probot", description: "Path of the App's private key file.", schema: z.string().optional() },
+  WEBHOOK_SECRET: { standard: "probot", secret: true, description: "The App's webhook secret; deliveries with a wrong signature are refused.", schema: z.string().min(1) },
+  GHE_HOST: { standard: "probot", description: "GitHub Enterprise Server host (e.g. `github.example.com`); unset for github.com.", schema: z.string().optional() },
+  GHE_PROTOCOL: { standard: "probot", shownDefault: "https", description: "Protocol for GHE_HOST.", schema: z.enum(["http", "https"]).default("https") },
+  PORT: { standard: "probot", shownDefault: "3000", description: "HTTP port the App listens on.", schema: z.coerce.number().int().min(0).max(65535).default(3000) },
+  HOST: { standard: "probot", description: "Interface to listen on (default: all).", schema: z.string().optional() },
+  LOG_LEVEL: { standard: "probot", shownDefault: "info", description: "trace, debug, info, warn, error, fatal or silent.", schema: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") },
+  WEBHOOK_PATH: { standard: "probot", shownDefault: "/api/github/webhooks", description: "Path that receives webhooks.", schema: z.string().startsWith("/").default("/api/github/webhooks") },
+  WEBHOOK_PROXY_URL: { standard: "probot", description: "A smee.io channel that forwards webhooks to a local App (development).", schema: z.url().optional() },
+
+  MODAL_TOKEN_ID: { standard: "modal", description: "Modal token id (or a profile in ~/.modal.toml / MODAL_CONFIG_PATH).", schema: z.string().optional() },
+  MODAL_TOKEN_SECRET: { standard: "modal", secret: true, description: "Modal token secret.", schema: z.string().optional() },
+  MODAL_ENVIRONMENT: { standard: "modal", description: "Modal environment to run sandboxes in (default: the workspace's default).", schema: z.string().optional() },
+  MODAL_SERVER_URL: { standard: "modal", description: "Modal control-plane URL (default https://api.modal.com:443).", schema: z.url().optional() },
+  MODAL_CONFIG_PATH: { standard: "modal", description: "Path of a Modal config file with profiles (default ~/.modal.toml).", schema: z.string().optional() },
+
+  RUNNER_LABEL: { shownDefault: "modal", description: "A job is served only if its `runs-on` labels include this one.", schema: z.string().regex(/^[^\s,]+$/, "one label, no spaces or commas").default("modal") },
+  RUNNER_NAME_PREFIX: { shownDefault: "modal", description: "Runner (and sandbox) names are `<prefix>-<job id>-<attempt>`; how the App recognises its own runners.", schema: modalName.max(40).default("modal") },
+  RUNNER_SCOPE: { shownDefault: "auto", description: "`org`: register runners at org level; `repo`: at repository level; `auto`: org level for org installations that granted it, else repository level.", schema: z.enum(["auto", "org", "repo"]).default("auto") },
+  RUNNER_GROUP: { shownDefault: "Default", description: "Runner group for org-level runners, by name or numeric id.", schema: z.string().min(1).default("Default") },
+  RUNNER_WORK_FOLDER: { shownDefault: "_work", description: "The runner's work folder (`work_folder` of the JIT config).", schema: z.string().min(1).default("_work") },
+  RUNNER_DOCKERFILE: { shownDefault: "docker/runner/Dockerfile", description: "Dockerfile of the runner image: its `FROM` image plus the lines after it, built once on Modal.", schema: z.string().min(1).default("docker/runner/Dockerfile") },
+  MODAL_APP_NAME: { shownDefault: "github-actions-runners", description: "Modal app that holds the sandboxes (created if missing).", schema: modalName.default("github-actions-runners") },
+  SANDBOX_CPU: { shownDefault: "2", description: "CPU cores reserved per sandbox.", schema: positiveNumber().default(2) },
+  SANDBOX_MEMORY_MIB: { shownDefault: "4096", description: "Memory per sandbox, MiB.", schema: positiveInteger().default(4096) },
+  SANDBOX_TIMEOUT: { shownDefault: "6h", description: "Hard lifetime cap of a sandbox (`90s`, `45m`, `6h`, `1d`); Modal ends it after this however busy it is.", schema: duration().pipe(z.number().min(60_000, "at least 60s").max(24 * 3_600_000, "at most 24h")).default(6 * 3_600_000) },
+  ALLOW_PUBLIC_REPOS: { shownDefault: "false", description: "Serve public repositories. Off by default: on a public repository anyone can open a pull request that runs code on your runner.", schema: bool().default(false) },
+  ALLOWED_REPOSITORIES: { shownDefault: "(all)", description: "Only serve these: `owner` (all its repositories), `owner/repo`, `owner/prefix-*`. Comma-separated.", schema: list().default([]) },
+  DENIED_REPOSITORIES: { shownDefault: "(none)", description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.", schema: list().default([]) },
+  DISPATCH_CONCURRENCY: { shownDefault: "16", description: "Jobs whose runner is being set up at the same time, per replica.", schema: positiveInteger().max(256).default(16) },
+  REGISTRATION_GRACE: { shownDefault: "3m", description: "How long a runner registration without a sandbox is presumed to be another replica's attempt in progress before it is replaced.", schema: duration().default(180_000) },
+} satisfies Record<string, SettingDefinition>;
+
+export type SettingName = keyof typeof SETTINGS;

@@ -1,0 +1,387 @@
+import { AlreadyExistsError, ModalClient, NotFoundError, type App } from "modal";
+import { ClientError, Status } from "nice-grpc";
+import { FakeModal, isV1SandboxIdShape, type SandboxProcess } from "./fake-modal.js";
+
+const IMAGE_TAG = "ghcr.io/actions/actions-runner:2.330.0";
+
+let modal: FakeModal;
+let client: ModalClient;
+
+beforeEach(() => {
+  modal = new FakeModal();
+  client = modal.client();
+});
+
+afterEach(() => {
+  modal.close();
+  client.close();
+});
+
+function withSandboxV2Off<T>(fn: () => T): T {
+  const saved = process.env.MODAL_SANDBOX_V2;
+  process.env.MODAL_SANDBOX_V2 = "0";
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env.MODAL_SANDBOX_V2;
+    else process.env.MODAL_SANDBOX_V2 = saved;
+  }
+}
+
+async function appAndImage(c: ModalClient = client, tag = IMAGE_TAG) {
+  const app = await c.apps.fromName("gh-runners", { createIfMissing: true });
+  const image = c.images.fromRegistry(tag).dockerfileCommands(["RUN echo hi"]);
+  return { app, image };
+}
+
+async function listIds(c: ModalClient, params: { appId?: string; tags?: Record<string, string> }): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const sb of c.sandboxes.list(params)) ids.push(sb.sandboxId);
+  return ids;
+}
+
+async function expectGrpc(promise: Promise<unknown>, code: Status): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ClientError);
+  expect((err as ClientError).code).toBe(code);
+}
+
+describe("apps and environments", () => {
+  test("fromName creates once when asked, and NOT_FOUND otherwise", async () => {
+    await expect(client.apps.fromName("nope")).rejects.toBeInstanceOf(NotFoundError);
+    const a = await client.apps.fromName("gh-runners", { createIfMissing: true });
+    const b = await client.apps.fromName("gh-runners");
+    expect(a.appId).toMatch(/^ap-[0-9A-Za-z]{22}$/);
+    expect(b.appId).toBe(a.appId);
+    expect(modal.apps()).toEqual([{ appId: a.appId, name: "gh-runners", environmentName: "main" }]);
+  });
+});
+
+describe("images", () => {
+  test("a definition is built once and reused by id", async () => {
+    const { app, image } = await appAndImage();
+    await image.build(app);
+    expect(image.imageId).toMatch(/^im-/);
+    const again = client.images.fromRegistry(IMAGE_TAG).dockerfileCommands(["RUN echo hi"]);
+    await again.build(app);
+    expect(again.imageId).toBe(image.imageId);
+    // fromRegistry(tag).dockerfileCommands([...]) is two layers to the SDK: "FROM tag", then "FROM base" + commands.
+    expect(modal.imageBuilds()).toBe(2);
+    expect(modal.calls.filter((c) => c.method === "imageGetOrCreate")).toHaveLength(4);
+    expect(modal.methods()).toContain("environmentGetOrCreate");
+
+    // An implicit build inside sandboxes.create hits the cache too.
+    const sb = await client.sandboxes.create(app, client.images.fromRegistry(IMAGE_TAG).dockerfileCommands(["RUN echo hi"]));
+    expect(modal.sandbox(sb.sandboxId)?.imageId).toBe(image.imageId);
+    expect(modal.sandbox(sb.sandboxId)?.imageTag).toBe(IMAGE_TAG);
+    expect(modal.imageBuilds()).toBe(2);
+
+    await client.images.fromRegistry(IMAGE_TAG).dockerfileCommands(["RUN echo other"]).build(app);
+    expect(modal.imageBuilds()).toBe(3);
+    expect(modal.images().map((i) => [i.tag, i.dockerfileCommands])).toEqual([
+      [IMAGE_TAG, [`FROM ${IMAGE_TAG}`]],
+      [IMAGE_TAG, ["FROM base", "RUN echo hi"]],
+      [IMAGE_TAG, ["FROM base", "RUN echo other"]],
+    ]);
+  });
+
+  test("a slow build is joined by concurrent callers through imageJoinStreaming", async () => {
+    modal.imageBuildMs = 50;
+    const { app } = await appAndImage();
+    const images = [0, 1, 2].map(() => client.images.fromRegistry(IMAGE_TAG).dockerfileCommands(["RUN slow"]));
+    await Promise.all(images.map((i) => i.build(app)));
+    expect(new Set(images.map((i) => i.imageId)).size).toBe(1);
+    expect(modal.imageBuilds()).toBe(2); // two layers, each built once
+    expect(modal.methods().filter((m) => m === "imageJoinStreaming").length).toBeGreaterThanOrEqual(3);
+  });
+
+  test("a failing build surfaces its message, and is retried after the fault clears", async () => {
+    modal.failImageBuild(IMAGE_TAG, "pull access denied");
+    const { app, image } = await appAndImage();
+    await expect(image.build(app)).rejects.toThrow(/pull access denied/);
+    await expect(client.sandboxes.create(app, client.images.fromRegistry(IMAGE_TAG))).rejects.toThrow(/pull access denied/);
+    modal.clearImageBuildFailure(IMAGE_TAG);
+    await image.build(app);
+    expect(image.imageId).toMatch(/^im-/);
+    // Failed builds are not cached: base layer failed twice, then base + top layer built.
+    expect(modal.imageBuilds()).toBe(4);
+  });
+});
+
+describe("sandbox create", () => {
+  test("V2 (default): parameters reach the definition, converted", async () => {
+    modal.addSecret("runner-proxy", { HTTPS_PROXY: "http://proxy:3128", SHARED: "from-secret" });
+    const { app, image } = await appAndImage();
+    const secret = await client.secrets.fromName("runner-proxy");
+    const sb = await client.sandboxes.create(app, image, {
+      name: "gh-123-job-456",
+      tags: { repo: "octo/hello", job: "456" },
+      env: { ACTIONS_RUNNER_INPUT_JITCONFIG: "abc==", SHARED: "from-env" },
+      secrets: [secret],
+      cpu: 2.5,
+      memoryMiB: 4096,
+      timeoutMs: 3_600_000,
+      command: ["/home/runner/run.sh"],
+      regions: ["us-east", "us-west"],
+      outboundCidrAllowlist: ["140.82.112.0/20"],
+      outboundDomainAllowlist: ["github.com", "*.actions.githubusercontent.com"],
+    });
+    expect(isV1SandboxIdShape(sb.sandboxId)).toBe(false);
+    expect(modal.methods()).toEqual(expect.arrayContaining(["appGetOrCreate", "secretGetOrCreate", "imageGetOrCreate", "sandboxCreateV2"]));
+    expect(modal.methods()).not.toContain("sandboxCreate");
+    const fake = modal.byName("gh-123-job-456")!;
+    expect(fake).toMatchObject({
+      sandboxId: sb.sandboxId,
+      version: "v2",
+      appId: app.appId,
+      appName: "gh-runners",
+      tags: { repo: "octo/hello", job: "456" },
+      env: { HTTPS_PROXY: "http://proxy:3128", SHARED: "from-env", ACTIONS_RUNNER_INPUT_JITCONFIG: "abc==" },
+      secretNames: ["runner-proxy"],
+      cpu: 2.5,
+      memoryMiB: 4096,
+      gpu: undefined,
+      timeoutSecs: 3600,
+      regions: ["us-east", "us-west"],
+      egress: "allowlist",
+      blockNetwork: false,
+      cidrAllowlist: ["140.82.112.0/20"],
+      domainAllowlist: ["github.com", "*.actions.githubusercontent.com"],
+      command: ["/home/runner/run.sh"],
+      state: "running",
+    });
+    expect(fake.definition).toMatchObject({
+      name: "gh-123-job-456",
+      timeoutSecs: 3600,
+      resources: { milliCpu: 2500, memoryMb: 4096 },
+      networkAccess: { networkAccessType: 3 },
+      schedulerPlacement: { regions: ["us-east", "us-west"] },
+      entrypointArgs: ["/home/runner/run.sh"],
+    });
+    // V2 passes env as a secret source, not as an ephemeral secret.
+    expect(fake.request).toMatchObject({
+      secretSources: [{ secretId: secret.secretId }, { env: { contents: { ACTIONS_RUNNER_INPUT_JITCONFIG: "abc==", SHARED: "from-env" } } }],
+    });
+    expect(modal.calls.filter((c) => c.method === "secretGetOrCreate")).toHaveLength(1);
+  });
+
+  test("V2 defaults: open network, 300 s lifetime, no resources", async () => {
+    const { app, image } = await appAndImage();
+    const sb = await client.sandboxes.create(app, image);
+    expect(modal.sandbox(sb.sandboxId)).toMatchObject({
+      name: undefined,
+      cpu: undefined,
+      memoryMiB: undefined,
+      timeoutSecs: 300,
+      egress: "open",
+      blockNetwork: false,
+      regions: [],
+      env: {},
+      secretNames: [],
+      command: [],
+    });
+    const blocked = await client.sandboxes.create(app, image, { blockNetwork: true });
+    expect(modal.sandbox(blocked.sandboxId)).toMatchObject({ egress: "blocked", blockNetwork: true, cidrAllowlist: [], domainAllowlist: [] });
+  });
+
+  test("a gpu takes the V1 path: ephemeral env secret, SandboxCreate, task id polling", async () => {
+    const { app, image } = await appAndImage();
+    const sb = await client.sandboxes.create(app, image, { gpu: "a100:2", env: { JIT: "x" }, name: "gpu-one", cpu: 4, memoryMiB: 16384 });
+    expect(isV1SandboxIdShape(sb.sandboxId)).toBe(true);
+    const methods = modal.methods();
+    expect(methods).toEqual(expect.arrayContaining(["secretGetOrCreate", "sandboxCreate", "sandboxGetTaskId"]));
+    expect(methods).not.toContain("sandboxCreateV2");
+    const ephemeral = modal.calls.find((c) => c.method === "secretGetOrCreate")!.request;
+    expect(ephemeral).toMatchObject({ objectCreationType: 5, envDict: { JIT: "x" } });
+    expect(modal.sandbox(sb.sandboxId)).toMatchObject({ version: "v1", gpu: "A100:2", env: { JIT: "x" }, secretNames: [], cpu: 4, memoryMiB: 16384 });
+    expect(modal.sandbox(sb.sandboxId)?.definition).toMatchObject({ resources: { gpuConfig: { gpuType: "A100", count: 2 } } });
+
+    // V1 handles use V1 RPCs; fromName finds it through the V1 fallback.
+    await sb.setTags({ a: "1" });
+    expect(await sb.getTags()).toEqual({ a: "1" });
+    const found = await client.sandboxes.fromName("gh-runners", "gpu-one");
+    expect(found.sandboxId).toBe(sb.sandboxId);
+    expect(modal.methods()).toEqual(expect.arrayContaining(["sandboxTagsSet", "sandboxTagsGet", "sandboxGetFromNameV2", "sandboxGetFromName"]));
+    await sb.terminate();
+    expect(await sb.wait()).toBe(137);
+    expect(modal.methods()).toEqual(expect.arrayContaining(["sandboxTerminate", "sandboxWait"]));
+  });
+
+  test("MODAL_SANDBOX_V2=0 takes the V1 path for everything", async () => {
+    const v1 = withSandboxV2Off(() => modal.client());
+    const { app, image } = await appAndImage(v1);
+    const sb = await v1.sandboxes.create(app, image, { name: "v1-one", tags: { k: "v" } });
+    expect(isV1SandboxIdShape(sb.sandboxId)).toBe(true);
+    expect(await listIds(v1, { appId: app.appId, tags: { k: "v" } })).toEqual([sb.sandboxId]);
+    expect((await v1.sandboxes.fromName("gh-runners", "v1-one")).sandboxId).toBe(sb.sandboxId);
+    expect(modal.methods()).toEqual(expect.arrayContaining(["sandboxCreate", "sandboxList", "sandboxGetFromName"]));
+    expect(modal.methods()).not.toEqual(expect.arrayContaining(["sandboxListV2"]));
+    expect(modal.methods()).not.toContain("sandboxGetFromNameV2");
+    v1.close();
+  });
+
+  test("a missing named secret is NotFoundError; required keys are checked", async () => {
+    await expect(client.secrets.fromName("missing")).rejects.toBeInstanceOf(NotFoundError);
+    modal.addSecret("s", { A: "1" });
+    await expect(client.secrets.fromName("s", { requiredKeys: ["A", "B"] })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(client.secrets.fromName("s", { requiredKeys: ["A"] })).resolves.toBeDefined();
+  });
+});
+
+describe("names", () => {
+  const cases: Array<[string, string | undefined]> = [
+    ["V2", undefined],
+    ["V1", "T4"],
+  ];
+  test.each(cases)("%s: a duplicate running name is AlreadyExistsError; terminate frees it", async (_label, gpuType) => {
+    const gpu = () => gpuType;
+    const { app, image } = await appAndImage();
+    const first = await client.sandboxes.create(app, image, { name: "dup", gpu: gpu() });
+    await expect(client.sandboxes.create(app, image, { name: "dup", gpu: gpu() })).rejects.toBeInstanceOf(AlreadyExistsError);
+    // Other apps have their own namespace.
+    const other = await client.apps.fromName("other", { createIfMissing: true });
+    await client.sandboxes.create(other, image, { name: "dup", gpu: gpu() });
+
+    expect((await client.sandboxes.fromName("gh-runners", "dup")).sandboxId).toBe(first.sandboxId);
+    await first.terminate();
+    await expect(client.sandboxes.fromName("gh-runners", "dup")).rejects.toBeInstanceOf(NotFoundError);
+    const second = await client.sandboxes.create(app, image, { name: "dup", gpu: gpu() });
+    expect(second.sandboxId).not.toBe(first.sandboxId);
+    expect(modal.byName("dup")?.appId).toBeDefined();
+    expect(modal.sandbox(first.sandboxId)).toMatchObject({ state: "finished", endedBy: "terminate", exitCode: 137 });
+  });
+
+  test("an exited entrypoint frees the name too", async () => {
+    const { app, image } = await appAndImage();
+    const sb = await client.sandboxes.create(app, image, { name: "n" });
+    modal.exitSandbox(sb.sandboxId, 3);
+    expect(await sb.wait()).toBe(3);
+    await client.sandboxes.create(app, image, { name: "n" });
+    expect(modal.sandbox(sb.sandboxId)).toMatchObject({ state: "finished", endedBy: "exit", exitCode: 3 });
+  });
+});
+
+describe("list and tags", () => {
+  test("list pages until an empty page and filters by all given tags", async () => {
+    modal.listPageSize = 2;
+    const { app, image } = await appAndImage();
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const sb = await client.sandboxes.create(app, image, { tags: { pool: "gh", parity: i % 2 === 0 ? "even" : "odd" } });
+      created.push(sb.sandboxId);
+    }
+    const other = await client.apps.fromName("other", { createIfMissing: true });
+    await client.sandboxes.create(other, image, { tags: { pool: "gh" } });
+
+    expect((await listIds(client, { appId: app.appId })).sort()).toEqual([...created].sort());
+    expect(await listIds(client, { appId: app.appId, tags: { pool: "gh", parity: "even" } })).toEqual(
+      [created[4], created[2], created[0]], // newest first
+    );
+    expect(await listIds(client, { appId: app.appId, tags: { pool: "gh", parity: "none" } })).toEqual([]);
+    const pages = modal.calls.filter((c) => c.method === "sandboxListV2");
+    expect(pages.length).toBeGreaterThanOrEqual(3 + 2 + 1);
+
+    // Finished sandboxes are not listed.
+    modal.exitSandbox(created[4]!, 0);
+    expect(await listIds(client, { appId: app.appId, tags: { parity: "even" } })).toEqual([created[2], created[0]]);
+  });
+
+  test("SandboxInfo carries tags and name", async () => {
+    const { app, image } = await appAndImage();
+    await client.sandboxes.create(app, image, { name: "x", tags: { a: "b" } });
+    const resp = await modal.cpClient.sandboxListV2({ appId: app.appId, tags: [], includeFinished: false });
+    expect(resp.sandboxes).toHaveLength(1);
+    expect(resp.sandboxes[0]).toMatchObject({ name: "x", tags: [{ tagName: "a", tagValue: "b" }], appId: app.appId });
+  });
+
+  test("setTags replaces every tag; getTags reads them back", async () => {
+    const { app, image } = await appAndImage();
+    const sb = await client.sandboxes.create(app, image, { tags: { a: "1", b: "2" } });
+    expect(await sb.getTags()).toEqual({ a: "1", b: "2" });
+    await sb.setTags({ c: "3" });
+    expect(await sb.getTags()).toEqual({ c: "3" });
+    expect(modal.sandbox(sb.sandboxId)?.tags).toEqual({ c: "3" });
+    const again = await client.sandboxes.fromId(sb.sandboxId);
+    expect(await again.getTags()).toEqual({ c: "3" });
+    expect(modal.methods()).toEqual(expect.arrayContaining(["sandboxTagsSetV2", "sandboxTagsGetV2"]));
+  });
+});
+
+describe("lifetime and entrypoint", () => {
+  test("a sandbox ends by itself after its timeout", async () => {
+    const { app, image } = await appAndImage();
+    const sb = await client.sandboxes.create(app, image, { timeoutMs: 1000, name: "short" });
+    expect(modal.byName("short")).toBeDefined();
+    const started = Date.now();
+    expect(await sb.wait()).toBe(124);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(modal.sandbox(sb.sandboxId)).toMatchObject({ state: "finished", endedBy: "timeout", exitCode: 124 });
+    expect(modal.byName("short")).toBeUndefined();
+  });
+
+  test("onSandboxStart receives a process handle", async () => {
+    const started: SandboxProcess[] = [];
+    modal.onSandboxStart = (p) => started.push(p);
+    const { app, image } = await appAndImage();
+    const sb = await client.sandboxes.create(app, image, { env: { K: "v" } });
+    expect(started).toHaveLength(1);
+    const p = started[0]!;
+    expect(p.sandbox.sandboxId).toBe(sb.sandboxId);
+    expect(p.sandbox.env).toEqual({ K: "v" });
+    expect(p.isRunning()).toBe(true);
+    p.exit(0);
+    await p.ended;
+    expect(p.isRunning()).toBe(false);
+    expect(await sb.wait()).toBe(0);
+  });
+});
+
+describe("faults and latency", () => {
+  test("failNext throws the given code the given number of times", async () => {
+    const { app, image } = await appAndImage();
+    await image.build(app);
+    modal.failNext("sandboxCreateV2", Status.UNAVAILABLE, 2);
+    await expectGrpc(client.sandboxes.create(app, image), Status.UNAVAILABLE);
+    await expectGrpc(client.sandboxes.create(app, image), Status.UNAVAILABLE);
+    expect(modal.running()).toHaveLength(0);
+    await client.sandboxes.create(app, image);
+    expect(modal.running()).toHaveLength(1);
+    modal.failNext("sandboxListV2", Status.DEADLINE_EXCEEDED, 1, "slow");
+    await expectGrpc(listIds(client, { appId: app.appId }), Status.DEADLINE_EXCEEDED);
+  });
+
+  test("failNextAfterEffect applies the request and loses the answer", async () => {
+    const { app, image } = await appAndImage();
+    await image.build(app);
+    modal.failNextAfterEffect("sandboxCreateV2", Status.DEADLINE_EXCEEDED);
+    await expectGrpc(client.sandboxes.create(app, image, { name: "lost" }), Status.DEADLINE_EXCEEDED);
+    expect(modal.byName("lost")).toBeDefined();
+    await expect(client.sandboxes.create(app, image, { name: "lost" })).rejects.toBeInstanceOf(AlreadyExistsError);
+  });
+
+  test("an outage makes every RPC UNAVAILABLE until it ends", async () => {
+    modal.setOutage(true);
+    await expectGrpc(client.apps.fromName("gh-runners", { createIfMissing: true }), Status.UNAVAILABLE);
+    modal.setOutage(false);
+    const app: App = await client.apps.fromName("gh-runners", { createIfMissing: true });
+    expect(app.appId).toMatch(/^ap-/);
+  });
+
+  test("latency is added per RPC and per method; every call is recorded", async () => {
+    modal.latencyMs = 10;
+    modal.methodLatencyMs = { appGetOrCreate: 40 };
+    const started = Date.now();
+    await client.apps.fromName("gh-runners", { createIfMissing: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(modal.calls).toEqual([{ method: "appGetOrCreate", at: expect.any(Number), request: expect.objectContaining({ appName: "gh-runners" }) }]);
+  });
+
+  test("unknown RPCs are recorded and UNIMPLEMENTED", async () => {
+    await expectGrpc(modal.cpClient.volumeGetOrCreate({}), Status.UNIMPLEMENTED);
+    expect(modal.unimplemented).toEqual(["volumeGetOrCreate"]);
+    expect(modal.cpClient.then).toBeUndefined();
+  });
+});

@@ -1,0 +1,402 @@
+// GitHub's OpenAPI description, reduced to the routes the fake serves, and the
+// checks the fake runs against it (requests, its own responses, webhook payloads).
+//
+// The full description (@octokit/openapi, api.github.com.deref.json) is 73 MB; the
+// first process that needs it extracts the subset into
+// node_modules/.cache/fake-github/openapi-subset-<version>.json (temp file + rename, so
+// concurrent Jest workers never read a half-written file) and every later load reads
+// that (~1 MB) file instead.
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import _Ajv from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import _addFormats from "ajv-formats";
+
+const Ajv = _Ajv.default;
+const addFormats = _addFormats.default;
+
+/** Bump when the extraction below changes, so stale cache files are rebuilt. */
+const SUBSET_FORMAT = 1;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Schema = { [key: string]: Json };
+
+export interface ApiParameter {
+  name: string;
+  in: "path" | "query" | "header" | "cookie";
+  required?: boolean;
+  schema?: Schema;
+}
+
+export interface ApiOperation {
+  operationId: string;
+  parameters: ApiParameter[];
+  requestBody?: { required: boolean; schema: Schema | null };
+  /** status code → JSON schema of the body (null when the status has no JSON body) */
+  responses: Record<string, Schema | null>;
+}
+
+interface Subset {
+  format: number;
+  version: string;
+  paths: Record<string, Record<string, ApiOperation>>;
+  webhooks: Record<string, Schema>;
+}
+
+export interface RouteMatch {
+  template: string;
+  /** undefined when the path exists in the description but not with this method */
+  operation: ApiOperation | undefined;
+  /** path parameters, URL-decoded */
+  params: Record<string, string>;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The subset keeps these paths (and the webhook schemas of workflow_job). */
+export function isServedPrefix(p: string): boolean {
+  return (
+    p === "/app" ||
+    p.startsWith("/app/") ||
+    p.startsWith("/installation/") ||
+    p === "/repos/{owner}/{repo}" ||
+    p.startsWith("/repos/{owner}/{repo}/actions/") ||
+    p.startsWith("/repos/{owner}/{repo}/contents/") ||
+    p.startsWith("/orgs/{org}/actions/")
+  );
+}
+
+const DROPPED_SCHEMA_KEYS = new Set(["description", "example", "examples", "externalDocs", "title", "deprecated", "readOnly", "writeOnly"]);
+const SCHEMA_MAP_KEYS = new Set(["properties", "patternProperties"]);
+const SCHEMA_KEYS = new Set(["items", "additionalProperties", "not"]);
+const SCHEMA_LIST_KEYS = new Set(["allOf", "anyOf", "oneOf"]);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Drops documentation keys from a schema, keeping property maps intact. */
+function cleanSchema(schema: unknown): Json {
+  if (!isObject(schema)) return schema as Json;
+  const out: Schema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (DROPPED_SCHEMA_KEYS.has(key) || key.startsWith("x-")) continue;
+    if (SCHEMA_MAP_KEYS.has(key) && isObject(value)) {
+      const props: Schema = {};
+      for (const [name, sub] of Object.entries(value)) props[name] = cleanSchema(sub);
+      out[key] = props;
+    } else if (SCHEMA_KEYS.has(key)) {
+      out[key] = cleanSchema(value);
+    } else if (SCHEMA_LIST_KEYS.has(key) && Array.isArray(value)) {
+      out[key] = value.map(cleanSchema);
+    } else {
+      out[key] = value as Json;
+    }
+  }
+  return out;
+}
+
+function jsonSchemaOf(content: unknown): Schema | null {
+  if (!isObject(content)) return null;
+  const key = "application/json" in content ? "application/json" : Object.keys(content).find((k) => k.includes("json"));
+  if (!key) return null;
+  const media = content[key];
+  if (!isObject(media) || !isObject(media.schema)) return null;
+  return cleanSchema(media.schema) as Schema;
+}
+
+function extractOperation(op: Record<string, unknown>): ApiOperation {
+  const parameters: ApiParameter[] = [];
+  for (const p of (op.parameters as unknown[]) ?? []) {
+    if (!isObject(p)) continue;
+    const param: ApiParameter = { name: String(p.name), in: p.in as ApiParameter["in"] };
+    if (p.required === true) param.required = true;
+    if (isObject(p.schema)) param.schema = cleanSchema(p.schema) as Schema;
+    parameters.push(param);
+  }
+  const responses: Record<string, Schema | null> = {};
+  for (const [status, response] of Object.entries((op.responses as Record<string, unknown>) ?? {})) {
+    responses[status] = isObject(response) ? jsonSchemaOf(response.content) : null;
+  }
+  const result: ApiOperation = { operationId: String(op.operationId ?? ""), parameters, responses };
+  if (isObject(op.requestBody)) {
+    result.requestBody = { required: op.requestBody.required === true, schema: jsonSchemaOf(op.requestBody.content) };
+  }
+  return result;
+}
+
+function packageVersion(): string {
+  const pkgPath = require.resolve("@octokit/openapi/package.json");
+  return String((JSON.parse(fs.readFileSync(pkgPath, "utf8")) as { version: unknown }).version);
+}
+
+function cacheDir(): string {
+  // <project>/node_modules/@octokit/openapi/package.json → <project>/node_modules/.cache/fake-github
+  const pkgDir = path.dirname(require.resolve("@octokit/openapi/package.json"));
+  return path.join(pkgDir, "..", "..", ".cache", "fake-github");
+}
+
+function extractSubset(version: string): Subset {
+  const fullPath = path.join(path.dirname(require.resolve("@octokit/openapi/package.json")), "generated", "api.github.com.deref.json");
+  const full = JSON.parse(fs.readFileSync(fullPath, "utf8")) as {
+    paths: Record<string, Record<string, unknown>>;
+    "x-webhooks"?: Record<string, Record<string, unknown>>;
+  };
+  const paths: Subset["paths"] = {};
+  for (const [template, item] of Object.entries(full.paths)) {
+    if (!isServedPrefix(template)) continue;
+    const ops: Record<string, ApiOperation> = {};
+    for (const method of ["get", "post", "put", "patch", "delete"]) {
+      const op = item[method];
+      if (isObject(op)) ops[method.toUpperCase()] = extractOperation(op);
+    }
+    paths[template] = ops;
+  }
+  const webhooks: Subset["webhooks"] = {};
+  for (const [name, item] of Object.entries(full["x-webhooks"] ?? {})) {
+    if (!name.startsWith("workflow-job-")) continue;
+    const post = item.post;
+    if (isObject(post) && isObject(post.requestBody)) {
+      const schema = jsonSchemaOf(post.requestBody.content);
+      if (schema) webhooks[name] = schema;
+    }
+  }
+  return { format: SUBSET_FORMAT, version, paths, webhooks };
+}
+
+let cachedSubset: Subset | undefined;
+
+export function loadSubset(): Subset {
+  if (cachedSubset) return cachedSubset;
+  const version = packageVersion();
+  const dir = cacheDir();
+  const file = path.join(dir, `openapi-subset-${version}.json`);
+  try {
+    const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as Subset;
+    if (parsed.format === SUBSET_FORMAT && parsed.version === version) {
+      cachedSubset = parsed;
+      return parsed;
+    }
+  } catch {
+    // missing or unreadable: rebuild below
+  }
+  const subset = extractSubset(version);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(subset));
+    fs.renameSync(tmp, file);
+  } catch {
+    // a read-only node_modules only costs the next process the slow path
+  }
+  cachedSubset = subset;
+  return subset;
+}
+
+/**
+ * OpenAPI 3.0 → JSON Schema for Ajv: `nullable: true` becomes a "null" type (or an
+ * anyOf with {type: "null"} when the schema has no type), and an enum of a nullable
+ * schema gains null.
+ */
+function toJsonSchema(schema: Json): Json {
+  if (Array.isArray(schema)) return schema.map(toJsonSchema);
+  if (!isObject(schema)) return schema;
+  const out: Schema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "nullable") continue;
+    if (SCHEMA_MAP_KEYS.has(key) && isObject(value)) {
+      const props: Schema = {};
+      for (const [name, sub] of Object.entries(value)) props[name] = toJsonSchema(sub);
+      out[key] = props;
+    } else if (SCHEMA_KEYS.has(key) || SCHEMA_LIST_KEYS.has(key)) {
+      out[key] = toJsonSchema(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (schema.nullable === true) {
+    if (typeof out.type === "string") {
+      out.type = [out.type, "null"];
+      if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    } else if (out.type === undefined) {
+      return { anyOf: [{ type: "null" }, out] };
+    }
+  }
+  return out;
+}
+
+// Two Ajv instances: bodies are validated as JSON (with formats); query and path
+// parameters arrive as strings, so they are coerced and their formats are not checked
+// (GitHub's `created` is documented as date-time but takes ranges like ">=2024-01-01").
+const ajvJson = new Ajv({ strict: false, allErrors: true, logger: false });
+addFormats(ajvJson);
+const ajvParams = new Ajv({ strict: false, allErrors: true, logger: false, coerceTypes: "array", validateFormats: false });
+
+function formatErrors(where: string, errors: ErrorObject[] | null | undefined, limit = 8): string[] {
+  const out: string[] = [];
+  for (const e of errors ?? []) {
+    const at = `${where}${e.instancePath}`;
+    if (e.keyword === "additionalProperties") {
+      out.push(`${at}/${String((e.params as { additionalProperty?: unknown }).additionalProperty)} is not a known ${where === "query" ? "parameter" : "property"}`);
+    } else if (e.keyword === "enum") {
+      out.push(`${at} must be one of ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}`);
+    } else {
+      out.push(`${at} ${e.message ?? e.keyword}`);
+    }
+    if (out.length >= limit) break;
+  }
+  return [...new Set(out)];
+}
+
+interface CompiledRoute {
+  template: string;
+  segments: string[];
+  literalCount: number;
+  greedyLast: boolean;
+  operations: Record<string, ApiOperation>;
+}
+
+export class OpenApi {
+  private readonly routes: CompiledRoute[];
+  private readonly webhooks: Record<string, Schema>;
+  private readonly validators = new Map<string, ValidateFunction | null>();
+
+  constructor(subset: Subset = loadSubset()) {
+    this.webhooks = subset.webhooks;
+    this.routes = Object.entries(subset.paths).map(([template, operations]) => {
+      const segments = template.split("/").slice(1);
+      const last = segments[segments.length - 1] ?? "";
+      return {
+        template,
+        segments,
+        literalCount: segments.filter((s) => !s.startsWith("{")).length,
+        // "/repos/{owner}/{repo}/contents/{path}": the file path may hold slashes
+        greedyLast: last === "{path}",
+        operations,
+      };
+    });
+  }
+
+  get templates(): string[] {
+    return this.routes.map((r) => r.template);
+  }
+
+  /** Finds the operation for a raw (still percent-encoded) path without the /api/v3 prefix. */
+  match(method: string, rawPath: string): RouteMatch | undefined {
+    const parts = rawPath.split("/").slice(1);
+    let best: { route: CompiledRoute; params: Record<string, string>; hasMethod: boolean } | undefined;
+    for (const route of this.routes) {
+      const params = matchSegments(route, parts);
+      if (!params) continue;
+      const hasMethod = method in route.operations;
+      if (
+        !best ||
+        (hasMethod && !best.hasMethod) ||
+        (hasMethod === best.hasMethod && route.literalCount > best.route.literalCount)
+      ) {
+        best = { route, params, hasMethod };
+      }
+    }
+    if (!best) return undefined;
+    return { template: best.route.template, operation: best.route.operations[method], params: best.params };
+  }
+
+  private validator(key: string, schema: Schema | null | undefined, ajv: InstanceType<typeof Ajv>): ValidateFunction | null {
+    if (this.validators.has(key)) return this.validators.get(key) ?? null;
+    let fn: ValidateFunction | null = null;
+    if (schema) fn = ajv.compile(toJsonSchema(schema) as object);
+    this.validators.set(key, fn);
+    return fn;
+  }
+
+  /** Checks path parameters, query parameters and the JSON body; returns human-readable problems. */
+  checkRequest(method: string, match: RouteMatch, query: Record<string, string>, body: unknown, hasBody: boolean): string[] {
+    const op = match.operation;
+    if (!op) return [];
+    const problems: string[] = [];
+    const key = `${method} ${match.template}`;
+    for (const where of ["path", "query"] as const) {
+      const params = op.parameters.filter((p) => p.in === where);
+      const schema: Schema = {
+        type: "object",
+        properties: Object.fromEntries(params.map((p) => [p.name, p.schema ?? {}])),
+        required: params.filter((p) => p.required).map((p) => p.name),
+        additionalProperties: where === "query" ? false : true,
+      };
+      const validate = this.validator(`${key} ${where}`, schema, ajvParams);
+      const data = where === "path" ? { ...match.params } : { ...query };
+      if (validate && !validate(data)) problems.push(...formatErrors(where, validate.errors));
+    }
+    if (op.requestBody) {
+      if (!hasBody) {
+        if (op.requestBody.required) problems.push("body is required");
+      } else {
+        const validate = this.validator(`${key} body`, op.requestBody.schema, ajvJson);
+        if (validate && !validate(body)) problems.push(...formatErrors("body", validate.errors));
+      }
+    } else if (hasBody && method !== "GET" && method !== "DELETE") {
+      problems.push("body is not accepted by this operation");
+    }
+    return problems;
+  }
+
+  /**
+   * Checks one of the fake's own JSON responses. A documented status without a JSON
+   * schema (204, 304) passes; an undocumented success status is a problem.
+   */
+  checkResponse(method: string, match: RouteMatch, status: number, body: unknown): string[] {
+    const op = match.operation;
+    if (!op) return [];
+    const code = String(status);
+    if (!(code in op.responses)) {
+      return status < 300 ? [`response status ${status} is not documented`] : [];
+    }
+    const schema = op.responses[code];
+    if (!schema || body === undefined) return [];
+    const validate = this.validator(`${method} ${match.template} response ${code}`, schema, ajvJson);
+    if (validate && !validate(body)) return formatErrors(`response ${status}`, validate.errors);
+    return [];
+  }
+
+  /** Checks a workflow_job webhook payload against GitHub's webhook schema for the action. */
+  checkWebhook(event: string, action: string, payload: unknown): string[] {
+    const name = `${event.replace(/_/g, "-")}-${action.replace(/_/g, "-")}`;
+    const schema = this.webhooks[name];
+    if (!schema) return [];
+    const validate = this.validator(`webhook ${name}`, schema, ajvJson);
+    if (validate && !validate(payload)) return formatErrors("payload", validate.errors);
+    return [];
+  }
+}
+
+function matchSegments(route: CompiledRoute, parts: string[]): Record<string, string> | undefined {
+  const { segments } = route;
+  if (route.greedyLast ? parts.length < segments.length : parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i] as string;
+    const isLast = i === segments.length - 1;
+    const raw = isLast && route.greedyLast ? parts.slice(i).join("/") : (parts[i] as string);
+    if (seg.startsWith("{")) {
+      if (raw === "") return undefined;
+      let value: string;
+      try {
+        value = decodeURIComponent(raw);
+      } catch {
+        return undefined;
+      }
+      params[seg.slice(1, -1)] = value;
+    } else if (seg !== raw) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+let sharedApi: OpenApi | undefined;
+/** One compiled description per module instance (i.e. per Jest test file). */
+export function openApi(): OpenApi {
+  sharedApi ??= new OpenApi();
+  return sharedApi;
+}

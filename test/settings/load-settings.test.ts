@@ -1,0 +1,103 @@
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadSettings, SettingsError } from "../../src/settings/load-settings.js";
+
+const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+
+const complete = {
+  APP_ID: "12345",
+  PRIVATE_KEY: privateKey,
+  WEBHOOK_SECRET: "a-webhook-secret-value",
+  MODAL_TOKEN_ID: "ak-123",
+  MODAL_TOKEN_SECRET: "as-very-secret-modal-token",
+  MODAL_CONFIG_PATH: "/nonexistent/modal.toml",
+};
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadSettings(env);
+  } catch (error) {
+    if (error instanceof SettingsError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("settings", () => {
+  test("defaults fill in everything an operator may leave out", () => {
+    const settings = loadSettings(complete);
+    expect(settings.github).toMatchObject({ appId: 12345, baseUrl: "https://api.github.com", webhookPath: "/api/github/webhooks" });
+    expect(settings.runner).toMatchObject({ label: "modal", namePrefix: "modal", scope: "auto", group: "Default", workFolder: "_work" });
+    expect(settings.runner.image.baseImage).toMatch(/^ghcr\.io\/actions\/actions-runner:/);
+    expect(settings.modal.appName).toBe("github-actions-runners");
+    expect(settings.sandbox).toEqual({ cpu: 2, memoryMiB: 4096, timeoutMs: 6 * 3600_000 });
+    expect(settings.policy).toEqual({ allowPublicRepos: false, allowedRepositories: [], deniedRepositories: [] });
+  });
+
+  test("GitHub Enterprise Server settings change the API base URL", () => {
+    const settings = loadSettings({ ...complete, GHE_HOST: "127.0.0.1:8080", GHE_PROTOCOL: "http" });
+    expect(settings.github.baseUrl).toBe("http://127.0.0.1:8080/api/v3");
+  });
+
+  test("operator settings are parsed", () => {
+    const settings = loadSettings({
+      ...complete,
+      RUNNER_GROUP: "42",
+      SANDBOX_TIMEOUT: "90m",
+      SANDBOX_CPU: "0.5",
+      ALLOW_PUBLIC_REPOS: "yes",
+      ALLOWED_REPOSITORIES: "octo-org, other/app ",
+    });
+    expect(settings.runner.group).toBe(42);
+    expect(settings.sandbox).toMatchObject({ timeoutMs: 90 * 60_000, cpu: 0.5 });
+    expect(settings.policy).toEqual({ allowPublicRepos: true, allowedRepositories: ["octo-org", "other/app"], deniedRepositories: [] });
+  });
+
+  test("a Modal token may come from a config file profile", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "modal-config-"));
+    const file = path.join(dir, "modal.toml");
+    writeFileSync(file, '[default]\ntoken_id = "ak-1"\ntoken_secret = "as-2"\nactive = true\n');
+    const { MODAL_TOKEN_ID: _id, MODAL_TOKEN_SECRET: _secret, ...withoutToken } = complete;
+    expect(problems({ ...withoutToken, MODAL_CONFIG_PATH: file })).toEqual([]);
+  });
+
+  test.each([
+    ["APP_ID", { APP_ID: "" }, /^APP_ID is required/],
+    ["APP_ID", { APP_ID: "abc" }, /^APP_ID: .*got "abc"/],
+    ["WEBHOOK_SECRET", { WEBHOOK_SECRET: "" }, /^WEBHOOK_SECRET is required/],
+    ["PRIVATE_KEY", { PRIVATE_KEY: "" }, /PRIVATE_KEY or PRIVATE_KEY_PATH is required/],
+    ["PRIVATE_KEY", { PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----" }, /not a valid PEM private key/],
+    ["PRIVATE_KEY_PATH", { PRIVATE_KEY: "", PRIVATE_KEY_PATH: "/nonexistent/key.pem" }, /PRIVATE_KEY/],
+    ["MODAL_TOKEN_SECRET", { MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_SECRET is required when MODAL_TOKEN_ID is set/],
+    ["MODAL_TOKEN_ID", { MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_ID and MODAL_TOKEN_SECRET are required/],
+    ["SANDBOX_CPU", { SANDBOX_CPU: "lots" }, /^SANDBOX_CPU: .*got "lots"/],
+    ["SANDBOX_MEMORY_MIB", { SANDBOX_MEMORY_MIB: "1.5" }, /^SANDBOX_MEMORY_MIB: /],
+    ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "forever" }, /^SANDBOX_TIMEOUT: expected a duration/],
+    ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "2d" }, /^SANDBOX_TIMEOUT: at most 24h/],
+    ["RUNNER_SCOPE", { RUNNER_SCOPE: "enterprise" }, /^RUNNER_SCOPE: .*got "enterprise"/],
+    ["RUNNER_LABEL", { RUNNER_LABEL: "a,b" }, /^RUNNER_LABEL: one label/],
+    ["ALLOW_PUBLIC_REPOS", { ALLOW_PUBLIC_REPOS: "maybe" }, /^ALLOW_PUBLIC_REPOS: expected true or false/],
+    ["MODAL_APP_NAME", { MODAL_APP_NAME: "my app" }, /^MODAL_APP_NAME: only letters/],
+    ["RUNNER_DOCKERFILE", { RUNNER_DOCKERFILE: "docker/nope/Dockerfile" }, /^RUNNER_DOCKERFILE: .*does not exist/],
+    ["GHE_PROTOCOL", { GHE_PROTOCOL: "ftp" }, /^GHE_PROTOCOL: /],
+  ])("a bad %s stops start-up with a message that names it", (_name, change, message) => {
+    const found = problems({ ...complete, ...change });
+    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test("all problems are reported at once, and secrets are never echoed", () => {
+    let error: unknown;
+    try {
+      loadSettings({ ...complete, APP_ID: "x", SANDBOX_CPU: "-1", WEBHOOK_SECRET: "", PRIVATE_KEY: "super-secret-but-broken-key" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SettingsError);
+    const message = (error as Error).message;
+    expect((error as SettingsError).problems.length).toBeGreaterThanOrEqual(4);
+    expect(message).not.toContain("super-secret-but-broken-key");
+    expect(message).not.toContain("as-very-secret-modal-token");
+  });
+});
