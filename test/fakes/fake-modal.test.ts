@@ -58,6 +58,16 @@ describe("apps and environments", () => {
     expect(b.appId).toBe(a.appId);
     expect(modal.apps()).toEqual([{ appId: a.appId, name: "gh-runners", environmentName: "main" }]);
   });
+
+  test("a named environment keeps its own apps and sandbox names", async () => {
+    const dev = modal.client({ environment: "dev" });
+    const app = await dev.apps.fromName("gh-runners", { createIfMissing: true });
+    const sb = await dev.sandboxes.create(app, dev.images.fromRegistry(IMAGE_TAG), { name: "in-dev" });
+    expect(modal.apps()).toEqual([{ appId: app.appId, name: "gh-runners", environmentName: "dev" }]);
+    expect((await dev.sandboxes.fromName("gh-runners", "in-dev")).sandboxId).toBe(sb.sandboxId);
+    await expect(client.sandboxes.fromName("gh-runners", "in-dev")).rejects.toBeInstanceOf(NotFoundError);
+    expect(modal.calls.find((c) => c.method === "environmentGetOrCreate")?.request).toEqual({ deploymentName: "dev" });
+  });
 });
 
 describe("images", () => {
@@ -332,6 +342,7 @@ describe("lifetime and entrypoint", () => {
     expect(p.sandbox.sandboxId).toBe(sb.sandboxId);
     expect(p.sandbox.env).toEqual({ K: "v" });
     expect(p.isRunning()).toBe(true);
+    expect(await sb.poll()).toBeNull();
     p.exit(0);
     await p.ended;
     expect(p.isRunning()).toBe(false);
@@ -351,6 +362,7 @@ describe("faults and latency", () => {
     expect(modal.running()).toHaveLength(1);
     modal.failNext("sandboxListV2", Status.DEADLINE_EXCEEDED, 1, "slow");
     await expectGrpc(listIds(client, { appId: app.appId }), Status.DEADLINE_EXCEEDED);
+    expect(() => modal.failNext("sandboxCreateV3", Status.INTERNAL)).toThrow(/unknown RPC/);
   });
 
   test("failNextAfterEffect applies the request and loses the answer", async () => {

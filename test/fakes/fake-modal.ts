@@ -9,7 +9,7 @@
 // With an injected cpClient the SDK applies none of its middleware (no retries,
 // no auth, no timeouts): a ClientError thrown here reaches the caller as is.
 import { ClientError, Status } from "nice-grpc";
-import { ModalClient } from "modal";
+import { ModalClient, type ModalClientParams } from "modal";
 import { randomInt } from "node:crypto";
 
 // ---------------------------------------------------------------------------------
@@ -287,9 +287,12 @@ export class FakeModal {
     );
   }
 
-  /** A real SDK client talking to this fake. Reads MODAL_* from process.env at construction. */
-  client(): ModalClient {
-    return new ModalClient({ tokenId: "ak-test", tokenSecret: "as-test", cpClient: this.cpClient });
+  /**
+   * A real SDK client talking to this fake. The SDK reads MODAL_* (e.g. MODAL_SANDBOX_V2)
+   * from process.env here, at construction. Extra params (environment, logger, ...) pass through.
+   */
+  client(params: Omit<ModalClientParams, "cpClient"> = {}): ModalClient {
+    return new ModalClient({ tokenId: "ak-test", tokenSecret: "as-test", ...params, cpClient: this.cpClient });
   }
 
   // ---- fault injection ----------------------------------------------------------
@@ -421,7 +424,15 @@ export class FakeModal {
 
   // ---- RPC plumbing -------------------------------------------------------------
 
+  /** RPC names this fake implements. */
+  implementedMethods(): string[] {
+    return [...Object.keys(this.#handlers), "imageJoinStreaming"];
+  }
+
   #addFault(method: string, fault: Fault): void {
+    if (!this.implementedMethods().includes(method)) {
+      throw new Error(`FakeModal: cannot inject a fault into unknown RPC '${method}' (known: ${this.implementedMethods().join(", ")})`);
+    }
     const list = this.#faults.get(method) ?? [];
     list.push(fault);
     this.#faults.set(method, list);

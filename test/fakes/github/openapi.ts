@@ -17,7 +17,7 @@ const Ajv = _Ajv.default;
 const addFormats = _addFormats.default;
 
 /** Bump when the extraction below changes, so stale cache files are rebuilt. */
-const SUBSET_FORMAT = 1;
+const SUBSET_FORMAT = 2;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = { [key: string]: Json };
@@ -60,6 +60,10 @@ export function isServedPrefix(p: string): boolean {
     p === "/app" ||
     p.startsWith("/app/") ||
     p.startsWith("/installation/") ||
+    // where is the App installed (App JWT)
+    p === "/orgs/{org}/installation" ||
+    p === "/repos/{owner}/{repo}/installation" ||
+    p === "/users/{username}/installation" ||
     p === "/repos/{owner}/{repo}" ||
     p.startsWith("/repos/{owner}/{repo}/actions/") ||
     p.startsWith("/repos/{owner}/{repo}/contents/") ||
@@ -167,17 +171,38 @@ function extractSubset(version: string): Subset {
 
 let cachedSubset: Subset | undefined;
 
+/**
+ * Places where GitHub's description contradicts GitHub's own answers; patched after
+ * loading (the cache file stays a faithful extract).
+ */
+function patchKnownSpecBugs(subset: Subset): Subset {
+  // GET /app/installations: `account` is allOf [simple-user, enterprise] (every account
+  // would have to be both); GET /app/installations/{installation_id} says anyOf.
+  const list = subset.paths["/app/installations"]?.GET?.responses["200"];
+  const items = list?.items;
+  if (isObject(items) && isObject(items.properties)) {
+    const account = items.properties.account;
+    if (isObject(account) && Array.isArray(account.allOf)) {
+      const { allOf, ...rest } = account;
+      items.properties.account = { ...rest, anyOf: allOf };
+    }
+  }
+  return subset;
+}
+
 export function loadSubset(): Subset {
   if (cachedSubset) return cachedSubset;
+  cachedSubset = patchKnownSpecBugs(loadSubsetFile());
+  return cachedSubset;
+}
+
+function loadSubsetFile(): Subset {
   const version = packageVersion();
   const dir = cacheDir();
   const file = path.join(dir, `openapi-subset-${version}.json`);
   try {
     const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as Subset;
-    if (parsed.format === SUBSET_FORMAT && parsed.version === version) {
-      cachedSubset = parsed;
-      return parsed;
-    }
+    if (parsed.format === SUBSET_FORMAT && parsed.version === version) return parsed;
   } catch {
     // missing or unreadable: rebuild below
   }
@@ -190,7 +215,6 @@ export function loadSubset(): Subset {
   } catch {
     // a read-only node_modules only costs the next process the slow path
   }
-  cachedSubset = subset;
   return subset;
 }
 

@@ -51,6 +51,7 @@ export interface SendOptions {
   signature: SignatureMode;
   deliveryId: string;
   hookId: number;
+  appId: number;
   timeoutMs: number;
 }
 
@@ -70,7 +71,7 @@ export function send(o: SendOptions): Promise<SendResult> {
     "x-github-delivery": o.deliveryId,
     "x-github-hook-id": String(o.hookId),
     "x-github-hook-installation-target-type": "integration",
-    "x-github-hook-installation-target-id": String(o.hookId),
+    "x-github-hook-installation-target-id": String(o.appId),
     "content-length": String(Buffer.byteLength(o.body)),
   };
   if (o.signature === "valid") headers["x-hub-signature-256"] = sign(o.secret, o.body);

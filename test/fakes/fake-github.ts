@@ -1,0 +1,1486 @@
+// A fake GitHub (Enterprise Server flavoured) for tests and benchmarks: a real HTTP
+// server on 127.0.0.1 that serves the REST routes the App uses under /api/v3, keeps
+// state (installations, repositories, workflow runs and jobs, self-hosted runners),
+// checks every request and its own responses against GitHub's OpenAPI description,
+// and delivers signed workflow_job webhooks built from GitHub's example payloads.
+//
+// The App reaches it through real Octokit: GHE_HOST=<fake.host>, GHE_PROTOCOL=http,
+// APP_ID=<fake.appId>, PRIVATE_KEY=<fake.privateKey>, WEBHOOK_SECRET=<fake.webhookSecret>.
+import crypto from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
+import { openApi, type OpenApi, type RouteMatch } from "./github/openapi.js";
+import {
+  appObject,
+  contentFileObject,
+  fullRepositoryObject,
+  installationObject,
+  iso,
+  jobObject,
+  organizationObject,
+  randomAlnum,
+  randomHex,
+  repositoryObject,
+  runObject,
+  runStatus,
+  runnerGroupObject,
+  runnerObject,
+  userObject,
+  type Urls,
+} from "./github/shapes.js";
+import { exampleFor, send } from "./github/webhooks.js";
+import type {
+  Account,
+  DeliveryRecord,
+  DeliveryResult,
+  FakeInstallation,
+  FakeJob,
+  FakeRepository,
+  FakeRunner,
+  FakeRunnerGroup,
+  FaultMatch,
+  FaultResponse,
+  InstallationToken,
+  RecordedRequest,
+  SignatureMode,
+  WorkflowRun,
+} from "./github/types.js";
+
+export type {
+  DeliveryRecord,
+  DeliveryResult,
+  FakeInstallation,
+  FakeJob,
+  FakeRepository,
+  FakeRunner,
+  FakeRunnerGroup,
+  FaultMatch,
+  FaultResponse,
+  RecordedRequest,
+  SignatureMode,
+} from "./github/types.js";
+
+type Permissions = Record<string, "read" | "write">;
+type WorkflowJobAction = "queued" | "in_progress" | "completed" | "waiting";
+
+export const DEFAULT_PERMISSIONS: Readonly<Permissions> = Object.freeze({
+  actions: "read",
+  administration: "write",
+  organization_self_hosted_runners: "write",
+  metadata: "read",
+});
+
+const DOCS = "https://docs.github.com/rest";
+const WEBHOOK_TIMEOUT_MS = 10_000; // GitHub gives up on a delivery after 10 s
+const HOOK_ID = 424242;
+
+// ---------------------------------------------------------------------------------
+// App key: generated once per module instance (i.e. once per Jest test file).
+
+interface AppKey {
+  privateKey: string;
+  publicKey: crypto.KeyObject;
+}
+let appKeyPromise: Promise<AppKey> | undefined;
+function appKey(): Promise<AppKey> {
+  appKeyPromise ??= promisify(crypto.generateKeyPair)("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    // GitHub hands out PKCS#1 ("BEGIN RSA PRIVATE KEY") keys
+    privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  }).then(({ privateKey, publicKey }) => ({ privateKey, publicKey: crypto.createPublicKey(publicKey) }));
+  return appKeyPromise;
+}
+
+// ---------------------------------------------------------------------------------
+// JIT config blobs. Shaped like the runner's files (.runner, .credentials,
+// .credentials_rsaparams, each base64 JSON) inside a base64 JSON envelope.
+
+export interface DecodedJitConfig {
+  runnerId: number;
+  runnerName: string;
+  runnerGroupId: number;
+  gitHubUrl: string;
+  workFolder: string;
+  ephemeral: boolean;
+  secret: string;
+}
+
+function b64json(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64");
+}
+
+function unb64json(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value !== "string") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a JIT config issued by a FakeGitHub; undefined when it is not one. */
+export function decodeJitConfig(encoded: string): DecodedJitConfig | undefined {
+  const envelope = unb64json(encoded);
+  const runnerFile = unb64json(envelope?.[".runner"]);
+  const rsa = unb64json(envelope?.[".credentials_rsaparams"]);
+  if (!runnerFile || !rsa) return undefined;
+  if (typeof runnerFile.AgentId !== "number" || typeof rsa.secret !== "string") return undefined;
+  return {
+    runnerId: runnerFile.AgentId,
+    runnerName: String(runnerFile.AgentName),
+    runnerGroupId: Number(runnerFile.PoolId),
+    gitHubUrl: String(runnerFile.GitHubUrl),
+    workFolder: String(runnerFile.WorkFolder),
+    ephemeral: runnerFile.Ephemeral === true,
+    secret: rsa.secret,
+  };
+}
+
+// ---------------------------------------------------------------------------------
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function errorBody(status: number, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { message, documentation_url: DOCS, status: String(status), ...extra };
+}
+
+function defaultMessage(status: number): string {
+  switch (status) {
+    case 401:
+      return "Bad credentials";
+    case 403:
+      return "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 422:
+      return "Validation Failed";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return `Error ${status}`;
+  }
+}
+
+type Auth =
+  | { kind: "none"; reason: string }
+  | { kind: "app"; error?: string }
+  | { kind: "installation"; token?: InstallationToken; error?: string };
+
+interface Ctx {
+  method: string;
+  rawPath: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body: unknown;
+  headers: http.IncomingHttpHeaders;
+  installation: FakeInstallation | undefined;
+  token: InstallationToken | undefined;
+}
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  /** non-JSON answer (raw file content) */
+  text?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+interface Handler {
+  auth: "app" | "installation";
+  /** installation routes: the permission the token must carry */
+  permission?: (p: Permissions) => boolean;
+  fn: (ctx: Ctx) => Reply;
+}
+
+function can(p: Permissions, name: string, level: "read" | "write"): boolean {
+  const have = p[name];
+  return have === "write" || (level === "read" && have === "read");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function lc(s: string): string {
+  return s.toLowerCase();
+}
+
+function intParam(v: string | undefined, fallback: number): number {
+  const n = v === undefined ? NaN : Number.parseInt(v, 10);
+  return Number.isFinite(n) ? n : fallback;
+}
+
+/** GitHub's search-style date filter: ">=2024-01-01", "<2024-01-02T10:00:00Z", "a..b", "2024-01-01". */
+function matchesCreated(filter: string, created: Date): boolean {
+  const t = created.getTime();
+  const parse = (s: string, endOfDay: boolean): number => {
+    if (s === "*") return endOfDay ? Infinity : -Infinity;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return Date.parse(`${s}T00:00:00Z`) + (endOfDay ? 86_400_000 - 1 : 0);
+    return Date.parse(s);
+  };
+  const m = /^(>=|<=|>|<)(.+)$/.exec(filter);
+  if (m) {
+    const [, op, v] = m as unknown as [string, string, string];
+    if (op === ">=") return t >= parse(v, false);
+    if (op === ">") return t > parse(v, true);
+    if (op === "<=") return t <= parse(v, true);
+    return t < parse(v, false);
+  }
+  const range = filter.split("..");
+  if (range.length === 2) return t >= parse(range[0] as string, false) && t <= parse(range[1] as string, true);
+  return t >= parse(filter, false) && t <= parse(filter, true);
+}
+
+interface Fault {
+  match: FaultMatch;
+  response: FaultResponse;
+  remaining: number;
+}
+
+export interface StartOptions {
+  webhookSecret?: string;
+  latencyMs?: number;
+  webhookUrl?: string;
+  appId?: number;
+}
+
+export class FakeGitHub {
+  readonly baseUrl: string;
+  readonly host: string;
+  readonly appId: number;
+  readonly appSlug = "fake-modal-runners";
+  readonly privateKey: string;
+  webhookSecret: string;
+  webhookUrl: string | undefined;
+  latencyMs: number;
+
+  readonly requests: RecordedRequest[] = [];
+  readonly violations: string[] = [];
+  /** every webhook delivery the fake made, in the order they were started */
+  readonly deliveries: DeliveryRecord[] = [];
+
+  private readonly server: http.Server;
+  private readonly publicKey: crypto.KeyObject;
+  private readonly api: OpenApi;
+  private readonly urls: Urls;
+  private readonly createdAt = new Date(Date.now() - 86_400_000);
+  private readonly handlers = new Map<string, Handler>();
+
+  private readonly installationsById = new Map<number, FakeInstallation>();
+  private readonly accounts = new Map<string, Account>();
+  private readonly reposByName = new Map<string, FakeRepository>();
+  private readonly runnerGroups = new Map<string, FakeRunnerGroup[]>();
+  private readonly files = new Map<string, Map<string, string>>();
+  private readonly runnersById = new Map<number, FakeRunner>();
+  private readonly jitSecrets = new Map<number, string>();
+  private readonly jobsById = new Map<number, FakeJob>();
+  private readonly runsById = new Map<number, WorkflowRun>();
+  private readonly tokens = new Map<string, InstallationToken>();
+  private readonly labelIds = new Map<string, number>();
+  private readonly rate = new Map<string, { used: number; reset: number }>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private faults: Fault[] = [];
+  private closed = false;
+
+  private nextAccountId = 100_001;
+  private nextInstallationId = 50_000_001;
+  private nextRepoId = 800_000_001;
+  // job and run ids above 2^31, like GitHub's today
+  private nextJobId = 30_000_000_001;
+  private nextRunId = 10_000_000_001;
+  private nextRunNumber = 1;
+  private nextRunnerId = 1;
+  private readonly sender: Account = { login: "octocat-fake", id: 583_231, type: "User" };
+  private readonly appOwner: Account = { login: "fake-app-owner", id: 583_232, type: "Organization" };
+
+  private constructor(server: http.Server, key: AppKey, options: StartOptions) {
+    const port = (server.address() as AddressInfo).port;
+    this.server = server;
+    this.host = `127.0.0.1:${port}`;
+    this.baseUrl = `http://${this.host}/api/v3`;
+    this.urls = { api: this.baseUrl, web: `http://${this.host}` };
+    this.appId = options.appId ?? 4242;
+    this.privateKey = key.privateKey;
+    this.publicKey = key.publicKey;
+    this.webhookSecret = options.webhookSecret ?? "test-webhook-secret";
+    this.webhookUrl = options.webhookUrl;
+    this.latencyMs = options.latencyMs ?? 0;
+    this.api = openApi();
+    this.registerRoutes();
+  }
+
+  static async start(options: StartOptions = {}): Promise<FakeGitHub> {
+    const key = await appKey();
+    const server = http.createServer();
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const fake = new FakeGitHub(server, key, options);
+    server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      fake.handle(req, res).catch((e: unknown) => {
+        fake.violations.push(`fake-github internal error on ${req.method} ${req.url}: ${String((e as Error)?.stack ?? e)}`);
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+        res.end(JSON.stringify({ message: "Server Error" }));
+      });
+    });
+    return fake;
+  }
+
+  /** Environment for the App under test (Probot's variables plus the GHE ones). */
+  appEnv(): Record<string, string> {
+    return {
+      APP_ID: String(this.appId),
+      PRIVATE_KEY: this.privateKey,
+      WEBHOOK_SECRET: this.webhookSecret,
+      GHE_HOST: this.host,
+      GHE_PROTOCOL: "http",
+    };
+  }
+
+  /** Waits for in-flight webhook deliveries, then stops the server. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.settle();
+    this.closed = true;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // -------------------------------------------------------------------------------
+  // Setup
+
+  addInstallation(o: {
+    id?: number;
+    account: string;
+    accountType?: "Organization" | "User";
+    permissions?: Record<string, "read" | "write">;
+  }): FakeInstallation {
+    const id = o.id ?? this.nextInstallationId++;
+    if (this.installationsById.has(id)) throw new Error(`installation ${id} already exists`);
+    const account = this.accountFor(o.account, o.accountType ?? "Organization");
+    for (const other of this.installationsById.values()) {
+      if (lc(other.account.login) === lc(account.login)) throw new Error(`${account.login} already has installation ${other.id}`);
+    }
+    const inst: FakeInstallation = {
+      id,
+      account: { login: account.login, id: account.id, type: account.type },
+      permissions: { ...(o.permissions ?? DEFAULT_PERMISSIONS) },
+    };
+    this.installationsById.set(id, inst);
+    if (account.type === "Organization") this.groupsOf(account.login);
+    return inst;
+  }
+
+  addRepository(o: {
+    installationId: number;
+    owner: string;
+    name: string;
+    private?: boolean;
+    visibility?: "public" | "private" | "internal";
+  }): FakeRepository {
+    const inst = this.installationsById.get(o.installationId);
+    if (!inst) throw new Error(`no installation ${o.installationId}`);
+    if (lc(inst.account.login) !== lc(o.owner)) {
+      throw new Error(`installation ${inst.id} is on ${inst.account.login}; it cannot hold a repository of ${o.owner}`);
+    }
+    const fullName = `${inst.account.login}/${o.name}`;
+    if (this.reposByName.has(lc(fullName))) throw new Error(`repository ${fullName} already exists`);
+    const visibility = o.visibility ?? (o.private === false ? "public" : "private");
+    const repo: FakeRepository = {
+      id: this.nextRepoId++,
+      owner: inst.account.login,
+      name: o.name,
+      fullName,
+      private: o.private ?? visibility !== "public",
+      visibility,
+      installationId: inst.id,
+    };
+    this.reposByName.set(lc(fullName), repo);
+    return repo;
+  }
+
+  /**
+   * Adds a runner group to an organization (every organization has { id: 1, name: "Default" }).
+   * A "selected" group serves only `selectedRepositories` (repository names or full names).
+   */
+  addRunnerGroup(
+    org: string,
+    group: {
+      id: number;
+      name: string;
+      visibility?: "all" | "selected";
+      selectedRepositories?: string[];
+      allowsPublicRepositories?: boolean;
+    },
+  ): void {
+    const groups = this.groupsOf(org);
+    if (groups.some((g) => g.id === group.id)) throw new Error(`runner group ${group.id} already exists in ${org}`);
+    groups.push({
+      id: group.id,
+      name: group.name,
+      visibility: group.visibility ?? "all",
+      default: false,
+      selectedRepositories: new Set((group.selectedRepositories ?? []).map((r) => lc(r.includes("/") ? r : `${org}/${r}`))),
+      allowsPublicRepositories: group.allowsPublicRepositories ?? true,
+    });
+  }
+
+  addFile(owner: string, repo: string, path: string, content: string): void {
+    const key = lc(`${owner}/${repo}`);
+    let files = this.files.get(key);
+    if (!files) this.files.set(key, (files = new Map()));
+    files.set(path.replace(/^\/+/, ""), content);
+  }
+
+  /** Creates a job (and its workflow run when `runId` is new or absent). Delivers no webhook. */
+  queueJob(o: {
+    owner: string;
+    repo: string;
+    labels: string[];
+    name?: string;
+    runId?: number;
+    runAttempt?: number;
+    createdAt?: Date;
+    status?: "queued" | "waiting";
+    workflowName?: string;
+    headBranch?: string;
+  }): FakeJob {
+    const repo = this.reposByName.get(lc(`${o.owner}/${o.repo}`));
+    if (!repo) throw new Error(`no repository ${o.owner}/${o.repo}`);
+    const createdAt = o.createdAt ?? new Date();
+    let run = o.runId === undefined ? undefined : this.runsById.get(o.runId);
+    if (run && (run.owner !== repo.owner || run.repo !== repo.name)) throw new Error(`run ${o.runId} belongs to ${run.owner}/${run.repo}`);
+    if (!run) {
+      const workflowName = o.workflowName ?? "CI";
+      run = {
+        id: o.runId ?? this.nextRunId++,
+        owner: repo.owner,
+        repo: repo.name,
+        runNumber: this.nextRunNumber++,
+        runAttempt: o.runAttempt ?? 1,
+        workflowId: 161_335,
+        workflowName,
+        path: `.github/workflows/${lc(workflowName).replace(/[^a-z0-9]+/g, "-")}.yml`,
+        event: "push",
+        headBranch: o.headBranch ?? "main",
+        headSha: randomHex(20),
+        createdAt,
+      };
+      this.runsById.set(run.id, run);
+    } else if (o.runAttempt !== undefined && o.runAttempt > run.runAttempt) {
+      run.runAttempt = o.runAttempt;
+    }
+    const job: FakeJob = {
+      id: this.nextJobId++,
+      runId: run.id,
+      runAttempt: o.runAttempt ?? run.runAttempt,
+      owner: repo.owner,
+      repo: repo.name,
+      name: o.name ?? "build",
+      workflowName: run.workflowName,
+      headBranch: run.headBranch,
+      headSha: run.headSha,
+      labels: [...o.labels],
+      status: o.status ?? "queued",
+      conclusion: null,
+      createdAt,
+      startedAt: null,
+      completedAt: null,
+      runnerId: null,
+      runnerName: null,
+      runnerGroupId: null,
+      runnerGroupName: null,
+    };
+    this.jobsById.set(job.id, job);
+    return job;
+  }
+
+  /** Injects a fault: the next `times` requests matching get `response` instead of the real answer. */
+  failNext(match: FaultMatch, response: FaultResponse, times = 1): void {
+    this.faults.push({ match, response, remaining: times });
+  }
+
+  // -------------------------------------------------------------------------------
+  // Webhooks
+
+  /** Builds the workflow_job payload GitHub would send for `job` with `action`. */
+  workflowJobPayload(action: WorkflowJobAction, job: FakeJob, installationId?: number | null): Record<string, unknown> {
+    const repo = this.repoOf(job.owner, job.repo);
+    const owner = this.accountOf(repo.owner);
+    const example = exampleFor("workflow_job", action);
+    const jobJson = jobObject(this.urls, job);
+    jobJson.status = action;
+    if (action === "completed") {
+      jobJson.conclusion = job.conclusion ?? "success";
+      jobJson.completed_at = iso(job.completedAt ?? new Date());
+    } else {
+      jobJson.conclusion = null;
+      jobJson.completed_at = null;
+    }
+    if (action === "queued" || action === "waiting") {
+      jobJson.runner_id = null;
+      jobJson.runner_name = null;
+      jobJson.runner_group_id = null;
+      jobJson.runner_group_name = null;
+    }
+    const payload: Record<string, unknown> = {
+      action,
+      workflow_job: { ...(example.workflow_job as Record<string, unknown>), ...jobJson },
+      repository: { ...(example.repository as Record<string, unknown>), ...repositoryObject(this.urls, repo, owner, this.createdAt) },
+    };
+    if (owner.type === "Organization") {
+      payload.organization = { ...(example.organization as Record<string, unknown> | undefined), ...organizationObject(this.urls, owner) };
+    }
+    payload.sender = userObject(this.urls, this.sender);
+    if (installationId !== null) {
+      const id = installationId ?? repo.installationId;
+      payload.installation = { id, node_id: Buffer.from(`023:IntegrationInstallation${id}`).toString("base64") };
+    }
+    return payload;
+  }
+
+  /** Delivers a signed workflow_job webhook for `job` and waits for the App's answer. */
+  deliverWorkflowJob(
+    action: WorkflowJobAction,
+    job: FakeJob,
+    opts: { signature?: SignatureMode; omitInstallation?: boolean; installationId?: number; deliveryId?: string } = {},
+  ): Promise<DeliveryResult> {
+    const payload = this.workflowJobPayload(action, job, opts.omitInstallation ? null : opts.installationId);
+    for (const p of this.api.checkWebhook("workflow_job", action, payload)) {
+      this.violations.push(`webhook workflow_job.${action}: ${p}`);
+    }
+    const delivery: { signature?: SignatureMode; deliveryId?: string } = {};
+    if (opts.signature) delivery.signature = opts.signature;
+    if (opts.deliveryId) delivery.deliveryId = opts.deliveryId;
+    return this.deliver("workflow_job", action, JSON.stringify(payload), delivery);
+  }
+
+  /** Delivers an arbitrary body (e.g. malformed JSON) as event `event`. */
+  deliverRaw(event: string, body: string, opts: { signature?: SignatureMode; deliveryId?: string } = {}): Promise<DeliveryResult> {
+    let action: string | undefined;
+    try {
+      const parsed = JSON.parse(body) as { action?: unknown };
+      if (typeof parsed?.action === "string") action = parsed.action;
+    } catch {
+      // malformed on purpose
+    }
+    return this.deliver(event, action, body, opts);
+  }
+
+  /** Resolves when every webhook delivery started so far has been answered (or failed). */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private deliver(
+    event: string,
+    action: string | undefined,
+    body: string,
+    opts: { signature?: SignatureMode; deliveryId?: string },
+  ): Promise<DeliveryResult> {
+    const deliveryId = opts.deliveryId ?? crypto.randomUUID();
+    const signature = opts.signature ?? "valid";
+    const record: DeliveryRecord = { event, action, deliveryId, signature, payload: body, status: 0, body: "", ms: 0, at: Date.now() };
+    this.deliveries.push(record);
+    const url = this.webhookUrl;
+    const p = (async (): Promise<DeliveryResult> => {
+      if (!url || this.closed) {
+        record.error = url ? "fake GitHub is closed" : "no webhookUrl set";
+        return { status: 0, body: "", ms: 0, deliveryId };
+      }
+      const r = await send({
+        url,
+        event,
+        body,
+        secret: this.webhookSecret,
+        signature,
+        deliveryId,
+        hookId: HOOK_ID,
+        appId: this.appId,
+        timeoutMs: WEBHOOK_TIMEOUT_MS,
+      });
+      record.status = r.status;
+      record.body = r.body;
+      record.ms = r.ms;
+      if (r.error) record.error = r.error;
+      return { status: r.status, body: r.body, ms: r.ms, deliveryId };
+    })();
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** Deliveries the fake makes by itself: fire-and-forget, awaited by settle(). */
+  private autoDeliver(action: WorkflowJobAction, job: FakeJob): void {
+    void this.deliverWorkflowJob(action, job).catch((e: unknown) => {
+      this.violations.push(`fake-github could not build the ${action} webhook for job ${job.id}: ${String(e)}`);
+    });
+  }
+
+  // -------------------------------------------------------------------------------
+  // The runner side of GitHub
+
+  /** A runner process starts with a JIT config: the registration must exist; it goes online. */
+  connectRunner(encodedJitConfig: string): FakeRunner | undefined {
+    const decoded = decodeJitConfig(encodedJitConfig);
+    if (!decoded) return undefined;
+    const runner = this.runnersById.get(decoded.runnerId);
+    if (!runner || this.jitSecrets.get(runner.id) !== decoded.secret) return undefined;
+    if (runner.status === "online") return undefined; // a JIT config starts one session only
+    runner.status = "online";
+    return runner;
+  }
+
+  /** The oldest queued job this runner can take; marks it in_progress and delivers "in_progress". */
+  acquireJob(runnerId: number): FakeJob | undefined {
+    const runner = this.runnersById.get(runnerId);
+    if (!runner || runner.status !== "online" || runner.busy) return undefined;
+    const candidates = [...this.jobsById.values()]
+      .filter((j) => j.status === "queued" && this.runnerFits(runner, j))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id);
+    const job = candidates[0];
+    if (!job) return undefined;
+    job.status = "in_progress";
+    job.startedAt = new Date();
+    job.runnerId = runner.id;
+    job.runnerName = runner.name;
+    job.runnerGroupId = runner.runnerGroupId;
+    job.runnerGroupName = this.groupName(runner);
+    runner.busy = true;
+    this.autoDeliver("in_progress", job);
+    return job;
+  }
+
+  /** The job finishes; its (ephemeral) runner deregisters; delivers "completed". */
+  completeJob(jobId: number, conclusion: "success" | "failure" | "cancelled" = "success"): void {
+    const job = this.jobsById.get(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    if (job.status === "completed") return;
+    job.status = "completed";
+    job.conclusion = conclusion;
+    job.completedAt = new Date();
+    if (job.runnerId !== null) {
+      const runner = this.runnersById.get(job.runnerId);
+      if (runner) {
+        if (runner.ephemeral) this.deleteRunner(runner.id);
+        else runner.busy = false;
+      }
+    }
+    this.autoDeliver("completed", job);
+  }
+
+  /** Cancels a job that is not done; its runner (if any) stays busy until releaseRunner. Delivers "completed". */
+  cancelJob(jobId: number): void {
+    const job = this.jobsById.get(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    if (job.status === "completed") return;
+    job.status = "completed";
+    job.conclusion = "cancelled";
+    job.completedAt = new Date();
+    this.autoDeliver("completed", job);
+  }
+
+  /** A runner whose job ended exits: an ephemeral registration is deleted. */
+  releaseRunner(runnerId: number): void {
+    const runner = this.runnersById.get(runnerId);
+    if (!runner) return;
+    if (runner.ephemeral) this.deleteRunner(runnerId);
+    else runner.busy = false;
+  }
+
+  /** The runner's machine died: offline, busy unchanged (GitHub keeps it until it times out). */
+  disconnectRunner(runnerId: number): void {
+    const runner = this.runnersById.get(runnerId);
+    if (runner) runner.status = "offline";
+  }
+
+  removeRunner(runnerId: number): void {
+    this.deleteRunner(runnerId);
+  }
+
+  // -------------------------------------------------------------------------------
+  // Inspection (live objects: they change as the fake's state changes)
+
+  runners(): FakeRunner[] {
+    return [...this.runnersById.values()];
+  }
+
+  jobs(): FakeJob[] {
+    return [...this.jobsById.values()];
+  }
+
+  installations(): FakeInstallation[] {
+    return [...this.installationsById.values()];
+  }
+
+  repositories(): FakeRepository[] {
+    return [...this.reposByName.values()];
+  }
+
+  job(id: number): FakeJob | undefined {
+    return this.jobsById.get(id);
+  }
+
+  runner(id: number): FakeRunner | undefined {
+    return this.runnersById.get(id);
+  }
+
+  assertNoViolations(): void {
+    if (this.violations.length === 0) return;
+    throw new Error(`FakeGitHub recorded ${this.violations.length} violation(s):\n - ${this.violations.join("\n - ")}`);
+  }
+
+  // -------------------------------------------------------------------------------
+  // Internals: state helpers
+
+  private accountFor(login: string, type: "Organization" | "User"): Account {
+    let account = this.accounts.get(lc(login));
+    if (!account) {
+      account = { login, id: this.nextAccountId++, type };
+      this.accounts.set(lc(login), account);
+    }
+    return account;
+  }
+
+  private groupsOf(org: string): FakeRunnerGroup[] {
+    let groups = this.runnerGroups.get(lc(org));
+    if (!groups) {
+      groups = [
+        { id: 1, name: "Default", visibility: "all", default: true, selectedRepositories: new Set(), allowsPublicRepositories: true },
+      ];
+      this.runnerGroups.set(lc(org), groups);
+    }
+    return groups;
+  }
+
+  private repoOf(owner: string, name: string): FakeRepository {
+    const repo = this.reposByName.get(lc(`${owner}/${name}`));
+    if (!repo) throw new Error(`no repository ${owner}/${name}`);
+    return repo;
+  }
+
+  private groupName(runner: FakeRunner): string {
+    if (runner.scope.kind === "repo") return "Default";
+    return this.groupsOf(runner.scope.org).find((g) => g.id === runner.runnerGroupId)?.name ?? "Default";
+  }
+
+  private runnerFits(runner: FakeRunner, job: FakeJob): boolean {
+    const have = new Set(runner.labels.map(lc));
+    have.add("self-hosted");
+    if (!job.labels.every((l) => have.has(lc(l)))) return false;
+    if (runner.scope.kind === "repo") {
+      return lc(runner.scope.owner) === lc(job.owner) && lc(runner.scope.repo) === lc(job.repo);
+    }
+    if (lc(runner.scope.org) !== lc(job.owner)) return false;
+    const group = this.groupsOf(runner.scope.org).find((g) => g.id === runner.runnerGroupId);
+    if (!group) return false;
+    const repo = this.reposByName.get(lc(`${job.owner}/${job.repo}`));
+    if (repo && repo.visibility === "public" && !group.allowsPublicRepositories) return false;
+    return group.default || group.visibility === "all" || group.selectedRepositories.has(lc(`${job.owner}/${job.repo}`));
+  }
+
+  private deleteRunner(id: number): void {
+    this.runnersById.delete(id);
+    this.jitSecrets.delete(id);
+  }
+
+  private labelId(name: string): number {
+    let id = this.labelIds.get(lc(name));
+    if (id === undefined) {
+      id = this.labelIds.size + 1;
+      this.labelIds.set(lc(name), id);
+    }
+    return id;
+  }
+
+  private accountOf(login: string): Account {
+    return this.accounts.get(lc(login)) ?? { login, id: 0, type: "User" };
+  }
+
+  // -------------------------------------------------------------------------------
+  // Internals: HTTP
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const at = Date.now();
+    const method = (req.method ?? "GET").toUpperCase();
+    const url = new URL(req.url ?? "/", "http://fake.invalid");
+    let rawPath = url.pathname;
+    if (rawPath === "/api/v3" || rawPath.startsWith("/api/v3/")) rawPath = rawPath.slice("/api/v3".length) || "/";
+    if (rawPath.length > 1 && rawPath.endsWith("/")) rawPath = rawPath.slice(0, -1);
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = v;
+
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const bodyText = Buffer.concat(chunks).toString("utf8");
+    const hasBody = bodyText.trim().length > 0;
+    let body: unknown;
+    let bodyError = false;
+    if (hasBody) {
+      try {
+        body = JSON.parse(bodyText);
+      } catch {
+        body = bodyText;
+        bodyError = true;
+      }
+    }
+
+    let decodedPath = rawPath;
+    try {
+      decodedPath = decodeURIComponent(rawPath);
+    } catch {
+      // keep it raw
+    }
+    const match = this.api.match(method, rawPath);
+    const record: RecordedRequest = { method, path: decodedPath, route: match?.template ?? "", query, body, status: 0, at };
+    this.requests.push(record);
+
+    const auth = this.authenticate(req.headers.authorization);
+    if (auth.kind === "installation" && auth.token) record.installationId = auth.token.installationId;
+    if (match?.template.startsWith("/app/installations/{installation_id}")) {
+      const id = Number(match.params.installation_id);
+      if (Number.isFinite(id)) record.installationId = id;
+    }
+
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
+
+    const reply = (r: Reply, validate: boolean): void => this.respond(req, res, record, match, r, validate);
+
+    // fault injection comes first: it stands for GitHub failing before doing anything
+    const fault = this.takeFault(method, match?.template ?? "", decodedPath);
+    if (fault) {
+      const body = fault.body === undefined ? errorBody(fault.status, defaultMessage(fault.status)) : fault.body;
+      const r: Reply = { status: fault.status, body };
+      if (fault.headers) r.headers = fault.headers;
+      reply(r, false);
+      return;
+    }
+
+    if (bodyError) {
+      this.violations.push(`${method} ${match?.template ?? decodedPath}: body is not valid JSON`);
+      reply({ status: 400, body: errorBody(400, "Problems parsing JSON") }, false);
+      return;
+    }
+
+    const handler = match?.operation ? this.handlers.get(`${method} ${match.template}`) : undefined;
+    if (!match || !handler) {
+      this.violations.push(`${method} ${match?.template ?? decodedPath}: not implemented by the fake`);
+      reply({ status: 404, body: errorBody(404, "Not Found") }, false);
+      return;
+    }
+
+    const problems = this.api.checkRequest(method, match, query, body, hasBody);
+    for (const p of problems) this.violations.push(`${method} ${match.template}: ${p}`);
+
+    try {
+      const ctx = this.authorize(handler, auth, match, method, rawPath, query, body, req.headers);
+      if (problems.length > 0) {
+        reply({ status: 422, body: { message: "Invalid request", errors: problems, documentation_url: DOCS, status: "422" } }, false);
+        return;
+      }
+      reply(handler.fn(ctx), true);
+    } catch (e) {
+      if (e instanceof HttpError) {
+        reply({ status: e.status, body: errorBody(e.status, e.message, e.extra), headers: e.headers }, true);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  private takeFault(method: string, template: string, path: string): FaultResponse | undefined {
+    for (const f of this.faults) {
+      if (f.remaining <= 0) continue;
+      if (f.match.method && f.match.method.toUpperCase() !== method) continue;
+      const r = f.match.route;
+      if (r !== undefined) {
+        const ok = typeof r === "string" ? r === template || r === path : r.test(template) || r.test(path);
+        if (!ok) continue;
+      }
+      f.remaining--;
+      this.faults = this.faults.filter((x) => x.remaining > 0);
+      return f.response;
+    }
+    return undefined;
+  }
+
+  private authenticate(header: string | undefined): Auth {
+    if (!header) return { kind: "none", reason: "Requires authentication" };
+    const m = /^(bearer|token)\s+(\S+)$/i.exec(header.trim());
+    if (!m) return { kind: "none", reason: "Bad credentials" };
+    const value = m[2] as string;
+    if (value.split(".").length === 3) {
+      const error = this.verifyJwt(value);
+      return error ? { kind: "app", error } : { kind: "app" };
+    }
+    const token = this.tokens.get(value);
+    if (!token) return { kind: "installation", error: "Bad credentials" };
+    if (token.expiresAt.getTime() <= Date.now()) return { kind: "installation", error: "Bad credentials" };
+    if (!this.installationsById.has(token.installationId)) return { kind: "installation", error: "Bad credentials" };
+    return { kind: "installation", token };
+  }
+
+  /** Verifies an App JWT (RS256, iss = appId, sane iat/exp); returns GitHub's error message or undefined. */
+  private verifyJwt(jwt: string): string | undefined {
+    const undecodable = "A JSON web token could not be decoded";
+    const [h, p, s] = jwt.split(".") as [string, string, string];
+    let header: { alg?: unknown };
+    let payload: { iat?: unknown; exp?: unknown; iss?: unknown };
+    try {
+      header = JSON.parse(Buffer.from(h, "base64url").toString("utf8")) as typeof header;
+      payload = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as typeof payload;
+    } catch {
+      return undecodable;
+    }
+    if (header.alg !== "RS256") return undecodable;
+    const ok = crypto.verify("RSA-SHA256", Buffer.from(`${h}.${p}`), this.publicKey, Buffer.from(s, "base64url"));
+    if (!ok) return undecodable;
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.iat !== "number" || !Number.isInteger(payload.iat) || payload.iat > now + 60) {
+      return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued";
+    }
+    if (typeof payload.exp !== "number" || payload.exp <= now) {
+      return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires";
+    }
+    if (payload.exp > now + 600 + 5) return "'Expiration time' claim ('exp') is too far in the future";
+    if (String(payload.iss) !== String(this.appId)) return "Integration not found";
+    return undefined;
+  }
+
+  private authorize(
+    handler: Handler,
+    auth: Auth,
+    match: RouteMatch,
+    method: string,
+    rawPath: string,
+    query: Record<string, string>,
+    body: unknown,
+    headers: http.IncomingHttpHeaders,
+  ): Ctx {
+    const ctx: Ctx = { method, rawPath, params: match.params, query, body, headers, installation: undefined, token: undefined };
+    if (handler.auth === "app") {
+      if (auth.kind !== "app") {
+        throw new HttpError(401, auth.kind === "none" ? auth.reason : "A JSON web token could not be decoded");
+      }
+      if (auth.error) throw new HttpError(401, auth.error);
+      return ctx;
+    }
+    if (auth.kind === "none") throw new HttpError(401, auth.reason);
+    if (auth.kind === "app" || !auth.token) throw new HttpError(401, "Bad credentials");
+    const token = auth.token;
+    const installation = this.installationsById.get(token.installationId);
+    if (!installation) throw new HttpError(401, "Bad credentials");
+    ctx.installation = installation;
+    ctx.token = token;
+    const { owner, repo, org } = match.params;
+    if (owner !== undefined && repo !== undefined) {
+      const r = this.reposByName.get(lc(`${owner}/${repo}`));
+      if (!r || r.installationId !== installation.id || (token.repositoryIds && !token.repositoryIds.has(r.id))) {
+        throw new HttpError(404, "Not Found");
+      }
+    }
+    if (org !== undefined) {
+      if (installation.account.type !== "Organization" || lc(installation.account.login) !== lc(org)) throw new HttpError(404, "Not Found");
+    }
+    if (handler.permission && !handler.permission(token.permissions)) {
+      throw new HttpError(403, "Resource not accessible by integration");
+    }
+    return ctx;
+  }
+
+  /** Counts a request against its rate-limit bucket (304s are free, like GitHub's) and returns the headers. */
+  private rateLimitHeaders(record: RecordedRequest, isApp: boolean, counts: boolean): Record<string, string> {
+    const key = isApp ? "app" : record.installationId !== undefined ? `installation:${record.installationId}` : "anonymous";
+    const limit = isApp ? 5_000 : record.installationId !== undefined ? 15_000 : 60;
+    const now = Math.floor(Date.now() / 1000);
+    let b = this.rate.get(key);
+    if (!b || b.reset <= now) {
+      b = { used: 0, reset: now + 3600 };
+      this.rate.set(key, b);
+    }
+    if (counts) b.used++;
+    const used = Math.min(limit, b.used);
+    return {
+      "x-ratelimit-limit": String(limit),
+      "x-ratelimit-remaining": String(limit - used),
+      "x-ratelimit-reset": String(b.reset),
+      "x-ratelimit-used": String(used),
+      "x-ratelimit-resource": "core",
+    };
+  }
+
+  private respond(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    record: RecordedRequest,
+    match: RouteMatch | undefined,
+    reply: Reply,
+    validate: boolean,
+  ): void {
+    let status = reply.status;
+    const isText = reply.text !== undefined;
+    let text = isText ? (reply.text as string) : reply.body === undefined ? "" : JSON.stringify(reply.body);
+    const headers: Record<string, string> = {
+      "content-type": reply.contentType ?? "application/json; charset=utf-8",
+      "x-github-media-type": "github.v3; format=json",
+      "x-github-api-version-selected": "2022-11-28",
+      "x-github-request-id": randomHex(8).toUpperCase(),
+    };
+
+    if (validate && match && !isText && status !== 304) {
+      for (const p of this.api.checkResponse(record.method, match, status, reply.body)) {
+        this.violations.push(`${record.method} ${match.template}: ${p}`);
+      }
+    }
+
+    if (record.method === "GET" && status === 200) {
+      const etag = `W/"${crypto.createHash("sha256").update(text).digest("hex").slice(0, 40)}"`;
+      headers.etag = etag;
+      const inm = req.headers["if-none-match"];
+      if (inm && inm.split(",").some((t) => t.trim().replace(/^W\//, "") === etag.replace(/^W\//, ""))) {
+        status = 304;
+        text = "";
+      }
+    }
+
+    const isApp = /^bearer\s+\S+\.\S+\.\S+$/i.test((req.headers.authorization ?? "").trim());
+    Object.assign(headers, this.rateLimitHeaders(record, isApp, status !== 304));
+    Object.assign(headers, reply.headers ?? {});
+
+    record.status = status;
+    if (status === 204 || status === 304) {
+      delete headers["content-type"];
+      res.writeHead(status, headers);
+      res.end();
+      return;
+    }
+    headers["content-length"] = String(Buffer.byteLength(text));
+    res.writeHead(status, headers);
+    res.end(text);
+  }
+
+  private paginate<T>(ctx: Ctx, items: T[]): { page: T[]; headers: Record<string, string> } {
+    const perPage = Math.min(100, Math.max(1, intParam(ctx.query.per_page, 30)));
+    const page = Math.max(1, intParam(ctx.query.page, 1));
+    const last = Math.max(1, Math.ceil(items.length / perPage));
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    const link = (p: number, rel: string): string => {
+      const q = new URLSearchParams({ ...ctx.query, per_page: String(perPage), page: String(p) });
+      return `<${this.baseUrl}${ctx.rawPath}?${q.toString()}>; rel="${rel}"`;
+    };
+    const links: string[] = [];
+    if (page > 1) links.push(link(page - 1, "prev"));
+    if (page < last) links.push(link(page + 1, "next"), link(last, "last"));
+    if (page > 1) links.push(link(1, "first"));
+    return { page: slice, headers: links.length ? { link: links.join(", ") } : {} };
+  }
+
+  // -------------------------------------------------------------------------------
+  // Routes
+
+  private route(method: string, template: string, handler: Handler): void {
+    if (!this.api.templates.includes(template)) throw new Error(`fake-github: ${template} is not in GitHub's OpenAPI description`);
+    this.handlers.set(`${method} ${template}`, handler);
+  }
+
+  private registerRoutes(): void {
+    const anyPermission = (): boolean => true;
+    const actionsRead = (p: Permissions): boolean => can(p, "actions", "read");
+    const orgRunnersRead = (p: Permissions): boolean => can(p, "organization_self_hosted_runners", "read");
+    const orgRunnersWrite = (p: Permissions): boolean => can(p, "organization_self_hosted_runners", "write");
+    const adminRead = (p: Permissions): boolean => can(p, "administration", "read");
+    const adminWrite = (p: Permissions): boolean => can(p, "administration", "write");
+    const contentsRead = (p: Permissions): boolean => can(p, "contents", "read") || can(p, "single_file", "read");
+
+    // --- App (JWT)
+    this.route("GET", "/app", {
+      auth: "app",
+      fn: () => ({ status: 200, body: appObject(this.urls, this.appId, this.appSlug, this.appOwner, this.createdAt) }),
+    });
+
+    this.route("GET", "/app/installations", {
+      auth: "app",
+      fn: (ctx) => {
+        const all = [...this.installationsById.values()].sort((a, b) => a.id - b.id);
+        const { page, headers } = this.paginate(ctx, all);
+        return { status: 200, body: page.map((i) => installationObject(this.urls, i, this.appId, this.appSlug, this.createdAt)), headers };
+      },
+    });
+
+    const installationOf = (pred: (i: FakeInstallation) => boolean): Reply => {
+      const inst = [...this.installationsById.values()].find(pred);
+      if (!inst) throw new HttpError(404, "Not Found");
+      return { status: 200, body: installationObject(this.urls, inst, this.appId, this.appSlug, this.createdAt) };
+    };
+    this.route("GET", "/orgs/{org}/installation", {
+      auth: "app",
+      fn: (ctx) => installationOf((i) => i.account.type === "Organization" && lc(i.account.login) === lc(ctx.params.org as string)),
+    });
+    this.route("GET", "/users/{username}/installation", {
+      auth: "app",
+      fn: (ctx) => installationOf((i) => lc(i.account.login) === lc(ctx.params.username as string)),
+    });
+    this.route("GET", "/repos/{owner}/{repo}/installation", {
+      auth: "app",
+      fn: (ctx) => {
+        const repo = this.reposByName.get(lc(`${ctx.params.owner}/${ctx.params.repo}`));
+        return installationOf((i) => i.id === repo?.installationId);
+      },
+    });
+
+    this.route("GET", "/app/installations/{installation_id}", {
+      auth: "app",
+      fn: (ctx) => {
+        const inst = this.installationsById.get(Number(ctx.params.installation_id));
+        if (!inst) throw new HttpError(404, "Not Found");
+        return { status: 200, body: installationObject(this.urls, inst, this.appId, this.appSlug, this.createdAt) };
+      },
+    });
+
+    this.route("POST", "/app/installations/{installation_id}/access_tokens", {
+      auth: "app",
+      fn: (ctx) => {
+        const inst = this.installationsById.get(Number(ctx.params.installation_id));
+        if (!inst) throw new HttpError(404, "Not Found");
+        const body = (ctx.body ?? {}) as { permissions?: Record<string, string>; repositories?: string[]; repository_ids?: number[] };
+        let permissions: Permissions = { ...inst.permissions };
+        if (body.permissions) {
+          permissions = {};
+          for (const [name, level] of Object.entries(body.permissions)) {
+            if ((level !== "read" && level !== "write") || !can(inst.permissions, name, level)) {
+              throw new HttpError(422, "The permissions requested are not granted to this installation.");
+            }
+            permissions[name] = level;
+          }
+        }
+        const own = [...this.reposByName.values()].filter((r) => r.installationId === inst.id);
+        let repositoryIds: Set<number> | undefined;
+        if (body.repositories || body.repository_ids) {
+          repositoryIds = new Set();
+          for (const name of body.repositories ?? []) {
+            const r = own.find((x) => lc(x.name) === lc(name) || lc(x.fullName) === lc(name));
+            if (!r) throw new HttpError(422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
+            repositoryIds.add(r.id);
+          }
+          for (const id of body.repository_ids ?? []) {
+            if (!own.some((x) => x.id === id)) {
+              throw new HttpError(422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
+            }
+            repositoryIds.add(id);
+          }
+        }
+        const token: InstallationToken = {
+          token: `ghs_${randomAlnum(36)}`,
+          installationId: inst.id,
+          expiresAt: new Date(Date.now() + 3_600_000),
+          permissions,
+        };
+        if (repositoryIds) token.repositoryIds = repositoryIds;
+        this.tokens.set(token.token, token);
+        const out: Record<string, unknown> = {
+          token: token.token,
+          expires_at: iso(token.expiresAt),
+          permissions,
+          repository_selection: "selected",
+        };
+        if (repositoryIds) {
+          out.repositories = own
+            .filter((r) => repositoryIds.has(r.id))
+            .map((r) => repositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt));
+        }
+        return { status: 201, body: out };
+      },
+    });
+
+    // --- Installation
+    this.route("GET", "/installation/repositories", {
+      auth: "installation",
+      permission: anyPermission,
+      fn: (ctx) => {
+        const token = ctx.token as InstallationToken;
+        const repos = [...this.reposByName.values()]
+          .filter((r) => r.installationId === token.installationId && (!token.repositoryIds || token.repositoryIds.has(r.id)))
+          .sort((a, b) => a.id - b.id);
+        const { page, headers } = this.paginate(ctx, repos);
+        return {
+          status: 200,
+          headers,
+          body: {
+            total_count: repos.length,
+            repository_selection: "selected",
+            repositories: page.map((r) => repositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt)),
+          },
+        };
+      },
+    });
+
+    // --- Repositories
+    this.route("GET", "/repos/{owner}/{repo}", {
+      auth: "installation",
+      permission: anyPermission,
+      fn: (ctx) => {
+        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
+        return { status: 200, body: fullRepositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt) };
+      },
+    });
+
+    this.route("GET", "/repos/{owner}/{repo}/contents/{path}", {
+      auth: "installation",
+      permission: contentsRead,
+      fn: (ctx) => {
+        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
+        const files = this.files.get(lc(r.fullName)) ?? new Map<string, string>();
+        const path = (ctx.params.path as string).replace(/^\/+|\/+$/g, "");
+        const content = files.get(path);
+        const raw = /\.raw\b|vnd\.github\.raw/.test(String(ctx.headers.accept ?? ""));
+        if (content !== undefined) {
+          if (raw) return { status: 200, text: content, contentType: "text/plain; charset=utf-8" };
+          return { status: 200, body: contentFileObject(this.urls, r.owner, r.name, path, content) };
+        }
+        // a directory: the entries right under it
+        const prefix = `${path}/`;
+        const entries = new Map<string, Record<string, unknown>>();
+        for (const [p, c] of files) {
+          if (!p.startsWith(prefix)) continue;
+          const rest = p.slice(prefix.length);
+          const name = rest.split("/")[0] as string;
+          const child = `${prefix}${name}`;
+          if (entries.has(child)) continue;
+          const obj = contentFileObject(this.urls, r.owner, r.name, rest.includes("/") ? child : p, rest.includes("/") ? "" : c);
+          delete obj.content;
+          delete obj.encoding;
+          if (rest.includes("/")) {
+            obj.type = "dir";
+            obj.size = 0;
+            obj.download_url = null;
+          }
+          entries.set(child, obj);
+        }
+        if (entries.size === 0) throw new HttpError(404, "Not Found");
+        return { status: 200, body: [...entries.values()] };
+      },
+    });
+
+    // --- Actions: jobs and runs
+    this.route("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}", {
+      auth: "installation",
+      permission: actionsRead,
+      fn: (ctx) => {
+        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
+        const job = this.jobsById.get(Number(ctx.params.job_id));
+        if (!job || job.owner !== r.owner || job.repo !== r.name) throw new HttpError(404, "Not Found");
+        return { status: 200, body: jobObject(this.urls, job) };
+      },
+    });
+
+    const runsOf = (r: FakeRepository): WorkflowRun[] =>
+      [...this.runsById.values()].filter((run) => run.owner === r.owner && run.repo === r.name);
+    const jobsOfRun = (runId: number): FakeJob[] => [...this.jobsById.values()].filter((j) => j.runId === runId).sort((a, b) => a.id - b.id);
+    const runJson = (r: FakeRepository, run: WorkflowRun): Record<string, unknown> =>
+      runObject(
+        this.urls,
+        run,
+        jobsOfRun(run.id).filter((j) => j.runAttempt === run.runAttempt),
+        repositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt),
+        userObject(this.urls, this.sender),
+      );
+
+    this.route("GET", "/repos/{owner}/{repo}/actions/runs", {
+      auth: "installation",
+      permission: actionsRead,
+      fn: (ctx) => {
+        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
+        const q = ctx.query;
+        const runs = runsOf(r)
+          .filter((run) => {
+            if (q.branch !== undefined && run.headBranch !== q.branch) return false;
+            if (q.head_sha !== undefined && run.headSha !== q.head_sha) return false;
+            if (q.event !== undefined && run.event !== q.event) return false;
+            if (q.created !== undefined && !matchesCreated(q.created, run.createdAt)) return false;
+            if (q.status !== undefined) {
+              const { status, conclusion } = runStatus(jobsOfRun(run.id).filter((j) => j.runAttempt === run.runAttempt));
+              if (q.status !== status && q.status !== conclusion) return false;
+            }
+            return true;
+          })
+          .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id - a.id);
+        const { page, headers } = this.paginate(ctx, runs);
+        return { status: 200, headers, body: { total_count: runs.length, workflow_runs: page.map((run) => runJson(r, run)) } };
+      },
+    });
+
+    this.route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}", {
+      auth: "installation",
+      permission: actionsRead,
+      fn: (ctx) => {
+        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
+        const run = this.runsById.get(Number(ctx.params.run_id));
+        if (!run || run.owner !== r.owner || run.repo !== r.name) throw new HttpError(404, "Not Found");
+        return { status: 200, body: runJson(r, run) };
+      },
+    });
+
+    this.route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", {
+      auth: "installation",
+      permission: actionsRead,
+      fn: (ctx) => {
+        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
+        const run = this.runsById.get(Number(ctx.params.run_id));
+        if (!run || run.owner !== r.owner || run.repo !== r.name) throw new HttpError(404, "Not Found");
+        const all = jobsOfRun(run.id);
+        const jobs = ctx.query.filter === "all" ? all : all.filter((j) => j.runAttempt === run.runAttempt);
+        const { page, headers } = this.paginate(ctx, jobs);
+        return { status: 200, headers, body: { total_count: jobs.length, jobs: page.map((j) => jobObject(this.urls, j)) } };
+      },
+    });
+
+    // --- Self-hosted runners (org and repo scope)
+    type Scope = FakeRunner["scope"];
+    const scopeOf = (ctx: Ctx): Scope => {
+      if (ctx.params.org !== undefined) {
+        return { kind: "org", org: (ctx.installation as FakeInstallation).account.login };
+      }
+      const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
+      return { kind: "repo", owner: r.owner, repo: r.name };
+    };
+    const sameScope = (a: Scope, b: Scope): boolean =>
+      a.kind === "org" && b.kind === "org"
+        ? lc(a.org) === lc(b.org)
+        : a.kind === "repo" && b.kind === "repo" && lc(a.owner) === lc(b.owner) && lc(a.repo) === lc(b.repo);
+    const runnersIn = (scope: Scope): FakeRunner[] =>
+      [...this.runnersById.values()].filter((x) => sameScope(x.scope, scope)).sort((a, b) => a.id - b.id);
+    const runnerJson = (x: FakeRunner): Record<string, unknown> => runnerObject(x, (n) => this.labelId(n));
+    const findRunner = (ctx: Ctx): FakeRunner => {
+      const runner = this.runnersById.get(Number(ctx.params.runner_id));
+      if (!runner || !sameScope(runner.scope, scopeOf(ctx))) throw new HttpError(404, "Not Found");
+      return runner;
+    };
+
+    const generateJitConfig = (ctx: Ctx): Reply => {
+      const scope = scopeOf(ctx);
+      const body = ctx.body as { name: string; runner_group_id: number; labels: string[]; work_folder?: string };
+      let groupName = "Default";
+      if (scope.kind === "org") {
+        const group = this.groupsOf(scope.org).find((g) => g.id === body.runner_group_id);
+        if (!group) throw new HttpError(404, "Not Found");
+        groupName = group.name;
+      } else if (body.runner_group_id !== 1) {
+        throw new HttpError(404, "Not Found");
+      }
+      if (runnersIn(scope).some((x) => lc(x.name) === lc(body.name))) {
+        throw new HttpError(409, `Already exists - A runner with the name ${body.name} already exists.`);
+      }
+      const labels: string[] = [];
+      for (const l of body.labels) if (!labels.some((x) => lc(x) === lc(l))) labels.push(l);
+      const id = this.nextRunnerId++;
+      const secret = randomAlnum(40);
+      const gitHubUrl = scope.kind === "org" ? `${this.urls.web}/${scope.org}` : `${this.urls.web}/${scope.owner}/${scope.repo}`;
+      const encoded = b64json({
+        ".runner": b64json({
+          AgentId: id,
+          AgentName: body.name,
+          PoolId: body.runner_group_id,
+          PoolName: groupName,
+          DisableUpdate: false,
+          Ephemeral: true,
+          ServerUrl: `${this.urls.web}/_services/pipelines/fake/`,
+          GitHubUrl: gitHubUrl,
+          WorkFolder: body.work_folder ?? "_work",
+        }),
+        ".credentials": b64json({
+          Scheme: "OAuth",
+          Data: { ClientId: crypto.randomUUID(), AuthorizationUrl: `${this.urls.web}/_services/token/${id}`, RequireFipsCryptography: "False" },
+        }),
+        ".credentials_rsaparams": b64json({ secret }),
+      });
+      const runner: FakeRunner = {
+        id,
+        name: body.name,
+        os: "Linux",
+        status: "offline",
+        busy: false,
+        labels,
+        runnerGroupId: body.runner_group_id,
+        ephemeral: true,
+        scope,
+        installationId: (ctx.installation as FakeInstallation).id,
+        jitConfig: encoded,
+      };
+      this.runnersById.set(id, runner);
+      this.jitSecrets.set(id, secret);
+      return { status: 201, body: { runner: runnerJson(runner), encoded_jit_config: encoded } };
+    };
+
+    const listRunners = (ctx: Ctx): Reply => {
+      const all = runnersIn(scopeOf(ctx)).filter((x) => ctx.query.name === undefined || x.name === ctx.query.name);
+      const { page, headers } = this.paginate(ctx, all);
+      return { status: 200, headers, body: { total_count: all.length, runners: page.map(runnerJson) } };
+    };
+
+    const deleteRunner = (ctx: Ctx): Reply => {
+      const runner = findRunner(ctx);
+      if (runner.busy) throw new HttpError(422, `Bad request - Runner "${runner.name}" is still running a job".`);
+      this.deleteRunner(runner.id);
+      return { status: 204 };
+    };
+
+    this.route("POST", "/orgs/{org}/actions/runners/generate-jitconfig", { auth: "installation", permission: orgRunnersWrite, fn: generateJitConfig });
+    this.route("POST", "/repos/{owner}/{repo}/actions/runners/generate-jitconfig", { auth: "installation", permission: adminWrite, fn: generateJitConfig });
+    this.route("GET", "/orgs/{org}/actions/runners", { auth: "installation", permission: orgRunnersRead, fn: listRunners });
+    this.route("GET", "/repos/{owner}/{repo}/actions/runners", { auth: "installation", permission: adminRead, fn: listRunners });
+    this.route("GET", "/orgs/{org}/actions/runners/{runner_id}", {
+      auth: "installation",
+      permission: orgRunnersRead,
+      fn: (ctx) => ({ status: 200, body: runnerJson(findRunner(ctx)) }),
+    });
+    this.route("GET", "/repos/{owner}/{repo}/actions/runners/{runner_id}", {
+      auth: "installation",
+      permission: adminRead,
+      fn: (ctx) => ({ status: 200, body: runnerJson(findRunner(ctx)) }),
+    });
+    this.route("DELETE", "/orgs/{org}/actions/runners/{runner_id}", { auth: "installation", permission: orgRunnersWrite, fn: deleteRunner });
+    this.route("DELETE", "/repos/{owner}/{repo}/actions/runners/{runner_id}", { auth: "installation", permission: adminWrite, fn: deleteRunner });
+
+    this.route("GET", "/orgs/{org}/actions/runner-groups", {
+      auth: "installation",
+      permission: orgRunnersRead,
+      fn: (ctx) => {
+        const org = (ctx.installation as FakeInstallation).account.login;
+        let groups = [...this.groupsOf(org)].sort((a, b) => a.id - b.id);
+        const visibleTo = ctx.query.visible_to_repository;
+        if (visibleTo !== undefined) {
+          const full = lc(`${org}/${visibleTo}`);
+          groups = groups.filter((g) => g.default || g.visibility === "all" || g.selectedRepositories.has(full));
+        }
+        const { page, headers } = this.paginate(ctx, groups);
+        return { status: 200, headers, body: { total_count: groups.length, runner_groups: page.map((g) => runnerGroupObject(this.urls, org, g)) } };
+      },
+    });
+  }
+}
+

@@ -1,0 +1,114 @@
+// Starts the whole App as a user would run it (settings from an environment,
+// Probot server on a real port) against the fakes: a local GitHub REST server and
+// the real Modal SDK on a fake control plane. Several Apps may share one pair of
+// fakes (replicas).
+import type { Server } from "probot";
+import type { AppParts } from "../../src/app.js";
+import { startServer } from "../../src/server.js";
+import { loadSettings, type Settings } from "../../src/settings/load-settings.js";
+import { FakeGitHub } from "../fakes/fake-github.js";
+import { FakeModal } from "../fakes/fake-modal.js";
+import { freePort } from "./free-port.js";
+import { LogCapture } from "./log-capture.js";
+
+export const MODAL_TOKEN_SECRET = "as-modal-token-secret-for-tests";
+
+export interface RunningApp {
+  server: Server;
+  settings: Settings;
+  parts: AppParts;
+  logs: LogCapture;
+  url: string;
+  webhookUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface World {
+  github: FakeGitHub;
+  modal: FakeModal;
+  apps: RunningApp[];
+  /** Starts one more replica of the App against the same fakes. */
+  startApp(env?: Record<string, string>): Promise<RunningApp>;
+  close(): Promise<void>;
+}
+
+export function appEnv(github: FakeGitHub, port: number, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    APP_ID: String(github.appId),
+    PRIVATE_KEY: github.privateKey,
+    WEBHOOK_SECRET: github.webhookSecret,
+    GHE_HOST: github.host,
+    GHE_PROTOCOL: "http",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    MODAL_TOKEN_ID: "ak-test",
+    MODAL_TOKEN_SECRET,
+    MODAL_CONFIG_PATH: "/nonexistent/modal.toml",
+    LOG_LEVEL: "debug",
+    ...env,
+  };
+}
+
+export async function startWorld(options: { githubLatencyMs?: number; modalLatencyMs?: number } = {}): Promise<World> {
+  const github = await FakeGitHub.start({ latencyMs: options.githubLatencyMs });
+  const modal = new FakeModal({ latencyMs: options.modalLatencyMs });
+  const apps: RunningApp[] = [];
+
+  const startApp = async (env: Record<string, string> = {}): Promise<RunningApp> => {
+    const port = await freePort();
+    const settings = loadSettings(appEnv(github, port, env));
+    const logs = new LogCapture();
+    let parts: AppParts | undefined;
+    const server = await startServer(settings, {
+      modal: modal.client(),
+      logDestination: logs,
+      extraSecrets: [MODAL_TOKEN_SECRET],
+      octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 },
+      modalRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+      onReady: (ready) => (parts = ready),
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const app: RunningApp = {
+      server,
+      settings,
+      parts: parts!,
+      logs,
+      url,
+      webhookUrl: `${url}${settings.github.webhookPath}`,
+      stop: async () => {
+        parts?.dispatcher.stop();
+        await server.stop();
+      },
+    };
+    apps.push(app);
+    github.webhookUrl ??= app.webhookUrl;
+    return app;
+  };
+
+  return {
+    github,
+    modal,
+    apps,
+    startApp,
+    close: async () => {
+      for (const app of apps) await app.stop();
+      await github.close();
+      modal.close();
+    },
+  };
+}
+
+/** Waits until the condition holds (polling), or fails with the description. */
+export async function eventually(condition: () => boolean | Promise<boolean>, description: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${description}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Waits until every App replica has nothing queued or running. */
+export async function settled(world: World): Promise<void> {
+  await world.github.settle();
+  for (const app of world.apps) await app.parts.dispatcher.idle();
+}
