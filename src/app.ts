@@ -4,6 +4,7 @@ import type { ModalClient } from "modal";
 import type { ApplicationFunction, Probot } from "probot";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { serveJob } from "./dispatch/serve-job.js";
+import { describeFailure } from "./errors.js";
 import { fullName, jobFromWebhook } from "./github/job-ref.js";
 import { RunnerScopes } from "./github/runner-scope.js";
 import type { AppOctokit } from "./github/create-octokit-class.js";
@@ -52,12 +53,13 @@ export function createApp(options: AppOptions): ApplicationFunction {
 
     app.on("workflow_job", async (context) => {
       const { action } = context.payload;
-      const job = jobFromWebhook(context.payload);
-      const fields = { deliveryId: context.id, action, jobId: context.payload.workflow_job.id, repo: context.payload.repository.full_name };
-      if (!job) {
-        log.warn({ ...fields, reason: "the delivery names no installation" }, "webhook rejected");
+      const parsed = jobFromWebhook(context.payload);
+      const fields = { deliveryId: context.id, action, jobId: context.payload.workflow_job?.id, repo: context.payload.repository?.full_name };
+      if ("rejected" in parsed) {
+        log.warn({ ...fields, reason: parsed.rejected }, "webhook rejected");
         return;
       }
+      const { job } = parsed;
       if (action !== "queued") {
         log.debug(fields, "workflow_job action not handled");
         return;
@@ -72,6 +74,10 @@ export function createApp(options: AppOptions): ApplicationFunction {
       log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
     });
 
+    // Resolve the Modal app and image now, so the first job does not wait for them.
+    fleet.resolve().catch((error: unknown) =>
+      log.error({ reason: describeFailure(error).reason }, "Modal app or runner image not ready; will try again with the next job"),
+    );
     options.onReady?.({ dispatcher, fleet });
   };
 }

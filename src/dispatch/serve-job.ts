@@ -48,18 +48,18 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, attempt = 0): 
   const { data: current } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: job.id });
   if (current.status !== "queued") return { kind: "not-queued", status: current.status };
 
-  let scope = await ctx.scopes.resolve(octokit, job);
   const name = runnerName(settings.runner.namePrefix, job.id, attempt);
   const labels = runnerLabelsFor(job, settings.runner.label);
 
   for (let round = 1; round <= MAX_ROUNDS; round++) {
+    let scope: RunnerScope | undefined;
     let registration;
     try {
+      scope = await ctx.scopes.resolve(octokit, job);
       registration = await generateJitConfig(octokit, scope, { name, labels, workFolder: settings.runner.workFolder });
     } catch (error) {
-      if (statusOf(error) === 403 && scope.kind === "org" && ctx.scopes.orgLevelRefused(job.installationId)) {
-        ctx.log.warn({ installationId: job.installationId, org: scope.org }, "org-level runners refused (permission not granted); using repository-level runners for this installation");
-        scope = await ctx.scopes.resolve(octokit, job);
+      if (statusOf(error) === 403 && scope?.kind !== "repo" && ctx.scopes.orgLevelRefused(job.installationId)) {
+        ctx.log.warn({ installationId: job.installationId, org: owner }, "org-level runners refused (permission not granted); using repository-level runners for this installation");
         continue;
       }
       throw error;

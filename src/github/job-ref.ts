@@ -1,5 +1,6 @@
 // A queued job as the App tracks it: what a runner needs to know and where it
 // came from. Built from a webhook payload or from the REST API.
+import { z } from "zod";
 
 export interface RepositoryRef {
   id: number;
@@ -25,37 +26,51 @@ export function fullName(repository: Pick<RepositoryRef, "owner" | "name">): str
   return `${repository.owner}/${repository.name}`;
 }
 
-interface WorkflowJobPayload {
-  workflow_job: { id: number; run_id: number; name: string; labels: string[]; created_at?: string | null };
-  repository: {
-    id: number;
-    name: string;
-    private: boolean;
-    visibility?: string;
-    owner: { login: string; type?: string };
-  };
-  installation?: { id: number } | null;
-}
+const workflowJobPayload = z.object({
+  workflow_job: z.object({
+    id: z.number().int().positive(),
+    run_id: z.number().int().positive(),
+    name: z.string(),
+    labels: z.array(z.string()),
+    created_at: z.string().nullish(),
+  }),
+  repository: z.object({
+    id: z.number(),
+    name: z.string(),
+    private: z.boolean(),
+    visibility: z.string().optional(),
+    owner: z.object({ login: z.string(), type: z.string().optional() }),
+  }),
+  installation: z.object({ id: z.number().int().positive() }).nullish(),
+});
 
-/** The job of a `workflow_job` delivery; undefined when it names no installation. */
-export function jobFromWebhook(payload: WorkflowJobPayload): JobRef | undefined {
-  const installationId = payload.installation?.id;
-  if (!installationId) return undefined;
-  const { workflow_job: job, repository } = payload;
+export type WebhookJob = { job: JobRef } | { rejected: string };
+
+/** The job of a `workflow_job` delivery, or why the delivery cannot be used. */
+export function jobFromWebhook(payload: unknown): WebhookJob {
+  const parsed = workflowJobPayload.safeParse(payload);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { rejected: `malformed payload: ${issue.path.join(".")}: ${issue.message}` };
+  }
+  const { workflow_job: job, repository, installation } = parsed.data;
+  if (!installation) return { rejected: "the delivery names no installation" };
   return {
-    id: job.id,
-    runId: job.run_id,
-    name: job.name,
-    labels: job.labels,
-    createdAt: job.created_at ?? undefined,
-    repository: {
-      id: repository.id,
-      owner: repository.owner.login,
-      name: repository.name,
-      ownerType: repository.owner.type === "Organization" ? "Organization" : "User",
-      private: repository.private,
-      visibility: repository.visibility ?? (repository.private ? "private" : "public"),
+    job: {
+      id: job.id,
+      runId: job.run_id,
+      name: job.name,
+      labels: job.labels,
+      createdAt: job.created_at ?? undefined,
+      repository: {
+        id: repository.id,
+        owner: repository.owner.login,
+        name: repository.name,
+        ownerType: repository.owner.type === "Organization" ? "Organization" : "User",
+        private: repository.private,
+        visibility: repository.visibility ?? (repository.private ? "private" : "public"),
+      },
+      installationId: installation.id,
     },
-    installationId,
   };
 }

@@ -12,19 +12,24 @@ export type RunnerScope =
 
 export type ScopeSetting = "auto" | "org" | "repo";
 
-/** Repository-level runners live in the default group. */
+/** The default runner group; repository-level runners always live in it. */
 const DEFAULT_RUNNER_GROUP_ID = 1;
 
 export class RunnerScopes {
   /** Installations where org-level registration was refused (403). */
   readonly #orgRefused = new Set<number>();
-  /** Runner group ids by org, when RUNNER_GROUP is a name. */
-  readonly #groupIds = new Map<string, number>();
+  /** Runner group ids by org, when RUNNER_GROUP is a name (one lookup even for concurrent jobs). */
+  readonly #groupIds = new Map<string, Promise<number>>();
+
+  readonly #group: number | string;
 
   constructor(
     private readonly setting: ScopeSetting,
-    private readonly group: number | string,
-  ) {}
+    group: number | string,
+  ) {
+    // Every org's default group has id 1: no lookup needed.
+    this.#group = typeof group === "string" && group.toLowerCase() === "default" ? DEFAULT_RUNNER_GROUP_ID : group;
+  }
 
   async resolve(octokit: AppOctokit, job: JobRef): Promise<RunnerScope> {
     const { owner, name, ownerType } = job.repository;
@@ -45,16 +50,23 @@ export class RunnerScopes {
     return true;
   }
 
-  async #groupId(octokit: AppOctokit, org: string): Promise<number> {
-    if (typeof this.group === "number") return this.group;
-    const cached = this.#groupIds.get(org);
-    if (cached !== undefined) return cached;
-    const groups = await octokit.paginate("GET /orgs/{org}/actions/runner-groups", { org, per_page: 100 });
-    const match = groups.find((group) => group.name.toLowerCase() === String(this.group).toLowerCase());
-    if (!match) {
-      throw new PermanentError(`runner group "${this.group}" does not exist in ${org} (RUNNER_GROUP)`);
+  #groupId(octokit: AppOctokit, org: string): Promise<number> {
+    const group = this.#group;
+    if (typeof group === "number") return Promise.resolve(group);
+    let id = this.#groupIds.get(org);
+    if (!id) {
+      id = this.#lookUpGroup(octokit, org, group);
+      this.#groupIds.set(org, id);
+      // A failed lookup is not remembered: the group may be created later.
+      id.catch(() => this.#groupIds.delete(org));
     }
-    this.#groupIds.set(org, match.id);
+    return id;
+  }
+
+  async #lookUpGroup(octokit: AppOctokit, org: string, groupName: string): Promise<number> {
+    const groups = await octokit.paginate("GET /orgs/{org}/actions/runner-groups", { org, per_page: 100 });
+    const match = groups.find((group) => group.name.toLowerCase() === groupName.toLowerCase());
+    if (!match) throw new PermanentError(`runner group "${groupName}" does not exist in ${org} (RUNNER_GROUP)`);
     return match.id;
   }
 }

@@ -521,6 +521,11 @@ export class FakeGitHub {
   }
 
   /** Injects a fault: the next `times` requests matching get `response` instead of the real answer. */
+  /** Every installation token minted so far (the secret-leak test searches the logs for them). */
+  issuedTokens(): string[] {
+    return [...this.tokens.keys()];
+  }
+
   failNext(match: FaultMatch, response: FaultResponse, times = 1): void {
     this.faults.push({ match, response, remaining: times });
   }

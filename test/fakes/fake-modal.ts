@@ -250,6 +250,8 @@ export class FakeModal {
   #waitTimers = new Set<NodeJS.Timeout>();
   #waiters = new Set<() => void>();
   #handlers: Record<string, Handler>;
+  #inFlight = new Map<string, number>();
+  #mostInFlight = new Map<string, number>();
 
   constructor(options: FakeModalOptions = {}) {
     this.latencyMs = options.latencyMs ?? 0;
@@ -458,10 +460,22 @@ export class FakeModal {
   }
 
   async #invoke(method: string, request: unknown, run: () => Promise<unknown>): Promise<unknown> {
-    const fault = await this.#preamble(method, request);
-    const response = await run();
-    if (fault) throw grpcError(method, fault.code, fault.message);
-    return response;
+    const inFlight = (this.#inFlight.get(method) ?? 0) + 1;
+    this.#inFlight.set(method, inFlight);
+    this.#mostInFlight.set(method, Math.max(this.#mostInFlight.get(method) ?? 0, inFlight));
+    try {
+      const fault = await this.#preamble(method, request);
+      const response = await run();
+      if (fault) throw grpcError(method, fault.code, fault.message);
+      return response;
+    } finally {
+      this.#inFlight.set(method, (this.#inFlight.get(method) ?? 1) - 1);
+    }
+  }
+
+  /** The most calls of `method` that were in flight at the same time. */
+  mostInFlight(method: string): number {
+    return this.#mostInFlight.get(method) ?? 0;
   }
 
   #buildHandlers(): Record<string, Handler> {

@@ -1,0 +1,44 @@
+// GitHub gives a delivery 10 s and never retries it: the App answers before it
+// talks to GitHub or Modal, and does the slow work afterwards, a bounded number of
+// jobs at a time.
+import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+
+let world: World;
+
+beforeEach(async () => {
+  world = await startWorld();
+  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+});
+
+afterEach(async () => {
+  world.github.assertNoViolations();
+  await world.close();
+});
+
+test("the webhook is answered well under a second while sandbox creation takes 15 s", async () => {
+  await world.startApp();
+  world.modal.methodLatencyMs.sandboxCreateV2 = 15_000;
+  const job = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
+
+  const delivery = await world.github.deliverWorkflowJob("queued", job);
+
+  expect(delivery.status).toBe(200);
+  expect(delivery.ms).toBeLessThan(1000);
+  expect(world.modal.sandboxes()).toHaveLength(0);
+  await eventually(() => world.modal.running().length === 1, "the slow sandbox runs", 25_000);
+  await settled(world);
+  expect(world.github.runners()).toHaveLength(1);
+}, 40_000);
+
+test("dispatch runs after the answer with bounded concurrency", async () => {
+  await world.startApp({ DISPATCH_CONCURRENCY: "2" });
+  world.modal.methodLatencyMs.sandboxCreateV2 = 300;
+  const jobs = Array.from({ length: 6 }, () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] }));
+
+  const deliveries = await Promise.all(jobs.map((job) => world.github.deliverWorkflowJob("queued", job)));
+
+  expect(deliveries.every((delivery) => delivery.status === 200 && delivery.ms < 1000)).toBe(true);
+  await eventually(() => world.modal.running().length === 6, "six sandboxes run", 10_000);
+  expect(world.modal.mostInFlight("sandboxCreateV2")).toBe(2);
+});

@@ -1,0 +1,139 @@
+// One queued job, one runner, one sandbox: across redeliveries, concurrent
+// duplicates, two replicas, lost answers and leftovers of failed attempts.
+import { Status } from "nice-grpc";
+import { attachSimulatedRunners } from "../fakes/simulated-runner.js";
+import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+
+let world: World;
+
+beforeEach(async () => {
+  world = await startWorld();
+  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+});
+
+afterEach(async () => {
+  world.github.assertNoViolations();
+  await world.close();
+});
+
+const queueJob = () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] });
+const registrations = () => world.github.requests.filter((request) => request.route.endsWith("/generate-jitconfig") && request.status === 201);
+
+test("a redelivered webhook creates no second runner or sandbox", async () => {
+  await world.startApp();
+  const job = queueJob();
+  const first = await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+  await settled(world);
+
+  await world.github.deliverWorkflowJob("queued", job, { deliveryId: first.deliveryId });
+  await settled(world);
+
+  expect(registrations()).toHaveLength(1);
+  expect(world.modal.sandboxes()).toHaveLength(1);
+  expect(world.apps[0]!.logs.find("job already has a runner")).toHaveLength(1);
+});
+
+test("a late redelivery after the job ran and its runner left starts nothing", async () => {
+  await world.startApp();
+  const runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 10, jobDurationMs: 10 });
+  const job = queueJob();
+  const first = await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.github.jobs()[0]!.status === "completed" && world.modal.running().length === 0, "the job ran and its sandbox ended");
+  await settled(world);
+  expect(world.github.runners()).toHaveLength(0); // the ephemeral runner deregistered: its name is free again
+
+  await world.github.deliverWorkflowJob("queued", job, { deliveryId: first.deliveryId });
+  await settled(world);
+
+  expect(registrations()).toHaveLength(1);
+  expect(world.modal.sandboxes()).toHaveLength(1);
+  runners.stop();
+});
+
+test("concurrent duplicate deliveries yield one runner and one sandbox", async () => {
+  await world.startApp();
+  world.modal.methodLatencyMs.sandboxCreateV2 = 200;
+  const job = queueJob();
+
+  const deliveries = await Promise.all(Array.from({ length: 5 }, () => world.github.deliverWorkflowJob("queued", job)));
+  expect(deliveries.map((delivery) => delivery.status)).toEqual([200, 200, 200, 200, 200]);
+  await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+  await settled(world);
+
+  expect(registrations()).toHaveLength(1);
+  expect(world.modal.sandboxes()).toHaveLength(1);
+});
+
+test("two replicas receiving the same job yield one runner and one sandbox", async () => {
+  const a = await world.startApp({ REGISTRATION_GRACE: "1s" });
+  const b = await world.startApp({ REGISTRATION_GRACE: "1s" });
+  world.modal.methodLatencyMs.sandboxCreateV2 = 300;
+  const job = queueJob();
+
+  world.github.webhookUrl = a.webhookUrl;
+  const toA = world.github.deliverWorkflowJob("queued", job);
+  world.github.webhookUrl = b.webhookUrl;
+  const toB = world.github.deliverWorkflowJob("queued", job);
+  expect((await Promise.all([toA, toB])).map((delivery) => delivery.status)).toEqual([200, 200]);
+
+  // The replica that lost the race to GitHub sees the name taken and, once its
+  // grace period is over, the winner's sandbox running.
+  await eventually(() => [...a.logs.find("job already has a runner"), ...b.logs.find("job already has a runner")].length === 1, "the second replica stands down", 5000);
+  await settled(world);
+  expect(registrations()).toHaveLength(1);
+  expect(world.modal.sandboxes()).toHaveLength(1);
+  expect(world.github.runners()).toHaveLength(1);
+});
+
+test("a registration left by an attempt that failed to create its sandbox is replaced", async () => {
+  await world.startApp({ REGISTRATION_GRACE: "300ms" });
+  const job = queueJob();
+  // The first attempt registers the runner, Modal refuses the sandbox, and the
+  // clean-up of the registration fails too: a leftover, as after a crash.
+  world.modal.failNext("sandboxCreateV2", Status.FAILED_PRECONDITION);
+  world.github.failNext({ method: "DELETE", route: "/orgs/{org}/actions/runners/{runner_id}" }, { status: 500 }, 4);
+  await world.github.deliverWorkflowJob("queued", job);
+  await settled(world);
+  expect(world.github.runners()).toHaveLength(1);
+  expect(world.modal.sandboxes()).toHaveLength(0);
+
+  await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+  await settled(world);
+
+  const [runner] = world.github.runners();
+  expect(world.github.runners()).toHaveLength(1);
+  expect(world.modal.running()[0]!.tags.runner_id).toBe(String(runner!.id));
+  expect(registrations()).toHaveLength(2);
+  expect(world.apps[0]!.logs.find("deleted a leftover runner registration")).toHaveLength(1);
+});
+
+test("a sandbox created although Modal's answer was lost is recognised as ours", async () => {
+  await world.startApp();
+  world.modal.failNextAfterEffect("sandboxCreateV2", Status.UNAVAILABLE);
+  const job = queueJob();
+
+  await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.apps[0]!.logs.find("runner started").length === 1, "the runner is reported started");
+  await settled(world);
+
+  expect(world.modal.sandboxes()).toHaveLength(1);
+  expect(world.github.runners()).toHaveLength(1);
+  expect(world.modal.running()[0]!.tags.runner_id).toBe(String(world.github.runners()[0]!.id));
+});
+
+test("a sandbox left from an earlier, deleted registration of the name is replaced", async () => {
+  await world.startApp();
+  const job = queueJob();
+  const modal = world.modal.client();
+  const app = await modal.apps.fromName("github-actions-runners", { createIfMissing: true });
+  const stale = await modal.sandboxes.create(app, modal.images.fromRegistry("busybox"), { name: `modal-${job.id}-0`, tags: { runner_id: "999" } });
+
+  await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.apps[0]!.logs.find("runner started").length === 1, "the runner is reported started");
+
+  expect(world.modal.sandbox(stale.sandboxId)).toMatchObject({ state: "finished", endedBy: "terminate" });
+  expect(world.modal.running()).toEqual([expect.objectContaining({ name: `modal-${job.id}-0`, tags: expect.objectContaining({ runner_id: String(world.github.runners()[0]!.id) }) })]);
+});

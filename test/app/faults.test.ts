@@ -1,0 +1,118 @@
+// Remote failures: GitHub's 5xx, 429 and rate limits are retried by Octokit;
+// Modal's transient errors by the fleet; what still fails is logged once, with
+// the repository, the job and the reason, and leaves nothing behind.
+import { Status } from "nice-grpc";
+import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+
+let world: World;
+
+beforeEach(async () => {
+  world = await startWorld();
+  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+});
+
+afterEach(async () => {
+  world.github.assertNoViolations();
+  await world.close();
+});
+
+const queueJob = () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
+const JIT_ROUTE = "/orgs/{org}/actions/runners/generate-jitconfig";
+
+describe("GitHub faults are retried", () => {
+  test.each([
+    ["a 502", { status: 502, body: { message: "Bad Gateway" } }],
+    ["a 503", { status: 503, body: { message: "Service Unavailable" } }],
+    ["a 429", { status: 429, headers: { "retry-after": "1" }, body: { message: "Too Many Requests" } }],
+    ["a secondary rate limit", { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." } }],
+    [
+      "the primary rate limit",
+      { status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000)) }, body: { message: "API rate limit exceeded for installation." } },
+    ],
+  ])("%s from generate-jitconfig", async (_name, response) => {
+    const app = await world.startApp();
+    world.github.failNext({ method: "POST", route: JIT_ROUTE }, response, 2);
+    await world.github.deliverWorkflowJob("queued", queueJob());
+    await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+    await settled(world);
+    const statuses = world.github.requests.filter((request) => request.route === JIT_ROUTE).map((request) => request.status);
+    expect(statuses).toEqual([response.status, response.status, 201]);
+    expect(world.github.runners()).toHaveLength(1);
+    expect(app.logs.find("could not start a runner for the job")).toHaveLength(0);
+  });
+
+  test("a 500 while reading the job", async () => {
+    await world.startApp();
+    world.github.failNext({ method: "GET", route: "/repos/{owner}/{repo}/actions/jobs/{job_id}" }, { status: 500 }, 1);
+    await world.github.deliverWorkflowJob("queued", queueJob());
+    await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+  });
+
+  test("a 409 is never retried blindly", async () => {
+    await world.startApp();
+    world.github.failNext({ method: "POST", route: JIT_ROUTE }, { status: 409, body: { message: "Already exists" } }, 1);
+    await world.github.deliverWorkflowJob("queued", queueJob());
+    await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+    // 409 → look the name up (nothing there) → register again.
+    const calls = world.github.requests.filter((request) => request.route.includes("/actions/runners")).map((request) => `${request.status} ${request.method} ${request.route}`);
+    expect(calls).toEqual([`409 POST ${JIT_ROUTE}`, "200 GET /orgs/{org}/actions/runners", `201 POST ${JIT_ROUTE}`]);
+  });
+});
+
+describe("Modal faults are retried", () => {
+  test.each([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED])("%s while creating the sandbox", async (code) => {
+    const app = await world.startApp();
+    world.modal.failNext("sandboxCreateV2", code, 2);
+    await world.github.deliverWorkflowJob("queued", queueJob());
+    await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+    expect(app.logs.find("Modal call failed; retrying")).toHaveLength(2);
+    expect(world.github.runners()).toHaveLength(1);
+  });
+
+  test("UNAVAILABLE while resolving the app and image", async () => {
+    await world.startApp();
+    world.modal.failNext("appGetOrCreate", Status.UNAVAILABLE, 1);
+    world.modal.failNext("imageGetOrCreate", Status.DEADLINE_EXCEEDED, 1);
+    await world.github.deliverWorkflowJob("queued", queueJob());
+    await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+  });
+});
+
+describe("a job that still fails", () => {
+  test("is logged once with its repository, job and reason, and leaves no registration behind", async () => {
+    const app = await world.startApp();
+    await settled(world);
+    world.modal.setOutage(true);
+    const job = queueJob();
+    const delivery = await world.github.deliverWorkflowJob("queued", job);
+    expect(delivery.status).toBe(200);
+    await eventually(() => app.logs.find("could not start a runner for the job").length === 1, "the failure is logged");
+    await settled(world);
+
+    expect(app.logs.find("could not start a runner for the job")).toEqual([
+      expect.objectContaining({ level: 50, jobId: job.id, repo: "octo-org/app", reason: expect.stringContaining("UNAVAILABLE"), retryable: true }),
+    ]);
+    expect(world.github.runners()).toHaveLength(0);
+    expect(world.modal.sandboxes()).toHaveLength(0);
+    expect(app.parts.dispatcher.unserved().map((entry) => entry.job.id)).toEqual([job.id]);
+
+    // The process stays up and serves the job once Modal is back.
+    world.modal.setOutage(false);
+    await world.github.deliverWorkflowJob("queued", job);
+    await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+    await settled(world);
+    expect(app.parts.dispatcher.unserved()).toEqual([]);
+  });
+
+  test("persistent GitHub errors are logged once", async () => {
+    const app = await world.startApp();
+    world.github.failNext({ method: "POST", route: JIT_ROUTE }, { status: 500, body: { message: "boom" } }, 10);
+    const job = queueJob();
+    await world.github.deliverWorkflowJob("queued", job);
+    await eventually(() => app.logs.find("could not start a runner for the job").length === 1, "the failure is logged");
+    expect(app.logs.find("could not start a runner for the job")[0]).toMatchObject({ jobId: job.id, repo: "octo-org/app", reason: expect.stringContaining("GitHub answered 500") });
+    expect(world.github.requests.filter((request) => request.route === JIT_ROUTE)).toHaveLength(4); // the first try and three retries
+    expect(world.modal.sandboxes()).toHaveLength(0);
+  });
+});
