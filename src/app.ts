@@ -1,16 +1,25 @@
-// The Probot app: webhook deliveries in, work handed to the dispatcher, answer out.
-// Nothing here waits for GitHub or Modal, so GitHub always gets a fast answer.
+// The Probot app: webhook deliveries in, work handed to the dispatcher (queued
+// jobs) or recorded on sandboxes (which runner took which job), answer out. Nothing
+// here waits for GitHub or Modal, so GitHub always gets a fast answer. The
+// reconciler repairs whatever a lost webhook or a crash leaves behind.
 import type { ModalClient } from "modal";
-import type { ApplicationFunction, Probot } from "probot";
+import PQueue from "p-queue";
+import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { serveJob } from "./dispatch/serve-job.js";
 import { describeFailure } from "./errors.js";
-import { fullName, jobFromWebhook } from "./github/job-ref.js";
-import { RunnerScopes } from "./github/runner-scope.js";
 import type { AppOctokit } from "./github/create-octokit-class.js";
+import { fullName, jobFromWebhook } from "./github/job-ref.js";
+import { parseRunnerName } from "./github/runner-name.js";
+import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
+import type { AssignmentTags, FinishedTags } from "./modal/sandbox-tags.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
-import { decideToServe } from "./policy/decide-to-serve.js";
+import { decideToServe, hasLabel } from "./policy/decide-to-serve.js";
+import { reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
+import { Reconciler } from "./reconcile/reconciler.js";
+import { recordOnSandbox } from "./reconcile/record-on-sandbox.js";
+import { RepositoryDirectory } from "./reconcile/repository-directory.js";
 import type { Settings } from "./settings/load-settings.js";
 
 export interface AppOptions {
@@ -19,6 +28,8 @@ export interface AppOptions {
   /** Tests shorten Modal's retry backoff. */
   modalRetry?: RetryOptions;
   now?: () => number;
+  /** false: no pass at start-up and no timer (the CLI runs passes itself). */
+  reconcileOnTimer?: boolean;
   /** Receives the running parts, for tests and the CLI. */
   onReady?: (parts: AppParts) => void;
 }
@@ -26,16 +37,23 @@ export interface AppOptions {
 export interface AppParts {
   dispatcher: Dispatcher;
   fleet: Fleet;
+  reconciler: Reconciler;
+  /** Resolves when queued dispatch, tag updates and reconcile passes are done. */
+  idle(): Promise<void>;
+  stop(): void;
 }
 
 export function createApp(options: AppOptions): ApplicationFunction {
   const { settings } = options;
   const now = options.now ?? Date.now;
 
-  return (app: Probot) => {
+  return (app: Probot, { addHandler }: ApplicationFunctionOptions) => {
     const log = app.log;
     const fleet = new Fleet(options.modal, { ...settings.modal, image: settings.runner.image, retry: options.modalRetry }, log.child({ name: "modal" }));
     const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
+    const directory = new RepositoryDirectory();
+    const policy = { runnerLabel: settings.runner.label, ...settings.policy };
+    const octokitFor = async (installationId: number) => (await app.auth(installationId)) as AppOctokit;
     const orphanSightings = new Map<string, number>();
     const firstSeenOrphan = (key: string) => {
       if (!orphanSightings.has(key)) orphanSightings.set(key, now());
@@ -45,11 +63,44 @@ export function createApp(options: AppOptions): ApplicationFunction {
     const dispatcher = new Dispatcher({
       concurrency: settings.dispatch.concurrency,
       log: log.child({ name: "dispatch" }),
-      serve: async (job) => {
-        const octokit = (await app.auth(job.installationId)) as AppOctokit;
-        return serveJob(job, { octokit, fleet, scopes, settings, firstSeenOrphan, now, log });
-      },
+      serve: async (job, attempt) => serveJob(job, { octokit: await octokitFor(job.installationId), fleet, scopes, settings, firstSeenOrphan, now, log }, attempt),
     });
+
+    const reconciler = new Reconciler({
+      fleet,
+      octokitFor,
+      appOctokit: async () => (await app.auth()) as AppOctokit,
+      scopes,
+      directory,
+      unservedJobs: () => dispatcher.unserved().map((entry) => entry.job),
+      serve: (job, attempt) => dispatcher.enqueue(job, attempt),
+      policy,
+      namePrefix: settings.runner.namePrefix,
+      activeRepositoryWindowMs: settings.reconcile.activeRepositoryWindowMs,
+      plan: {
+        namePrefix: settings.runner.namePrefix,
+        idleRunnerTimeoutMs: settings.reconcile.idleRunnerTimeoutMs,
+        finishedGraceMs: settings.reconcile.finishedGraceMs,
+        registrationGraceMs: settings.dispatch.registrationGraceMs,
+        unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
+      },
+      intervalMs: settings.reconcile.intervalMs,
+      fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
+      log: log.child({ name: "reconcile" }),
+      now,
+    });
+
+    // Tag updates run after the answer too, a few at a time.
+    const records = new PQueue({ concurrency: 4 });
+    const record = (runner: string, tags: AssignmentTags | FinishedTags, fields: Record<string, unknown>) =>
+      void records.add(async () => {
+        try {
+          const found = await recordOnSandbox(fleet, runner, { ...tags });
+          log.debug({ ...fields, runner, tags, found }, "recorded on the runner's sandbox");
+        } catch (error) {
+          log.warn({ ...fields, runner, reason: describeFailure(error).reason }, "could not record on the runner's sandbox; the reconciler does without");
+        }
+      });
 
     app.on("workflow_job", async (context) => {
       const { action } = context.payload;
@@ -59,12 +110,26 @@ export function createApp(options: AppOptions): ApplicationFunction {
         log.warn({ ...fields, reason: parsed.rejected }, "webhook rejected");
         return;
       }
-      const { job } = parsed;
+      const { job, runnerName } = parsed;
+      directory.noteActivity(job.repository, job.installationId, now());
+      const ourRunner = runnerName !== undefined && parseRunnerName(settings.runner.namePrefix, runnerName) !== undefined;
+
+      if (action === "in_progress" && ourRunner) {
+        record(runnerName, { assigned_job_id: String(job.id), assigned_repository: fullName(job.repository), assigned_at: String(now()) }, fields);
+        return;
+      }
+      if (action === "completed") {
+        dispatcher.forget(job.id);
+        if (ourRunner) record(runnerName, { finished_at: String(now()) }, fields);
+        // Cancelled before a runner took it, or done by another runner: ours may now be idle.
+        else if (hasLabel(job.labels, settings.runner.label)) reconciler.soon("a job completed without one of our runners");
+        return;
+      }
       if (action !== "queued") {
         log.debug(fields, "workflow_job action not handled");
         return;
       }
-      const decision = decideToServe(job, { runnerLabel: settings.runner.label, ...settings.policy });
+      const decision = decideToServe(job, policy);
       if (!decision.serve) {
         if (decision.notOurs) log.debug({ ...fields, reason: decision.reason }, "job ignored");
         else log.info({ ...fields, reason: decision.reason }, "job refused by policy");
@@ -74,10 +139,26 @@ export function createApp(options: AppOptions): ApplicationFunction {
       log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
     });
 
+    addHandler(reconcileEndpoint(settings.reconcile.secret, (full) => reconciler.run({ full, reason: "http" })));
+
     // Resolve the Modal app and image now, so the first job does not wait for them.
     fleet.resolve().catch((error: unknown) =>
       log.error({ reason: describeFailure(error).reason }, "Modal app or runner image not ready; will try again with the next job"),
     );
-    options.onReady?.({ dispatcher, fleet });
+    if (options.reconcileOnTimer !== false) reconciler.start();
+
+    options.onReady?.({
+      dispatcher,
+      fleet,
+      reconciler,
+      idle: async () => {
+        await Promise.all([dispatcher.idle(), records.onIdle(), reconciler.idle()]);
+      },
+      stop: () => {
+        reconciler.stop();
+        dispatcher.stop();
+        records.clear();
+      },
+    });
   };
 }

@@ -17,13 +17,15 @@ export interface ServerOptions {
   logDestination?: DestinationStream;
   /** Secrets the logger must scrub besides the App's own (e.g. MODAL_TOKEN_SECRET). */
   extraSecrets?: (string | undefined)[];
+  /** false: no reconcile pass at start-up nor on a timer (tests and the CLI drive passes). */
+  reconcileOnTimer?: boolean;
   onReady?: (parts: AppParts) => void;
 }
 
 export async function startServer(settings: Settings, options: ServerOptions = {}): Promise<Server> {
   const log = createLogger({
     level: settings.logLevel,
-    secrets: [settings.github.privateKey, settings.github.webhookSecret, ...(options.extraSecrets ?? [])],
+    secrets: [settings.github.privateKey, settings.github.webhookSecret, settings.reconcile.secret, ...(options.extraSecrets ?? [])],
     destination: options.logDestination,
   });
   const server = new Server({
@@ -42,7 +44,7 @@ export async function startServer(settings: Settings, options: ServerOptions = {
     }),
   });
   const modal = options.modal ?? new ModalClient({ environment: settings.modal.environment });
-  await server.load(createApp({ settings, modal, modalRetry: options.modalRetry, onReady: options.onReady }));
+  await server.load(createApp({ settings, modal, modalRetry: options.modalRetry, reconcileOnTimer: options.reconcileOnTimer, onReady: options.onReady }));
   await server.start();
   return server;
 }

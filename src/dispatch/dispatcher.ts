@@ -10,7 +10,7 @@ import type { ServeOutcome } from "./serve-job.js";
 
 export interface DispatcherOptions {
   concurrency: number;
-  serve: (job: JobRef) => Promise<ServeOutcome>;
+  serve: (job: JobRef, attempt: number) => Promise<ServeOutcome>;
   log: Logger;
   onOutcome?: (outcome: ServeOutcome["kind"] | "failed", job: JobRef) => void;
 }
@@ -33,11 +33,11 @@ export class Dispatcher {
     this.#queue = new PQueue({ concurrency: options.concurrency });
   }
 
-  /** Starts serving the job unless it is already being served here. */
-  enqueue(job: JobRef): boolean {
+  /** Starts serving the job (under runner name attempt `attempt`) unless it is already being served here. */
+  enqueue(job: JobRef, attempt = 0): boolean {
     if (this.#active.has(job.id)) return false;
     this.#active.add(job.id);
-    void this.#queue.add(() => this.#run(job));
+    void this.#queue.add(() => this.#run(job, attempt));
     return true;
   }
 
@@ -51,10 +51,14 @@ export class Dispatcher {
     return [...this.#unserved.values()];
   }
 
+  /** Serving is queued, running or waiting for a retry here. */
+  isActive(jobId: number): boolean {
+    return this.#active.has(jobId);
+  }
+
+  /** The job is over (completed): nothing more to do for it here. */
   forget(jobId: number): void {
     this.#unserved.delete(jobId);
-    clearTimeout(this.#timers.get(jobId));
-    this.#timers.delete(jobId);
   }
 
   get pending(): number {
@@ -67,12 +71,12 @@ export class Dispatcher {
     this.#queue.clear();
   }
 
-  async #run(job: JobRef): Promise<void> {
+  async #run(job: JobRef, attempt: number): Promise<void> {
     const fields = { jobId: job.id, repo: fullName(job.repository), installationId: job.installationId };
     const { log, onOutcome } = this.options;
     let outcome: ServeOutcome;
     try {
-      outcome = await this.options.serve(job);
+      outcome = await this.options.serve(job, attempt);
     } catch (error) {
       const { reason, retryable } = describeFailure(error);
       this.#active.delete(job.id);
@@ -97,7 +101,7 @@ export class Dispatcher {
         log.info({ ...fields, runner: outcome.runnerName, reason: outcome.reason, retryInMs: outcome.delayMs }, "will look at the job again");
         const timer = setTimeout(() => {
           this.#timers.delete(job.id);
-          void this.#queue.add(() => this.#run(job));
+          void this.#queue.add(() => this.#run(job, attempt));
         }, outcome.delayMs);
         timer.unref();
         this.#timers.set(job.id, timer);

@@ -8,7 +8,7 @@ import { fullName, type JobRef } from "../github/job-ref.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { runnerName } from "../github/runner-name.js";
 import { deleteRunner, findRunnerByName, generateJitConfig, type RunnerRegistration } from "../github/runner-registrations.js";
-import type { RunnerScope, RunnerScopes } from "../github/runner-scope.js";
+import { scopeKey, type RunnerScope, type RunnerScopes } from "../github/runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
 import { JIT_CONFIG_ENV, RUNNER_COMMAND } from "../modal/runner-command.js";
 import { MANAGED_BY, type RunnerSandboxTags } from "../modal/sandbox-tags.js";
@@ -83,7 +83,7 @@ async function startSandbox(job: JobRef, scope: RunnerScope, runner: RunnerRegis
     runner_name: runner.name,
     repository: fullName(job.repository),
     installation_id: String(job.installationId),
-    scope: scope.kind === "org" ? `org:${scope.org}` : `repo:${scope.owner}/${scope.repo}`,
+    scope: scopeKey(scope),
   };
   const spec = {
     name: runner.name,

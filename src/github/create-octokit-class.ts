@@ -4,11 +4,13 @@
 // - Writes are paced per installation near GitHub's secondary limit (a POST costs
 //   5 of 900 points a minute) instead of Probot's one-write-per-second for the whole
 //   process, so a 256-job matrix does not wait minutes for its last runner.
+// - GETs are conditional (ETag): unchanged answers cost no rate limit.
 // - Primary and secondary rate limits are waited out a few times, then left to the
 //   reconciler, never dropped silently (Probot's default does not retry secondary limits).
 import Bottleneck from "bottleneck";
 import type { Logger } from "pino";
 import { ProbotOctokit } from "probot";
+import { conditionalRequests } from "./conditional-requests.js";
 
 export interface OctokitTuning {
   /** Writes one installation may start per minute. */
@@ -47,7 +49,7 @@ export function createOctokitClass(tuning: OctokitTuning = DEFAULT_OCTOKIT_TUNIN
   const waitOrGiveUp = (retryAfter: number, retryCount: number) =>
     retryCount < MAX_RATE_LIMIT_RETRIES && retryAfter <= tuning.maxRateLimitWaitSeconds;
 
-  return ProbotOctokit.defaults((options: Record<string, any>) => ({
+  return ProbotOctokit.plugin(conditionalRequests).defaults((options: Record<string, any>) => ({
     ...options,
     retry: { ...options.retry, doNotRetry: DO_NOT_RETRY, retryAfterBaseValue: tuning.retryBaseMs },
     throttle: {

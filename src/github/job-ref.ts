@@ -33,6 +33,7 @@ const workflowJobPayload = z.object({
     name: z.string(),
     labels: z.array(z.string()),
     created_at: z.string().nullish(),
+    runner_name: z.string().nullish(),
   }),
   repository: z.object({
     id: z.number(),
@@ -44,7 +45,8 @@ const workflowJobPayload = z.object({
   installation: z.object({ id: z.number().int().positive() }).nullish(),
 });
 
-export type WebhookJob = { job: JobRef } | { rejected: string };
+/** The job of a delivery and the runner that took it (in_progress, completed). */
+export type WebhookJob = { job: JobRef; runnerName: string | undefined } | { rejected: string };
 
 /** The job of a `workflow_job` delivery, or why the delivery cannot be used. */
 export function jobFromWebhook(payload: unknown): WebhookJob {
@@ -72,5 +74,6 @@ export function jobFromWebhook(payload: unknown): WebhookJob {
       },
       installationId: installation.id,
     },
+    runnerName: job.runner_name ?? undefined,
   };
 }

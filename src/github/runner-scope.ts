@@ -12,6 +12,20 @@ export type RunnerScope =
 
 export type ScopeSetting = "auto" | "org" | "repo";
 
+/** "org:<org>" or "repo:<owner>/<repo>": how tags and logs name a scope. */
+export function scopeKey(scope: { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string }): string {
+  return scope.kind === "org" ? `org:${scope.org}` : `repo:${scope.owner}/${scope.repo}`;
+}
+
+/** The scope a key names (runner group unknown: listing and deleting runners do not need it). */
+export function scopeFromKey(key: string): RunnerScope | undefined {
+  const org = /^org:([^/]+)$/.exec(key);
+  if (org) return { kind: "org", org: org[1]!, runnerGroupId: DEFAULT_RUNNER_GROUP_ID };
+  const repo = /^repo:([^/]+)\/([^/]+)$/.exec(key);
+  if (repo) return { kind: "repo", owner: repo[1]!, repo: repo[2]!, runnerGroupId: DEFAULT_RUNNER_GROUP_ID };
+  return undefined;
+}
+
 /** The default runner group; repository-level runners always live in it. */
 const DEFAULT_RUNNER_GROUP_ID = 1;
 
@@ -31,7 +45,7 @@ export class RunnerScopes {
     this.#group = typeof group === "string" && group.toLowerCase() === "default" ? DEFAULT_RUNNER_GROUP_ID : group;
   }
 
-  async resolve(octokit: AppOctokit, job: JobRef): Promise<RunnerScope> {
+  async resolve(octokit: AppOctokit, job: Pick<JobRef, "installationId" | "repository">): Promise<RunnerScope> {
     const { owner, name, ownerType } = job.repository;
     const orgLevel =
       ownerType === "Organization" &&

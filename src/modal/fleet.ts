@@ -2,6 +2,7 @@
 // sandbox, and the few sandbox operations the App needs. Every call retries
 // transient control-plane failures.
 import { AlreadyExistsError, NotFoundError, type App, type Image, type ModalClient, type Sandbox } from "modal";
+import { MANAGED_BY } from "./sandbox-tags.js";
 import type { Logger } from "pino";
 import type { RunnerImageDefinition } from "./parse-dockerfile.js";
 import { DEFAULT_MODAL_RETRY, withModalRetry, type RetryOptions } from "./with-modal-retry.js";
@@ -17,6 +18,15 @@ export interface SandboxSpec {
   timeoutMs: number;
 }
 
+/** A running sandbox of ours as the control plane lists it. */
+export interface ListedSandbox {
+  sandboxId: string;
+  name: string;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  tags: Record<string, string>;
+}
+
 export interface FleetOptions {
   appName: string;
   environment: string | undefined;
@@ -27,6 +37,7 @@ export interface FleetOptions {
 export class Fleet {
   #resolved: Promise<{ app: App; image: Image }> | undefined;
   readonly #retry: RetryOptions;
+  #calls = 0;
 
   constructor(
     private readonly client: ModalClient,
@@ -94,11 +105,58 @@ export class Fleet {
     }
   }
 
-  async terminate(sandbox: Sandbox): Promise<void> {
-    await this.#call(() => sandbox.terminate());
+  async terminate(sandbox: Sandbox | string): Promise<void> {
+    const handle = typeof sandbox === "string" ? await this.client.sandboxes.fromId(sandbox) : sandbox;
+    await this.#call(() => handle.terminate());
+  }
+
+  async getTags(sandboxId: string): Promise<Record<string, string>> {
+    const handle = await this.client.sandboxes.fromId(sandboxId);
+    return this.#call(() => handle.getTags());
+  }
+
+  /** Replaces the sandbox's tags (Modal has no partial update). */
+  async setTags(sandboxId: string, tags: Record<string, string>): Promise<void> {
+    const handle = await this.client.sandboxes.fromId(sandboxId);
+    await this.#call(() => handle.setTags(tags));
+  }
+
+  /**
+   * Every running sandbox of ours with its name, age and tags, in one call per 100
+   * sandboxes. The SDK's `sandboxes.list` yields bare handles and would need one
+   * more call per sandbox for its tags, so this pages the control plane's list
+   * call through the SDK's own client, the way `sandboxes.list` does.
+   */
+  async listRunnerSandboxes(): Promise<ListedSandbox[]> {
+    const { app } = await this.resolve();
+    const listed: ListedSandbox[] = [];
+    const cp = this.client.cpClient;
+    let beforeTimestamp: number | undefined;
+    for (;;) {
+      const request = { appId: app.appId, beforeTimestamp, includeFinished: false, tags: [{ tagName: "managed_by", tagValue: MANAGED_BY }] };
+      const page = await this.#call(() => (this.client.profile.sandboxV2 ? cp.sandboxListV2(request) : cp.sandboxList(request as never)));
+      if (page.sandboxes.length === 0) return listed;
+      for (const info of page.sandboxes) {
+        listed.push({
+          sandboxId: info.id,
+          name: info.name,
+          createdAt: Math.round(info.createdAt * 1000),
+          tags: Object.fromEntries(info.tags.map((tag) => [tag.tagName, tag.tagValue])),
+        });
+      }
+      beforeTimestamp = page.sandboxes[page.sandboxes.length - 1]!.createdAt;
+    }
+  }
+
+  /** Modal calls made so far (each retry counts), for the reconciler's report. */
+  get calls(): number {
+    return this.#calls;
   }
 
   #call<T>(call: () => Promise<T>): Promise<T> {
-    return withModalRetry(call, this.#retry);
+    return withModalRetry(() => {
+      this.#calls++;
+      return call();
+    }, this.#retry);
   }
 }

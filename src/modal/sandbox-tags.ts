@@ -1,11 +1,13 @@
 // Tags on every runner sandbox: which job, runner, repository and installation it
-// serves. They let any replica (and the reconciler) tell what a sandbox is for
-// from Modal alone.
+// was made for, and later which job its runner took and when that job finished.
+// They let any replica (and the reconciler) tell what a sandbox is doing from
+// Modal alone.
 
 export const MANAGED_BY = "modal-github-runner";
 
 export interface RunnerSandboxTags {
   managed_by: typeof MANAGED_BY;
+  /** The job the sandbox was created for. */
   job_id: string;
   run_id: string;
   runner_id: string;
@@ -14,4 +16,18 @@ export interface RunnerSandboxTags {
   installation_id: string;
   /** "org:<org>" or "repo:<owner>/<repo>": where the runner is registered. */
   scope: string;
+}
+
+/** Added when GitHub reports that the runner took a job (workflow_job.in_progress). */
+export interface AssignmentTags {
+  assigned_job_id: string;
+  assigned_repository: string;
+  /** Epoch milliseconds. */
+  assigned_at: string;
+}
+
+/** Added when the job the runner took has completed (workflow_job.completed). */
+export interface FinishedTags {
+  /** Epoch milliseconds. */
+  finished_at: string;
 }

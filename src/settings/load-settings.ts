@@ -36,6 +36,15 @@ export interface Settings {
   sandbox: { cpu: number; memoryMiB: number; timeoutMs: number };
   policy: { allowPublicRepos: boolean; allowedRepositories: string[]; deniedRepositories: string[] };
   dispatch: { concurrency: number; registrationGraceMs: number };
+  reconcile: {
+    intervalMs: number;
+    fullSweepIntervalMs: number;
+    secret: string | undefined;
+    idleRunnerTimeoutMs: number;
+    finishedGraceMs: number;
+    unservedJobGraceMs: number;
+    activeRepositoryWindowMs: number;
+  };
 }
 
 export class SettingsError extends Error {
@@ -151,5 +160,14 @@ export function loadSettings(env: Env = process.env, cwd = process.cwd()): Setti
       deniedRepositories: v.DENIED_REPOSITORIES as string[],
     },
     dispatch: { concurrency: v.DISPATCH_CONCURRENCY as number, registrationGraceMs: v.REGISTRATION_GRACE as number },
+    reconcile: {
+      intervalMs: v.RECONCILE_INTERVAL as number,
+      fullSweepIntervalMs: v.FULL_SWEEP_INTERVAL as number,
+      secret: v.RECONCILE_SECRET as string | undefined,
+      idleRunnerTimeoutMs: v.IDLE_RUNNER_TIMEOUT as number,
+      finishedGraceMs: v.FINISHED_GRACE as number,
+      unservedJobGraceMs: v.UNSERVED_JOB_GRACE as number,
+      activeRepositoryWindowMs: v.ACTIVE_REPOSITORY_WINDOW as number,
+    },
   };
 }

@@ -83,6 +83,13 @@ export const SETTINGS = {
   ALLOWED_REPOSITORIES: { shownDefault: "(all)", description: "Only serve these: `owner` (all its repositories), `owner/repo`, `owner/prefix-*`. Comma-separated.", schema: list().default([]) },
   DENIED_REPOSITORIES: { shownDefault: "(none)", description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.", schema: list().default([]) },
   DISPATCH_CONCURRENCY: { shownDefault: "16", description: "Jobs whose runner is being set up at the same time, per replica.", schema: positiveInteger().max(256).default(16) },
+  RECONCILE_INTERVAL: { shownDefault: "60s", description: "How often the reconciler compares GitHub with Modal and repairs the difference (`0` turns the timer off; POST /reconcile or `npm run reconcile` still work).", schema: z.union([z.literal("0").transform(() => 0), duration().pipe(z.number().min(1000, "at least 1s"))]).default(60_000) },
+  FULL_SWEEP_INTERVAL: { shownDefault: "30m", description: "How often the reconciler looks for queued jobs in every repository of every installation (also at start-up); in between it looks only at repositories with recent Actions activity.", schema: duration().pipe(z.number().min(60_000, "at least 60s")).default(30 * 60_000) },
+  RECONCILE_SECRET: { secret: true, description: "Bearer token for `POST /reconcile` (for cron or serverless deployments); the endpoint is off without it.", schema: z.string().min(16, "at least 16 characters").optional() },
+  IDLE_RUNNER_TIMEOUT: { shownDefault: "15m", description: "A runner that has not taken a job this long after its sandbox started is removed.", schema: duration().default(15 * 60_000) },
+  FINISHED_GRACE: { shownDefault: "2m", description: "A sandbox still running this long after its job finished (or its registration went away) is terminated.", schema: duration().default(2 * 60_000) },
+  UNSERVED_JOB_GRACE: { shownDefault: "60s", description: "A queued job with no runner for this long is served by the reconciler (lost webhook, failed dispatch, runner taken by another job).", schema: duration().default(60_000) },
+  ACTIVE_REPOSITORY_WINDOW: { shownDefault: "2h", description: "Repositories with a workflow_job event this recent are swept for queued jobs on every reconcile pass.", schema: duration().default(2 * 3_600_000) },
   REGISTRATION_GRACE: { shownDefault: "3m", description: "How long a runner registration without a sandbox is presumed to be another replica's attempt in progress before it is replaced.", schema: duration().default(180_000) },
 } satisfies Record<string, SettingDefinition>;
 

@@ -301,6 +301,7 @@ export class FakeGitHub {
   private readonly rate = new Map<string, { used: number; reset: number }>();
   private readonly pending = new Set<Promise<unknown>>();
   private faults: Fault[] = [];
+  private interceptors: Array<{ match: FaultMatch; action: () => void }> = [];
   private closed = false;
 
   private nextAccountId = 100_001;
@@ -524,6 +525,14 @@ export class FakeGitHub {
   /** Every installation token minted so far (the secret-leak test searches the logs for them). */
   issuedTokens(): string[] {
     return [...this.tokens.keys()];
+  }
+
+  /**
+   * Runs `action` just before the next request matching `match` is handled: a way to
+   * make the world change between a client's read and its write (races).
+   */
+  beforeNext(match: FaultMatch, action: () => void): void {
+    this.interceptors.push({ match, action });
   }
 
   failNext(match: FaultMatch, response: FaultResponse, times = 1): void {
@@ -908,6 +917,11 @@ export class FakeGitHub {
         reply({ status: 422, body: { message: "Invalid request", errors: problems, documentation_url: DOCS, status: "422" } }, false);
         return;
       }
+      const interceptor = this.interceptors.find((i) => this.matches(i.match, method, match.template, rawPath));
+      if (interceptor) {
+        this.interceptors.splice(this.interceptors.indexOf(interceptor), 1);
+        interceptor.action();
+      }
       reply(handler.fn(ctx), true);
     } catch (e) {
       if (e instanceof HttpError) {
@@ -918,15 +932,17 @@ export class FakeGitHub {
     }
   }
 
+  private matches(match: FaultMatch, method: string, template: string, path: string): boolean {
+    if (match.method && match.method.toUpperCase() !== method) return false;
+    const r = match.route;
+    if (r === undefined) return true;
+    return typeof r === "string" ? r === template || r === path : r.test(template) || r.test(path);
+  }
+
   private takeFault(method: string, template: string, path: string): FaultResponse | undefined {
     for (const f of this.faults) {
       if (f.remaining <= 0) continue;
-      if (f.match.method && f.match.method.toUpperCase() !== method) continue;
-      const r = f.match.route;
-      if (r !== undefined) {
-        const ok = typeof r === "string" ? r === template || r === path : r.test(template) || r.test(path);
-        if (!ok) continue;
-      }
+      if (!this.matches(f.match, method, template, path)) continue;
       f.remaining--;
       this.faults = this.faults.filter((x) => x.remaining > 0);
       return f.response;

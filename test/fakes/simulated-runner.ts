@@ -23,8 +23,10 @@ export interface RunnerSide {
 export interface SimulatedRunnerOptions {
   /** Env var holding the encoded JIT config. Default "ACTIONS_RUNNER_INPUT_JITCONFIG". */
   jitEnvVar?: string;
-  /** Time from sandbox start to the runner connecting. Default 50. */
-  bootDelayMs?: number;
+  /** Time from sandbox start to the runner connecting, or a function of the sandbox name. Default 50. */
+  bootDelayMs?: number | ((sandboxName: string) => number);
+  /** After its job, the runner deregisters but its process never exits (a hung cleanup). */
+  hangAfterJob?: boolean;
   /** Interval between job polls (and liveness checks while a job runs). Default 20. */
   pollMs?: number;
   /** How long a job runs. Default 100. */
@@ -53,7 +55,10 @@ export interface SimulatedRunners {
 
 export function attachSimulatedRunners(modal: FakeModal, github: RunnerSide, options: SimulatedRunnerOptions = {}): SimulatedRunners {
   const jitEnvVar = options.jitEnvVar ?? "ACTIONS_RUNNER_INPUT_JITCONFIG";
-  const bootDelayMs = options.bootDelayMs ?? 50;
+  const bootDelayOf = (name: string | undefined): number => {
+    const d = options.bootDelayMs ?? 50;
+    return typeof d === "function" ? d(name ?? "") : d;
+  };
   const pollMs = options.pollMs ?? 20;
   const durationOf = (jobId: number): number => {
     const d = options.jobDurationMs ?? 100;
@@ -89,7 +94,7 @@ export function attachSimulatedRunners(modal: FakeModal, github: RunnerSide, opt
   async function run(p: SandboxProcess): Promise<void> {
     const sandboxId = p.sandbox.sandboxId;
     record(sandboxId, "boot");
-    if (!(await sleep(bootDelayMs))) return;
+    if (!(await sleep(bootDelayOf(p.sandbox.name)))) return;
     if (!p.isRunning()) {
       record(sandboxId, "gone-before-boot");
       return;
@@ -157,6 +162,10 @@ export function attachSimulatedRunners(modal: FakeModal, github: RunnerSide, opt
     }
     github.releaseRunner(runnerId);
     record(sandboxId, "released", { jobId, runnerId });
+    if (options.hangAfterJob) {
+      record(sandboxId, "hung", { jobId, runnerId });
+      return;
+    }
     p.exit(0);
     record(sandboxId, "exited", { jobId, runnerId });
   }

@@ -27,8 +27,12 @@ export interface World {
   github: FakeGitHub;
   modal: FakeModal;
   apps: RunningApp[];
-  /** Starts one more replica of the App against the same fakes. */
-  startApp(env?: Record<string, string>): Promise<RunningApp>;
+  /**
+   * Starts one more replica of the App against the same fakes. The reconciler's
+   * start-up pass and timer are off unless `reconcile` is true (tests of other
+   * behaviour then see only the requests they cause).
+   */
+  startApp(env?: Record<string, string>, options?: { reconcile?: boolean }): Promise<RunningApp>;
   close(): Promise<void>;
 }
 
@@ -54,7 +58,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
   const modal = new FakeModal({ latencyMs: options.modalLatencyMs });
   const apps: RunningApp[] = [];
 
-  const startApp = async (env: Record<string, string> = {}): Promise<RunningApp> => {
+  const startApp = async (env: Record<string, string> = {}, appOptions: { reconcile?: boolean } = {}): Promise<RunningApp> => {
     const port = await freePort();
     const settings = loadSettings(appEnv(github, port, env));
     const logs = new LogCapture();
@@ -65,6 +69,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       extraSecrets: [MODAL_TOKEN_SECRET],
       octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 },
       modalRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+      reconcileOnTimer: appOptions.reconcile ?? false,
       onReady: (ready) => (parts = ready),
     });
     const url = `http://127.0.0.1:${port}`;
@@ -76,7 +81,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       url,
       webhookUrl: `${url}${settings.github.webhookPath}`,
       stop: async () => {
-        parts?.dispatcher.stop();
+        parts?.stop();
         await server.stop();
       },
     };
@@ -107,8 +112,10 @@ export async function eventually(condition: () => boolean | Promise<boolean>, de
   }
 }
 
-/** Waits until every App replica has nothing queued or running. */
+/** Waits until webhooks are answered and every App replica has nothing queued or running. */
 export async function settled(world: World): Promise<void> {
-  await world.github.settle();
-  for (const app of world.apps) await app.parts.dispatcher.idle();
+  for (let round = 0; round < 3; round++) {
+    await world.github.settle();
+    for (const app of world.apps) await app.parts.idle();
+  }
 }

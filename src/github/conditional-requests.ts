@@ -1,0 +1,52 @@
+// An Octokit plugin that makes every GET conditional: it remembers each answer's
+// ETag and sends it back as If-None-Match; GitHub then answers 304 without a body,
+// and a 304 does not count against the rate limit. The reconciler polls the same
+// lists every minute, so most of its reads become free.
+import type { Octokit } from "@octokit/core";
+
+interface Remembered {
+  etag: string;
+  response: unknown;
+}
+
+const MAX_ENTRIES = 5000;
+
+export function conditionalRequests(octokit: Octokit, options: { auth?: { installationId?: number } }) {
+  const cache = cacheFor(octokit.constructor);
+  const scope = String(options.auth?.installationId ?? "app");
+  octokit.hook.wrap("request", async (request, requestOptions) => {
+    if (requestOptions.method !== "GET") return request(requestOptions);
+    const { url } = octokit.request.endpoint.parse(requestOptions);
+    const key = `${scope} ${url}`;
+    const remembered = cache.get(key);
+    if (remembered) requestOptions.headers = { ...requestOptions.headers, "if-none-match": remembered.etag };
+    try {
+      const response = await request(requestOptions);
+      const etag = response.headers.etag;
+      // Copies: callers such as octokit.paginate reshape the response they get.
+      if (etag) remember(cache, key, { etag, response: structuredClone(response) });
+      return response;
+    } catch (error) {
+      if ((error as { status?: number }).status === 304 && remembered) return structuredClone(remembered.response) as Awaited<ReturnType<typeof request>>;
+      throw error;
+    }
+  });
+}
+
+// One cache per Octokit class, shared by its instances (one instance per installation token).
+const caches = new WeakMap<object, Map<string, Remembered>>();
+
+function cacheFor(owner: object): Map<string, Remembered> {
+  let cache = caches.get(owner);
+  if (!cache) {
+    cache = new Map();
+    caches.set(owner, cache);
+  }
+  return cache;
+}
+
+function remember(cache: Map<string, Remembered>, key: string, entry: Remembered): void {
+  cache.delete(key); // re-insert: the map's order is its recency
+  cache.set(key, entry);
+  if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+}

@@ -1,0 +1,56 @@
+// Reading repositories and their queued jobs: what the reconciler sweeps to find
+// jobs whose webhook never arrived.
+import type { AppOctokit } from "./create-octokit-class.js";
+import type { JobRef, RepositoryRef } from "./job-ref.js";
+
+interface RepositoryData {
+  id: number;
+  name: string;
+  private: boolean;
+  visibility?: string;
+  owner: { login: string; type?: string };
+}
+
+export function toRepositoryRef(data: RepositoryData): RepositoryRef {
+  return {
+    id: data.id,
+    owner: data.owner.login,
+    name: data.name,
+    ownerType: data.owner.type === "Organization" ? "Organization" : "User",
+    private: data.private,
+    visibility: data.visibility ?? (data.private ? "private" : "public"),
+  };
+}
+
+export async function getRepository(octokit: AppOctokit, owner: string, name: string): Promise<RepositoryRef> {
+  const { data } = await octokit.rest.repos.get({ owner, repo: name });
+  return toRepositoryRef(data);
+}
+
+/** Every repository an installation can see. */
+export async function listInstallationRepositories(octokit: AppOctokit): Promise<RepositoryRef[]> {
+  const repositories = await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 });
+  return repositories.map(toRepositoryRef);
+}
+
+/**
+ * Jobs of a repository that are queued now and were created after `since`. They
+ * live in queued runs and in runs already in progress (a later job of a running
+ * workflow, a matrix beyond max-parallel).
+ */
+export async function listQueuedJobs(octokit: AppOctokit, repository: RepositoryRef, installationId: number, since: Date): Promise<JobRef[]> {
+  const { owner, name: repo } = repository;
+  const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+  const jobs: JobRef[] = [];
+  for (const status of ["queued", "in_progress"] as const) {
+    const runs = await octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 });
+    for (const run of runs) {
+      const runJobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, { owner, repo, run_id: run.id, filter: "latest", per_page: 100 });
+      for (const job of runJobs) {
+        if (job.status !== "queued") continue;
+        jobs.push({ id: job.id, runId: job.run_id, name: job.name, labels: job.labels, createdAt: job.created_at, repository, installationId });
+      }
+    }
+  }
+  return jobs;
+}

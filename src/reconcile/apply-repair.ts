@@ -1,0 +1,51 @@
+// The "repair" step: one idempotent action per planned repair. Removing a runner
+// always deletes its registration first: GitHub refuses while the runner runs a
+// job, and then the sandbox is left alone. Only a runner that can no longer take a
+// job has its sandbox terminated.
+import type { Logger } from "pino";
+import type { AppOctokit } from "../github/create-octokit-class.js";
+import type { JobRef } from "../github/job-ref.js";
+import { deleteRunner } from "../github/runner-registrations.js";
+import { scopeFromKey } from "../github/runner-scope.js";
+import type { Fleet } from "../modal/fleet.js";
+import type { Repair } from "./plan-repairs.js";
+
+export interface RepairDeps {
+  fleet: Fleet;
+  octokitFor: (installationId: number) => Promise<AppOctokit>;
+  serve: (job: JobRef, attempt: number) => boolean;
+  log: Logger;
+}
+
+export type RepairResult = "done" | "left-alone";
+
+export async function applyRepair(repair: Repair, deps: RepairDeps): Promise<RepairResult> {
+  if (repair.kind === "serve-unserved-job") {
+    const { job, attempt, reason } = repair;
+    const started = deps.serve(job, attempt);
+    deps.log.info({ repair: repair.kind, jobId: job.id, repo: `${job.repository.owner}/${job.repository.name}`, attempt, reason, alreadyInProgress: !started }, "reconcile: serving a queued job");
+    return started ? "done" : "left-alone";
+  }
+
+  const { runner, sandbox, reason } = repair;
+  const fields = {
+    repair: repair.kind,
+    jobId: sandbox?.assignedJobId ?? sandbox?.jobId,
+    runner: runner?.name ?? sandbox?.name,
+    runnerId: runner?.id,
+    sandbox: sandbox?.name,
+    sandboxId: sandbox?.sandboxId,
+    reason,
+  };
+  if (runner) {
+    const scope = scopeFromKey(runner.scopeKey)!;
+    const deleted = await deleteRunner(await deps.octokitFor(runner.installationId), scope, runner.id);
+    if (deleted === "busy") {
+      deps.log.info({ ...fields, reason: "the runner took a job meanwhile" }, "reconcile: runner left alone");
+      return "left-alone";
+    }
+  }
+  if (sandbox) await deps.fleet.terminate(sandbox.sandboxId);
+  deps.log.info(fields, runner && sandbox ? "reconcile: removed a runner and its sandbox" : runner ? "reconcile: deleted a runner registration" : "reconcile: terminated a sandbox");
+  return "done";
+}

@@ -1,0 +1,72 @@
+// What one reconcile pass saw of the world: our sandboxes on Modal, our runner
+// registrations and the queued jobs at GitHub. Plain data, so that deciding what to
+// repair is a pure function of it.
+import type { JobRef } from "../github/job-ref.js";
+import type { ListedSandbox } from "../modal/fleet.js";
+
+export interface ObservedSandbox {
+  sandboxId: string;
+  name: string;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  /** The job it was created for (from its tags). */
+  jobId: number | undefined;
+  repository: string | undefined;
+  installationId: number | undefined;
+  scopeKey: string | undefined;
+  /** The job its runner took, once GitHub reported it. */
+  assignedJobId: number | undefined;
+  /** When that job completed (epoch ms). */
+  finishedAt: number | undefined;
+}
+
+export interface ObservedRunner {
+  id: number;
+  name: string;
+  status: string;
+  busy: boolean;
+  labels: string[];
+  scopeKey: string;
+  installationId: number;
+}
+
+export interface Observation {
+  now: number;
+  sandboxes: ObservedSandbox[];
+  /** Our registrations (by name) in the scopes listed. */
+  runners: ObservedRunner[];
+  /** Scopes whose registrations were listed completely this pass. */
+  listedScopes: string[];
+  /** Queued jobs that carry the runner label and that policy allows. */
+  queuedJobs: JobRef[];
+  /** Repositories whose queued jobs were listed completely this pass. */
+  scannedRepositories: string[];
+  /** Since when (epoch ms) each registration, by "<scope> <name>", has been seen without a sandbox. */
+  runnerWithoutSandboxSince: Record<string, number>;
+  /** Since when each sandbox, by name, has been seen without a registration. */
+  sandboxWithoutRunnerSince: Record<string, number>;
+}
+
+function numberTag(tags: Record<string, string>, name: string): number | undefined {
+  const value = tags[name];
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+export function toObservedSandbox(listed: ListedSandbox): ObservedSandbox {
+  const { tags } = listed;
+  return {
+    sandboxId: listed.sandboxId,
+    name: listed.name,
+    createdAt: listed.createdAt,
+    jobId: numberTag(tags, "job_id"),
+    repository: tags.repository,
+    installationId: numberTag(tags, "installation_id"),
+    scopeKey: tags.scope,
+    assignedJobId: numberTag(tags, "assigned_job_id"),
+    finishedAt: numberTag(tags, "finished_at"),
+  };
+}
+
+export function runnerKey(scopeKey: string, name: string): string {
+  return `${scopeKey} ${name}`;
+}

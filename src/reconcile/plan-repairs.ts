@@ -1,0 +1,133 @@
+// The heart of the reconciler: given what a pass observed, which repairs make the
+// world right. Pure and deterministic, so two replicas planning from the same world
+// choose the same repairs (and the second one's repairs find nothing left to do).
+//
+// Rules, in order; a runner is touched by at most one repair, and never while busy:
+// 1. A sandbox whose job finished FINISHED_GRACE ago, or whose registration has been
+//    gone that long, is terminated (the runner should have exited).
+// 2. A runner that took no job within IDLE_RUNNER_TIMEOUT is removed.
+// 3. A registration whose sandbox has been gone for REGISTRATION_GRACE is deleted.
+// 4. Queued jobs are matched, oldest first, with idle runners that can take them
+//    (the runner made for the job first). A job left without one for
+//    UNSERVED_JOB_GRACE is served again, under the next free runner name.
+// 5. An idle runner left over after matching, whose own job is no longer queued
+//    (cancelled, or done by another runner), is removed: one per such job.
+import { fullName, type JobRef } from "../github/job-ref.js";
+import { parseRunnerName, runnerName } from "../github/runner-name.js";
+import { runnerKey, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
+
+/** GitHub cancels a job that stayed queued for a day. */
+export const MAX_QUEUED_AGE_MS = 24 * 3_600_000;
+
+export interface PlanSettings {
+  namePrefix: string;
+  idleRunnerTimeoutMs: number;
+  finishedGraceMs: number;
+  registrationGraceMs: number;
+  unservedJobGraceMs: number;
+}
+
+export type RepairKind =
+  | "serve-unserved-job"
+  | "remove-surplus-runner"
+  | "reap-never-assigned"
+  | "terminate-finished"
+  | "delete-orphan-registration";
+
+export type Repair =
+  | { kind: "serve-unserved-job"; job: JobRef; attempt: number; reason: string }
+  | {
+      kind: Exclude<RepairKind, "serve-unserved-job">;
+      /** The registration to delete first (absent when it is already gone). */
+      runner: ObservedRunner | undefined;
+      /** The sandbox to terminate afterwards (absent when it is already gone). */
+      sandbox: ObservedSandbox | undefined;
+      reason: string;
+    };
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+
+function canServe(runner: ObservedRunner, job: JobRef): boolean {
+  const scopeFits = runner.scopeKey === `org:${job.repository.owner}` || runner.scopeKey === `repo:${fullName(job.repository)}`;
+  const labels = new Set(runner.labels.map((label) => label.toLowerCase()));
+  return scopeFits && job.labels.every((label) => labels.has(label.toLowerCase()));
+}
+
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+export function planRepairs(world: Observation, settings: PlanSettings): Repair[] {
+  const { now } = world;
+  const repairs: Repair[] = [];
+  const listed = new Set(world.listedScopes);
+  const runners = new Map(world.runners.map((runner) => [runnerKey(runner.scopeKey, runner.name), runner]));
+  const runnerOf = (sandbox: ObservedSandbox) => (sandbox.scopeKey ? runners.get(runnerKey(sandbox.scopeKey, sandbox.name)) : undefined);
+  const sandboxNames = new Set(world.sandboxes.map((sandbox) => sandbox.name));
+  const touched = new Set<string>();
+  const remove = (kind: Exclude<RepairKind, "serve-unserved-job">, runner: ObservedRunner | undefined, sandbox: ObservedSandbox | undefined, reason: string) => {
+    repairs.push({ kind, runner, sandbox, reason });
+    touched.add((sandbox ?? runner)!.name);
+  };
+
+  // 1 and 2: sandboxes that should no longer run.
+  for (const sandbox of [...world.sandboxes].sort(byName)) {
+    const runner = runnerOf(sandbox);
+    if (runner?.busy) continue;
+    const scopeListed = sandbox.scopeKey !== undefined && listed.has(sandbox.scopeKey);
+    const withoutRunnerFor = now - (world.sandboxWithoutRunnerSince[sandbox.name] ?? now);
+    if (sandbox.finishedAt !== undefined && now - sandbox.finishedAt >= settings.finishedGraceMs) {
+      const job = sandbox.assignedJobId === undefined ? "" : ` ${sandbox.assignedJobId}`;
+      remove("terminate-finished", runner, sandbox, `its job${job} finished ${seconds(now - sandbox.finishedAt)} ago and the runner has not exited`);
+    } else if (scopeListed && !runner && withoutRunnerFor >= settings.finishedGraceMs) {
+      remove("terminate-finished", undefined, sandbox, `its runner registration has been gone for ${seconds(withoutRunnerFor)} (the runner finished or was removed)`);
+    } else if (runner && sandbox.assignedJobId === undefined && now - sandbox.createdAt >= settings.idleRunnerTimeoutMs) {
+      remove("reap-never-assigned", runner, sandbox, `took no job in ${seconds(now - sandbox.createdAt)}`);
+    }
+  }
+
+  // 3: registrations whose sandbox is gone.
+  for (const runner of [...world.runners].sort(byName)) {
+    if (sandboxNames.has(runner.name) || runner.busy) continue;
+    const since = world.runnerWithoutSandboxSince[runnerKey(runner.scopeKey, runner.name)] ?? now;
+    if (now - since >= settings.registrationGraceMs) {
+      remove("delete-orphan-registration", runner, undefined, `its sandbox has been gone for ${seconds(now - since)}`);
+    }
+  }
+
+  // 4: match queued jobs with idle runners; serve the ones left without.
+  const idle = world.sandboxes
+    .filter((sandbox) => {
+      const runner = runnerOf(sandbox);
+      return runner && !runner.busy && sandbox.assignedJobId === undefined && sandbox.finishedAt === undefined && !touched.has(sandbox.name);
+    })
+    .sort(byName);
+  const queued = world.queuedJobs
+    .filter((job) => job.createdAt === undefined || now - Date.parse(job.createdAt) < MAX_QUEUED_AGE_MS)
+    .sort((a, b) => (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id);
+  const takenNames = new Set([...sandboxNames, ...world.runners.map((runner) => runner.name)]);
+  for (const job of queued) {
+    const candidates = idle.filter((sandbox) => canServe(runnerOf(sandbox)!, job));
+    const match = candidates.find((sandbox) => sandbox.jobId === job.id) ?? candidates[0];
+    if (match) {
+      idle.splice(idle.indexOf(match), 1);
+      continue;
+    }
+    const waited = job.createdAt ? now - Date.parse(job.createdAt) : Infinity;
+    if (waited < settings.unservedJobGraceMs) continue;
+    let attempt = 0;
+    while (takenNames.has(runnerName(settings.namePrefix, job.id, attempt))) attempt++;
+    const reason = attempt > 0 ? "its runner took another job" : "no runner serves it (webhook lost or dispatch failed)";
+    repairs.push({ kind: "serve-unserved-job", job, attempt, reason: `queued ${seconds(waited)} ago; ${reason}` });
+  }
+
+  // 5: idle runners nobody needs any more.
+  const queuedIds = new Set(world.queuedJobs.map((job) => job.id));
+  const scanned = new Set(world.scannedRepositories);
+  for (const sandbox of idle) {
+    const ownJob = sandbox.jobId ?? parseRunnerName(settings.namePrefix, sandbox.name)?.jobId;
+    const ownJobKnown = sandbox.repository !== undefined && scanned.has(sandbox.repository);
+    if (ownJob === undefined || !ownJobKnown || queuedIds.has(ownJob)) continue;
+    if (now - sandbox.createdAt < settings.unservedJobGraceMs) continue;
+    remove("remove-surplus-runner", runnerOf(sandbox), sandbox, `its job ${ownJob} is no longer queued and no queued job needs the runner`);
+  }
+  return repairs;
+}

@@ -1,0 +1,164 @@
+// The reconcile loop: observe → plan → repair, at start-up, on a timer, and on
+// demand (HTTP, CLI, a job completed that may leave a runner idle). One pass at a
+// time per replica; several replicas may reconcile at once, since every repair is
+// idempotent. Each pass logs one summary line; each repair logs one line.
+import type { Logger } from "pino";
+import { describeFailure } from "../errors.js";
+import type { AppOctokit } from "../github/create-octokit-class.js";
+import type { Fleet } from "../modal/fleet.js";
+import { applyRepair, type RepairDeps } from "./apply-repair.js";
+import { Observer, type ObserveDeps } from "./observe.js";
+import { planRepairs, type PlanSettings, type RepairKind } from "./plan-repairs.js";
+
+export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor">, Omit<RepairDeps, "octokitFor"> {
+  octokitFor: (installationId: number) => Promise<AppOctokit>;
+  plan: PlanSettings;
+  intervalMs: number;
+  fullSweepIntervalMs: number;
+  fleet: Fleet;
+  log: Logger;
+  now: () => number;
+}
+
+export interface PassSummary {
+  reason: string;
+  full: boolean;
+  ok: boolean;
+  durationMs: number;
+  checked: { sandboxes: number; runners: number; repositories: number; queuedJobs: number };
+  repaired: Partial<Record<RepairKind, number>>;
+  leftAlone: number;
+  failed: number;
+  apiCalls: { github: number; modal: number };
+}
+
+/** How long to wait before a pass asked for by a webhook, so a burst of them makes one pass. */
+const SOON_MS = 1000;
+
+export class Reconciler {
+  readonly #observer: Observer;
+  #running: Promise<PassSummary> | undefined;
+  #next: { full: boolean; reason: string; pass: Promise<PassSummary> } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+  #lastFullSweep = 0;
+  #githubCalls = 0;
+  readonly #counted = new WeakSet<object>();
+
+  constructor(private readonly options: ReconcilerOptions) {
+    this.#observer = new Observer({ ...options, octokitFor: (id) => this.#octokitFor(id), appOctokit: async () => this.#count(await options.appOctokit()) });
+  }
+
+  /** A pass now (a full sweep at start-up), then one every interval. */
+  start(): void {
+    void this.run({ full: true, reason: "start-up" });
+    if (this.options.intervalMs > 0) {
+      this.#timer = setInterval(() => void this.run({ reason: "interval" }), this.options.intervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    clearTimeout(this.#soon);
+  }
+
+  /** A pass shortly (debounced), e.g. after a job completed without one of our runners. */
+  soon(reason: string): void {
+    if (this.#soon) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      void this.run({ reason });
+    }, SOON_MS);
+    this.#soon.unref();
+  }
+
+  /**
+   * Runs a pass. While one runs, requests are folded into a single pass after it.
+   * A pass is a full sweep when asked, or when the last one is FULL_SWEEP_INTERVAL old.
+   */
+  run(request: { full?: boolean; reason: string }): Promise<PassSummary> {
+    const full = request.full === true || this.options.now() - this.#lastFullSweep >= this.options.fullSweepIntervalMs;
+    if (!this.#running) return this.#start(full, request.reason);
+    if (!this.#next) {
+      const next = { full, reason: request.reason, pass: undefined as unknown as Promise<PassSummary> };
+      next.pass = this.#running.then(() => {
+        this.#next = undefined;
+        return this.#start(next.full, next.reason);
+      });
+      this.#next = next;
+    }
+    this.#next.full ||= full;
+    return this.#next.pass;
+  }
+
+  #start(full: boolean, reason: string): Promise<PassSummary> {
+    const pass = this.#pass(full, reason).finally(() => {
+      if (this.#running === pass) this.#running = undefined;
+    });
+    this.#running = pass;
+    return pass;
+  }
+
+  /** Resolves when no pass is running. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  async #pass(full: boolean, reason: string): Promise<PassSummary> {
+    const { options } = this;
+    const started = options.now();
+    const github = this.#githubCalls;
+    const modal = options.fleet.calls;
+    const summary: PassSummary = {
+      reason,
+      full,
+      ok: true,
+      durationMs: 0,
+      checked: { sandboxes: 0, runners: 0, repositories: 0, queuedJobs: 0 },
+      repaired: {},
+      leftAlone: 0,
+      failed: 0,
+      apiCalls: { github: 0, modal: 0 },
+    };
+    try {
+      const world = await this.#observer.observe(started, full);
+      if (full) this.#lastFullSweep = started;
+      summary.failed += world.errors;
+      summary.checked = { sandboxes: world.sandboxes.length, runners: world.runners.length, repositories: world.scannedRepositories.length, queuedJobs: world.queuedJobs.length };
+      for (const repair of planRepairs(world, options.plan)) {
+        try {
+          const result = await applyRepair(repair, { ...options, octokitFor: (id) => this.#octokitFor(id) });
+          if (result === "done") summary.repaired[repair.kind] = (summary.repaired[repair.kind] ?? 0) + 1;
+          else summary.leftAlone++;
+        } catch (error) {
+          summary.failed++;
+          options.log.warn({ repair: repair.kind, reason: describeFailure(error).reason }, "reconcile: repair failed; the next pass tries again");
+        }
+      }
+    } catch (error) {
+      summary.ok = false;
+      summary.failed++;
+      options.log.error({ reason: describeFailure(error).reason }, "reconcile pass could not observe Modal; nothing was changed");
+    }
+    summary.durationMs = options.now() - started;
+    summary.apiCalls = { github: this.#githubCalls - github, modal: options.fleet.calls - modal };
+    options.log.info(summary, "reconcile pass");
+    return summary;
+  }
+
+  async #octokitFor(installationId: number): Promise<AppOctokit> {
+    return this.#count(await this.options.octokitFor(installationId));
+  }
+
+  /** Counts the requests of a client towards the passes' API cost. */
+  #count(octokit: AppOctokit): AppOctokit {
+    if (!this.#counted.has(octokit)) {
+      this.#counted.add(octokit);
+      octokit.hook.before("request", () => {
+        this.#githubCalls++;
+      });
+    }
+    return octokit;
+  }
+}

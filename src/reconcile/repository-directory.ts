@@ -1,0 +1,34 @@
+// Repositories the App knows, with the installation that reaches them and when
+// their Actions were last active. A cache: webhooks and full sweeps fill it, a
+// restart empties it (the next full sweep refills it).
+import { fullName, type RepositoryRef } from "../github/job-ref.js";
+
+export interface KnownRepository {
+  repository: RepositoryRef;
+  installationId: number;
+  /** Epoch ms of the last workflow_job event; 0 when only seen in a sweep. */
+  activeAt: number;
+}
+
+export class RepositoryDirectory {
+  readonly #known = new Map<string, KnownRepository>();
+
+  /** A workflow_job event arrived for the repository. */
+  noteActivity(repository: RepositoryRef, installationId: number, at: number): void {
+    this.#known.set(fullName(repository).toLowerCase(), { repository, installationId, activeAt: at });
+  }
+
+  /** Seen in a sweep or looked up: known, but not a sign of activity. */
+  remember(repository: RepositoryRef, installationId: number): void {
+    const key = fullName(repository).toLowerCase();
+    this.#known.set(key, { repository, installationId, activeAt: this.#known.get(key)?.activeAt ?? 0 });
+  }
+
+  get(name: string): KnownRepository | undefined {
+    return this.#known.get(name.toLowerCase());
+  }
+
+  activeSince(since: number): KnownRepository[] {
+    return [...this.#known.values()].filter((known) => known.activeAt >= since);
+  }
+}

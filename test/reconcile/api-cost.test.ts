@@ -1,0 +1,60 @@
+// The reconciler's API bill: between full sweeps it grows with the sandboxes and
+// the repositories that are active, not with every repository the App can see;
+// repeated reads are conditional and mostly answered 304.
+import { settled, startWorld, type World } from "../support/app-harness.js";
+import { FAST_RECONCILE } from "./reconcile-world.js";
+
+let world: World;
+
+afterEach(async () => {
+  await world.close();
+});
+
+/** N idle sandboxes (runners that never connect) for N queued jobs in one repository, R repositories in all. */
+async function fleetOf(sandboxes: number, repositories: number) {
+  world = await startWorld();
+  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  for (let i = 0; i < repositories; i++) world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: `repo-${i}` });
+  const app = await world.startApp({ ...FAST_RECONCILE, UNSERVED_JOB_GRACE: "1h" });
+  for (let i = 0; i < sandboxes; i++) {
+    await world.github.deliverWorkflowJob("queued", world.github.queueJob({ owner: "octo-org", repo: "repo-0", labels: ["modal"] }));
+  }
+  await settled(world);
+  expect(world.modal.running()).toHaveLength(sandboxes);
+  return app;
+}
+
+async function costOfPasses(app: Awaited<ReturnType<typeof fleetOf>>) {
+  const full = await app.parts.reconciler.run({ full: true, reason: "test" });
+  const requestsBefore = world.github.requests.length;
+  const incremental = await app.parts.reconciler.run({ reason: "test" });
+  const notModified = world.github.requests.slice(requestsBefore).filter((request) => request.status === 304).length;
+  expect(full.repaired).toEqual({});
+  expect(incremental.repaired).toEqual({});
+  return { full: full.apiCalls, incremental: incremental.apiCalls, notModified };
+}
+
+test("a pass costs the same with 5 or 40 repositories between full sweeps, and a full sweep grows with them", async () => {
+  const few = await costOfPasses(await fleetOf(3, 5));
+  await world.close();
+  const many = await costOfPasses(await fleetOf(3, 40));
+
+  expect(many.incremental).toEqual(few.incremental);
+  expect(many.full.github).toBeGreaterThan(few.full.github + 35 * 2 - 1); // two run listings per extra repository
+  // The incremental pass: one page of the Modal list and the empty page that ends it; at GitHub
+  // one runner listing (the org scope) and,
+  // for the one active repository, two run listings and one job listing per run.
+  expect(few.incremental).toEqual({ modal: 2, github: 1 + 2 + 3 });
+  // Everything it read was unchanged since the full sweep: every read was answered 304.
+  expect(few.notModified).toBe(few.incremental.github);
+});
+
+test("a pass costs one Modal call per 100 sandboxes (and one for the empty last page)", async () => {
+  const small = await costOfPasses(await fleetOf(2, 1));
+  await world.close();
+  const large = await costOfPasses(await fleetOf(12, 1));
+  expect(small.incremental.modal).toBe(2);
+  expect(large.incremental.modal).toBe(2);
+  // GitHub: the job listing per queued run is what grows (one run per job here).
+  expect(large.incremental.github - small.incremental.github).toBe(10);
+});

@@ -1,0 +1,52 @@
+// `npm run reconcile`: one pass without a server, for cron and serverless deployments.
+import { spawnSync } from "node:child_process";
+import { reconcileOnce } from "../../src/cli/reconcile-once.js";
+import { loadSettings } from "../../src/settings/load-settings.js";
+import { FakeGitHub } from "../fakes/fake-github.js";
+import { FakeModal } from "../fakes/fake-modal.js";
+import { appEnv } from "../support/app-harness.js";
+import { LogCapture } from "../support/log-capture.js";
+import { FAST_RECONCILE } from "./reconcile-world.js";
+
+let github: FakeGitHub;
+let modal: FakeModal;
+
+beforeEach(async () => {
+  github = await FakeGitHub.start();
+  modal = new FakeModal();
+});
+
+afterEach(async () => {
+  github.assertNoViolations();
+  await github.close();
+  modal.close();
+});
+
+test("one pass serves a lost job, waits for its sandbox and returns the summary", async () => {
+  const installation = github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  const job = github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] });
+  const logs = new LogCapture();
+
+  const summary = await reconcileOnce(loadSettings(appEnv(github, 3000, FAST_RECONCILE)), {
+    full: true,
+    modal: modal.client(),
+    logDestination: logs,
+    octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 },
+  });
+
+  expect(summary).toMatchObject({ ok: true, full: true, reason: "cli", repaired: { "serve-unserved-job": 1 } });
+  expect(modal.running()).toEqual([expect.objectContaining({ name: `modal-${job.id}-0` })]);
+  expect(logs.find("reconcile pass")).toHaveLength(1);
+});
+
+test("the command prints its usage, and stops on a bad setting with a message naming it", () => {
+  const help = spawnSync(process.execPath, ["dist/cli/reconcile.js", "--help"], { encoding: "utf8" });
+  expect(help.status).toBe(0);
+  expect(help.stdout).toContain("--full");
+
+  const env = { PATH: process.env.PATH!, ...appEnv(github, 3000, { RECONCILE_INTERVAL: "often" }) };
+  const bad = spawnSync(process.execPath, ["dist/cli/reconcile.js"], { encoding: "utf8", env });
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toContain("RECONCILE_INTERVAL");
+});
