@@ -5,17 +5,21 @@
 import type { ModalClient } from "modal";
 import PQueue from "p-queue";
 import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
-import { Dispatcher } from "./dispatch/dispatcher.js";
+import { Capacity } from "./dispatch/capacity.js";
+import { Dispatcher, type DispatchPlan } from "./dispatch/dispatcher.js";
 import { serveJob } from "./dispatch/serve-job.js";
 import { describeFailure } from "./errors.js";
 import type { AppOctokit } from "./github/create-octokit-class.js";
-import { fullName, jobFromWebhook } from "./github/job-ref.js";
+import { fullName, jobFromWebhook, type JobRef } from "./github/job-ref.js";
 import { parseRunnerName } from "./github/runner-name.js";
 import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
 import type { AssignmentTags, FinishedTags } from "./modal/sandbox-tags.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
 import { decideToServe, hasLabel } from "./policy/decide-to-serve.js";
+import { operatorPolicy, POLICY_PATH, repositoryAllowed } from "./policy/org-policy.js";
+import { PolicyFiles } from "./policy/policy-files.js";
+import { selectProfile } from "./policy/select-profile.js";
 import { reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
 import { Reconciler } from "./reconcile/reconciler.js";
 import { recordOnSandbox } from "./reconcile/record-on-sandbox.js";
@@ -45,13 +49,17 @@ export interface AppParts {
 
 export function createApp(options: AppOptions): ApplicationFunction {
   const { settings } = options;
+  const { config } = settings.runner;
   const now = options.now ?? Date.now;
 
   return (app: Probot, { addHandler }: ApplicationFunctionOptions) => {
     const log = app.log;
-    const fleet = new Fleet(options.modal, { ...settings.modal, image: settings.runner.image, retry: options.modalRetry }, log.child({ name: "modal" }));
+    const fleet = new Fleet(options.modal, { ...settings.modal, retry: options.modalRetry }, log.child({ name: "modal" }));
     const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
     const directory = new RepositoryDirectory();
+    const capacity = new Capacity(now);
+    const policyFiles = new PolicyFiles(log.child({ name: "policy" }), now);
+    const operator = operatorPolicy(config);
     const policy = { runnerLabel: settings.runner.label, ...settings.policy };
     const octokitFor = async (installationId: number) => (await app.auth(installationId)) as AppOctokit;
     const orphanSightings = new Map<string, number>();
@@ -60,11 +68,26 @@ export function createApp(options: AppOptions): ApplicationFunction {
       return orphanSightings.get(key)!;
     };
 
+    /** The operator's policy narrowed by the org's files, and the profile for the job. */
+    const plan = async (job: JobRef): Promise<DispatchPlan> => {
+      const { owner, name } = job.repository;
+      const effective = await policyFiles.effective(await octokitFor(job.installationId), operator, job.repository);
+      if (!repositoryAllowed(effective, owner, name)) return { refused: `${owner}/${name} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
+      const choice = selectProfile(job.labels, config.profiles.filter((profile) => effective.profiles.includes(profile.name)));
+      return "profile" in choice ? { profile: choice.profile, caps: effective.caps } : { refused: choice.reason };
+    };
+
     const dispatcher = new Dispatcher({
       concurrency: settings.dispatch.concurrency,
       log: log.child({ name: "dispatch" }),
-      serve: async (job, attempt) => serveJob(job, { octokit: await octokitFor(job.installationId), fleet, scopes, settings, firstSeenOrphan, now, log }, attempt),
+      capacity,
+      plan,
+      serve: async (job, request) => serveJob(job, { octokit: await octokitFor(job.installationId), fleet, scopes, settings, firstSeenOrphan, now, log }, request),
     });
+    const sandboxEnded = (name: string) => {
+      capacity.ended(name);
+      dispatcher.pump();
+    };
 
     const reconciler = new Reconciler({
       fleet,
@@ -72,9 +95,17 @@ export function createApp(options: AppOptions): ApplicationFunction {
       appOctokit: async () => (await app.auth()) as AppOctokit,
       scopes,
       directory,
-      unservedJobs: () => dispatcher.unserved().map((entry) => entry.job),
+      unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
       serve: (job, attempt) => dispatcher.enqueue(job, attempt),
-      policy,
+      ended: sandboxEnded,
+      observed: (world) => {
+        capacity.observe(
+          world.sandboxes.map((sandbox) => ({ name: sandbox.name, installationId: sandbox.installationId ?? 0, repository: (sandbox.repository ?? "").toLowerCase(), profile: sandbox.profile ?? "" })),
+          world.now,
+        );
+        dispatcher.pump();
+      },
+      wanted: (job) => decideToServe(job, policy).serve && "profile" in selectProfile(job.labels, config.profiles),
       namePrefix: settings.runner.namePrefix,
       activeRepositoryWindowMs: settings.reconcile.activeRepositoryWindowMs,
       plan: {
@@ -120,9 +151,14 @@ export function createApp(options: AppOptions): ApplicationFunction {
       }
       if (action === "completed") {
         dispatcher.forget(job.id);
-        if (ourRunner) record(runnerName, { finished_at: String(now()) }, fields);
-        // Cancelled before a runner took it, or done by another runner: ours may now be idle.
-        else if (hasLabel(job.labels, settings.runner.label)) reconciler.soon("a job completed without one of our runners");
+        if (ourRunner) {
+          // The runner exits after its job: its slot is free for a waiting job.
+          sandboxEnded(runnerName);
+          record(runnerName, { finished_at: String(now()) }, fields);
+        } else if (hasLabel(job.labels, settings.runner.label)) {
+          // Cancelled before a runner took it, or done by another runner: ours may now be idle.
+          reconciler.soon("a job completed without one of our runners");
+        }
         return;
       }
       if (action !== "queued") {
@@ -141,10 +177,8 @@ export function createApp(options: AppOptions): ApplicationFunction {
 
     addHandler(reconcileEndpoint(settings.reconcile.secret, (full) => reconciler.run({ full, reason: "http" })));
 
-    // Resolve the Modal app and image now, so the first job does not wait for them.
-    fleet.resolve().catch((error: unknown) =>
-      log.error({ reason: describeFailure(error).reason }, "Modal app or runner image not ready; will try again with the next job"),
-    );
+    // Resolve the Modal app and every profile's image now, so the first job does not wait for them.
+    void fleet.prepare(config.profiles);
     if (options.reconcileOnTimer !== false) reconciler.start();
 
     options.onReady?.({

@@ -1,18 +1,28 @@
-// Runs `serveJob` for queued jobs after the webhook has been answered: bounded
-// concurrency, one attempt at a time per job, delayed retries when asked for, and
-// one log line per outcome. Jobs that could not be served are kept for the
-// reconciler (a cache: the reconciler also rediscovers them from GitHub).
+// Runs `serveJob` for queued jobs after the webhook has been answered: one attempt
+// at a time per job, bounded concurrency, concurrency caps (a job over a cap waits,
+// and the oldest waiting job that fits goes first when a slot frees), delayed
+// retries when asked for, and one log line per outcome. Jobs that could not be
+// served are kept for the reconciler (a cache: it also rediscovers them from GitHub).
 import PQueue from "p-queue";
 import type { Logger } from "pino";
+import type { Caps, RunnerProfile } from "../config/runner-profile.js";
 import { describeFailure } from "../errors.js";
 import { fullName, type JobRef } from "../github/job-ref.js";
-import type { ServeOutcome } from "./serve-job.js";
+import type { Capacity, Placement } from "./capacity.js";
+import type { ServeOutcome, ServeRequest } from "./serve-job.js";
+
+/** What a job needs, once policy (the operator's and the org's) has been applied. */
+export type DispatchPlan = { profile: RunnerProfile; caps: Caps } | { refused: string };
+
+export type DispatchOutcome = ServeOutcome["kind"] | "failed" | "refused" | "waiting";
 
 export interface DispatcherOptions {
   concurrency: number;
-  serve: (job: JobRef, attempt: number) => Promise<ServeOutcome>;
+  plan: (job: JobRef) => Promise<DispatchPlan>;
+  serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
+  capacity: Capacity;
   log: Logger;
-  onOutcome?: (outcome: ServeOutcome["kind"] | "failed", job: JobRef) => void;
+  onOutcome?: (outcome: DispatchOutcome, job: JobRef) => void;
 }
 
 export interface UnservedJob {
@@ -22,12 +32,23 @@ export interface UnservedJob {
   at: number;
 }
 
+interface Waiting {
+  job: JobRef;
+  attempt: number;
+  profile: RunnerProfile;
+  caps: Caps;
+  placement: Placement;
+}
+
 export class Dispatcher {
   readonly #queue: PQueue;
-  /** Jobs queued, running or waiting for a delayed retry. */
+  /** Jobs queued, running, waiting for capacity or for a delayed retry. */
   readonly #active = new Set<number>();
+  readonly #waiting = new Map<number, Waiting>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   readonly #unserved = new Map<number, UnservedJob>();
+  /** Jobs refused by policy, so each is logged once however often it is seen. */
+  readonly #refused = new Set<number>();
 
   constructor(private readonly options: DispatcherOptions) {
     this.#queue = new PQueue({ concurrency: options.concurrency });
@@ -37,11 +58,31 @@ export class Dispatcher {
   enqueue(job: JobRef, attempt = 0): boolean {
     if (this.#active.has(job.id)) return false;
     this.#active.add(job.id);
-    void this.#queue.add(() => this.#run(job, attempt));
+    void this.#queue.add(() => this.#plan(job, attempt));
     return true;
   }
 
-  /** Resolves when nothing is queued or running (delayed retries aside). */
+  /** A slot may have freed: start the oldest waiting jobs that fit now. */
+  pump(): void {
+    const oldestFirst = [...this.#waiting.values()].sort((a, b) => (a.job.createdAt ?? "").localeCompare(b.job.createdAt ?? "") || a.job.id - b.job.id);
+    for (const waiting of oldestFirst) {
+      if (!this.options.capacity.reserve(waiting.job.id, waiting.placement, waiting.caps).reserved) continue;
+      this.#waiting.delete(waiting.job.id);
+      this.options.log.info({ ...this.#fields(waiting.job), profile: waiting.profile.name }, "capacity freed; starting a waiting job");
+      void this.#queue.add(() => this.#serve(waiting.job, waiting.attempt, waiting.profile));
+    }
+  }
+
+  /** The job is over (completed or cancelled): stop waiting for it. */
+  forget(jobId: number): void {
+    this.#unserved.delete(jobId);
+    if (this.#waiting.delete(jobId)) {
+      this.#active.delete(jobId);
+      this.options.log.info({ jobId }, "job completed while waiting for capacity; dropped from the wait");
+    }
+  }
+
+  /** Resolves when nothing is queued or running (jobs waiting for capacity or a retry aside). */
   idle(): Promise<void> {
     return this.#queue.onIdle();
   }
@@ -51,18 +92,9 @@ export class Dispatcher {
     return [...this.#unserved.values()];
   }
 
-  /** Serving is queued, running or waiting for a retry here. */
-  isActive(jobId: number): boolean {
-    return this.#active.has(jobId);
-  }
-
-  /** The job is over (completed): nothing more to do for it here. */
-  forget(jobId: number): void {
-    this.#unserved.delete(jobId);
-  }
-
-  get pending(): number {
-    return this.#queue.size + this.#queue.pending;
+  /** Jobs waiting for a free slot, oldest first. */
+  waiting(): JobRef[] {
+    return [...this.#waiting.values()].map((waiting) => waiting.job);
   }
 
   stop(): void {
@@ -71,22 +103,55 @@ export class Dispatcher {
     this.#queue.clear();
   }
 
-  async #run(job: JobRef, attempt: number): Promise<void> {
-    const fields = { jobId: job.id, repo: fullName(job.repository), installationId: job.installationId };
-    const { log, onOutcome } = this.options;
+  #fields(job: JobRef) {
+    return { jobId: job.id, repo: fullName(job.repository), installationId: job.installationId };
+  }
+
+  /** Applies policy, then waits for capacity or serves. */
+  async #plan(job: JobRef, attempt: number): Promise<void> {
+    const { log, onOutcome, capacity } = this.options;
+    let plan: DispatchPlan;
+    try {
+      plan = await this.options.plan(job);
+    } catch (error) {
+      return this.#failed(job, error);
+    }
+    if ("refused" in plan) {
+      this.#active.delete(job.id);
+      if (!this.#refused.has(job.id)) log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
+      this.#refused.add(job.id);
+      onOutcome?.("refused", job);
+      return;
+    }
+    const placement = { installationId: job.installationId, repository: fullName(job.repository).toLowerCase(), profile: plan.profile.name };
+    const reservation = capacity.reserve(job.id, placement, plan.caps);
+    if (!reservation.reserved) {
+      this.#waiting.set(job.id, { job, attempt, profile: plan.profile, caps: plan.caps, placement });
+      log.info({ ...this.#fields(job), profile: plan.profile.name, cap: reservation.cap }, "job waits for capacity");
+      onOutcome?.("waiting", job);
+      return;
+    }
+    await this.#serve(job, attempt, plan.profile);
+  }
+
+  async #serve(job: JobRef, attempt: number, profile: RunnerProfile): Promise<void> {
+    const { log, onOutcome, capacity } = this.options;
+    const fields = { ...this.#fields(job), profile: profile.name };
     let outcome: ServeOutcome;
     try {
-      outcome = await this.options.serve(job, attempt);
+      outcome = await this.options.serve(job, { attempt, profile });
     } catch (error) {
-      const { reason, retryable } = describeFailure(error);
-      this.#active.delete(job.id);
-      this.#unserved.set(job.id, { job, reason, retryable, at: Date.now() });
-      log.error({ ...fields, reason, retryable }, "could not start a runner for the job");
-      onOutcome?.("failed", job);
-      return;
+      capacity.release(job.id);
+      this.pump();
+      return this.#failed(job, error);
     }
     this.#unserved.delete(job.id);
     onOutcome?.(outcome.kind, job);
+    if (outcome.kind === "started") capacity.started(job.id, outcome.runnerName);
+    else {
+      capacity.release(job.id);
+      this.pump();
+    }
     switch (outcome.kind) {
       case "started":
         log.info({ ...fields, runner: outcome.runnerName, runnerId: outcome.runnerId, sandboxId: outcome.sandboxId }, "runner started");
@@ -101,7 +166,7 @@ export class Dispatcher {
         log.info({ ...fields, runner: outcome.runnerName, reason: outcome.reason, retryInMs: outcome.delayMs }, "will look at the job again");
         const timer = setTimeout(() => {
           this.#timers.delete(job.id);
-          void this.#queue.add(() => this.#run(job, attempt));
+          void this.#queue.add(() => this.#plan(job, attempt));
         }, outcome.delayMs);
         timer.unref();
         this.#timers.set(job.id, timer);
@@ -109,5 +174,13 @@ export class Dispatcher {
       }
     }
     this.#active.delete(job.id);
+  }
+
+  #failed(job: JobRef, error: unknown): void {
+    const { reason, retryable } = describeFailure(error);
+    this.#active.delete(job.id);
+    this.#unserved.set(job.id, { job, reason, retryable, at: Date.now() });
+    this.options.log.error({ ...this.#fields(job), reason, retryable }, "could not start a runner for the job");
+    this.options.onOutcome?.("failed", job);
   }
 }

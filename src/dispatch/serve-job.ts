@@ -9,6 +9,7 @@ import type { AppOctokit } from "../github/create-octokit-class.js";
 import { runnerName } from "../github/runner-name.js";
 import { deleteRunner, findRunnerByName, generateJitConfig, type RunnerRegistration } from "../github/runner-registrations.js";
 import { scopeKey, type RunnerScope, type RunnerScopes } from "../github/runner-scope.js";
+import type { RunnerProfile } from "../config/runner-profile.js";
 import type { Fleet } from "../modal/fleet.js";
 import { JIT_CONFIG_ENV, RUNNER_COMMAND } from "../modal/runner-command.js";
 import { MANAGED_BY, type RunnerSandboxTags } from "../modal/sandbox-tags.js";
@@ -26,7 +27,7 @@ export interface ServeJobContext {
   octokit: AppOctokit;
   fleet: Fleet;
   scopes: RunnerScopes;
-  settings: Pick<Settings, "runner" | "sandbox" | "dispatch">;
+  settings: Pick<Settings, "runner" | "dispatch">;
   /** When a registration without a sandbox was first seen (a cache; a restart just waits again). */
   firstSeenOrphan: (key: string) => number;
   now: () => number;
@@ -39,7 +40,13 @@ function statusOf(error: unknown): number | undefined {
   return typeof error === "object" && error !== null ? (error as { status?: number }).status : undefined;
 }
 
-export async function serveJob(job: JobRef, ctx: ServeJobContext, attempt = 0): Promise<ServeOutcome> {
+/** What to start: the runner name's attempt number and the sandbox's profile. */
+export interface ServeRequest {
+  attempt: number;
+  profile: RunnerProfile;
+}
+
+export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, profile }: ServeRequest): Promise<ServeOutcome> {
   const { octokit, settings } = ctx;
   const { owner, name: repo } = job.repository;
 
@@ -65,7 +72,7 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, attempt = 0): 
       throw error;
     }
     if (registration.kind === "created") {
-      return startSandbox(job, scope, registration.runner, registration.encodedJitConfig, ctx);
+      return startSandbox(job, profile, scope, registration.runner, registration.encodedJitConfig, ctx);
     }
     const verdict = await examineTakenName(scope, name, ctx);
     if (verdict !== "free-again") return verdict;
@@ -73,8 +80,8 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, attempt = 0): 
   throw new Error(`runner name ${name} was still taken after ${MAX_ROUNDS} attempts`);
 }
 
-async function startSandbox(job: JobRef, scope: RunnerScope, runner: RunnerRegistration, jitConfig: string, ctx: ServeJobContext): Promise<ServeOutcome> {
-  const { fleet, settings } = ctx;
+async function startSandbox(job: JobRef, profile: RunnerProfile, scope: RunnerScope, runner: RunnerRegistration, jitConfig: string, ctx: ServeJobContext): Promise<ServeOutcome> {
+  const { fleet } = ctx;
   const tags: RunnerSandboxTags = {
     managed_by: MANAGED_BY,
     job_id: String(job.id),
@@ -84,16 +91,9 @@ async function startSandbox(job: JobRef, scope: RunnerScope, runner: RunnerRegis
     repository: fullName(job.repository),
     installation_id: String(job.installationId),
     scope: scopeKey(scope),
+    profile: profile.name,
   };
-  const spec = {
-    name: runner.name,
-    command: RUNNER_COMMAND,
-    env: { [JIT_CONFIG_ENV]: jitConfig },
-    tags: { ...tags },
-    cpu: settings.sandbox.cpu,
-    memoryMiB: settings.sandbox.memoryMiB,
-    timeoutMs: settings.sandbox.timeoutMs,
-  };
+  const spec = { name: runner.name, profile, command: RUNNER_COMMAND, env: { [JIT_CONFIG_ENV]: jitConfig }, tags: { ...tags } };
   try {
     let created = await fleet.create(spec);
     if (created.kind === "exists") {

@@ -1,21 +1,23 @@
-// The Modal side: one app and one runner image, resolved once and reused for every
-// sandbox, and the few sandbox operations the App needs. Every call retries
-// transient control-plane failures.
-import { AlreadyExistsError, NotFoundError, type App, type Image, type ModalClient, type Sandbox } from "modal";
-import { MANAGED_BY } from "./sandbox-tags.js";
+// The Modal side: the app (created if missing) and each profile's runner image,
+// resolved once and reused for every sandbox, and the few sandbox operations the
+// App needs. Every call retries transient control-plane failures. An image that
+// fails to build is reported and retried after a pause, without holding up other
+// profiles.
+import { AlreadyExistsError, NotFoundError, type App, type Image, type ModalClient, type Sandbox, type SandboxCreateParams, type Secret } from "modal";
 import type { Logger } from "pino";
+import type { RunnerProfile } from "../config/runner-profile.js";
+import { isTransientModalError } from "../errors.js";
 import type { RunnerImageDefinition } from "./parse-dockerfile.js";
+import { MANAGED_BY } from "./sandbox-tags.js";
 import { DEFAULT_MODAL_RETRY, withModalRetry, type RetryOptions } from "./with-modal-retry.js";
 
 export interface SandboxSpec {
   name: string;
+  profile: RunnerProfile;
   command: string[];
-  /** Only the sandbox sees these; they are never logged. */
+  /** Only the sandbox sees these, besides the profile's; they are never logged. */
   env: Record<string, string>;
   tags: Record<string, string>;
-  cpu: number;
-  memoryMiB: number;
-  timeoutMs: number;
 }
 
 /** A running sandbox of ours as the control plane lists it. */
@@ -30,12 +32,20 @@ export interface ListedSandbox {
 export interface FleetOptions {
   appName: string;
   environment: string | undefined;
-  image: RunnerImageDefinition;
   retry?: RetryOptions;
+  /** How long a failed image build is not retried. */
+  imageRetryMs?: number;
+}
+
+interface Resolution<T> {
+  value: Promise<T>;
+  failedAt?: number;
 }
 
 export class Fleet {
-  #resolved: Promise<{ app: App; image: Image }> | undefined;
+  #app: Promise<App> | undefined;
+  readonly #images = new Map<string, Resolution<Image>>();
+  readonly #secrets = new Map<string, Promise<Secret>>();
   readonly #retry: RetryOptions;
   #calls = 0;
 
@@ -51,41 +61,89 @@ export class Fleet {
     };
   }
 
-  /** The app (created if missing) and the built runner image; a failure is retried on the next call. */
-  resolve(): Promise<{ app: App; image: Image }> {
-    this.#resolved ??= this.#resolveOnce().catch((error: unknown) => {
-      this.#resolved = undefined;
+  /** The app, created if missing; a failure is retried on the next call. */
+  app(): Promise<App> {
+    const { appName, environment } = this.options;
+    this.#app ??= this.#call(() => this.client.apps.fromName(appName, { environment, createIfMissing: true })).catch((error: unknown) => {
+      this.#app = undefined;
       throw error;
     });
-    return this.#resolved;
+    return this.#app;
   }
 
-  async #resolveOnce(): Promise<{ app: App; image: Image }> {
-    const { appName, environment, image: definition } = this.options;
-    const app = await this.#call(() => this.client.apps.fromName(appName, { environment, createIfMissing: true }));
-    const image = await this.#call(() =>
-      this.client.images.fromRegistry(definition.baseImage).dockerfileCommands(definition.commands).build(app),
+  /**
+   * The profile's image, built once (Modal caches builds by content, so a restart
+   * reuses it). A build that failed is not retried for a while: jobs of that
+   * profile fail fast with the build's error meanwhile.
+   */
+  image(profile: RunnerProfile): Promise<Image> {
+    const key = JSON.stringify(profile.image);
+    const known = this.#images.get(key);
+    const retryAfter = this.options.imageRetryMs ?? 60_000;
+    if (known && (known.failedAt === undefined || Date.now() - known.failedAt < retryAfter)) return known.value;
+    const resolution: Resolution<Image> = { value: this.#build(profile.image) };
+    resolution.value.then(
+      (image) => this.log.info({ profile: profile.name, image: profile.image.baseImage, imageId: image.imageId }, "runner image ready"),
+      (error: unknown) => {
+        const fields = { profile: profile.name, image: profile.image.baseImage, reason: (error as Error).message };
+        if (isTransientModalError(error)) {
+          // Modal was unreachable: nothing was built; the next job tries again.
+          this.#images.delete(key);
+          this.log.warn(fields, "runner image not resolved yet (Modal unreachable); will try again with the next job");
+          return;
+        }
+        resolution.failedAt = Date.now();
+        this.log.error(fields, "runner image failed to build; jobs of this profile cannot start until it builds");
+      },
     );
-    this.log.info({ app: appName, appId: app.appId, image: definition.baseImage, imageId: image.imageId }, "Modal app and runner image ready");
-    return { app, image };
+    this.#images.set(key, resolution);
+    return resolution.value;
+  }
+
+  async #build(definition: RunnerImageDefinition): Promise<Image> {
+    const app = await this.app();
+    return this.#call(() => this.client.images.fromRegistry(definition.baseImage).dockerfileCommands(definition.commands).build(app));
+  }
+
+  #secret(name: string): Promise<Secret> {
+    let secret = this.#secrets.get(name);
+    if (!secret) {
+      secret = this.#call(() => this.client.secrets.fromName(name, { environment: this.options.environment }));
+      this.#secrets.set(name, secret);
+      secret.catch(() => this.#secrets.delete(name));
+    }
+    return secret;
+  }
+
+  /** Resolves the app and every profile's image at start-up; failures are logged, not thrown. */
+  async prepare(profiles: RunnerProfile[]): Promise<void> {
+    await Promise.allSettled(profiles.map((profile) => this.image(profile)));
   }
 
   /** Creates the sandbox; "exists" when a running sandbox already has this name. */
   async create(spec: SandboxSpec): Promise<{ kind: "created"; sandboxId: string } | { kind: "exists" }> {
-    const { app, image } = await this.resolve();
+    const { profile } = spec;
+    const [app, image, secrets] = await Promise.all([this.app(), this.image(profile), Promise.all(profile.secrets.map((name) => this.#secret(name)))]);
+    const params: SandboxCreateParams = {
+      name: spec.name,
+      command: spec.command,
+      env: { ...profile.env, ...spec.env },
+      secrets,
+      tags: spec.tags,
+      cpu: profile.cpu,
+      memoryMiB: profile.memoryMiB,
+      gpu: profile.gpu,
+      // Modal takes whole seconds.
+      timeoutMs: Math.ceil(profile.timeoutMs / 1000) * 1000,
+      ...(profile.regions.length > 0 && { regions: profile.regions }),
+      ...(profile.network.egress === "none" && { blockNetwork: true }),
+      ...(profile.network.egress === "allowlist" && {
+        outboundCidrAllowlist: profile.network.cidrs,
+        outboundDomainAllowlist: profile.network.domains,
+      }),
+    };
     try {
-      const sandbox = await this.#call(() =>
-        this.client.sandboxes.create(app, image, {
-          name: spec.name,
-          command: spec.command,
-          env: spec.env,
-          tags: spec.tags,
-          cpu: spec.cpu,
-          memoryMiB: spec.memoryMiB,
-          // Modal takes whole seconds.
-          timeoutMs: Math.ceil(spec.timeoutMs / 1000) * 1000,
-        }),
-      );
+      const sandbox = await this.#call(() => this.client.sandboxes.create(app, image, params));
       return { kind: "created", sandboxId: sandbox.sandboxId };
     } catch (error) {
       if (error instanceof AlreadyExistsError) return { kind: "exists" };
@@ -128,7 +186,7 @@ export class Fleet {
    * call through the SDK's own client, the way `sandboxes.list` does.
    */
   async listRunnerSandboxes(): Promise<ListedSandbox[]> {
-    const { app } = await this.resolve();
+    const app = await this.app();
     const listed: ListedSandbox[] = [];
     const cp = this.client.cpClient;
     let beforeTimestamp: number | undefined;

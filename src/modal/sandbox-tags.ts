@@ -16,6 +16,8 @@ export interface RunnerSandboxTags {
   installation_id: string;
   /** "org:<org>" or "repo:<owner>/<repo>": where the runner is registered. */
   scope: string;
+  /** The runner profile the sandbox was made from. */
+  profile: string;
 }
 
 /** Added when GitHub reports that the runner took a job (workflow_job.in_progress). */

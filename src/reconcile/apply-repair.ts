@@ -14,6 +14,8 @@ export interface RepairDeps {
   fleet: Fleet;
   octokitFor: (installationId: number) => Promise<AppOctokit>;
   serve: (job: JobRef, attempt: number) => boolean;
+  /** A sandbox was terminated (its capacity is free). */
+  ended: (sandboxName: string) => void;
   log: Logger;
 }
 
@@ -22,9 +24,13 @@ export type RepairResult = "done" | "left-alone";
 export async function applyRepair(repair: Repair, deps: RepairDeps): Promise<RepairResult> {
   if (repair.kind === "serve-unserved-job") {
     const { job, attempt, reason } = repair;
-    const started = deps.serve(job, attempt);
-    deps.log.info({ repair: repair.kind, jobId: job.id, repo: `${job.repository.owner}/${job.repository.name}`, attempt, reason, alreadyInProgress: !started }, "reconcile: serving a queued job");
-    return started ? "done" : "left-alone";
+    const fields = { repair: repair.kind, jobId: job.id, repo: `${job.repository.owner}/${job.repository.name}`, attempt, reason };
+    if (!deps.serve(job, attempt)) {
+      deps.log.debug(fields, "reconcile: job is already being served (or waits for capacity) here");
+      return "left-alone";
+    }
+    deps.log.info(fields, "reconcile: serving a queued job");
+    return "done";
   }
 
   const { runner, sandbox, reason } = repair;
@@ -45,7 +51,10 @@ export async function applyRepair(repair: Repair, deps: RepairDeps): Promise<Rep
       return "left-alone";
     }
   }
-  if (sandbox) await deps.fleet.terminate(sandbox.sandboxId);
+  if (sandbox) {
+    await deps.fleet.terminate(sandbox.sandboxId);
+    deps.ended(sandbox.name);
+  }
   deps.log.info(fields, runner && sandbox ? "reconcile: removed a runner and its sandbox" : runner ? "reconcile: deleted a runner registration" : "reconcile: terminated a sandbox");
   return "done";
 }

@@ -14,6 +14,7 @@ export interface ObservedSandbox {
   repository: string | undefined;
   installationId: number | undefined;
   scopeKey: string | undefined;
+  profile: string | undefined;
   /** The job its runner took, once GitHub reported it. */
   assignedJobId: number | undefined;
   /** When that job completed (epoch ms). */
@@ -62,6 +63,7 @@ export function toObservedSandbox(listed: ListedSandbox): ObservedSandbox {
     repository: tags.repository,
     installationId: numberTag(tags, "installation_id"),
     scopeKey: tags.scope,
+    profile: tags.profile,
     assignedJobId: numberTag(tags, "assigned_job_id"),
     finishedAt: numberTag(tags, "finished_at"),
   };

@@ -14,7 +14,6 @@ import { parseRunnerName } from "../github/runner-name.js";
 import { listRunners } from "../github/runner-registrations.js";
 import { scopeFromKey, scopeKey, type RunnerScopes } from "../github/runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
-import { decideToServe, type ServePolicy } from "../policy/decide-to-serve.js";
 import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
 import type { RepositoryDirectory } from "./repository-directory.js";
@@ -30,7 +29,8 @@ export interface ObserveDeps {
   directory: RepositoryDirectory;
   /** Jobs whose dispatch failed here. */
   unservedJobs: () => JobRef[];
-  policy: ServePolicy;
+  /** Whether the App serves a queued job (label, operator policy, a profile that fits). */
+  wanted: (job: JobRef) => boolean;
   namePrefix: string;
   activeRepositoryWindowMs: number;
   log: Logger;
@@ -113,7 +113,7 @@ export class Observer {
       ...[...targets.values()].map((target) => async () => {
         try {
           const jobs = await listQueuedJobs(await deps.octokitFor(target.installationId), target.repository, target.installationId, since);
-          queuedJobs.push(...jobs.filter((job) => decideToServe(job, deps.policy).serve));
+          queuedJobs.push(...jobs.filter(deps.wanted));
           scannedRepositories.push(fullName(target.repository));
         } catch (error) {
           failed({ repo: fullName(target.repository) }, error);

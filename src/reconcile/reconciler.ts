@@ -7,6 +7,7 @@ import { describeFailure } from "../errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import type { Fleet } from "../modal/fleet.js";
 import { applyRepair, type RepairDeps } from "./apply-repair.js";
+import type { Observation } from "./observation.js";
 import { Observer, type ObserveDeps } from "./observe.js";
 import { planRepairs, type PlanSettings, type RepairKind } from "./plan-repairs.js";
 
@@ -16,6 +17,8 @@ export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor">, Omit
   intervalMs: number;
   fullSweepIntervalMs: number;
   fleet: Fleet;
+  /** Receives every observation (the capacity count is refreshed from it). */
+  observed?: (world: Observation) => void;
   log: Logger;
   now: () => number;
 }
@@ -124,6 +127,7 @@ export class Reconciler {
     try {
       const world = await this.#observer.observe(started, full);
       if (full) this.#lastFullSweep = started;
+      options.observed?.(world);
       summary.failed += world.errors;
       summary.checked = { sandboxes: world.sandboxes.length, runners: world.runners.length, repositories: world.scannedRepositories.length, queuedJobs: world.queuedJobs.length };
       for (const repair of planRepairs(world, options.plan)) {

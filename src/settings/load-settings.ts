@@ -5,6 +5,8 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
+import { defaultRunnerConfig, loadRunnerConfig, RunnerConfigError } from "../config/load-runner-config.js";
+import type { RunnerConfig } from "../config/runner-profile.js";
 import { parseDockerfile, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
 import { SETTINGS, type SettingName } from "./settings-schema.js";
 
@@ -31,9 +33,9 @@ export interface Settings {
     /** Runner group by numeric id, or by name (resolved per org). */
     group: number | string;
     workFolder: string;
-    image: RunnerImageDefinition;
+    /** Runner profiles and caps (RUNNER_CONFIG, or one default profile). */
+    config: RunnerConfig;
   };
-  sandbox: { cpu: number; memoryMiB: number; timeoutMs: number };
   policy: { allowPublicRepos: boolean; allowedRepositories: string[]; deniedRepositories: string[] };
   dispatch: { concurrency: number; registrationGraceMs: number };
   reconcile: {
@@ -122,6 +124,25 @@ function readRunnerImage(file: string, problems: string[]): RunnerImageDefinitio
   }
 }
 
+function readRunnerConfig(v: Values, image: RunnerImageDefinition, cwd: string, problems: string[]): RunnerConfig | undefined {
+  const defaults = {
+    runnerLabel: v.RUNNER_LABEL as string,
+    image,
+    cpu: v.SANDBOX_CPU as number,
+    memoryMiB: v.SANDBOX_MEMORY_MIB as number,
+    timeoutMs: v.SANDBOX_TIMEOUT as number,
+  };
+  const file = v.RUNNER_CONFIG as string | undefined;
+  if (!file) return defaultRunnerConfig(defaults);
+  try {
+    return loadRunnerConfig(path.resolve(cwd, file), defaults, cwd);
+  } catch (error) {
+    if (!(error instanceof RunnerConfigError)) throw error;
+    problems.push(...error.problems.map((problem) => `RUNNER_CONFIG: ${problem}`));
+    return undefined;
+  }
+}
+
 export function loadSettings(env: Env = process.env, cwd = process.cwd()): Settings {
   const problems: string[] = [];
   const v = validateEach(env, problems);
@@ -129,7 +150,8 @@ export function loadSettings(env: Env = process.env, cwd = process.cwd()): Setti
   checkModalCredentials(env, problems);
   const dockerfile = typeof v.RUNNER_DOCKERFILE === "string" ? path.resolve(cwd, v.RUNNER_DOCKERFILE) : "";
   const image = dockerfile ? readRunnerImage(dockerfile, problems) : { baseImage: "", commands: [] };
-  if (problems.length > 0) throw new SettingsError(problems);
+  const config = problems.length > 0 ? undefined : readRunnerConfig(v, image, cwd, problems);
+  if (problems.length > 0 || !config) throw new SettingsError(problems);
 
   const gheHost = v.GHE_HOST as string | undefined;
   const group = v.RUNNER_GROUP as string;
@@ -151,9 +173,8 @@ export function loadSettings(env: Env = process.env, cwd = process.cwd()): Setti
       scope: v.RUNNER_SCOPE as Settings["runner"]["scope"],
       group: /^\d+$/.test(group) ? Number(group) : group,
       workFolder: v.RUNNER_WORK_FOLDER as string,
-      image,
+      config,
     },
-    sandbox: { cpu: v.SANDBOX_CPU as number, memoryMiB: v.SANDBOX_MEMORY_MIB as number, timeoutMs: v.SANDBOX_TIMEOUT as number },
     policy: {
       allowPublicRepos: v.ALLOW_PUBLIC_REPOS as boolean,
       allowedRepositories: v.ALLOWED_REPOSITORIES as string[],

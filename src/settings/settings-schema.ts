@@ -2,19 +2,7 @@
 // default and the sentence the README's settings table shows. Probot's and the
 // Modal SDK's standard variables are listed too, so one check covers them all.
 import { z } from "zod";
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "90s", "15m", "6h", "1d", "500ms" or a bare number of seconds, as milliseconds. */
-const duration = () =>
-  z.string().transform((raw, ctx) => {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(raw);
-    if (!match) {
-      ctx.addIssue({ code: "custom", message: `expected a duration such as 90s, 15m or 6h` });
-      return z.NEVER;
-    }
-    return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? "s"]!);
-  });
+import { duration, sandboxLifetime } from "./duration.js";
 
 const bool = () =>
   z.string().transform((raw, ctx) => {
@@ -74,11 +62,12 @@ export const SETTINGS = {
   RUNNER_SCOPE: { shownDefault: "auto", description: "`org`: register runners at org level; `repo`: at repository level; `auto`: org level for org installations that granted it, else repository level.", schema: z.enum(["auto", "org", "repo"]).default("auto") },
   RUNNER_GROUP: { shownDefault: "Default", description: "Runner group for org-level runners, by name or numeric id.", schema: z.string().min(1).default("Default") },
   RUNNER_WORK_FOLDER: { shownDefault: "_work", description: "The runner's work folder (`work_folder` of the JIT config).", schema: z.string().min(1).default("_work") },
-  RUNNER_DOCKERFILE: { shownDefault: "docker/runner/Dockerfile", description: "Dockerfile of the runner image: its `FROM` image plus the lines after it, built once on Modal.", schema: z.string().min(1).default("docker/runner/Dockerfile") },
+  RUNNER_DOCKERFILE: { shownDefault: "docker/runner/Dockerfile", description: "Dockerfile of the default runner image: its `FROM` image plus the lines after it, built once on Modal.", schema: z.string().min(1).default("docker/runner/Dockerfile") },
+  RUNNER_CONFIG: { description: "Path of the runner configuration (YAML): runner profiles (labels, image, CPU, memory, GPU, lifetime, region, env, secrets, egress) and concurrency caps. Without it one default profile serves RUNNER_LABEL with the SANDBOX_* settings.", schema: z.string().min(1).optional() },
   MODAL_APP_NAME: { shownDefault: "github-actions-runners", description: "Modal app that holds the sandboxes (created if missing).", schema: modalName.default("github-actions-runners") },
-  SANDBOX_CPU: { shownDefault: "2", description: "CPU cores reserved per sandbox.", schema: positiveNumber().default(2) },
-  SANDBOX_MEMORY_MIB: { shownDefault: "4096", description: "Memory per sandbox, MiB.", schema: positiveInteger().default(4096) },
-  SANDBOX_TIMEOUT: { shownDefault: "6h", description: "Hard lifetime cap of a sandbox (`90s`, `45m`, `6h`, `1d`); Modal ends it after this however busy it is.", schema: duration().pipe(z.number().min(60_000, "at least 60s").max(24 * 3_600_000, "at most 24h")).default(6 * 3_600_000) },
+  SANDBOX_CPU: { shownDefault: "2", description: "CPU cores reserved per sandbox (default profile).", schema: positiveNumber().default(2) },
+  SANDBOX_MEMORY_MIB: { shownDefault: "4096", description: "Memory per sandbox, MiB (default profile).", schema: positiveInteger().default(4096) },
+  SANDBOX_TIMEOUT: { shownDefault: "6h", description: "Hard lifetime cap of a sandbox (`90s`, `45m`, `6h`, `1d`); Modal ends it after this however busy it is.", schema: sandboxLifetime().default(6 * 3_600_000) },
   ALLOW_PUBLIC_REPOS: { shownDefault: "false", description: "Serve public repositories. Off by default: on a public repository anyone can open a pull request that runs code on your runner.", schema: bool().default(false) },
   ALLOWED_REPOSITORIES: { shownDefault: "(all)", description: "Only serve these: `owner` (all its repositories), `owner/repo`, `owner/prefix-*`. Comma-separated.", schema: list().default([]) },
   DENIED_REPOSITORIES: { shownDefault: "(none)", description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.", schema: list().default([]) },

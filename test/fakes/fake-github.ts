@@ -69,6 +69,8 @@ export const DEFAULT_PERMISSIONS: Readonly<Permissions> = Object.freeze({
   administration: "write",
   organization_self_hosted_runners: "write",
   metadata: "read",
+  // What app.yml asks for, to read .github/modal-runner.yml.
+  single_file: "read",
 });
 
 const DOCS = "https://docs.github.com/rest";

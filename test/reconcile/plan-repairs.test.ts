@@ -36,6 +36,7 @@ function runner(jobId: number, options: { attempt?: number; busy?: boolean; ageM
           repository: options.repo ?? "octo-org/app",
           installationId: 9,
           scopeKey,
+          profile: "default",
           assignedJobId: options.assigned,
           finishedAt: options.finishedAgoMs === undefined ? undefined : NOW - options.finishedAgoMs,
         };

@@ -2,7 +2,7 @@
 // lost, no sandbox leaks, no runner is killed mid-job.
 import { Status } from "nice-grpc";
 import { eventually, settled } from "../support/app-harness.js";
-import { startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
+import { FAST_RECONCILE, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 
 let world: ReconcileWorld;
 
@@ -218,8 +218,9 @@ describe("assignments", () => {
 
 describe("replicas", () => {
   test("two replicas reconciling at once repair each problem once", async () => {
-    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 } });
-    const second = await world.startApp({ RECONCILE_INTERVAL: "0", IDLE_RUNNER_TIMEOUT: "60s", FINISHED_GRACE: "0s", REGISTRATION_GRACE: "0s", UNSERVED_JOB_GRACE: "0s" });
+    // Repository-level runners: the cancelled job's runner cannot serve the other repository's jobs.
+    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 }, env: { RUNNER_SCOPE: "repo" }, repositories: ["app", "other"] });
+    const second = await world.startApp({ ...FAST_RECONCILE, RUNNER_SCOPE: "repo" });
     // A cancelled job's idle runner, and two jobs whose webhooks were lost.
     const cancelled = world.queueJob();
     await world.github.deliverWorkflowJob("queued", cancelled);
@@ -227,7 +228,7 @@ describe("replicas", () => {
     await settled(world);
     world.github.cancelJob(cancelled.id);
     world.github.webhookUrl = undefined; // the cancellation's webhook and the new jobs' are lost
-    const lost = [world.queueJob(["modal", "large"]), world.queueJob(["modal", "gpu"])]; // labels its runner cannot serve
+    const lost = [world.queueJob(["modal"], { repo: "other" }), world.queueJob(["self-hosted", "modal"], { repo: "other" })];
 
     const [a, b] = await Promise.all([
       world.app.parts.reconciler.run({ full: true, reason: "test" }),

@@ -30,9 +30,13 @@ describe("settings", () => {
     const settings = loadSettings(complete);
     expect(settings.github).toMatchObject({ appId: 12345, baseUrl: "https://api.github.com", webhookPath: "/api/github/webhooks" });
     expect(settings.runner).toMatchObject({ label: "modal", namePrefix: "modal", scope: "auto", group: "Default", workFolder: "_work" });
-    expect(settings.runner.image.baseImage).toMatch(/^ghcr\.io\/actions\/actions-runner:/);
     expect(settings.modal.appName).toBe("github-actions-runners");
-    expect(settings.sandbox).toEqual({ cpu: 2, memoryMiB: 4096, timeoutMs: 6 * 3600_000 });
+    // Without RUNNER_CONFIG, one default profile from the SANDBOX_* settings and the runner Dockerfile.
+    expect(settings.runner.config.profiles).toEqual([
+      expect.objectContaining({ name: "default", labels: ["modal"], cpu: 2, memoryMiB: 4096, timeoutMs: 6 * 3600_000, gpu: undefined, network: { egress: "open" } }),
+    ]);
+    expect(settings.runner.config.profiles[0]!.image.baseImage).toMatch(/^ghcr\.io\/actions\/actions-runner:/);
+    expect(settings.runner.config.caps).toEqual({ total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} });
     expect(settings.policy).toEqual({ allowPublicRepos: false, allowedRepositories: [], deniedRepositories: [] });
   });
 
@@ -51,7 +55,7 @@ describe("settings", () => {
       ALLOWED_REPOSITORIES: "octo-org, other/app ",
     });
     expect(settings.runner.group).toBe(42);
-    expect(settings.sandbox).toMatchObject({ timeoutMs: 90 * 60_000, cpu: 0.5 });
+    expect(settings.runner.config.profiles[0]).toMatchObject({ timeoutMs: 90 * 60_000, cpu: 0.5 });
     expect(settings.policy).toEqual({ allowPublicRepos: true, allowedRepositories: ["octo-org", "other/app"], deniedRepositories: [] });
   });
 

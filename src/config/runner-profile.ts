@@ -1,0 +1,41 @@
+// A runner profile: what kind of sandbox serves the jobs whose labels it covers.
+import type { RunnerImageDefinition } from "../modal/parse-dockerfile.js";
+
+export type NetworkPolicy =
+  | { egress: "open" }
+  | { egress: "none" }
+  /** Only these destinations; everything else is blocked. */
+  | { egress: "allowlist"; cidrs: string[]; domains: string[] };
+
+export interface RunnerProfile {
+  name: string;
+  /** Lower-case; always includes RUNNER_LABEL. */
+  labels: string[];
+  image: RunnerImageDefinition;
+  cpu: number;
+  memoryMiB: number;
+  /** Modal GPU spec, e.g. "A10G" or "H100:2". */
+  gpu: string | undefined;
+  timeoutMs: number;
+  regions: string[];
+  env: Record<string, string>;
+  /** Modal named secrets, injected as environment variables. */
+  secrets: string[];
+  network: NetworkPolicy;
+  /** Sandboxes of this profile at once (all installations). */
+  maxSandboxes: number | undefined;
+}
+
+/** Concurrency ceilings; absent means no limit. */
+export interface Caps {
+  total: number | undefined;
+  perInstallation: number | undefined;
+  perRepository: number | undefined;
+  perProfile: Record<string, number>;
+}
+
+export interface RunnerConfig {
+  /** In the order the file lists them (ties in matching go to the first). */
+  profiles: RunnerProfile[];
+  caps: Caps;
+}
