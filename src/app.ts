@@ -14,6 +14,7 @@ import { fullName, jobFromWebhook, type JobRef } from "./github/job-ref.js";
 import { parseRunnerName } from "./github/runner-name.js";
 import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
+import { Metrics } from "./observe/metrics.js";
 import type { AssignmentTags, FinishedTags } from "./modal/sandbox-tags.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
 import { decideToServe, hasLabel } from "./policy/decide-to-serve.js";
@@ -40,6 +41,7 @@ export interface AppOptions {
 
 export interface AppParts {
   dispatcher: Dispatcher;
+  metrics: Metrics;
   fleet: Fleet;
   reconciler: Reconciler;
   /** Resolves when queued dispatch, tag updates and reconcile passes are done. */
@@ -61,6 +63,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
     const policyFiles = new PolicyFiles(log.child({ name: "policy" }), now);
     const operator = operatorPolicy(config);
     const policy = { runnerLabel: settings.runner.label, ...settings.policy };
+    const metrics = new Metrics({ waiting: () => dispatcher.waiting().length, sandboxes: () => capacity.size });
     const octokitFor = async (installationId: number) => (await app.auth(installationId)) as AppOctokit;
     const orphanSightings = new Map<string, number>();
     const firstSeenOrphan = (key: string) => {
@@ -77,11 +80,12 @@ export function createApp(options: AppOptions): ApplicationFunction {
       return "profile" in choice ? { profile: choice.profile, caps: effective.caps } : { refused: choice.reason };
     };
 
-    const dispatcher = new Dispatcher({
+    const dispatcher: Dispatcher = new Dispatcher({
       concurrency: settings.dispatch.concurrency,
       log: log.child({ name: "dispatch" }),
       capacity,
       plan,
+      onOutcome: (outcome) => metrics.job(outcome),
       serve: async (job, request) => serveJob(job, { octokit: await octokitFor(job.installationId), fleet, scopes, settings, firstSeenOrphan, now, log }, request),
     });
     const sandboxEnded = (name: string) => {
@@ -115,6 +119,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
         registrationGraceMs: settings.dispatch.registrationGraceMs,
         unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
       },
+      passed: (summary) => metrics.pass(summary),
       intervalMs: settings.reconcile.intervalMs,
       fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
       log: log.child({ name: "reconcile" }),
@@ -175,6 +180,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
       log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
     });
 
+    addHandler(metrics.handler());
     addHandler(reconcileEndpoint(settings.reconcile.secret, (full) => reconciler.run({ full, reason: "http" })));
 
     // Resolve the Modal app and every profile's image now, so the first job does not wait for them.
@@ -183,6 +189,7 @@ export function createApp(options: AppOptions): ApplicationFunction {
 
     options.onReady?.({
       dispatcher,
+      metrics,
       fleet,
       reconciler,
       idle: async () => {

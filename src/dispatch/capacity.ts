@@ -43,7 +43,7 @@ export class Capacity {
       ["total", caps.total, all.length],
       ["per installation", caps.perInstallation, count((other) => other.installationId === placement.installationId)],
       ["per repository", caps.perRepository, count((other) => other.repository === placement.repository)],
-      [`profile ${placement.profile}`, caps.perProfile[placement.profile], count((other) => other.profile === placement.profile)],
+      [`per profile ${placement.profile}`, caps.perProfile[placement.profile], count((other) => other.profile === placement.profile)],
     ];
     for (const [cap, limit, used] of checks) {
       if (limit !== undefined && used >= limit) return { reserved: false, cap: `${cap} (${used}/${limit})` };
@@ -62,6 +62,11 @@ export class Capacity {
   /** The reserved job needs no sandbox after all (served already, no longer queued, failed). */
   release(jobId: number): void {
     this.#reserved.delete(jobId);
+  }
+
+  /** Sandboxes counted (running and reserved). */
+  get size(): number {
+    return this.#running.size + this.#reserved.size;
   }
 
   /** A sandbox ended (its job finished, or it was terminated). */

@@ -47,7 +47,7 @@ export class Dispatcher {
   readonly #waiting = new Map<number, Waiting>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   readonly #unserved = new Map<number, UnservedJob>();
-  /** Jobs refused by policy, so each is logged once however often it is seen. */
+  /** Jobs refused by policy, so each is logged and counted once however often it is seen. */
   readonly #refused = new Set<number>();
 
   constructor(private readonly options: DispatcherOptions) {
@@ -118,8 +118,9 @@ export class Dispatcher {
     }
     if ("refused" in plan) {
       this.#active.delete(job.id);
-      if (!this.#refused.has(job.id)) log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
+      if (this.#refused.has(job.id)) return;
       this.#refused.add(job.id);
+      log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
       onOutcome?.("refused", job);
       return;
     }
@@ -143,7 +144,7 @@ export class Dispatcher {
     } catch (error) {
       capacity.release(job.id);
       this.pump();
-      return this.#failed(job, error);
+      return this.#failed(job, error, profile.name);
     }
     this.#unserved.delete(job.id);
     onOutcome?.(outcome.kind, job);
@@ -176,11 +177,11 @@ export class Dispatcher {
     this.#active.delete(job.id);
   }
 
-  #failed(job: JobRef, error: unknown): void {
+  #failed(job: JobRef, error: unknown, profile?: string): void {
     const { reason, retryable } = describeFailure(error);
     this.#active.delete(job.id);
     this.#unserved.set(job.id, { job, reason, retryable, at: Date.now() });
-    this.options.log.error({ ...this.#fields(job), reason, retryable }, "could not start a runner for the job");
+    this.options.log.error({ ...this.#fields(job), profile, reason, retryable }, "could not start a runner for the job");
     this.options.onOutcome?.("failed", job);
   }
 }

@@ -64,8 +64,12 @@ export class PolicyFiles {
         return undefined;
       }
       if (status === undefined) {
+        const message = (error as Error).message;
+        // Without a file of its own, a repository falls back to the org's, whose
+        // problem was reported when the org's file was read.
+        if (repo !== ".github" && message.includes(`/${owner}/.github/contents/`)) return undefined;
         // Unparsable YAML and the like: the plugin's message says which file and why.
-        this.#reportOnce("error", `${owner}/${repo}/${POLICY_PATH}`, (error as Error).message, "policy file is invalid and ignored; the operator's policy applies");
+        this.#reportOnce("error", `${owner}/${repo}/${POLICY_PATH}`, message, "policy file is invalid and ignored; the operator's policy applies");
         return undefined;
       }
       throw error;

@@ -19,6 +19,8 @@ export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor">, Omit
   fleet: Fleet;
   /** Receives every observation (the capacity count is refreshed from it). */
   observed?: (world: Observation) => void;
+  /** Receives every pass's summary (metrics). */
+  passed?: (summary: PassSummary) => void;
   log: Logger;
   now: () => number;
 }
@@ -148,6 +150,7 @@ export class Reconciler {
     summary.durationMs = options.now() - started;
     summary.apiCalls = { github: this.#githubCalls - github, modal: options.fleet.calls - modal };
     options.log.info(summary, "reconcile pass");
+    options.passed?.(summary);
     return summary;
   }
 

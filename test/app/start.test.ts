@@ -28,14 +28,14 @@ describe("without App credentials", () => {
     const page = await (await fetch(`http://127.0.0.1:${port}/probot`)).text();
     const manifest = JSON.parse(/name="manifest" id="manifest" value='([^']+)'/.exec(page)![1]!);
     expect(manifest.default_events).toEqual(["workflow_job"]);
-    expect(manifest.default_permissions).toEqual({ actions: "read", administration: "write", organization_self_hosted_runners: "write", metadata: "read" });
+    expect(manifest.default_permissions).toEqual({ actions: "read", administration: "write", organization_self_hosted_runners: "write", metadata: "read", single_file: "read" });
     expect(manifest.redirect_url).toBe(`http://127.0.0.1:${port}/probot/setup`);
   });
 
   test("app.yml asks only for what the App needs", () => {
     const manifest = parse(readFileSync("app.yml", "utf8"));
     expect(manifest.default_events).toEqual(["workflow_job"]);
-    expect(Object.keys(manifest.default_permissions).sort()).toEqual(["actions", "administration", "metadata", "organization_self_hosted_runners"]);
+    expect(Object.keys(manifest.default_permissions).sort()).toEqual(["actions", "administration", "metadata", "organization_self_hosted_runners", "single_file"]);
   });
 });
 

@@ -1,0 +1,46 @@
+// Counting sandboxes against the caps.
+import { Capacity } from "../../src/dispatch/capacity.js";
+import type { Caps } from "../../src/config/runner-profile.js";
+
+const none: Caps = { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} };
+const at = (repository: string, profile = "default", installationId = 1) => ({ installationId, repository, profile });
+
+test.each([
+  ["total", { ...none, total: 2 }, [at("o/a"), at("o/b")], at("o/c")],
+  ["per installation", { ...none, perInstallation: 1 }, [at("o/a")], at("o/b")],
+  ["per repository", { ...none, perRepository: 1 }, [at("o/a")], at("o/a")],
+  ["per profile", { ...none, perProfile: { gpu: 1 } }, [at("o/a", "gpu")], at("o/b", "gpu")],
+])("the %s cap holds, counting reservations too", (cap, caps, before, next) => {
+  const capacity = new Capacity();
+  before.forEach((placement, index) => expect(capacity.reserve(index, placement, caps).reserved).toBe(true));
+  expect(capacity.reserve(99, next, caps)).toEqual({ reserved: false, cap: expect.stringContaining(cap) });
+  capacity.release(0);
+  expect(capacity.reserve(99, next, caps).reserved).toBe(true);
+});
+
+test("other installations, repositories and profiles are not held back", () => {
+  const capacity = new Capacity();
+  const caps = { ...none, perInstallation: 1, perRepository: 1, perProfile: { gpu: 1 } };
+  expect(capacity.reserve(1, at("o/a", "gpu", 1), caps).reserved).toBe(true);
+  expect(capacity.reserve(2, at("p/a", "default", 2), caps).reserved).toBe(true);
+});
+
+test("a fresh list from Modal replaces the count, keeping what this replica started after it was taken", () => {
+  let now = 1000;
+  const capacity = new Capacity(() => now);
+  const caps = { ...none, total: 2 };
+  capacity.reserve(1, at("o/a"), caps);
+  capacity.started(1, "modal-1-0"); // at 1000
+  // A list taken at 1500 without modal-1-0: it has ended since.
+  capacity.observe([{ name: "modal-7-0", ...at("o/x") }], 1500);
+  expect(capacity.reserve(2, at("o/b"), caps).reserved).toBe(true);
+  capacity.started(2, "modal-2-0"); // at 1000 too; now two run
+  now = 3000;
+  capacity.reserve(3, at("o/c"), { ...none });
+  capacity.started(3, "modal-3-0"); // at 3000
+  // A list taken at 2500 cannot know modal-3-0 yet: it is kept.
+  capacity.observe([{ name: "modal-7-0", ...at("o/x") }], 2500);
+  expect(capacity.reserve(4, at("o/d"), caps)).toEqual({ reserved: false, cap: "total (2/2)" });
+  capacity.ended("modal-3-0");
+  expect(capacity.reserve(4, at("o/d"), caps).reserved).toBe(true);
+});

@@ -1,0 +1,123 @@
+// Concurrency caps: a job over a cap waits, and is dispatched, oldest first, as soon
+// as a slot frees; a waiting job that is cancelled leaves the wait; after a restart,
+// waiting jobs are found again from GitHub.
+import { attachSimulatedRunners, type SimulatedRunners } from "../fakes/simulated-runner.js";
+import { eventually, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { FAST_RECONCILE } from "../reconcile/reconcile-world.js";
+import { runnerConfigFile } from "./config-file.js";
+
+let world: World;
+let runners: SimulatedRunners;
+let installations: { octo: number; other: number };
+
+beforeEach(async () => {
+  world = await startWorld();
+  installations = {
+    octo: world.github.addInstallation({ account: "octo-org", accountType: "Organization" }).id,
+    other: world.github.addInstallation({ account: "other-org", accountType: "Organization" }).id,
+  };
+  world.github.addRepository({ installationId: installations.octo, owner: "octo-org", name: "app" });
+  world.github.addRepository({ installationId: installations.octo, owner: "octo-org", name: "web" });
+  world.github.addRepository({ installationId: installations.other, owner: "other-org", name: "api" });
+});
+
+afterEach(async () => {
+  runners?.stop();
+  world.github.assertNoViolations();
+  await world.close();
+});
+
+function configWith(caps: string, largeMax = ""): string {
+  return runnerConfigFile(["caps:", ...caps.split("\n").map((line) => `  ${line}`), "profiles:", "  default:", "    labels: [modal]", "  large:", "    labels: [modal, large]", largeMax && `    maxSandboxes: ${largeMax}`, ""].join("\n"));
+}
+
+async function start(config: string, jobDurationMs: number | ((jobId: number) => number) = 300): Promise<RunningApp> {
+  const app = await world.startApp({ RUNNER_CONFIG: config });
+  runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 10, pollMs: 10, jobDurationMs });
+  return app;
+}
+
+const queue = (repo: string, labels = ["modal"]) => {
+  const [owner, name] = repo.split("/") as [string, string];
+  return world.github.queueJob({ owner, repo: name, labels });
+};
+const statusOf = (jobId: number) => world.github.jobs().find((job) => job.id === jobId)!.status;
+const startedNames = () => world.modal.sandboxes().map((sandbox) => sandbox.tags.job_id);
+
+test.each([
+  ["total", configWith("total: 1"), ["octo-org/app"], ["octo-org/web"], undefined],
+  ["per installation", configWith("perInstallation: 1"), ["octo-org/app"], ["octo-org/web"], "other-org/api"],
+  // Jobs asking for "large": a runner made for the plain job in "web" cannot take them.
+  ["per repository", configWith("perRepository: 1"), ["octo-org/app", "large"], ["octo-org/app", "large"], "octo-org/web"],
+  ["per profile", configWith("{}", "1"), ["octo-org/app", "large"], ["octo-org/web", "large"], "octo-org/web"],
+])("the %s cap: the second job waits until the first is done; others are not held back", async (_cap, config, first, second, unaffected) => {
+  const app = await start(config);
+  const [firstRepo, firstLabel] = first;
+  const [secondRepo, secondLabel] = second;
+  const one = queue(firstRepo!, ["modal", ...(firstLabel ? [firstLabel] : [])]);
+  const two = queue(secondRepo!, ["modal", ...(secondLabel ? [secondLabel] : [])]);
+  await world.github.deliverWorkflowJob("queued", one);
+  await world.github.deliverWorkflowJob("queued", two);
+  await eventually(() => app.logs.find("job waits for capacity").length === 1 && startedNames().length === 1, "the first job starts and the second waits");
+  expect(app.logs.find("job waits for capacity")[0]).toMatchObject({ jobId: two.id });
+  expect(startedNames()).toEqual([String(one.id)]);
+  expect(await (await fetch(`${app.url}/metrics`)).text()).toContain("modal_runner_jobs_waiting 1");
+
+  if (unaffected) {
+    const three = queue(unaffected);
+    await world.github.deliverWorkflowJob("queued", three);
+    await eventually(() => startedNames().includes(String(three.id)), "a job the cap does not concern starts at once");
+    expect(statusOf(two.id)).toBe("queued");
+  }
+
+  await eventually(() => statusOf(one.id) === "completed", "the first job is done");
+  await eventually(() => startedNames().includes(String(two.id)), "the waiting job starts once the slot is free");
+  await eventually(() => statusOf(two.id) === "completed", "the second job is done");
+});
+
+test("waiting jobs start oldest first, one per freed slot", async () => {
+  const app = await start(configWith("total: 1"), 150);
+  const jobs = [queue("octo-org/app"), queue("octo-org/app"), queue("octo-org/app"), queue("octo-org/app")];
+  // Deliver newest first: the order of arrival must not matter, only the age of the job.
+  await world.github.deliverWorkflowJob("queued", jobs[0]!);
+  for (const job of jobs.slice(1).reverse()) await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => jobs.every((job) => statusOf(job.id) === "completed"), "every job ran", 10_000);
+  expect(startedNames()).toEqual(jobs.map((job) => String(job.id)));
+  expect(world.modal.mostInFlight("sandboxCreateV2")).toBe(1);
+  expect(app.logs.find("capacity freed; starting a waiting job")).toHaveLength(3);
+});
+
+test("a job cancelled while it waits is dropped from the wait", async () => {
+  const app = await start(configWith("total: 1"));
+  const running = queue("octo-org/app");
+  const cancelled = queue("octo-org/app");
+  await world.github.deliverWorkflowJob("queued", running);
+  await world.github.deliverWorkflowJob("queued", cancelled);
+  await eventually(() => app.parts.dispatcher.waiting().length === 1, "the second job waits");
+  world.github.cancelJob(cancelled.id);
+  await eventually(() => app.logs.find("job completed while waiting for capacity; dropped from the wait").length === 1, "it is dropped");
+  await eventually(() => statusOf(running.id) === "completed", "the first job is done");
+  await settled(world);
+  expect(startedNames()).toEqual([String(running.id)]);
+  expect(app.parts.dispatcher.waiting()).toEqual([]);
+});
+
+test("after a restart, jobs that were waiting are found again from GitHub and wait for the slot", async () => {
+  const config = configWith("total: 1");
+  const first = await start(config, (jobId) => (jobId === jobs[0]!.id ? 4000 : 100));
+  const jobs = [queue("octo-org/app"), queue("octo-org/app")];
+  await world.github.deliverWorkflowJob("queued", jobs[0]!);
+  await world.github.deliverWorkflowJob("queued", jobs[1]!);
+  await eventually(() => first.parts.dispatcher.waiting().length === 1, "the second job waits");
+
+  // The replica restarts: its memory of the wait is gone.
+  await eventually(() => world.modal.running().length === 1, "the first job's sandbox runs");
+  await first.stop();
+  const second = await world.startApp({ RUNNER_CONFIG: config, ...FAST_RECONCILE }, { reconcile: true });
+  world.github.webhookUrl = second.webhookUrl;
+  await eventually(() => second.parts.dispatcher.waiting().length === 1, "the start-up pass finds the job and it waits again");
+  expect(startedNames()).toEqual([String(jobs[0]!.id)]);
+
+  await eventually(() => statusOf(jobs[1]!.id) === "completed", "the job ran once the slot was free", 10_000);
+  expect(startedNames()).toEqual(jobs.map((job) => String(job.id)));
+});
