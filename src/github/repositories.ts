@@ -41,16 +41,17 @@ export async function listInstallationRepositories(octokit: AppOctokit): Promise
 export async function listQueuedJobs(octokit: AppOctokit, repository: RepositoryRef, installationId: number, since: Date): Promise<JobRef[]> {
   const { owner, name: repo } = repository;
   const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
-  const jobs: JobRef[] = [];
-  for (const status of ["queued", "in_progress"] as const) {
-    const runs = await octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 });
-    for (const run of runs) {
-      const runJobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, { owner, repo, run_id: run.id, filter: "latest", per_page: 100 });
-      for (const job of runJobs) {
-        if (job.status !== "queued") continue;
-        jobs.push({ id: job.id, runId: job.run_id, name: job.name, labels: job.labels, createdAt: job.created_at, repository, installationId });
-      }
-    }
-  }
-  return jobs;
+  const runs = (
+    await Promise.all(
+      (["queued", "in_progress"] as const).map((status) => octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })),
+    )
+  ).flat();
+  // Octokit's throttling bounds how many of these run at once.
+  const jobsOfRuns = await Promise.all(
+    runs.map((run) => octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, { owner, repo, run_id: run.id, filter: "latest", per_page: 100 })),
+  );
+  return jobsOfRuns
+    .flat()
+    .filter((job) => job.status === "queued")
+    .map((job) => ({ id: job.id, runId: job.run_id, name: job.name, labels: job.labels, createdAt: job.created_at, repository, installationId }));
 }

@@ -34,8 +34,10 @@ export class PolicyFiles {
   async #read(octokit: AppOctokit, operator: EffectivePolicy, repository: RepositoryRef): Promise<EffectivePolicy> {
     let policy = operator;
     const sources = repository.name === ".github" ? [".github"] : [".github", repository.name];
-    for (const repo of sources) {
-      const file = await this.#file(octokit, repository.owner, repo);
+    // Read both at once; apply the org's first, then the repository's.
+    const files = await Promise.all(sources.map((repo) => this.#file(octokit, repository.owner, repo)));
+    for (const [index, repo] of sources.entries()) {
+      const file = files[index];
       if (file === undefined) continue;
       const where = `${repository.owner}/${repo}/${POLICY_PATH}`;
       const parsed = orgPolicySchema.safeParse(file);
