@@ -8,6 +8,11 @@ export class PermanentError extends Error {
   override name = "PermanentError";
 }
 
+/** The HTTP status of a failed GitHub request, if it is one. */
+export function httpStatus(error: unknown): number | undefined {
+  return typeof error === "object" && error !== null ? (error as { status?: number }).status : undefined;
+}
+
 interface HttpError {
   status: number;
   message: string;

@@ -4,6 +4,7 @@
 // at most once at Modal (ALREADY_EXISTS), and each "taken" answer is examined
 // rather than trusted or retried blindly.
 import type { Logger } from "pino";
+import { httpStatus } from "../errors.js";
 import { fullName, type JobRef } from "../github/job-ref.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { runnerName } from "../github/runner-name.js";
@@ -36,10 +37,6 @@ export interface ServeJobContext {
 
 const MAX_ROUNDS = 3;
 
-function statusOf(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null ? (error as { status?: number }).status : undefined;
-}
-
 /** What to start: the runner name's attempt number and the sandbox's profile. */
 export interface ServeRequest {
   attempt: number;
@@ -65,7 +62,7 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, pro
       scope = await ctx.scopes.resolve(octokit, job);
       registration = await generateJitConfig(octokit, scope, { name, labels, workFolder: settings.runner.workFolder });
     } catch (error) {
-      if (statusOf(error) === 403 && scope?.kind !== "repo" && ctx.scopes.orgLevelRefused(job.installationId)) {
+      if (httpStatus(error) === 403 && scope?.kind !== "repo" && ctx.scopes.orgLevelRefused(job.installationId)) {
         ctx.log.warn({ installationId: job.installationId, org: owner }, "org-level runners refused (permission not granted); using repository-level runners for this installation");
         continue;
       }

@@ -3,6 +3,7 @@
 // and a 304 does not count against the rate limit. The reconciler polls the same
 // lists every minute, so most of its reads become free.
 import type { Octokit } from "@octokit/core";
+import { httpStatus } from "../errors.js";
 
 interface Remembered {
   etag: string;
@@ -27,7 +28,7 @@ export function conditionalRequests(octokit: Octokit, options: { auth?: { instal
       if (etag) remember(cache, key, { etag, response: structuredClone(response) });
       return response;
     } catch (error) {
-      if ((error as { status?: number }).status === 304 && remembered) return structuredClone(remembered.response) as Awaited<ReturnType<typeof request>>;
+      if (httpStatus(error) === 304 && remembered) return structuredClone(remembered.response) as Awaited<ReturnType<typeof request>>;
       throw error;
     }
   });

@@ -1,6 +1,7 @@
 // A queued job as the App tracks it: what a runner needs to know and where it
 // came from. Built from a webhook payload or from the REST API.
 import { z } from "zod";
+import { toRepositoryRef } from "./repositories.js";
 
 export interface RepositoryRef {
   id: number;
@@ -64,14 +65,7 @@ export function jobFromWebhook(payload: unknown): WebhookJob {
       name: job.name,
       labels: job.labels,
       createdAt: job.created_at ?? undefined,
-      repository: {
-        id: repository.id,
-        owner: repository.owner.login,
-        name: repository.name,
-        ownerType: repository.owner.type === "Organization" ? "Organization" : "User",
-        private: repository.private,
-        visibility: repository.visibility ?? (repository.private ? "private" : "public"),
-      },
+      repository: toRepositoryRef(repository),
       installationId: installation.id,
     },
     runnerName: job.runner_name ?? undefined,

@@ -1,5 +1,6 @@
 // Runner registrations at GitHub, at org or repository level: create one with a
 // Just-In-Time config, find one by name, delete one.
+import { httpStatus } from "../errors.js";
 import type { AppOctokit } from "./create-octokit-class.js";
 import type { RunnerScope } from "./runner-scope.js";
 
@@ -15,10 +16,6 @@ export type JitConfigResult =
   | { kind: "created"; runner: RunnerRegistration; encodedJitConfig: string }
   /** GitHub answered 409: a runner with this name is already registered in the scope. */
   | { kind: "name-taken" };
-
-function status(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null ? (error as { status?: number }).status : undefined;
-}
 
 function toRegistration(runner: { id: number; name: string; status: string; busy: boolean; labels: { name: string }[] }): RunnerRegistration {
   return { id: runner.id, name: runner.name, status: runner.status, busy: runner.busy, labels: runner.labels.map((label) => label.name) };
@@ -37,7 +34,7 @@ export async function generateJitConfig(
         : await octokit.rest.actions.generateRunnerJitconfigForRepo({ owner: scope.owner, repo: scope.repo, ...body });
     return { kind: "created", runner: toRegistration(response.data.runner), encodedJitConfig: response.data.encoded_jit_config };
   } catch (error) {
-    if (status(error) === 409) return { kind: "name-taken" };
+    if (httpStatus(error) === 409) return { kind: "name-taken" };
     throw error;
   }
 }
@@ -69,8 +66,8 @@ export async function deleteRunner(octokit: AppOctokit, scope: RunnerScope, runn
     else await octokit.rest.actions.deleteSelfHostedRunnerFromRepo({ owner: scope.owner, repo: scope.repo, runner_id: runnerId });
     return "deleted";
   } catch (error) {
-    if (status(error) === 422) return "busy";
-    if (status(error) === 404) return "gone";
+    if (httpStatus(error) === 422) return "busy";
+    if (httpStatus(error) === 404) return "gone";
     throw error;
   }
 }

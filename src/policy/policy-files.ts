@@ -4,6 +4,7 @@
 // log line and the rest of the policy applies. Answers are cached for a minute;
 // GitHub's answers are conditional, so an unchanged file costs no rate limit.
 import type { Logger } from "pino";
+import { httpStatus } from "../errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { fullName, type RepositoryRef } from "../github/job-ref.js";
 import { narrowPolicy, orgPolicySchema, POLICY_PATH, type EffectivePolicy } from "./org-policy.js";
@@ -60,7 +61,7 @@ export class PolicyFiles {
       // Without a file of its own, the plugin falls back to the org's: not this repository's.
       return files[0]?.config ?? undefined;
     } catch (error) {
-      const status = (error as { status?: number }).status;
+      const status = httpStatus(error);
       if (status === 403) {
         this.#reportOnce("warn", `${owner}/${repo}/${POLICY_PATH}`, "the App may not read it (grant the Single file permission for this path)", "policy file cannot be read; ignored");
         return undefined;

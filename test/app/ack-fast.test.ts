@@ -1,14 +1,12 @@
 // GitHub gives a delivery 10 s and never retries it: the App answers before it
 // talks to GitHub or Modal, and does the slow work afterwards, a bounded number of
 // jobs at a time.
-import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
 
 let world: World;
 
 beforeEach(async () => {
-  world = await startWorld();
-  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  world = await startOrgWorld();
 });
 
 afterEach(async () => {

@@ -1,13 +1,11 @@
 // Bad deliveries get a clear answer or a logged rejection, create nothing, and the
 // App keeps serving.
-import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
 
 let world: World;
 
 beforeEach(async () => {
-  world = await startWorld();
-  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  world = await startOrgWorld();
 });
 
 afterEach(async () => {

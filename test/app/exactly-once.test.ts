@@ -2,14 +2,12 @@
 // duplicates, two replicas, lost answers and leftovers of failed attempts.
 import { Status } from "nice-grpc";
 import { attachSimulatedRunners } from "../fakes/simulated-runner.js";
-import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
 
 let world: World;
 
 beforeEach(async () => {
-  world = await startWorld();
-  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  world = await startOrgWorld();
 });
 
 afterEach(async () => {

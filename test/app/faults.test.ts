@@ -2,14 +2,12 @@
 // Modal's transient errors by the fleet; what still fails is logged once, with
 // the repository, the job and the reason, and leaves nothing behind.
 import { Status } from "nice-grpc";
-import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
 
 let world: World;
 
 beforeEach(async () => {
-  world = await startWorld();
-  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  world = await startOrgWorld();
 });
 
 afterEach(async () => {

@@ -2,7 +2,6 @@
 // sandbox parameters that reach Modal's control plane, images built once per
 // profile, and jobs no profile can serve.
 import { settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
-import { eventually } from "../support/app-harness.js";
 
 let world: World;
 let app: RunningApp;

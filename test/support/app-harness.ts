@@ -103,6 +103,14 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
   };
 }
 
+/** A world with one org ("octo-org") that installed the App, and its repository "app". */
+export async function startOrgWorld(): Promise<World> {
+  const world = await startWorld();
+  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  return world;
+}
+
 /** Waits until the condition holds (polling), or fails with the description. */
 export async function eventually(condition: () => boolean | Promise<boolean>, description: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
