@@ -38,8 +38,8 @@ test("the documented example loads", () => {
   });
 });
 
-test("the README shows the example exactly as it is", () => {
-  expect(readFileSync("README.md", "utf8")).toContain(readFileSync("examples/runner-config.yml", "utf8"));
+test.each(["README.md", "DEPLOY.md"])("%s shows the example exactly as it is", (doc) => {
+  expect(readFileSync(doc, "utf8")).toContain(readFileSync("examples/runner-config.yml", "utf8"));
 });
 
 test("CIDRs and domains are told apart; no network at all is possible", () => {
