@@ -33,15 +33,23 @@ export class PolicyFiles {
   }
 
   async #read(octokit: AppOctokit, operator: EffectivePolicy, repository: RepositoryRef): Promise<EffectivePolicy> {
+    const { owner, name } = repository;
+    // One read of the repository's file; without one, the config plugin falls back
+    // to the org's and returns it too, so the org's is read separately only when
+    // the repository has a file of its own.
+    const read = await this.#files(octokit, owner, name);
+    let org: { repo: string; config: unknown } | undefined;
+    let own: { repo: string; config: unknown } | undefined;
+    if (name === ".github") org = read.files[0];
+    else if (read.files[0]?.config != null || read.failedOwn) {
+      own = read.files[0];
+      org = (await this.#files(octokit, owner, ".github")).files[0];
+    } else org = read.files[1];
     let policy = operator;
-    const sources = repository.name === ".github" ? [".github"] : [".github", repository.name];
-    // Read both at once; apply the org's first, then the repository's.
-    const files = await Promise.all(sources.map((repo) => this.#file(octokit, repository.owner, repo)));
-    for (const [index, repo] of sources.entries()) {
-      const file = files[index];
-      if (file === undefined) continue;
-      const where = `${repository.owner}/${repo}/${POLICY_PATH}`;
-      const parsed = orgPolicySchema.safeParse(file);
+    for (const file of [org, own]) {
+      if (file?.config == null) continue;
+      const where = `${owner}/${file.repo}/${POLICY_PATH}`;
+      const parsed = orgPolicySchema.safeParse(file.config);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         this.#reportOnce("error", where, `${issue.path.join(".") || "(top level)"}: ${issue.message}`, "policy file is invalid and ignored; the operator's policy applies");
@@ -54,28 +62,24 @@ export class PolicyFiles {
     return policy;
   }
 
-  /** The file's content; undefined when there is none (or it cannot be read). */
-  async #file(octokit: AppOctokit, owner: string, repo: string): Promise<unknown> {
+  /**
+   * The files the config plugin read for `repo` (its own, then the org's when it
+   * has none). A file that cannot be read or parsed is reported and left out;
+   * `failedOwn` says the repository's own file was the one that failed.
+   */
+  async #files(octokit: AppOctokit, owner: string, repo: string): Promise<{ files: Array<{ repo: string; config: unknown }>; failedOwn: boolean }> {
     try {
       const { files } = await octokit.config.get({ owner, repo, path: POLICY_PATH });
-      // Without a file of its own, the plugin falls back to the org's: not this repository's.
-      return files[0]?.config ?? undefined;
+      return { files, failedOwn: false };
     } catch (error) {
       const status = httpStatus(error);
-      if (status === 403) {
-        this.#reportOnce("warn", `${owner}/${repo}/${POLICY_PATH}`, "the App may not read it (grant the Single file permission for this path)", "policy file cannot be read; ignored");
-        return undefined;
-      }
-      if (status === undefined) {
-        const message = (error as Error).message;
-        // Without a file of its own, a repository falls back to the org's, whose
-        // problem was reported when the org's file was read.
-        if (repo !== ".github" && message.includes(`/${owner}/.github/contents/`)) return undefined;
-        // Unparsable YAML and the like: the plugin's message says which file and why.
-        this.#reportOnce("error", `${owner}/${repo}/${POLICY_PATH}`, message, "policy file is invalid and ignored; the operator's policy applies");
-        return undefined;
-      }
-      throw error;
+      if (status !== undefined && status !== 403) throw error;
+      const message = status === 403 ? "the App may not read it (grant the Single file permission for this path)" : (error as Error).message;
+      // The plugin's message names the file that failed: this repository's or, on fallback, the org's.
+      const failedRepo = status === undefined && message.includes(`/${owner}/.github/contents/`) ? ".github" : repo;
+      if (status === 403) this.#reportOnce("warn", `${owner}/${failedRepo}/${POLICY_PATH}`, message, "policy file cannot be read; ignored");
+      else this.#reportOnce("error", `${owner}/${failedRepo}/${POLICY_PATH}`, message, "policy file is invalid and ignored; the operator's policy applies");
+      return { files: [], failedOwn: failedRepo === repo };
     }
   }
 

@@ -16,6 +16,18 @@ afterEach(async () => {
 });
 
 const statusOf = (jobId: number) => world.github.jobs().find((job) => job.id === jobId)?.status;
+/** A job served by a runner that never connects, then cancelled with its webhook lost: the runner is idle and unneeded. */
+async function idleRunnerOfCancelledJob() {
+  world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 } });
+  const job = world.queueJob();
+  await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.modal.running().length === 1, "the sandbox runs");
+  await settled(world);
+  world.github.webhookUrl = undefined;
+  world.github.cancelJob(job.id);
+  return job;
+}
+
 const repairLines = () => world.app.logs.lines.filter((line) => typeof line.repair === "string");
 
 describe("lost webhooks", () => {
@@ -275,13 +287,7 @@ describe("running the reconciler", () => {
 
 describe("reporting", () => {
   test("each pass logs one summary line; each repair one line with job, runner, sandbox and reason", async () => {
-    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 } });
-    const job = world.queueJob();
-    await world.github.deliverWorkflowJob("queued", job);
-    await eventually(() => world.modal.running().length === 1, "the sandbox runs");
-    await settled(world);
-    world.github.webhookUrl = undefined;
-    world.github.cancelJob(job.id);
+    const job = await idleRunnerOfCancelledJob();
     await world.pass();
 
     const [summary] = world.app.logs.find("reconcile pass");
@@ -298,13 +304,7 @@ describe("reporting", () => {
   });
 
   test("a failed repair is counted and tried again by the next pass", async () => {
-    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 } });
-    const job = world.queueJob();
-    await world.github.deliverWorkflowJob("queued", job);
-    await eventually(() => world.modal.running().length === 1, "the sandbox runs");
-    await settled(world);
-    world.github.webhookUrl = undefined;
-    world.github.cancelJob(job.id);
+    await idleRunnerOfCancelledJob();
     world.modal.failNext("sandboxTerminateV2", Status.PERMISSION_DENIED, 1);
     expect(await world.pass()).toMatchObject({ failed: 1, repaired: {} });
     // The registration is gone, the sandbox still runs: the next pass terminates it.
