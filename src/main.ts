@@ -5,7 +5,7 @@ import { start } from "./start.js";
 try {
   const server = await start();
   const stop = async () => {
-    await server.stop();
+    await ("shutdown" in server ? server.shutdown() : server.stop());
     process.exit(0);
   };
   process.once("SIGINT", stop);

@@ -1,28 +1,74 @@
-// Assembles the running App: Probot's server with our logger and Octokit, the
-// Modal client, and the app itself. start.ts calls it with defaults; tests inject
-// the fakes' clients and shorter backoffs through the same function.
-import { Probot, Server } from "probot";
-import { createApp, type AppParts } from "./app.js";
-import { probotOptions, type RuntimeOptions } from "./probot-options.js";
+// The running App: the parts from `assemble`, an HTTP server in front of them, and
+// an orderly shutdown. The server is plain node:http with a short list of
+// handlers (webhooks first); Probot verifies nothing here by itself: we check the
+// size and signature of a delivery, then Probot's router calls our handlers.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { assemble, type Runtime } from "./assemble.js";
+import { webhookEndpoint } from "./http/webhook-endpoint.js";
+import { reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
+import { createRuntimeIo, type RuntimeOptions } from "./runtime-io.js";
 import type { Settings } from "./settings/load-settings.js";
 
-export interface ServerOptions extends RuntimeOptions {
-  /** false: no reconcile pass at start-up nor on a timer (tests drive passes). */
-  reconcileOnTimer?: boolean;
-  onReady?: (parts: AppParts) => void;
+type Handler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+export interface RunningServer {
+  http: Server;
+  runtime: Runtime;
+  address(): AddressInfo;
+  /** Stops taking requests, lets in-flight dispatches finish (at most `timeoutMs`), stops timers. */
+  shutdown(timeoutMs?: number): Promise<void>;
 }
 
-export async function startServer(settings: Settings, options: ServerOptions = {}): Promise<Server> {
-  const { log, probot, modal } = probotOptions(settings, options);
-  const server = new Server({
-    host: settings.server.host,
-    port: settings.server.port,
-    webhookPath: settings.github.webhookPath,
-    webhookProxy: settings.github.webhookProxyUrl,
-    log,
-    Probot: Probot.defaults(probot),
+const ping: Handler = (req, res) => {
+  if (req.method !== "GET" || new URL(req.url ?? "/", "http://localhost").pathname !== "/ping") return false;
+  res.writeHead(200, { "content-type": "text/plain" }).end("PONG");
+  return true;
+};
+
+export async function startServer(settings: Settings, options: RuntimeOptions = {}): Promise<RunningServer> {
+  const io = createRuntimeIo(settings, options);
+  const runtime = assemble(settings, io, { reconcileOnTimer: options.reconcileOnTimer });
+  const log = io.log.child({ component: "server" });
+  io.probot.on("workflow_job", (context) => runtime.handleWorkflowJob(context.payload, context.id));
+
+  const handlers: Handler[] = [
+    webhookEndpoint({ path: settings.github.webhookPath, secret: settings.github.webhookSecret, probot: io.probot, log }),
+    ping,
+    runtime.metrics.handler(),
+    reconcileEndpoint(settings.reconcile.secret, (full) => runtime.reconciler.run({ full, reason: "http" })),
+  ];
+  const http = createServer(async (req, res) => {
+    try {
+      for (const handler of handlers) if (await handler(req, res)) return;
+      res.writeHead(404, { "content-type": "text/plain" }).end("Not found\n");
+    } catch (error) {
+      log.error({ method: req.method, path: req.url?.split("?")[0], reason: (error as Error).message }, "request failed");
+      if (!res.headersSent) res.writeHead(500).end();
+    }
   });
-  await server.load(createApp({ settings, modal, modalRetry: options.modalRetry, reconcileOnTimer: options.reconcileOnTimer, onReady: options.onReady }));
-  await server.start();
-  return server;
+  await io.probot.ready();
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen({ port: settings.server.port, host: settings.server.host }, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const address = () => http.address() as AddressInfo;
+  log.info({ address: address().address, port: address().port, webhookPath: settings.github.webhookPath }, "listening");
+  runtime.start();
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (timeoutMs = 30_000) =>
+    (stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      const drained = await runtime.drain(timeoutMs);
+      runtime.stop();
+      http.closeAllConnections();
+      await closed;
+      log.info({ drained, waiting: runtime.dispatcher.waiting().length }, drained ? "stopped; in-flight dispatches finished" : "stopped; in-flight dispatches did not finish in time (the reconciler will serve their jobs)");
+    })());
+  return { http, runtime, address, shutdown };
 }

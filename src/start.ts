@@ -3,10 +3,10 @@
 // writes its credentials to .env; with them it checks every setting and serves
 // webhooks. A bad setting throws SettingsError before anything starts.
 import { run, type Server } from "probot";
-import { startServer } from "./server.js";
+import { startServer, type RunningServer } from "./server.js";
 import { loadSettings } from "./settings/load-settings.js";
 
-export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
+export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Server | RunningServer> {
   if (!env.APP_ID && env.NODE_ENV !== "production") {
     return run(() => {}, { env });
   }

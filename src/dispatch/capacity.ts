@@ -69,8 +69,11 @@ export class Capacity {
     return this.#running.size + this.#reserved.size;
   }
 
-  /** A sandbox ended (its job finished, or it was terminated). */
-  ended(sandboxName: string): void {
-    this.#running.delete(sandboxName);
+  /**
+   * A sandbox ended (its job finished, or it was terminated). Only the sandbox's
+   * own installation can end it: runner names are unique per org, not globally.
+   */
+  ended(sandboxName: string, installationId: number): void {
+    if (this.#running.get(sandboxName)?.installationId === installationId) this.#running.delete(sandboxName);
   }
 }

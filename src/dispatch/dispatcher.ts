@@ -6,19 +6,17 @@
 import PQueue from "p-queue";
 import type { Logger } from "pino";
 import type { Caps, RunnerProfile } from "../config/runner-profile.js";
+import type { JobPlan } from "../policy/job-policy.js";
 import { describeFailure } from "../errors.js";
 import { fullName, type JobRef } from "../github/job-ref.js";
 import type { Capacity, Placement } from "./capacity.js";
 import type { ServeOutcome, ServeRequest } from "./serve-job.js";
 
-/** What a job needs, once policy (the operator's and the org's) has been applied. */
-export type DispatchPlan = { profile: RunnerProfile; caps: Caps } | { refused: string };
-
 export type DispatchOutcome = ServeOutcome["kind"] | "failed" | "refused" | "waiting";
 
 export interface DispatcherOptions {
   concurrency: number;
-  plan: (job: JobRef) => Promise<DispatchPlan>;
+  plan: (job: JobRef) => Promise<JobPlan>;
   serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
   capacity: Capacity;
   log: Logger;
@@ -110,7 +108,7 @@ export class Dispatcher {
   /** Applies policy, then waits for capacity or serves. */
   async #plan(job: JobRef, attempt: number): Promise<void> {
     const { log, onOutcome, capacity } = this.options;
-    let plan: DispatchPlan;
+    let plan: JobPlan;
     try {
       plan = await this.options.plan(job);
     } catch (error) {

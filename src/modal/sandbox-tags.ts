@@ -33,3 +33,21 @@ export interface FinishedTags {
   /** Epoch milliseconds. */
   finished_at: string;
 }
+
+/** Where a webhook event comes from: the installation and repository it names. */
+export interface EventOrigin {
+  installationId: number;
+  /** owner/name */
+  repository: string;
+}
+
+/**
+ * Whether a sandbox (by its tags) may be affected by an event from `origin`: the
+ * same installation, and a runner scope that contains the event's repository.
+ */
+export function belongsTo(tags: Record<string, string>, origin: EventOrigin): boolean {
+  if (tags.managed_by !== MANAGED_BY || tags.installation_id !== String(origin.installationId)) return false;
+  const repository = origin.repository.toLowerCase();
+  const scope = (tags.scope ?? "").toLowerCase();
+  return scope === `repo:${repository}` || scope === `org:${repository.split("/")[0]}`;
+}

@@ -15,7 +15,7 @@ export interface RepairDeps {
   octokitFor: (installationId: number) => Promise<AppOctokit>;
   serve: (job: JobRef, attempt: number) => boolean;
   /** A sandbox was terminated (its capacity is free). */
-  ended: (sandboxName: string) => void;
+  ended: (sandboxName: string, installationId: number) => void;
   log: Logger;
 }
 
@@ -53,7 +53,7 @@ export async function applyRepair(repair: Repair, deps: RepairDeps): Promise<Rep
   }
   if (sandbox) {
     await deps.fleet.terminate(sandbox.sandboxId);
-    deps.ended(sandbox.name);
+    if (sandbox.installationId !== undefined) deps.ended(sandbox.name, sandbox.installationId);
   }
   deps.log.info(fields, runner && sandbox ? "reconcile: removed a runner and its sandbox" : runner ? "reconcile: deleted a runner registration" : "reconcile: terminated a sandbox");
   return "done";

@@ -20,7 +20,7 @@ describe("without App credentials", () => {
   test("npm start serves the manifest page that creates the App from app.yml", async () => {
     process.env.NO_SMEE_SETUP = "true"; // offline: no smee.io channel
     const port = await freePort();
-    server = await start({ PORT: String(port), HOST: "127.0.0.1", NO_SMEE_SETUP: "true", LOG_LEVEL: "silent" });
+    server = (await start({ PORT: String(port), HOST: "127.0.0.1", NO_SMEE_SETUP: "true", LOG_LEVEL: "silent" })) as Server;
 
     const root = await fetch(`http://127.0.0.1:${port}/`, { redirect: "manual" });
     expect(root.status).toBe(302);
@@ -79,7 +79,7 @@ describe("the built App (dist/main.js)", () => {
     const closedPort = await freePort();
     const main = runMain(appEnv(github, port, { MODAL_SERVER_URL: `http://127.0.0.1:${closedPort}`, LOG_LEVEL: "info" }));
     try {
-      await eventually(() => main.output().includes("Listening on"), "the App listens", 10_000);
+      await eventually(() => main.output().includes(`"msg":"listening"`), "the App listens", 10_000);
       expect((await fetch(`http://127.0.0.1:${port}/ping`)).status).toBe(200);
       github.webhookUrl = `http://127.0.0.1:${port}/api/github/webhooks`;
       const job = github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });

@@ -41,6 +41,6 @@ test("a fresh list from Modal replaces the count, keeping what this replica star
   // A list taken at 2500 cannot know modal-3-0 yet: it is kept.
   capacity.observe([{ name: "modal-7-0", ...at("o/x") }], 2500);
   expect(capacity.reserve(4, at("o/d"), caps)).toEqual({ reserved: false, cap: "total (2/2)" });
-  capacity.ended("modal-3-0");
+  capacity.ended("modal-3-0", at("o/c").installationId);
   expect(capacity.reserve(4, at("o/d"), caps).reserved).toBe(true);
 });

@@ -2,9 +2,8 @@
 // Probot server on a real port) against the fakes: a local GitHub REST server and
 // the real Modal SDK on a fake control plane. Several Apps may share one pair of
 // fakes (replicas).
-import type { Server } from "probot";
-import type { AppParts } from "../../src/app.js";
-import { startServer } from "../../src/server.js";
+import type { Runtime } from "../../src/assemble.js";
+import { startServer, type RunningServer } from "../../src/server.js";
 import { loadSettings, type Settings } from "../../src/settings/load-settings.js";
 import { FakeGitHub } from "../fakes/fake-github.js";
 import { FakeModal } from "../fakes/fake-modal.js";
@@ -14,9 +13,9 @@ import { LogCapture } from "./log-capture.js";
 export const MODAL_TOKEN_SECRET = "as-modal-token-secret-for-tests";
 
 export interface RunningApp {
-  server: Server;
+  server: RunningServer;
   settings: Settings;
-  parts: AppParts;
+  parts: Runtime;
   logs: LogCapture;
   url: string;
   webhookUrl: string;
@@ -62,7 +61,6 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
     const port = await freePort();
     const settings = loadSettings(appEnv(github, port, env));
     const logs = new LogCapture();
-    let parts: AppParts | undefined;
     const server = await startServer(settings, {
       modal: modal.client(),
       logDestination: logs,
@@ -70,20 +68,16 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 },
       modalRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
       reconcileOnTimer: appOptions.reconcile ?? false,
-      onReady: (ready) => (parts = ready),
     });
     const url = `http://127.0.0.1:${port}`;
     const app: RunningApp = {
       server,
       settings,
-      parts: parts!,
+      parts: server.runtime,
       logs,
       url,
       webhookUrl: `${url}${settings.github.webhookPath}`,
-      stop: async () => {
-        parts?.stop();
-        await server.stop();
-      },
+      stop: () => server.shutdown(0),
     };
     apps.push(app);
     github.webhookUrl ??= app.webhookUrl;

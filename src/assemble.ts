@@ -1,0 +1,131 @@
+// The composition root: builds every part of the App from its settings and the
+// world it talks to (RuntimeIo), and owns their life: start, idle, drain, stop.
+// It knows nothing of HTTP servers or Probot's app functions; the server and the
+// CLI call it directly, and tests through them.
+import { Capacity } from "./dispatch/capacity.js";
+import { Dispatcher } from "./dispatch/dispatcher.js";
+import { OrphanSightings } from "./dispatch/orphan-sightings.js";
+import { serveJob } from "./dispatch/serve-job.js";
+import { RunnerScopes } from "./github/runner-scope.js";
+import { Fleet } from "./modal/fleet.js";
+import { Metrics } from "./observe/metrics.js";
+import { JobPolicy } from "./policy/job-policy.js";
+import { PolicyFiles } from "./policy/policy-files.js";
+import { Reconciler } from "./reconcile/reconciler.js";
+import { RepositoryDirectory } from "./reconcile/repository-directory.js";
+import { SandboxNotes } from "./reconcile/sandbox-notes.js";
+import type { RuntimeIo } from "./runtime-io.js";
+import type { Settings } from "./settings/load-settings.js";
+import { onWorkflowJob } from "./webhooks/on-workflow-job.js";
+
+export type Runtime = ReturnType<typeof assemble>;
+
+export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
+  const { log, now, github } = io;
+  const { config } = settings.runner;
+  const fleet = new Fleet(io.modal, { ...settings.modal, retry: io.modalRetry }, log.child({ component: "modal" }));
+  const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
+  const directory = new RepositoryDirectory();
+  const capacity = new Capacity(now);
+  const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now);
+  const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
+  const orphans = new OrphanSightings(now);
+  const notes = new SandboxNotes(fleet, log.child({ component: "webhooks" }));
+
+  const dispatcher: Dispatcher = new Dispatcher({
+    concurrency: settings.dispatch.concurrency,
+    log: log.child({ component: "dispatch" }),
+    capacity,
+    plan: (job) => policy.plan(job),
+    onOutcome: (outcome) => metrics.job(outcome),
+    serve: async (job, request) =>
+      serveJob(job, { octokit: await github.installation(job.installationId), fleet, scopes, settings, firstSeenOrphan: (key) => orphans.firstSeen(key), now, log }, request),
+  });
+  const metrics = new Metrics({ waiting: () => dispatcher.waiting().length, sandboxes: () => capacity.size });
+
+  const reconciler = new Reconciler({
+    fleet,
+    octokitFor: github.installation,
+    appOctokit: github.app,
+    scopes,
+    directory,
+    unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
+    serve: (job, attempt) => dispatcher.enqueue(job, attempt),
+    ended: (name, installationId) => {
+      capacity.ended(name, installationId);
+      dispatcher.pump();
+    },
+    observed: (world) => {
+      capacity.observe(
+        world.sandboxes.map((sandbox) => ({ name: sandbox.name, installationId: sandbox.installationId ?? 0, repository: (sandbox.repository ?? "").toLowerCase(), profile: sandbox.profile ?? "" })),
+        world.now,
+      );
+      dispatcher.pump();
+    },
+    wanted: (job) => policy.screen(job).serve,
+    namePrefix: settings.runner.namePrefix,
+    activeRepositoryWindowMs: settings.reconcile.activeRepositoryWindowMs,
+    plan: {
+      namePrefix: settings.runner.namePrefix,
+      idleRunnerTimeoutMs: settings.reconcile.idleRunnerTimeoutMs,
+      finishedGraceMs: settings.reconcile.finishedGraceMs,
+      registrationGraceMs: settings.dispatch.registrationGraceMs,
+      unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
+    },
+    passed: (summary) => metrics.pass(summary),
+    intervalMs: settings.reconcile.intervalMs,
+    fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
+    log: log.child({ component: "reconcile" }),
+    now,
+  });
+
+  const handleWorkflowJob = onWorkflowJob({
+    runnerLabel: settings.runner.label,
+    namePrefix: settings.runner.namePrefix,
+    dispatcher,
+    capacity,
+    reconciler,
+    directory,
+    notes,
+    log: log.child({ component: "webhooks" }),
+    now,
+  });
+
+  return {
+    settings,
+    log,
+    fleet,
+    capacity,
+    dispatcher,
+    reconciler,
+    metrics,
+    handleWorkflowJob,
+
+    /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
+    start(): void {
+      void fleet.prepare(config.profiles);
+      if (options.reconcileOnTimer !== false) reconciler.start();
+    },
+
+    /** Resolves when queued dispatch, tag updates and reconcile passes are done. */
+    async idle(): Promise<void> {
+      await Promise.all([dispatcher.idle(), notes.idle(), reconciler.idle()]);
+    },
+
+    /** Lets in-flight work finish, for at most `timeoutMs`; true when it all did. */
+    async drain(timeoutMs: number): Promise<boolean> {
+      reconciler.stop();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const done = await Promise.race([this.idle().then(() => true as const), timedOut]);
+      clearTimeout(timer);
+      return done;
+    },
+
+    stop(): void {
+      reconciler.stop();
+      dispatcher.stop();
+      notes.clear();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// The one answer to "do we serve this job, and with what?", used by the webhook
+// router, the dispatcher, the reconciler and the check made when a runner takes a
+// job. `screen` is the cheap part (labels, the operator's lists, public
+// repositories, a profile that fits): pure, no remote call. `plan` adds the org's
+// and the repository's policy files (a cached GitHub read) and says which profile
+// and caps apply.
+import type { Caps, RunnerConfig, RunnerProfile } from "../config/runner-profile.js";
+import type { AppOctokit } from "../github/create-octokit-class.js";
+import type { JobRef } from "../github/job-ref.js";
+import { decideToServe, type ServeDecision, type ServePolicy } from "./decide-to-serve.js";
+import { operatorPolicy, POLICY_PATH, repositoryAllowed, type EffectivePolicy } from "./org-policy.js";
+import type { PolicyFiles } from "./policy-files.js";
+import { selectProfile } from "./select-profile.js";
+
+/** What a job needs once every policy has been applied, or why it is refused. */
+export type JobPlan = { profile: RunnerProfile; caps: Caps } | { refused: string };
+
+export class JobPolicy {
+  readonly #operator: EffectivePolicy;
+
+  constructor(
+    private readonly serve: ServePolicy,
+    private readonly config: RunnerConfig,
+    private readonly files: PolicyFiles,
+    private readonly octokitFor: (installationId: number) => Promise<AppOctokit>,
+  ) {
+    this.#operator = operatorPolicy(config);
+  }
+
+  /** The operator's rules only: no remote call. */
+  screen(job: JobRef): ServeDecision {
+    const decision = decideToServe(job, this.serve);
+    if (!decision.serve) return decision;
+    const choice = selectProfile(job.labels, this.config.profiles);
+    return "profile" in choice ? decision : { serve: false, notOurs: false, reason: choice.reason };
+  }
+
+  /** Every rule, the org's files included, and the profile and caps that apply. */
+  async plan(job: JobRef): Promise<JobPlan> {
+    const screened = this.screen(job);
+    if (!screened.serve) return { refused: screened.reason };
+    const { owner, name } = job.repository;
+    const effective = await this.files.effective(await this.octokitFor(job.installationId), this.#operator, job.repository);
+    if (!repositoryAllowed(effective, owner, name)) return { refused: `${owner}/${name} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
+    const choice = selectProfile(job.labels, this.config.profiles.filter((profile) => effective.profiles.includes(profile.name)));
+    return "profile" in choice ? { profile: choice.profile, caps: effective.caps } : { refused: choice.reason };
+  }
+}

@@ -1,0 +1,69 @@
+// How the App talks to the world: the logger that scrubs secrets, GitHub through
+// Probot's authentication and our tuned Octokit, and the Modal client. The server,
+// the CLI and the tests build it here; tests inject the fakes' clients and shorter
+// backoffs through RuntimeOptions, the one type for what a test may change.
+import { ModalClient } from "modal";
+import type { DestinationStream, Logger } from "pino";
+import { Probot } from "probot";
+import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type OctokitTuning } from "./github/create-octokit-class.js";
+import type { RetryOptions } from "./modal/with-modal-retry.js";
+import { createLogger } from "./observe/create-logger.js";
+import type { Settings } from "./settings/load-settings.js";
+
+/** What tests (and nothing else) change about how the App talks to the world. */
+export interface RuntimeOptions {
+  modal?: ModalClient;
+  octokitTuning?: Partial<OctokitTuning>;
+  modalRetry?: RetryOptions;
+  logDestination?: DestinationStream;
+  /** Secrets the logger must scrub besides those in the settings (e.g. MODAL_TOKEN_SECRET). */
+  extraSecrets?: (string | undefined)[];
+  now?: () => number;
+  /** false: no reconcile pass at start-up nor on a timer (tests and the CLI drive passes). */
+  reconcileOnTimer?: boolean;
+}
+
+/** GitHub as the App's parts see it: Octokit clients, authenticated. */
+export interface GitHubAccess {
+  /** As the App itself (JWT): installations, the delivery log. */
+  app(): Promise<AppOctokit>;
+  /** As one installation (an installation token, cached and renewed by Probot). */
+  installation(installationId: number): Promise<AppOctokit>;
+}
+
+export interface RuntimeIo {
+  log: Logger;
+  modal: ModalClient;
+  github: GitHubAccess;
+  /** Probot: verifies and routes webhook deliveries (the server registers our handlers on it). */
+  probot: Probot;
+  modalRetry?: RetryOptions;
+  now: () => number;
+}
+
+export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}): RuntimeIo {
+  const log: Logger = createLogger({
+    level: settings.logLevel,
+    secrets: [settings.github.privateKey, settings.github.webhookSecret, settings.reconcile.secret, ...(options.extraSecrets ?? [])],
+    destination: options.logDestination,
+  });
+  const probot = new Probot({
+    appId: settings.github.appId,
+    privateKey: settings.github.privateKey,
+    secret: settings.github.webhookSecret,
+    baseUrl: settings.github.baseUrl,
+    Octokit: createOctokitClass({ ...DEFAULT_OCTOKIT_TUNING, ...options.octokitTuning }),
+    log: log.child({ component: "github" }),
+  });
+  return {
+    log,
+    probot,
+    modal: options.modal ?? new ModalClient({ environment: settings.modal.environment }),
+    github: {
+      app: async () => (await probot.auth()) as AppOctokit,
+      installation: async (installationId) => (await probot.auth(installationId)) as AppOctokit,
+    },
+    modalRetry: options.modalRetry,
+    now: options.now ?? Date.now,
+  };
+}
