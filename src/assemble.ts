@@ -4,6 +4,7 @@
 // CLI call it directly, and tests through them.
 import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
+import { AssignmentGuard } from "./dispatch/guard-assignments.js";
 import { OrphanSightings } from "./dispatch/orphan-sightings.js";
 import { serveJob } from "./dispatch/serve-job.js";
 import { RunnerScopes } from "./github/runner-scope.js";
@@ -13,7 +14,6 @@ import { JobPolicy } from "./policy/job-policy.js";
 import { PolicyFiles } from "./policy/policy-files.js";
 import { Reconciler } from "./reconcile/reconciler.js";
 import { RepositoryDirectory } from "./reconcile/repository-directory.js";
-import { SandboxNotes } from "./reconcile/sandbox-notes.js";
 import type { RuntimeIo } from "./runtime-io.js";
 import type { Settings } from "./settings/load-settings.js";
 import { onWorkflowJob } from "./webhooks/on-workflow-job.js";
@@ -30,11 +30,12 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now);
   const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
   const orphans = new OrphanSightings(now);
-  const notes = new SandboxNotes(fleet, log.child({ component: "webhooks" }));
+  const guard = new AssignmentGuard({ policy, fleet, log: log.child({ component: "policy" }), onOutcome: (outcome) => metrics.guard(outcome) });
 
   const dispatcher: Dispatcher = new Dispatcher({
     concurrency: settings.dispatch.concurrency,
     log: log.child({ component: "dispatch" }),
+    now,
     capacity,
     plan: (job) => policy.plan(job),
     onOutcome: (outcome) => metrics.job(outcome),
@@ -51,6 +52,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     directory,
     unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
     serve: (job, attempt) => dispatcher.enqueue(job, attempt),
+    dispatching: (since) => dispatcher.dispatching(since),
     ended: (name, installationId) => {
       capacity.ended(name, installationId);
       dispatcher.pump();
@@ -86,7 +88,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     capacity,
     reconciler,
     directory,
-    notes,
+    guard,
     log: log.child({ component: "webhooks" }),
     now,
   });
@@ -109,7 +111,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
 
     /** Resolves when queued dispatch, tag updates and reconcile passes are done. */
     async idle(): Promise<void> {
-      await Promise.all([dispatcher.idle(), notes.idle(), reconciler.idle()]);
+      await Promise.all([dispatcher.idle(), guard.idle(), reconciler.idle()]);
     },
 
     /** Lets in-flight work finish, for at most `timeoutMs`; true when it all did. */
@@ -125,7 +127,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     stop(): void {
       reconciler.stop();
       dispatcher.stop();
-      notes.clear();
+      guard.clear();
     },
   };
 }

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Caps, RunnerProfile } from "../config/runner-profile.js";
 import type { JobPlan } from "../policy/job-policy.js";
 import { describeFailure } from "../errors.js";
+import { BoundedMap, BoundedSet } from "../lib/bounded.js";
 import { fullName, type JobRef } from "../github/job-ref.js";
 import type { Capacity, Placement } from "./capacity.js";
 import type { ServeOutcome, ServeRequest } from "./serve-job.js";
@@ -20,6 +21,7 @@ export interface DispatcherOptions {
   serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
   capacity: Capacity;
   log: Logger;
+  now: () => number;
   onOutcome?: (outcome: DispatchOutcome, job: JobRef) => void;
 }
 
@@ -38,15 +40,20 @@ interface Waiting {
   placement: Placement;
 }
 
+/** Jobs remembered per kind (refused, unserved, recently dispatched): a day of a busy org. */
+const MAX_REMEMBERED = 10_000;
+
 export class Dispatcher {
   readonly #queue: PQueue;
   /** Jobs queued, running, waiting for capacity or for a delayed retry. */
   readonly #active = new Set<number>();
   readonly #waiting = new Map<number, Waiting>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
-  readonly #unserved = new Map<number, UnservedJob>();
+  readonly #unserved = new BoundedMap<number, UnservedJob>(MAX_REMEMBERED);
   /** Jobs refused by policy, so each is logged and counted once however often it is seen. */
-  readonly #refused = new Set<number>();
+  readonly #refused = new BoundedSet<number>(MAX_REMEMBERED);
+  /** When each job's last dispatch ended (epoch ms), so a reconcile pass can tell a stale view. */
+  readonly #endedAt = new BoundedMap<number, number>(MAX_REMEMBERED);
 
   constructor(private readonly options: DispatcherOptions) {
     this.#queue = new PQueue({ concurrency: options.concurrency });
@@ -83,6 +90,13 @@ export class Dispatcher {
   /** Resolves when nothing is queued or running (jobs waiting for capacity or a retry aside). */
   idle(): Promise<void> {
     return this.#queue.onIdle();
+  }
+
+  /** Jobs whose dispatch is in flight, waiting, or ended at or after `since`. */
+  dispatching(since: number): number[] {
+    const ids = new Set(this.#active);
+    for (const [id, at] of this.#endedAt) if (at >= since) ids.add(id);
+    return [...ids];
   }
 
   /** Jobs whose last attempt failed, for the reconciler. */
@@ -172,13 +186,18 @@ export class Dispatcher {
         return; // still active: a redelivery meanwhile must not start a second attempt
       }
     }
-    this.#active.delete(job.id);
+    this.#ended(job.id);
+  }
+
+  #ended(jobId: number): void {
+    this.#active.delete(jobId);
+    this.#endedAt.set(jobId, this.options.now());
   }
 
   #failed(job: JobRef, error: unknown, profile?: string): void {
     const { reason, retryable } = describeFailure(error);
-    this.#active.delete(job.id);
-    this.#unserved.set(job.id, { job, reason, retryable, at: Date.now() });
+    this.#ended(job.id);
+    this.#unserved.set(job.id, { job, reason, retryable, at: this.options.now() });
     this.options.log.error({ ...this.#fields(job), profile, reason, retryable }, "could not start a runner for the job");
     this.options.onOutcome?.("failed", job);
   }

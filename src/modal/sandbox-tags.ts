@@ -1,7 +1,7 @@
-// Tags on every runner sandbox: which job, runner, repository and installation it
-// was made for, and later which job its runner took and when that job finished.
-// They let any replica (and the reconciler) tell what a sandbox is doing from
-// Modal alone.
+// Tags on every runner sandbox: which job, runner, repository, installation and
+// profile it was made for. Written once, at creation: they let any replica (and the
+// reconciler) tell whose a sandbox is from Modal's list alone. What its runner is
+// doing comes from GitHub (a runner is busy while it runs a job).
 
 export const MANAGED_BY = "modal-github-runner";
 
@@ -18,20 +18,6 @@ export interface RunnerSandboxTags {
   scope: string;
   /** The runner profile the sandbox was made from. */
   profile: string;
-}
-
-/** Added when GitHub reports that the runner took a job (workflow_job.in_progress). */
-export interface AssignmentTags {
-  assigned_job_id: string;
-  assigned_repository: string;
-  /** Epoch milliseconds. */
-  assigned_at: string;
-}
-
-/** Added when the job the runner took has completed (workflow_job.completed). */
-export interface FinishedTags {
-  /** Epoch milliseconds. */
-  finished_at: string;
 }
 
 /** Where a webhook event comes from: the installation and repository it names. */

@@ -12,6 +12,8 @@ export class Metrics {
   readonly #passes = new Counter({ name: "modal_runner_reconcile_passes_total", help: "Reconcile passes, by result (ok: Modal could be observed)", labelNames: ["result"], registers: [this.registry] });
   readonly #apiCalls = new Counter({ name: "modal_runner_reconcile_api_calls_total", help: "API calls spent by reconcile passes", labelNames: ["api"], registers: [this.registry] });
 
+  readonly #guard = new Counter({ name: "modal_runner_assignment_checks_total", help: "Jobs our runners took, checked against policy after dispatch, by outcome (stopped: the job was refused and its runner stopped)", labelNames: ["outcome"], registers: [this.registry] });
+
   constructor(gauges: { waiting: () => number; sandboxes: () => number }) {
     new Gauge({ name: "modal_runner_jobs_waiting", help: "Jobs waiting for capacity (a cap is reached)", registers: [this.registry], collect() { this.set(gauges.waiting()); } });
     new Gauge({ name: "modal_runner_sandboxes", help: "Runner sandboxes counted against the caps (last reconcile list plus those started since)", registers: [this.registry], collect() { this.set(gauges.sandboxes()); } });
@@ -19,6 +21,10 @@ export class Metrics {
 
   job(outcome: DispatchOutcome): void {
     this.#jobs.inc({ outcome });
+  }
+
+  guard(outcome: string): void {
+    this.#guard.inc({ outcome });
   }
 
   pass(summary: PassSummary): void {

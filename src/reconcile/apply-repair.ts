@@ -36,7 +36,7 @@ export async function applyRepair(repair: Repair, deps: RepairDeps): Promise<Rep
   const { runner, sandbox, reason } = repair;
   const fields = {
     repair: repair.kind,
-    jobId: sandbox?.assignedJobId ?? sandbox?.jobId,
+    jobId: sandbox?.jobId,
     runner: runner?.name ?? sandbox?.name,
     runnerId: runner?.id,
     sandbox: sandbox?.name,

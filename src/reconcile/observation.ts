@@ -15,10 +15,6 @@ export interface ObservedSandbox {
   installationId: number | undefined;
   scopeKey: string | undefined;
   profile: string | undefined;
-  /** The job its runner took, once GitHub reported it. */
-  assignedJobId: number | undefined;
-  /** When that job completed (epoch ms). */
-  finishedAt: number | undefined;
 }
 
 export interface ObservedRunner {
@@ -46,6 +42,8 @@ export interface Observation {
   runnerWithoutSandboxSince: Record<string, number>;
   /** Since when each sandbox, by name, has been seen without a registration. */
   sandboxWithoutRunnerSince: Record<string, number>;
+  /** Jobs whose dispatch is in flight here, or ended after the observation began (filled in just before planning). */
+  dispatching: number[];
 }
 
 function numberTag(tags: Record<string, string>, name: string): number | undefined {
@@ -64,8 +62,6 @@ export function toObservedSandbox(listed: ListedSandbox): ObservedSandbox {
     installationId: numberTag(tags, "installation_id"),
     scopeKey: tags.scope,
     profile: tags.profile,
-    assignedJobId: numberTag(tags, "assigned_job_id"),
-    finishedAt: numberTag(tags, "finished_at"),
   };
 }
 

@@ -141,6 +141,7 @@ export class Observer {
           .map((sandbox) => sandbox.name),
         now,
       ),
+      dispatching: [],
       errors,
     };
   }

@@ -2,14 +2,22 @@
 // world right. Pure and deterministic, so two replicas planning from the same world
 // choose the same repairs (and the second one's repairs find nothing left to do).
 //
+// It works from GitHub's runner list (a JIT runner is busy while it runs a job and
+// deregisters when the job ends) and Modal's sandbox list, never from what a
+// webhook claimed: a forged or misrouted event cannot make it remove a runner.
+//
 // Rules, in order; a runner is touched by at most one repair, and never while busy:
-// 1. A sandbox whose job finished FINISHED_GRACE ago, or whose registration has been
-//    gone that long, is terminated (the runner should have exited).
-// 2. A runner that took no job within IDLE_RUNNER_TIMEOUT is removed.
+// 1. A sandbox whose registration has been gone for FINISHED_GRACE (its scope
+//    listed completely) is terminated: the runner finished or was removed.
+// 2. An idle runner whose sandbox is IDLE_RUNNER_TIMEOUT old never took a job
+//    (one that did is busy, then gone): it is removed.
 // 3. A registration whose sandbox has been gone for REGISTRATION_GRACE is deleted.
 // 4. Queued jobs are matched, oldest first, with idle runners that can take them
-//    (the runner made for the job first). A job left without one for
-//    UNSERVED_JOB_GRACE is served again, under the next free runner name.
+//    (the runner made for the job first). A job being served is left alone: its
+//    dispatch is in flight here or ended after the observation began, or its own
+//    registration exists without a sandbox for less than REGISTRATION_GRACE (an
+//    attempt creating its sandbox, on any replica). A job left without a runner
+//    for UNSERVED_JOB_GRACE is served again, under the next free runner name.
 // 5. An idle runner left over after matching, whose own job is no longer queued
 //    (cancelled, or done by another runner), is removed: one per such job.
 import { fullName, type JobRef } from "../github/job-ref.js";
@@ -74,12 +82,9 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
     if (runner?.busy) continue;
     const scopeListed = sandbox.scopeKey !== undefined && listed.has(sandbox.scopeKey);
     const withoutRunnerFor = now - (world.sandboxWithoutRunnerSince[sandbox.name] ?? now);
-    if (sandbox.finishedAt !== undefined && now - sandbox.finishedAt >= settings.finishedGraceMs) {
-      const job = sandbox.assignedJobId === undefined ? "" : ` ${sandbox.assignedJobId}`;
-      remove("terminate-finished", runner, sandbox, `its job${job} finished ${seconds(now - sandbox.finishedAt)} ago and the runner has not exited`);
-    } else if (scopeListed && !runner && withoutRunnerFor >= settings.finishedGraceMs) {
+    if (scopeListed && !runner && withoutRunnerFor >= settings.finishedGraceMs) {
       remove("terminate-finished", undefined, sandbox, `its runner registration has been gone for ${seconds(withoutRunnerFor)} (the runner finished or was removed)`);
-    } else if (runner && sandbox.assignedJobId === undefined && now - sandbox.createdAt >= settings.idleRunnerTimeoutMs) {
+    } else if (runner && now - sandbox.createdAt >= settings.idleRunnerTimeoutMs) {
       remove("reap-never-assigned", runner, sandbox, `took no job in ${seconds(now - sandbox.createdAt)}`);
     }
   }
@@ -97,13 +102,19 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
   const idle = world.sandboxes
     .filter((sandbox) => {
       const runner = runnerOf(sandbox);
-      return runner && !runner.busy && sandbox.assignedJobId === undefined && sandbox.finishedAt === undefined && !touched.has(sandbox.name);
+      return runner && !runner.busy && !touched.has(sandbox.name);
     })
     .sort(byName);
   const queued = world.queuedJobs
     .filter((job) => job.createdAt === undefined || now - Date.parse(job.createdAt) < MAX_QUEUED_AGE_MS)
     .sort((a, b) => (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id);
   const takenNames = new Set([...sandboxNames, ...world.runners.map((runner) => runner.name)]);
+  const beingServed = new Set(world.dispatching);
+  for (const runner of world.runners) {
+    const own = parseRunnerName(settings.namePrefix, runner.name);
+    const since = world.runnerWithoutSandboxSince[runnerKey(runner.scopeKey, runner.name)];
+    if (own && !runner.busy && since !== undefined && now - since < settings.registrationGraceMs) beingServed.add(own.jobId);
+  }
   for (const job of queued) {
     const candidates = idle.filter((sandbox) => canServe(runnerOf(sandbox)!, job));
     const match = candidates.find((sandbox) => sandbox.jobId === job.id) ?? candidates[0];
@@ -111,6 +122,7 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
       idle.splice(idle.indexOf(match), 1);
       continue;
     }
+    if (beingServed.has(job.id)) continue;
     const waited = job.createdAt ? now - Date.parse(job.createdAt) : Infinity;
     if (waited < settings.unservedJobGraceMs) continue;
     let attempt = 0;

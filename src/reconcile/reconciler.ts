@@ -17,6 +17,8 @@ export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor">, Omit
   intervalMs: number;
   fullSweepIntervalMs: number;
   fleet: Fleet;
+  /** Jobs whose dispatch is in flight, or ended at or after `since` (epoch ms): they are being served. */
+  dispatching: (since: number) => number[];
   /** Receives every observation (the capacity count is refreshed from it). */
   observed?: (world: Observation) => void;
   /** Receives every pass's summary (metrics). */
@@ -132,6 +134,9 @@ export class Reconciler {
       options.observed?.(world);
       summary.failed += world.errors;
       summary.checked = { sandboxes: world.sandboxes.length, runners: world.runners.length, repositories: world.scannedRepositories.length, queuedJobs: world.queuedJobs.length };
+      // Asked now, not at observation time: a dispatch that ended while the pass
+      // observed may have made a registration or sandbox the observation missed.
+      world.dispatching = options.dispatching(world.now);
       for (const repair of planRepairs(world, options.plan)) {
         try {
           const result = await applyRepair(repair, { ...options, octokitFor: (id) => this.#octokitFor(id) });

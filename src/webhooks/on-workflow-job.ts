@@ -5,19 +5,21 @@
 //
 //   queued       → for our label: the dispatcher (which applies the job policy,
 //                  and logs and counts a refusal once)
-//   in_progress  → our runner took a job: note it on the sandbox (if the sandbox
-//                  belongs to this installation and scope)
-//   completed    → the job is over: stop waiting for it; our runner's slot frees;
-//                  without one of our runners, a runner of ours may now be idle
+//   in_progress  → our runner took a job: check the job against policy (a runner
+//                  can be taken by any job its labels and runner group fit)
+//   completed    → the job is over: stop waiting for it; our runner's slot frees
+//                  (only this installation's); without one of our runners, a
+//                  runner of ours may now be idle
 import type { Logger } from "pino";
 import type { Capacity } from "../dispatch/capacity.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
+import type { AssignmentGuard } from "../dispatch/guard-assignments.js";
 import { fullName, jobFromWebhook } from "../github/job-ref.js";
 import { parseRunnerName } from "../github/runner-name.js";
 import { hasLabel } from "../policy/decide-to-serve.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
 import type { RepositoryDirectory } from "../reconcile/repository-directory.js";
-import type { SandboxNotes } from "../reconcile/sandbox-notes.js";
+
 
 export interface WorkflowJobDeps {
   runnerLabel: string;
@@ -26,7 +28,7 @@ export interface WorkflowJobDeps {
   capacity: Capacity;
   reconciler: Reconciler;
   directory: RepositoryDirectory;
-  notes: SandboxNotes;
+  guard: AssignmentGuard;
   log: Logger;
   now: () => number;
 }
@@ -44,7 +46,6 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
     const { job, runnerName } = parsed;
     deps.directory.noteActivity(job.repository, job.installationId, now());
     const ourRunner = runnerName !== undefined && parseRunnerName(deps.namePrefix, runnerName) !== undefined;
-    const origin = { installationId: job.installationId, repository: fullName(job.repository) };
 
     switch (action) {
       case "queued": {
@@ -53,11 +54,11 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
           return;
         }
         const queued = deps.dispatcher.enqueue(job);
-        log.info({ ...fields, repo: origin.repository, labels: job.labels, duplicate: !queued }, "job queued for a runner");
+        log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
         return;
       }
       case "in_progress":
-        if (ourRunner) deps.notes.record(runnerName, origin, { assigned_job_id: String(job.id), assigned_repository: origin.repository, assigned_at: String(now()) }, fields);
+        if (ourRunner) deps.guard.check(job, runnerName);
         return;
       case "completed":
         deps.dispatcher.forget(job.id);
@@ -65,7 +66,6 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
           // The runner exits after its job: its slot is free for a waiting job.
           deps.capacity.ended(runnerName, job.installationId);
           deps.dispatcher.pump();
-          deps.notes.record(runnerName, origin, { finished_at: String(now()) }, fields);
         } else if (hasLabel(job.labels, deps.runnerLabel)) {
           // Cancelled before a runner took it, or done by another runner: ours may now be idle.
           deps.reconciler.soon("a job completed without one of our runners");

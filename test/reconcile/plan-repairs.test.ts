@@ -21,7 +21,7 @@ function job(id: number, options: { ageMs?: number; labels?: string[]; repo?: st
 }
 
 /** A runner made for `jobId` (attempt 0 unless given), with its sandbox unless `sandbox: false`. */
-function runner(jobId: number, options: { attempt?: number; busy?: boolean; ageMs?: number; labels?: string[]; scope?: string; sandbox?: boolean; assigned?: number; finishedAgoMs?: number; repo?: string } = {}) {
+function runner(jobId: number, options: { attempt?: number; busy?: boolean; ageMs?: number; labels?: string[]; scope?: string; sandbox?: boolean; repo?: string } = {}) {
   const name = `modal-${jobId}-${options.attempt ?? 0}`;
   const scopeKey = options.scope ?? "org:octo-org";
   const registration: ObservedRunner = { id: jobId * 10 + (options.attempt ?? 0), name, status: "online", busy: options.busy ?? false, labels: options.labels ?? ["self-hosted", "modal"], scopeKey, installationId: 9 };
@@ -37,13 +37,19 @@ function runner(jobId: number, options: { attempt?: number; busy?: boolean; ageM
           installationId: 9,
           scopeKey,
           profile: "default",
-          assignedJobId: options.assigned,
-          finishedAt: options.finishedAgoMs === undefined ? undefined : NOW - options.finishedAgoMs,
         };
   return { registration, sandbox };
 }
 
-function world(parts: { runners?: ReturnType<typeof runner>[]; sandboxesOnly?: ObservedSandbox[]; queued?: JobRef[]; listed?: string[]; scanned?: string[]; since?: Partial<Pick<Observation, "runnerWithoutSandboxSince" | "sandboxWithoutRunnerSince">> }): Observation {
+function world(parts: {
+  runners?: ReturnType<typeof runner>[];
+  sandboxesOnly?: ObservedSandbox[];
+  queued?: JobRef[];
+  listed?: string[];
+  scanned?: string[];
+  since?: Partial<Pick<Observation, "runnerWithoutSandboxSince" | "sandboxWithoutRunnerSince">>;
+  dispatching?: number[];
+}): Observation {
   const runners = parts.runners ?? [];
   return {
     now: NOW,
@@ -54,6 +60,7 @@ function world(parts: { runners?: ReturnType<typeof runner>[]; sandboxesOnly?: O
     scannedRepositories: parts.scanned ?? ["octo-org/app"],
     runnerWithoutSandboxSince: parts.since?.runnerWithoutSandboxSince ?? {},
     sandboxWithoutRunnerSince: parts.since?.sandboxWithoutRunnerSince ?? {},
+    dispatching: parts.dispatching ?? [],
   };
 }
 
@@ -75,13 +82,15 @@ describe("planning repairs", () => {
     // Job 1 was done by another runner; job 2 still waits for its runner, which has not started yet.
     expect(summary(world({ runners: [runner(1), runner(2, { sandbox: false })], queued: [job(2)], since: { runnerWithoutSandboxSince: { "org:octo-org modal-2-0": NOW } } }))).toEqual([]);
     // Job 2's runner was taken by another job: job 1's idle runner serves job 2 instead of being removed.
-    expect(summary(world({ runners: [runner(1), runner(2, { busy: true, assigned: 3 })], queued: [job(2)] }))).toEqual([]);
+    expect(summary(world({ runners: [runner(1), runner(2, { busy: true })], queued: [job(2)] }))).toEqual([]);
     // Both jobs done elsewhere: both runners go.
     expect(summary(world({ runners: [runner(1), runner(2)], queued: [] }))).toEqual(["remove-surplus-runner modal-1-0", "remove-surplus-runner modal-2-0"]);
   });
 
   test("a busy runner is never touched", () => {
-    expect(summary(world({ runners: [runner(1, { busy: true, ageMs: 60 * MIN, finishedAgoMs: 10 * MIN })], queued: [] }))).toEqual([]);
+    expect(summary(world({ runners: [runner(1, { busy: true, ageMs: 60 * MIN })], queued: [] }))).toEqual([]);
+    // Even when no list shows its registration any more because listing its scope failed.
+    expect(summary(world({ runners: [runner(1, { busy: true, ageMs: 60 * MIN })], listed: [], since: { sandboxWithoutRunnerSince: { "modal-1-0": NOW - 60 * MIN } } }))).toEqual([]);
   });
 
   test("a young idle runner is not removed as surplus (its job may not be listed yet)", () => {
@@ -100,13 +109,6 @@ describe("planning repairs", () => {
     expect(summary(world({ runners: [runner(1, { ageMs })], queued: [job(1)] }))).toEqual(expected);
   });
 
-  test.each([
-    [MIN, []],
-    [3 * MIN, ["terminate-finished modal-1-0"]],
-  ])("a sandbox whose job finished %dms ago", (finishedAgoMs, expected) => {
-    expect(summary(world({ runners: [runner(1, { assigned: 5, finishedAgoMs })], queued: [] }))).toEqual(expected);
-  });
-
   test("a sandbox whose registration has been gone past the grace period is terminated, if the scope was listed", () => {
     const { sandbox } = runner(1);
     const gone = { sandboxWithoutRunnerSince: { "modal-1-0": NOW - 3 * MIN } };
@@ -121,7 +123,8 @@ describe("planning repairs", () => {
       "delete-orphan-registration modal-1-0",
       "serve 1 attempt 1",
     ]);
-    expect(summary(world({ runners: [runner(1, { sandbox: false })], since: { runnerWithoutSandboxSince: { [key]: NOW - MIN } }, queued: [job(1)] }))).toEqual(["serve 1 attempt 1"]);
+    // Younger than the grace: an attempt (here or on another replica) is still creating the sandbox.
+    expect(summary(world({ runners: [runner(1, { sandbox: false })], since: { runnerWithoutSandboxSince: { [key]: NOW - MIN } }, queued: [job(1)] }))).toEqual([]);
     expect(summary(world({ runners: [runner(1, { sandbox: false, busy: true })], since: { runnerWithoutSandboxSince: { [key]: NOW - 4 * MIN } } }))).toEqual([]);
   });
 
@@ -131,8 +134,8 @@ describe("planning repairs", () => {
   });
 
   test("a job whose runner was taken by another job is served under the next name", () => {
-    expect(summary(world({ runners: [runner(1, { busy: true, assigned: 7 })], queued: [job(1)] }))).toEqual(["serve 1 attempt 1"]);
-    expect(summary(world({ runners: [runner(1, { busy: true, assigned: 7 }), runner(1, { attempt: 1, busy: true, assigned: 8 })], queued: [job(1)] }))).toEqual(["serve 1 attempt 2"]);
+    expect(summary(world({ runners: [runner(1, { busy: true })], queued: [job(1)] }))).toEqual(["serve 1 attempt 1"]);
+    expect(summary(world({ runners: [runner(1, { busy: true }), runner(1, { attempt: 1, busy: true })], queued: [job(1)] }))).toEqual(["serve 1 attempt 2"]);
   });
 
   test("idle runners serve the oldest jobs first; labels and scope must fit", () => {
@@ -145,6 +148,13 @@ describe("planning repairs", () => {
     ]);
     expect(summary(world({ runners: [runner(3, { scope: "org:other-org", repo: "other-org/tool" })], queued: [job(1)], listed: ["org:other-org"] }))).toEqual(["serve 1 attempt 0"]);
     expect(summary(world({ runners: [runner(3, { scope: "repo:octo-org/app" })], queued: [job(1)], listed: ["repo:octo-org/app"] }))).toEqual([]);
+  });
+
+  test("a job whose dispatch is in flight, or ended after the observation began, is being served", () => {
+    // The observation saw no runner for job 1, but its dispatch has since made one.
+    expect(summary(world({ queued: [job(1, { ageMs: 2 * MIN })], dispatching: [1] }))).toEqual([]);
+    // Its runner took another job: served again only once no dispatch of it is in flight.
+    expect(summary(world({ runners: [runner(1, { busy: true })], queued: [job(1)], dispatching: [1] }))).toEqual([]);
   });
 
   test("a job queued longer than GitHub keeps jobs is not served", () => {
