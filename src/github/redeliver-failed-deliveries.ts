@@ -114,8 +114,9 @@ export async function redeliverFailedDeliveries(
     if (delivered.has(guid)) summary.skipped++;
     else if (!asked) await ask(guid, d.id, 1);
     else {
-      // Our redelivery was attempted and failed: remember it, ask again after the backoff.
-      if (d.redelivery && Date.parse(d.delivered_at) >= asked.askedAt - 1000 && !asked.failedAgain) {
+      // Our redelivery was attempted and failed (GitHub's delivery ids grow; no clocks
+      // compared): remember it, ask again after the backoff.
+      if (d.redelivery && d.id > asked.deliveryId && !asked.failedAgain) {
         asked.failedAgain = true;
         asked.deliveryId = d.id;
         asked.nextAt = asked.askedAt + backoff(asked.attempts);
