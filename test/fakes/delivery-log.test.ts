@@ -76,7 +76,7 @@ test("every delivery is logged; the log pages newest first by cursor, filters by
   const successes = await app.request("GET /app/hook/deliveries", { status: "success" });
   expect(successes.data.map((d) => d.guid)).toEqual([ok.deliveryId]);
 
-  const failedId = page1.data[1]!.id;
+  const failedId = Number(page1.data[1]!.id);
   const one = await app.request("GET /app/hook/deliveries/{delivery_id}", { delivery_id: failedId });
   expect((one.data.request.payload as { workflow_job: { id: number } }).workflow_job.id).toBe(job.id);
 
