@@ -10,7 +10,9 @@ import crypto from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
+import { DeliveryLog } from "./github/delivery-log.js";
 import { openApi, type OpenApi, type RouteMatch } from "./github/openapi.js";
+import { SecondaryLimits } from "./github/secondary-limits.js";
 import {
   appObject,
   contentFileObject,
@@ -281,6 +283,10 @@ export class FakeGitHub {
   readonly violations: string[] = [];
   /** every webhook delivery the fake made, in the order they were started */
   readonly deliveries: DeliveryRecord[] = [];
+  /** GitHub's delivery log of the App's webhook (GET /app/hook/deliveries…), and the ingress-down switch */
+  readonly hookDeliveries: DeliveryLog;
+  /** GitHub's secondary rate limits, off until enable() */
+  readonly secondaryLimits = new SecondaryLimits();
 
   private readonly server: http.Server;
   private readonly publicKey: crypto.KeyObject;
@@ -330,6 +336,7 @@ export class FakeGitHub {
     this.webhookUrl = options.webhookUrl;
     this.latencyMs = options.latencyMs ?? 0;
     this.api = openApi();
+    this.hookDeliveries = new DeliveryLog(this.baseUrl);
     this.registerRoutes();
   }
 
@@ -617,7 +624,7 @@ export class FakeGitHub {
     event: string,
     action: string | undefined,
     body: string,
-    opts: { signature?: SignatureMode; deliveryId?: string },
+    opts: { signature?: SignatureMode; deliveryId?: string; redelivery?: boolean },
   ): Promise<DeliveryResult> {
     const deliveryId = opts.deliveryId ?? crypto.randomUUID();
     const signature = opts.signature ?? "valid";
@@ -627,6 +634,12 @@ export class FakeGitHub {
     const p = (async (): Promise<DeliveryResult> => {
       if (!url || this.closed) {
         record.error = url ? "fake GitHub is closed" : "no webhookUrl set";
+        return { status: 0, body: "", ms: 0, deliveryId };
+      }
+      const logged = { guid: deliveryId, event, action, body, redelivery: opts.redelivery ?? false, startedAt: Date.now(), requestHeaders: { "X-GitHub-Delivery": deliveryId, "X-GitHub-Event": event } };
+      if (this.hookDeliveries.ingressDown) {
+        record.error = "failed to connect to host";
+        this.hookDeliveries.record({ ...logged, durationMs: 0, statusCode: 0, error: record.error, responseBody: "" });
         return { status: 0, body: "", ms: 0, deliveryId };
       }
       const r = await send({
@@ -644,6 +657,7 @@ export class FakeGitHub {
       record.body = r.body;
       record.ms = r.ms;
       if (r.error) record.error = r.error;
+      this.hookDeliveries.record({ ...logged, durationMs: r.ms, statusCode: r.status, error: r.error, responseBody: r.body });
       return { status: r.status, body: r.body, ms: r.ms, deliveryId };
     })();
     this.pending.add(p);
@@ -883,9 +897,11 @@ export class FakeGitHub {
       if (Number.isFinite(id)) record.installationId = id;
     }
 
+    const limited = this.secondaryLimits.admit(auth.kind === "app" ? "app" : `installation:${record.installationId}`, method, match?.template ?? decodedPath, res);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
 
     const reply = (r: Reply, validate: boolean): void => this.respond(req, res, record, match, r, validate);
+    if (limited) return reply(limited, false);
 
     // fault injection comes first: it stands for GitHub failing before doing anything
     const fault = this.takeFault(method, match?.template ?? "", decodedPath);
@@ -1146,6 +1162,12 @@ export class FakeGitHub {
       fn: () => ({ status: 200, body: appObject(this.urls, this.appId, this.appSlug, this.appOwner, this.createdAt) }),
     });
 
+    this.route("GET", "/app/hook/deliveries", { auth: "app", fn: (ctx) => this.hookDeliveries.list(ctx.query, ctx.rawPath) });
+    this.route("GET", "/app/hook/deliveries/{delivery_id}", { auth: "app", fn: (ctx) => this.hookDeliveries.get(Number(ctx.params.delivery_id)) });
+    this.route("POST", "/app/hook/deliveries/{delivery_id}/attempts", {
+      auth: "app",
+      fn: (ctx) => this.hookDeliveries.attempt(Number(ctx.params.delivery_id), (d) => void this.deliver(d.event, d.action ?? undefined, d.body, { deliveryId: d.guid, redelivery: true })),
+    });
     this.route("GET", "/app/installations", {
       auth: "app",
       fn: (ctx) => {

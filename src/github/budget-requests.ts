@@ -1,0 +1,129 @@
+// An Octokit plugin that makes every request, and every retry of it, wait for its
+// installation's request budget (see installation-budget.ts), and that does what
+// GitHub's rate-limit answers ask:
+// - `retry-after` on a 403/429, or a secondary-limit 403 without it: pause the
+//   installation's bucket that long (not just this request: the others would get
+//   the same answer), then retry this request through the bucket;
+// - `x-ratelimit-remaining: 0`: pause the installation until `x-ratelimit-reset`;
+// - 5xx and network failures: retry with backoff, through the bucket;
+// - anything else (409 included) is never retried: for generate-jitconfig a 409 means
+//   "a runner of that name exists", and a blind late retry could register a second.
+// It replaces plugin-throttling and plugin-retry (both disabled), so nothing paces twice.
+//
+// Priority: a request is "foreground" unless its options say
+// `request: { priority: "background" }` (per request, also through octokit.paginate),
+// or the Octokit was built with `new Octokit({ requestPriority: "background" })`.
+import type { Octokit } from "@octokit/core";
+import type { Logger } from "pino";
+import type { RequestPriority } from "./installation-budget.js";
+import type { RequestBudgets } from "./request-budgets.js";
+
+export interface RetryTuning {
+  /** Multiplier of the 5xx backoff (ms; n-th retry waits n² of it); tests make it small. */
+  retryBaseMs: number;
+  /** Milliseconds per second of retry-after; tests make it small. */
+  rateLimitBaseMs: number;
+  /** Longest rate-limit wait worth sitting through, in seconds; beyond it the request fails (the reconciler retries later). */
+  maxRateLimitWaitSeconds: number;
+  /** Retries of one request after a rate limit or a 5xx. */
+  maxRetries: number;
+}
+
+const WRITE_COST = 5;
+const READ_COST = 1;
+/** GitHub: "if no retry-after header, wait at least one minute" for secondary limits. */
+const SECONDARY_DEFAULT_WAIT_SECONDS = 60;
+
+/** A request refused locally because its installation must wait longer than is worth waiting. */
+export class RateLimitedError extends Error {
+  override name = "RateLimitedError";
+  readonly status = 403;
+  constructor(
+    message: string,
+    readonly request: { method: string; url: string },
+  ) {
+    super(message);
+  }
+}
+
+interface ErrorLike {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | undefined> };
+}
+
+/** How long GitHub asked us to wait, in ms, when `error` is a rate-limit answer. */
+export function rateLimitWaitMs(error: unknown, now: number, rateLimitBaseMs: number): number | undefined {
+  const e = (typeof error === "object" && error !== null ? error : {}) as ErrorLike;
+  if (e.status !== 403 && e.status !== 429) return undefined;
+  const headers = e.response?.headers ?? {};
+  const retryAfter = Number(headers["retry-after"]);
+  if (headers["retry-after"] !== undefined && Number.isFinite(retryAfter)) return Math.max(0, retryAfter) * rateLimitBaseMs;
+  if (headers["x-ratelimit-remaining"] === "0" && headers["x-ratelimit-reset"] !== undefined) {
+    return Math.max(0, Number(headers["x-ratelimit-reset"]) * 1000 - now);
+  }
+  if (e.status === 429 || /secondary rate limit|abuse/i.test(e.message ?? "")) return SECONDARY_DEFAULT_WAIT_SECONDS * rateLimitBaseMs;
+  return undefined; // a 403 for a permission: not ours to wait out
+}
+
+function isRetryableFailure(error: unknown): boolean {
+  const status = (error as ErrorLike | undefined)?.status;
+  // @octokit/request reports a network failure as status 500
+  return typeof status === "number" && status >= 500;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
+  return function budgetRequestsPlugin(octokit: Octokit, options: { auth?: { installationId?: number | string }; requestPriority?: RequestPriority }) {
+    const installationId = Number(options.auth?.installationId);
+    const budget = budgets.of(Number.isFinite(installationId) ? installationId : "app");
+    const instancePriority: RequestPriority = options.requestPriority ?? "foreground";
+    const log = octokit.log as unknown as Logger;
+
+    octokit.hook.wrap("request", async (request, requestOptions) => {
+      const method = String(requestOptions.method ?? "GET").toUpperCase();
+      const cost = method === "GET" || method === "HEAD" ? READ_COST : WRITE_COST;
+      const asked = (requestOptions.request as { priority?: RequestPriority } | undefined)?.priority;
+      const priority: RequestPriority = asked === "background" || asked === "foreground" ? asked : instancePriority;
+      const where = { method, url: String(requestOptions.url) };
+
+      for (let attempt = 0; ; attempt++) {
+        const pausedUntil = budget.headroom().pausedUntil;
+        if (pausedUntil !== undefined && pausedUntil - budgets.clock.now() > tuning.maxRateLimitWaitSeconds * tuning.rateLimitBaseMs) {
+          throw new RateLimitedError(`GitHub rate limit: this installation waits until ${new Date(pausedUntil).toISOString()}`, where);
+        }
+        const release = await budget.acquire(cost, priority);
+        try {
+          const response = await request(requestOptions);
+          pauseOnExhaustedLimit(response.headers);
+          return response;
+        } catch (error) {
+          pauseOnExhaustedLimit((error as ErrorLike).response?.headers);
+          const waitMs = rateLimitWaitMs(error, budgets.clock.now(), tuning.rateLimitBaseMs);
+          if (waitMs !== undefined) {
+            budget.pause(budgets.clock.now() + waitMs);
+            const retry = attempt < tuning.maxRetries && waitMs <= tuning.maxRateLimitWaitSeconds * tuning.rateLimitBaseMs;
+            log.warn({ ...where, waitMs, retry }, "GitHub rate limit reached");
+            if (!retry) throw error;
+            continue; // acquire() waits for the pause to end
+          }
+          if (!isRetryableFailure(error) || attempt >= tuning.maxRetries) throw error;
+          release(); // do not hold a slot while backing off
+          await sleep((attempt + 1) ** 2 * tuning.retryBaseMs);
+          continue;
+        } finally {
+          release();
+        }
+      }
+    });
+
+    function pauseOnExhaustedLimit(headers: Record<string, string | number | undefined> | undefined): void {
+      if (String(headers?.["x-ratelimit-remaining"]) !== "0") return;
+      const reset = Number(headers?.["x-ratelimit-reset"]);
+      if (Number.isFinite(reset)) budget.pause(reset * 1000);
+    }
+  };
+}

@@ -1,0 +1,42 @@
+// The request budgets of every installation the process talks to, keyed like GitHub
+// keys its limits: one per installation, one for the App's own JWT ("app").
+// A status page or metrics gauge reads headroom() from here.
+import { GITHUB_SECONDARY_LIMITS, InstallationBudget, systemClock, type BudgetClock, type BudgetHeadroom, type BudgetLimits } from "./installation-budget.js";
+
+/** Budgets kept before idle ones (full, nothing waiting) are forgotten: a fresh one is the same. */
+const PRUNE_ABOVE = 1000;
+
+export type BudgetKey = number | "app";
+
+export class RequestBudgets {
+  private readonly budgets = new Map<BudgetKey, InstallationBudget>();
+
+  constructor(
+    readonly limits: BudgetLimits = GITHUB_SECONDARY_LIMITS,
+    readonly clock: BudgetClock = systemClock,
+  ) {}
+
+  of(key: BudgetKey): InstallationBudget {
+    let budget = this.budgets.get(key);
+    if (!budget) {
+      if (this.budgets.size >= PRUNE_ABOVE) this.prune();
+      budget = new InstallationBudget(this.limits, this.clock);
+      this.budgets.set(key, budget);
+    }
+    return budget;
+  }
+
+  /** Headroom of one installation; a full bucket when it has made no request lately. */
+  headroom(key: BudgetKey): BudgetHeadroom {
+    return (this.budgets.get(key) ?? new InstallationBudget(this.limits, this.clock)).headroom();
+  }
+
+  /** Headroom of every installation with a budget in use. */
+  all(): Array<{ key: BudgetKey } & BudgetHeadroom> {
+    return [...this.budgets].map(([key, budget]) => ({ key, ...budget.headroom() }));
+  }
+
+  private prune(): void {
+    for (const [key, budget] of this.budgets) if (budget.isIdle()) this.budgets.delete(key);
+  }
+}
