@@ -23,7 +23,7 @@ export type Runtime = ReturnType<typeof assemble>;
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
   const { config } = settings.runner;
-  const fleet = new Fleet(io.modal, { ...settings.modal, retry: io.modalRetry }, log.child({ component: "modal" }));
+  const fleet = new Fleet(io.modal, { ...settings.modal, retry: io.modalRetry, breaker: io.modalBreaker }, log.child({ component: "modal" }));
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
   const directory = new RepositoryDirectory();
   const capacity = new Capacity(now);
@@ -37,6 +37,13 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     log: log.child({ component: "dispatch" }),
     now,
     capacity,
+    modal: {
+      unavailable: () => {
+        const breaker = fleet.breaker.state();
+        return breaker.state === "open" ? breaker.reason : undefined;
+      },
+      whenAvailable: () => fleet.breaker.whenClosed(),
+    },
     plan: (job) => policy.plan(job),
     onOutcome: (outcome) => metrics.job(outcome),
     serve: async (job, request) =>

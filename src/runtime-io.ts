@@ -6,6 +6,7 @@ import { ModalClient } from "modal";
 import type { DestinationStream, Logger } from "pino";
 import { Probot } from "probot";
 import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type OctokitTuning } from "./github/create-octokit-class.js";
+import type { FleetOptions } from "./modal/fleet.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
 import { createLogger } from "./observe/create-logger.js";
 import type { Settings } from "./settings/load-settings.js";
@@ -15,6 +16,8 @@ export interface RuntimeOptions {
   modal?: ModalClient;
   octokitTuning?: Partial<OctokitTuning>;
   modalRetry?: RetryOptions;
+  /** Tests shorten the Modal circuit breaker's probe backoff. */
+  modalBreaker?: FleetOptions["breaker"];
   logDestination?: DestinationStream;
   /** Secrets the logger must scrub besides those in the settings (e.g. MODAL_TOKEN_SECRET). */
   extraSecrets?: (string | undefined)[];
@@ -38,6 +41,7 @@ export interface RuntimeIo {
   /** Probot: verifies and routes webhook deliveries (the server registers our handlers on it). */
   probot: Probot;
   modalRetry?: RetryOptions;
+  modalBreaker?: FleetOptions["breaker"];
   now: () => number;
 }
 
@@ -64,6 +68,7 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
       installation: async (installationId) => (await probot.auth(installationId)) as AppOctokit,
     },
     modalRetry: options.modalRetry,
+    modalBreaker: options.modalBreaker,
     now: options.now ?? Date.now,
   };
 }

@@ -1,17 +1,18 @@
 // Runs `serveJob` for queued jobs after the webhook has been answered: one attempt
-// at a time per job, bounded concurrency, concurrency caps (a job over a cap waits,
-// and the oldest waiting job that fits goes first when a slot frees), delayed
-// retries when asked for, and one log line per outcome. Jobs that could not be
-// served are kept for the reconciler (a cache: it also rediscovers them from GitHub).
+// at a time per job, concurrency caps, delayed retries when asked for, and one log
+// line per outcome. A job waits, oldest first, while a cap is reached or while Modal
+// is unavailable (its circuit breaker is open); a registration minted before Modal
+// failed stays with the waiting job and is reused. Jobs that could not be served
+// are kept for the reconciler (a cache: it also rediscovers them from GitHub).
 import PQueue from "p-queue";
 import type { Logger } from "pino";
 import type { Caps, RunnerProfile } from "../config/runner-profile.js";
 import type { JobPlan } from "../policy/job-policy.js";
 import { describeFailure } from "../errors.js";
 import { BoundedMap, BoundedSet } from "../lib/bounded.js";
-import { fullName, type JobRef } from "../github/job-ref.js";
+import { fullName, oldestFirst, type JobRef } from "../github/job-ref.js";
 import type { Capacity, Placement } from "./capacity.js";
-import type { ServeOutcome, ServeRequest } from "./serve-job.js";
+import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeRequest } from "./serve-job.js";
 
 export type DispatchOutcome = ServeOutcome["kind"] | "failed" | "refused" | "waiting";
 
@@ -20,6 +21,8 @@ export interface DispatcherOptions {
   plan: (job: JobRef) => Promise<JobPlan>;
   serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
   capacity: Capacity;
+  /** Why Modal cannot take a sandbox now (undefined: it can), and a promise of when it can again. */
+  modal: { unavailable(): string | undefined; whenAvailable(): Promise<void> };
   log: Logger;
   now: () => number;
   onOutcome?: (outcome: DispatchOutcome, job: JobRef) => void;
@@ -38,6 +41,9 @@ interface Waiting {
   profile: RunnerProfile;
   caps: Caps;
   placement: Placement;
+  /** What it waits for (the log line says it once). */
+  for: "capacity" | "modal";
+  minted?: MintedRunner;
 }
 
 /** Jobs remembered per kind (refused, unserved, recently dispatched): a day of a busy org. */
@@ -54,6 +60,8 @@ export class Dispatcher {
   readonly #refused = new BoundedSet<number>(MAX_REMEMBERED);
   /** When each job's last dispatch ended (epoch ms), so a reconcile pass can tell a stale view. */
   readonly #endedAt = new BoundedMap<number, number>(MAX_REMEMBERED);
+  /** Set while a pump is promised for when Modal is available again. */
+  #modalWatch: Promise<void> | undefined;
 
   constructor(private readonly options: DispatcherOptions) {
     this.#queue = new PQueue({ concurrency: options.concurrency });
@@ -67,14 +75,15 @@ export class Dispatcher {
     return true;
   }
 
-  /** A slot may have freed: start the oldest waiting jobs that fit now. */
+  /** A slot may have freed, or Modal recovered: start the oldest waiting jobs that fit now. */
   pump(): void {
-    const oldestFirst = [...this.#waiting.values()].sort((a, b) => (a.job.createdAt ?? "").localeCompare(b.job.createdAt ?? "") || a.job.id - b.job.id);
-    for (const waiting of oldestFirst) {
-      if (!this.options.capacity.reserve(waiting.job.id, waiting.placement, waiting.caps).reserved) continue;
-      this.#waiting.delete(waiting.job.id);
-      this.options.log.info({ ...this.#fields(waiting.job), profile: waiting.profile.name }, "capacity freed; starting a waiting job");
-      void this.#queue.add(() => this.#serve(waiting.job, waiting.attempt, waiting.profile));
+    if (this.options.modal.unavailable() !== undefined) return;
+    const waiting = [...this.#waiting.values()].sort((a, b) => oldestFirst(a.job, b.job));
+    for (const entry of waiting) {
+      if (!this.options.capacity.reserve(entry.job.id, entry.placement, entry.caps).reserved) continue;
+      this.#waiting.delete(entry.job.id);
+      this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, waitedFor: entry.for }, "starting a waiting job");
+      void this.#queue.add(() => this.#serve(entry.job, entry.attempt, entry.profile, entry.placement, entry.caps, entry.minted));
     }
   }
 
@@ -139,22 +148,25 @@ export class Dispatcher {
     const placement = { installationId: job.installationId, repository: fullName(job.repository).toLowerCase(), profile: plan.profile.name };
     const reservation = capacity.reserve(job.id, placement, plan.caps);
     if (!reservation.reserved) {
-      this.#waiting.set(job.id, { job, attempt, profile: plan.profile, caps: plan.caps, placement });
+      this.#waiting.set(job.id, { job, attempt, profile: plan.profile, caps: plan.caps, placement, for: "capacity" });
       log.info({ ...this.#fields(job), profile: plan.profile.name, cap: reservation.cap }, "job waits for capacity");
       onOutcome?.("waiting", job);
       return;
     }
-    await this.#serve(job, attempt, plan.profile);
+    await this.#serve(job, attempt, plan.profile, placement, plan.caps);
   }
 
-  async #serve(job: JobRef, attempt: number, profile: RunnerProfile): Promise<void> {
+  async #serve(job: JobRef, attempt: number, profile: RunnerProfile, placement: Placement, caps: Caps, minted?: MintedRunner): Promise<void> {
     const { log, onOutcome, capacity } = this.options;
     const fields = { ...this.#fields(job), profile: profile.name };
+    const unavailable = this.options.modal.unavailable();
+    if (unavailable !== undefined) return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted }, unavailable);
     let outcome: ServeOutcome;
     try {
-      outcome = await this.options.serve(job, { attempt, profile });
+      outcome = await this.options.serve(job, { attempt, profile, minted });
     } catch (error) {
       capacity.release(job.id);
+      if (error instanceof ModalUnavailable) return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted: error.minted }, error.message);
       this.pump();
       return this.#failed(job, error, profile.name);
     }
@@ -187,6 +199,21 @@ export class Dispatcher {
       }
     }
     this.#ended(job.id);
+  }
+
+  /** The job waits until Modal answers again; one pump is promised for then. */
+  #waitForModal(entry: Waiting, reason: string): void {
+    this.options.capacity.release(entry.job.id);
+    const already = this.#waiting.get(entry.job.id)?.for === "modal";
+    this.#waiting.set(entry.job.id, entry);
+    if (!already) {
+      this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, reason, registrationKept: entry.minted !== undefined }, "job waits for Modal");
+      this.options.onOutcome?.("waiting", entry.job);
+    }
+    this.#modalWatch ??= this.options.modal.whenAvailable().then(() => {
+      this.#modalWatch = undefined;
+      this.pump();
+    });
   }
 
   #ended(jobId: number): void {

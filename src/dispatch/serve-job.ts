@@ -4,7 +4,8 @@
 // at most once at Modal (ALREADY_EXISTS), and each "taken" answer is examined
 // rather than trusted or retried blindly.
 import type { Logger } from "pino";
-import { httpStatus } from "../errors.js";
+import { describeFailure, httpStatus, isTransientModalError } from "../errors.js";
+import { CircuitOpenError } from "../modal/circuit-breaker.js";
 import { fullName, type JobRef } from "../github/job-ref.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { runnerName } from "../github/runner-name.js";
@@ -41,16 +42,48 @@ const MAX_ROUNDS = 3;
 export interface ServeRequest {
   attempt: number;
   profile: RunnerProfile;
+  /** A registration an earlier attempt minted but could not start a sandbox for: reused, not minted again. */
+  minted?: MintedRunner;
 }
 
-export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, profile }: ServeRequest): Promise<ServeOutcome> {
+export interface MintedRunner {
+  scope: RunnerScope;
+  runner: RunnerRegistration;
+  /** Secret: never logged. */
+  jitConfig: string;
+}
+
+/**
+ * Modal is unavailable (its circuit breaker is open, or it failed transiently): the
+ * job should wait for it. `minted` is the registration made for the job, if any,
+ * kept for the next attempt so an outage does not churn register/delete pairs.
+ */
+export class ModalUnavailable extends Error {
+  override name = "ModalUnavailable";
+  constructor(
+    readonly minted: MintedRunner | undefined,
+    reason: string,
+  ) {
+    super(`Modal is unavailable: ${reason}`);
+  }
+}
+
+export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, profile, minted }: ServeRequest): Promise<ServeOutcome> {
   const { octokit, settings } = ctx;
   const { owner, name: repo } = job.repository;
 
   // A redelivered or late webhook must not start a runner for a job that has
   // started or finished meanwhile (its first runner may already be gone).
   const { data: current } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: job.id });
-  if (current.status !== "queued") return { kind: "not-queued", status: current.status };
+  if (current.status !== "queued") {
+    if (minted) await deleteUnused(minted, job, ctx);
+    return { kind: "not-queued", status: current.status };
+  }
+  if (minted) return startSandbox(job, profile, minted, ctx);
+  // No registration while Modal is down: it could not be used, and minting then
+  // deleting one per attempt spends GitHub's write budget for nothing.
+  const breaker = ctx.fleet.breaker.state();
+  if (breaker.state === "open") throw new ModalUnavailable(undefined, breaker.reason);
 
   const name = runnerName(settings.runner.namePrefix, job.id, attempt);
   const labels = runnerLabelsFor(job, settings.runner.label);
@@ -69,7 +102,7 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, pro
       throw error;
     }
     if (registration.kind === "created") {
-      return startSandbox(job, profile, scope, registration.runner, registration.encodedJitConfig, ctx);
+      return startSandbox(job, profile, { scope, runner: registration.runner, jitConfig: registration.encodedJitConfig }, ctx);
     }
     const verdict = await examineTakenName(scope, name, ctx);
     if (verdict !== "free-again") return verdict;
@@ -77,8 +110,9 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, pro
   throw new Error(`runner name ${name} was still taken after ${MAX_ROUNDS} attempts`);
 }
 
-async function startSandbox(job: JobRef, profile: RunnerProfile, scope: RunnerScope, runner: RunnerRegistration, jitConfig: string, ctx: ServeJobContext): Promise<ServeOutcome> {
+async function startSandbox(job: JobRef, profile: RunnerProfile, minted: MintedRunner, ctx: ServeJobContext): Promise<ServeOutcome> {
   const { fleet } = ctx;
+  const { scope, runner, jitConfig } = minted;
   const tags: RunnerSandboxTags = {
     managed_by: MANAGED_BY,
     job_id: String(job.id),
@@ -111,12 +145,17 @@ async function startSandbox(job: JobRef, profile: RunnerProfile, scope: RunnerSc
     }
     return { kind: "started", runnerName: runner.name, runnerId: runner.id, sandboxId: created.sandboxId };
   } catch (error) {
+    if (error instanceof CircuitOpenError || isTransientModalError(error)) throw new ModalUnavailable(minted, describeFailure(error).reason);
     // No sandbox will ever use this registration: free the name for the next attempt.
-    await deleteRunner(ctx.octokit, scope, runner.id).catch((cleanupError: unknown) =>
-      ctx.log.warn({ jobId: job.id, runner: runner.name, reason: (cleanupError as Error).message }, "could not delete the unused runner registration; the next attempt will replace it"),
-    );
+    await deleteUnused(minted, job, ctx);
     throw error;
   }
+}
+
+async function deleteUnused({ scope, runner }: MintedRunner, job: JobRef, ctx: ServeJobContext): Promise<void> {
+  await deleteRunner(ctx.octokit, scope, runner.id).catch((cleanupError: unknown) =>
+    ctx.log.warn({ jobId: job.id, runner: runner.name, reason: describeFailure(cleanupError).reason }, "could not delete the unused runner registration; the next attempt will replace it"),
+  );
 }
 
 /**

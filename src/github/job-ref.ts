@@ -27,6 +27,11 @@ export function fullName(repository: Pick<RepositoryRef, "owner" | "name">): str
   return `${repository.owner}/${repository.name}`;
 }
 
+/** Oldest job first (by creation time, then id): the order jobs wait and are served in. */
+export function oldestFirst(a: Pick<JobRef, "createdAt" | "id">, b: Pick<JobRef, "createdAt" | "id">): number {
+  return (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id;
+}
+
 const workflowJobPayload = z.object({
   workflow_job: z.object({
     id: z.number().int().positive(),

@@ -1,14 +1,17 @@
 // The Modal side: the app (created if missing) and each profile's runner image,
 // resolved once and reused for every sandbox, and the few sandbox operations the
-// App needs. Every call retries transient control-plane failures. An image that
-// fails to build is reported and retried after a pause, without holding up other
-// profiles.
+// App needs. Every call retries transient control-plane failures, through a circuit
+// breaker: when Modal is down, calls fail fast (CircuitOpenError) and one probe at a
+// time looks for the recovery, so an outage neither hammers Modal nor holds jobs in
+// retry loops. An image that fails to build is reported and retried after a pause,
+// without holding up other profiles.
 import { AlreadyExistsError, NotFoundError, type App, type Image, type ModalClient, type Sandbox, type SandboxCreateParams, type Secret } from "modal";
 import type { Logger } from "pino";
 import type { RunnerProfile } from "../config/runner-profile.js";
 import { isTransientModalError } from "../errors.js";
 import type { RunnerImageDefinition } from "./parse-dockerfile.js";
 import { MANAGED_BY } from "./sandbox-tags.js";
+import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions } from "./circuit-breaker.js";
 import { DEFAULT_MODAL_RETRY, withModalRetry, type RetryOptions } from "./with-modal-retry.js";
 
 export interface SandboxSpec {
@@ -35,6 +38,8 @@ export interface FleetOptions {
   retry?: RetryOptions;
   /** How long a failed image build is not retried. */
   imageRetryMs?: number;
+  /** Tests shorten the breaker's probe backoff. */
+  breaker?: Partial<Pick<CircuitBreakerOptions, "failureThreshold" | "probeBaseMs" | "probeMaxMs">>;
 }
 
 interface Resolution<T> {
@@ -48,6 +53,8 @@ export class Fleet {
   readonly #secrets = new Map<string, Promise<Secret>>();
   readonly #retry: RetryOptions;
   #calls = 0;
+  /** Open while Modal's control plane fails: see circuit-breaker.ts. */
+  readonly breaker: CircuitBreaker;
 
   constructor(
     private readonly client: ModalClient,
@@ -59,6 +66,16 @@ export class Fleet {
       onRetry: (error, attempt, delayMs) =>
         log.warn({ attempt, delayMs, reason: (error as Error).message }, "Modal call failed; retrying"),
     };
+    this.breaker = new CircuitBreaker({
+      ...options.breaker,
+      // The cheapest call that proves the control plane answers for our app.
+      probe: () => {
+        this.#calls++;
+        return client.apps.fromName(options.appName, { environment: options.environment, createIfMissing: true });
+      },
+      onOpen: (reason) => log.error({ reason }, "Modal is unavailable: new jobs wait, no runner is registered for them, one probe at a time looks for the recovery"),
+      onClose: (downForMs) => log.info({ downForMs }, "Modal answers again: waiting jobs start, oldest first"),
+    });
   }
 
   /** The app, created if missing; a failure is retried on the next call. */
@@ -86,7 +103,7 @@ export class Fleet {
       (image) => this.log.info({ profile: profile.name, image: profile.image.baseImage, imageId: image.imageId }, "runner image ready"),
       (error: unknown) => {
         const fields = { profile: profile.name, image: profile.image.baseImage, reason: (error as Error).message };
-        if (isTransientModalError(error)) {
+        if (isTransientModalError(error) || error instanceof CircuitOpenError) {
           // Modal was unreachable: nothing was built; the next job tries again.
           this.#images.delete(key);
           this.log.warn(fields, "runner image not resolved yet (Modal unreachable); will try again with the next job");
@@ -211,10 +228,15 @@ export class Fleet {
     return this.#calls;
   }
 
+  /** Each attempt goes through the breaker; once it opens, retries stop (CircuitOpenError is not transient). */
   #call<T>(call: () => Promise<T>): Promise<T> {
-    return withModalRetry(() => {
-      this.#calls++;
-      return call();
-    }, this.#retry);
+    return withModalRetry(
+      () =>
+        this.breaker.run(() => {
+          this.#calls++;
+          return call();
+        }),
+      this.#retry,
+    );
   }
 }

@@ -20,7 +20,7 @@
 //    for UNSERVED_JOB_GRACE is served again, under the next free runner name.
 // 5. An idle runner left over after matching, whose own job is no longer queued
 //    (cancelled, or done by another runner), is removed: one per such job.
-import { fullName, type JobRef } from "../github/job-ref.js";
+import { fullName, oldestFirst, type JobRef } from "../github/job-ref.js";
 import { parseRunnerName, runnerName } from "../github/runner-name.js";
 import { runnerKey, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 
@@ -89,9 +89,13 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
     }
   }
 
-  // 3: registrations whose sandbox is gone.
+  // 3: registrations whose sandbox is gone (not those of a job being dispatched
+  // here: a job waiting for Modal keeps its registration for its next attempt).
+  const dispatching = new Set(world.dispatching);
   for (const runner of [...world.runners].sort(byName)) {
     if (sandboxNames.has(runner.name) || runner.busy) continue;
+    const own = parseRunnerName(settings.namePrefix, runner.name);
+    if (own && dispatching.has(own.jobId)) continue;
     const since = world.runnerWithoutSandboxSince[runnerKey(runner.scopeKey, runner.name)] ?? now;
     if (now - since >= settings.registrationGraceMs) {
       remove("delete-orphan-registration", runner, undefined, `its sandbox has been gone for ${seconds(now - since)}`);
@@ -107,9 +111,9 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
     .sort(byName);
   const queued = world.queuedJobs
     .filter((job) => job.createdAt === undefined || now - Date.parse(job.createdAt) < MAX_QUEUED_AGE_MS)
-    .sort((a, b) => (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id);
+    .sort(oldestFirst);
   const takenNames = new Set([...sandboxNames, ...world.runners.map((runner) => runner.name)]);
-  const beingServed = new Set(world.dispatching);
+  const beingServed = new Set(dispatching);
   for (const runner of world.runners) {
     const own = parseRunnerName(settings.namePrefix, runner.name);
     const since = world.runnerWithoutSandboxSince[runnerKey(runner.scopeKey, runner.name)];

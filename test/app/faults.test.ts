@@ -81,22 +81,21 @@ describe("a job that still fails", () => {
   test("is logged once with its repository, job and reason, and leaves no registration behind", async () => {
     const app = await world.startApp();
     await settled(world);
-    world.modal.setOutage(true);
+    world.modal.failNext("sandboxCreateV2", Status.INVALID_ARGUMENT, 1, "bad sandbox parameters");
     const job = queueJob();
     const delivery = await world.github.deliverWorkflowJob("queued", job);
     expect(delivery.status).toBe(200);
-    await eventually(() => app.logs.find("could not start a runner for the job").length === 1, "the failure is logged");
+    await eventually(() => app.parts.dispatcher.unserved().length === 1, "the failure is recorded");
     await settled(world);
 
     expect(app.logs.find("could not start a runner for the job")).toEqual([
-      expect.objectContaining({ level: 50, jobId: job.id, repo: "octo-org/app", reason: expect.stringContaining("UNAVAILABLE"), retryable: true }),
+      expect.objectContaining({ level: 50, jobId: job.id, repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT"), retryable: false }),
     ]);
     expect(world.github.runners()).toHaveLength(0);
     expect(world.modal.sandboxes()).toHaveLength(0);
     expect(app.parts.dispatcher.unserved().map((entry) => entry.job.id)).toEqual([job.id]);
 
-    // The process stays up and serves the job once Modal is back.
-    world.modal.setOutage(false);
+    // The process stays up and serves the job when it is delivered again.
     await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => world.modal.running().length === 1, "a sandbox runs");
     await settled(world);

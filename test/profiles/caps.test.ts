@@ -84,7 +84,7 @@ test("waiting jobs start oldest first, one per freed slot", async () => {
   await eventually(() => jobs.every((job) => statusOf(job.id) === "completed"), "every job ran", 10_000);
   expect(startedNames()).toEqual(jobs.map((job) => String(job.id)));
   expect(world.modal.mostInFlight("sandboxCreateV2")).toBe(1);
-  expect(app.logs.find("capacity freed; starting a waiting job")).toHaveLength(3);
+  expect(app.logs.find("starting a waiting job").filter((line) => line.waitedFor === "capacity")).toHaveLength(3);
 });
 
 test("a job cancelled while it waits is dropped from the wait", async () => {

@@ -67,6 +67,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       extraSecrets: [MODAL_TOKEN_SECRET],
       octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 },
       modalRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+      modalBreaker: { probeBaseMs: 20, probeMaxMs: 100 },
       reconcileOnTimer: appOptions.reconcile ?? false,
     });
     const url = `http://127.0.0.1:${port}`;
