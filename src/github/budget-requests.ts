@@ -11,8 +11,10 @@
 // It replaces plugin-throttling and plugin-retry (both disabled), so nothing paces twice.
 //
 // Priority: a request is "foreground" unless its options say
-// `request: { priority: "background" }` (per request, also through octokit.paginate),
-// or the Octokit was built with `new Octokit({ requestPriority: "background" })`.
+// `request: { priority: "background" }`, or carry the header PRIORITY_HEADER (what
+// octokit.paginate keeps from page to page: it drops `request`; the header is removed
+// before the request leaves), or the Octokit was built with
+// `new Octokit({ requestPriority: "background" })`.
 import type { Octokit } from "@octokit/core";
 import type { Logger } from "pino";
 import type { InstallationBudget, RequestPriority } from "./installation-budget.js";
@@ -28,6 +30,11 @@ export interface RetryTuning {
   /** Retries of one request after a rate limit or a 5xx. */
   maxRetries: number;
 }
+
+/** Header that marks a request's priority through octokit.paginate; never sent to GitHub. */
+export const PRIORITY_HEADER = "x-request-priority";
+/** Parameters that make a request (or every page of octokit.paginate) a background one. */
+export const BACKGROUND = Object.freeze({ request: { priority: "background" }, headers: { [PRIORITY_HEADER]: "background" } });
 
 const APP_ROUTE = /^\/app(\/|$)/;
 const WRITE_COST = 5;
@@ -88,7 +95,13 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
     octokit.hook.wrap("request", async (request, requestOptions) => {
       const method = String(requestOptions.method ?? "GET").toUpperCase();
       const cost = method === "GET" || method === "HEAD" ? READ_COST : WRITE_COST;
-      const asked = (requestOptions.request as { priority?: RequestPriority } | undefined)?.priority;
+      const headers = requestOptions.headers as Record<string, string | undefined>;
+      const asked = (requestOptions.request as { priority?: RequestPriority } | undefined)?.priority ?? headers[PRIORITY_HEADER];
+      if (headers[PRIORITY_HEADER] !== undefined) {
+        // A copy: octokit.paginate hands the same headers object to every page.
+        const { [PRIORITY_HEADER]: _marker, ...sent } = headers;
+        requestOptions.headers = sent as typeof requestOptions.headers;
+      }
       const priority: RequestPriority = asked === "background" || asked === "foreground" ? asked : instancePriority;
       const where = { method, url: String(requestOptions.url) };
       // /app routes (installation tokens among them) go out with the App's JWT and count

@@ -4,7 +4,7 @@
 // and rate-limit answers pause the installation instead of being retried blindly.
 // Counts and order only: no wall-clock assertions.
 import { createOctokitClass, type OctokitTuning } from "../../src/github/create-octokit-class.js";
-import { RateLimitedError } from "../../src/github/budget-requests.js";
+import { BACKGROUND, RateLimitedError } from "../../src/github/budget-requests.js";
 import { GITHUB_SECONDARY_LIMITS } from "../../src/github/installation-budget.js";
 import { RequestBudgets } from "../../src/github/request-budgets.js";
 import { DEFAULT_PERMISSIONS, FakeGitHub } from "../fakes/fake-github.js";
@@ -24,9 +24,7 @@ beforeEach(async () => {
   gh = await FakeGitHub.start();
   gh.addInstallation({ id: INST, account: "acme", permissions: { ...DEFAULT_PERMISSIONS } });
   gh.addRepository({ installationId: INST, owner: "acme", name: "api" });
-  // The client's window is a little longer than GitHub's: the two ends see a request at
-  // slightly different times.
-  budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, windowMs: WINDOW_MS + 200 });
+  budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, windowMs: WINDOW_MS });
   Octokit = createOctokitClass(TUNING, budgets);
 });
 
@@ -70,7 +68,7 @@ test("a burst of reconcile reads does not hold back dispatch writes, and no read
   const results = await Promise.allSettled([...reads, perRequest, ...writes]);
 
   expect(results.filter((r) => r.status === "rejected")).toEqual([]);
-  expect(gh.secondaryLimits.limitedByRoute.size).toBe(0);
+  expect([...gh.secondaryLimits.limitedByRoute]).toEqual([]);
   const arrivals = gh.requests.filter((r) => r.route === JIT || r.route === RUNS).map((r) => (r.route === JIT ? "write" : "read"));
   // Reads already in flight when the jobs arrived (at most the background share of
   // the concurrency) are the only ones ahead of the writes the window allows at once.
@@ -120,4 +118,24 @@ test("an exhausted primary limit holds the installation until its reset; request
   expect(gh.requests.length).toBe(sent);
   // another installation's budget is not affected
   expect(budgets.headroom(INST + 1).pausedUntil).toBeUndefined();
+});
+
+test("BACKGROUND marks every page of octokit.paginate as background, and background stops at the reserve", async () => {
+  budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, capacity: 10, backgroundReserve: 5, windowMs: 3_600_000 });
+  Octokit = createOctokitClass(TUNING, budgets);
+  const octokit = installationOctokit();
+  for (let i = 0; i < 8; i++) gh.queueJob({ owner: "acme", repo: "api", labels: ["modal"] });
+
+  let finished = false;
+  void octokit.paginate("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api", per_page: 1, ...BACKGROUND }).then(() => (finished = true));
+  for (let i = 0; i < 500 && budgets.headroom(INST).queued.background === 0; i++) await new Promise((r) => setTimeout(r, 10));
+
+  // five pages spent the five points above the reserve; the sixth waits for the window
+  expect(budgets.headroom(INST)).toMatchObject({ points: 5, inFlight: 0, queued: { foreground: 0, background: 1 } });
+  expect(gh.requests.filter((r) => r.route === RUNS)).toHaveLength(5);
+  expect(finished).toBe(false);
+  // dispatch still gets the reserve
+  await jitConfig(octokit, "modal-d");
+  expect(budgets.headroom(INST).points).toBe(0);
+  gh.assertNoViolations();
 });
