@@ -11,11 +11,13 @@
 // It replaces plugin-throttling and plugin-retry (both disabled), so nothing paces twice.
 //
 // Priority: a request is "foreground" unless its options say
-// `request: { priority: "background" }` (per request, also through octokit.paginate),
-// or the Octokit was built with `new Octokit({ requestPriority: "background" })`.
+// `request: { priority: "background" }`, or carry the header PRIORITY_HEADER (what
+// octokit.paginate keeps from page to page: it drops `request`; the header is removed
+// before the request leaves), or the Octokit was built with
+// `new Octokit({ requestPriority: "background" })`.
 import type { Octokit } from "@octokit/core";
 import type { Logger } from "pino";
-import type { RequestPriority } from "./installation-budget.js";
+import type { InstallationBudget, RequestPriority } from "./installation-budget.js";
 import type { RequestBudgets } from "./request-budgets.js";
 
 export interface RetryTuning {
@@ -29,6 +31,12 @@ export interface RetryTuning {
   maxRetries: number;
 }
 
+/** Header that marks a request's priority through octokit.paginate; never sent to GitHub. */
+export const PRIORITY_HEADER = "x-request-priority";
+/** Parameters that make a request (or every page of octokit.paginate) a background one. */
+export const BACKGROUND = Object.freeze({ request: { priority: "background" }, headers: { [PRIORITY_HEADER]: "background" } });
+
+const APP_ROUTE = /^\/app(\/|$)/;
 const WRITE_COST = 5;
 const READ_COST = 1;
 /** GitHub: "if no retry-after header, wait at least one minute" for secondary limits. */
@@ -79,16 +87,28 @@ function sleep(ms: number): Promise<void> {
 export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
   return function budgetRequestsPlugin(octokit: Octokit, options: { auth?: { installationId?: number | string }; requestPriority?: RequestPriority }) {
     const installationId = Number(options.auth?.installationId);
-    const budget = budgets.of(Number.isFinite(installationId) ? installationId : "app");
+    const installationBudget = budgets.of(Number.isFinite(installationId) ? installationId : "app");
+    const appBudget = budgets.of("app");
     const instancePriority: RequestPriority = options.requestPriority ?? "foreground";
     const log = octokit.log as unknown as Logger;
 
     octokit.hook.wrap("request", async (request, requestOptions) => {
       const method = String(requestOptions.method ?? "GET").toUpperCase();
       const cost = method === "GET" || method === "HEAD" ? READ_COST : WRITE_COST;
-      const asked = (requestOptions.request as { priority?: RequestPriority } | undefined)?.priority;
+      const headers = requestOptions.headers as Record<string, string | undefined>;
+      const asked = (requestOptions.request as { priority?: RequestPriority } | undefined)?.priority ?? headers[PRIORITY_HEADER];
+      if (headers[PRIORITY_HEADER] !== undefined) {
+        // A copy: octokit.paginate hands the same headers object to every page.
+        const { [PRIORITY_HEADER]: _marker, ...sent } = headers;
+        requestOptions.headers = sent as typeof requestOptions.headers;
+      }
       const priority: RequestPriority = asked === "background" || asked === "foreground" ? asked : instancePriority;
       const where = { method, url: String(requestOptions.url) };
+      // /app routes (installation tokens among them) go out with the App's JWT and count
+      // against the App, not the installation. It matters beyond accounting: the token is
+      // minted from inside an installation request that already holds a slot, so taking a
+      // second installation slot for it could wait forever.
+      const budget = APP_ROUTE.test(where.url) ? appBudget : installationBudget;
 
       for (let attempt = 0; ; attempt++) {
         const pausedUntil = budget.headroom().pausedUntil;
@@ -98,10 +118,10 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
         const release = await budget.acquire(cost, priority);
         try {
           const response = await request(requestOptions);
-          pauseOnExhaustedLimit(response.headers);
+          pauseOnExhaustedLimit(budget, response.headers);
           return response;
         } catch (error) {
-          pauseOnExhaustedLimit((error as ErrorLike).response?.headers);
+          pauseOnExhaustedLimit(budget, (error as ErrorLike).response?.headers);
           const waitMs = rateLimitWaitMs(error, budgets.clock.now(), tuning.rateLimitBaseMs);
           if (waitMs !== undefined) {
             budget.pause(budgets.clock.now() + waitMs);
@@ -120,7 +140,7 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
       }
     });
 
-    function pauseOnExhaustedLimit(headers: Record<string, string | number | undefined> | undefined): void {
+    function pauseOnExhaustedLimit(budget: InstallationBudget, headers: Record<string, string | number | undefined> | undefined): void {
       if (String(headers?.["x-ratelimit-remaining"]) !== "0") return;
       const reset = Number(headers?.["x-ratelimit-reset"]);
       if (Number.isFinite(reset)) budget.pause(reset * 1000);

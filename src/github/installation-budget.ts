@@ -3,8 +3,10 @@
 // GitHub allows 900 points a minute per installation (a write costs 5, a read 1) and
 // 100 concurrent requests; past that it answers 403 with retry-after. The bucket holds
 // one minute's worth: a burst of 180 writes goes at once. Points come back exactly one
-// window after they were spent (a sliding-window log), not all at once at the top of
-// each minute as the old reservoir did, so after a burst the pace follows the expiries
+// window after the request they paid for was answered (a sliding-window log: GitHub
+// counted the request before it answered, whatever the latency or a token refresh
+// inside the request added), not all at once at the top of each minute as the old
+// reservoir did, so after a burst the pace follows the expiries
 // and under steady demand it is a steady 3 writes a second. A bucket refilled
 // continuously at 15 points a second would look smoother, but it can spend up to twice
 // the limit inside one sliding minute (a full bucket plus a minute of refill) and then
@@ -74,9 +76,9 @@ interface Waiter {
 }
 
 export class InstallationBudget {
-  /** Points left: capacity minus what `spent` holds. */
+  /** Points left: capacity minus what requests in flight and `spent` hold. */
   private points: number;
-  /** What was spent in the last window, oldest first. */
+  /** What answered requests spent in the last window, by answer time, oldest first. */
   private readonly spent: Array<{ at: number; cost: number }> = [];
   private inFlight = 0;
   private backgroundInFlight = 0;
@@ -131,14 +133,14 @@ export class InstallationBudget {
     while (this.spent.length > 0 && this.spent[0]!.at <= horizon) this.points += this.spent.shift()!.cost;
   }
 
-  /** When `points` will be available (the spends that must expire first), as epoch ms. */
-  private availableAt(points: number): number {
+  /** When `points` will be available (the spends that must expire first), as epoch ms; undefined while that depends on requests in flight (their release pumps). */
+  private availableAt(points: number): number | undefined {
     let have = this.points;
     for (const s of this.spent) {
       have += s.cost;
       if (have >= points) return s.at + this.limits.windowMs;
     }
-    return this.clock.now(); // unreachable while points <= capacity
+    return undefined;
   }
 
   /** Grants every waiter that may go now, oldest foreground first; arms a timer for the next one. */
@@ -167,20 +169,21 @@ export class InstallationBudget {
 
   private start(waiter: Waiter, priority: RequestPriority): void {
     this.points -= waiter.cost;
-    this.spent.push({ at: this.clock.now(), cost: waiter.cost });
     this.inFlight++;
     if (priority === "background") this.backgroundInFlight++;
     let released = false;
     waiter.grant(() => {
       if (released) return;
       released = true;
+      this.spent.push({ at: this.clock.now(), cost: waiter.cost });
       this.inFlight--;
       if (priority === "background") this.backgroundInFlight--;
       this.pump();
     });
   }
 
-  private wakeAt(at: number): void {
+  private wakeAt(at: number | undefined): void {
+    if (at === undefined) return;
     if (this.timer !== undefined && this.timerAt <= at) return;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timerAt = at;

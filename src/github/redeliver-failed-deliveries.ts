@@ -10,6 +10,7 @@
 // fails again is asked for again later with exponential backoff, a bounded number of
 // times; the state stays bounded in size.
 import { describeFailure } from "../errors.js";
+import { BACKGROUND } from "./budget-requests.js";
 
 export interface DeliveriesOctokit {
   request(route: string, parameters?: Record<string, unknown>): Promise<{ data: unknown; headers: Record<string, string | number | undefined> }>;
@@ -159,7 +160,7 @@ async function listBack(octokit: DeliveriesOctokit, status: "failure" | "success
   const out: Delivery[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < maxPages; page++) {
-    const parameters: Record<string, unknown> = { per_page: perPage, status, request: { priority: "background" } };
+    const parameters: Record<string, unknown> = { per_page: perPage, status, ...BACKGROUND };
     if (cursor) parameters.cursor = cursor;
     const response = await octokit.request("GET /app/hook/deliveries", parameters);
     const items = response.data as Delivery[];

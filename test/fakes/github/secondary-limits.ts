@@ -91,7 +91,15 @@ export class SecondaryLimits {
     s.points += cost;
     s.inFlight++;
     const state = s;
-    res.once("close", () => state.inFlight--);
+    // "finish" (the answer is handed to the socket) comes before the client can see it;
+    // "close" covers a client that went away first.
+    let done = false;
+    const free = (): void => {
+      if (!done) state.inFlight--;
+      done = true;
+    };
+    res.once("finish", free);
+    res.once("close", free);
     return undefined;
   }
 
