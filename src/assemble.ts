@@ -7,6 +7,7 @@ import { Dispatcher } from "./dispatch/dispatcher.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";
 import { OrphanSightings } from "./dispatch/orphan-sightings.js";
 import { serveJob } from "./dispatch/serve-job.js";
+import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
 import { Metrics } from "./observe/metrics.js";
@@ -30,6 +31,9 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now);
   const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
   const orphans = new OrphanSightings(now);
+  // The first pass looks back an hour: deliveries that failed while this process
+  // was down or restarting (older ones are a full sweep's job).
+  const redeliveries = createRedeliveryState(now(), 3_600_000);
   const guard = new AssignmentGuard({ policy, fleet, log: log.child({ component: "policy" }), onOutcome: (outcome) => metrics.guard(outcome) });
 
   const dispatcher: Dispatcher = new Dispatcher({
@@ -60,6 +64,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
     serve: (job, attempt) => dispatcher.enqueue(job, attempt),
     dispatching: (since) => dispatcher.dispatching(since),
+    redeliver: (app) => redeliverFailedDeliveries(app, redeliveries, { now }),
     ended: (name, installationId) => {
       capacity.ended(name, installationId);
       dispatcher.pump();

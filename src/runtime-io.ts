@@ -6,6 +6,7 @@ import { ModalClient } from "modal";
 import type { DestinationStream, Logger } from "pino";
 import { Probot } from "probot";
 import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type OctokitTuning } from "./github/create-octokit-class.js";
+import { RequestBudgets } from "./github/request-budgets.js";
 import type { FleetOptions } from "./modal/fleet.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
 import { createLogger } from "./observe/create-logger.js";
@@ -40,6 +41,8 @@ export interface RuntimeIo {
   github: GitHubAccess;
   /** Probot: verifies and routes webhook deliveries (the server registers our handlers on it). */
   probot: Probot;
+  /** Each installation's share of GitHub's secondary rate limit (for the status page and metrics). */
+  budgets: RequestBudgets;
   modalRetry?: RetryOptions;
   modalBreaker?: FleetOptions["breaker"];
   now: () => number;
@@ -51,17 +54,19 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     secrets: [settings.github.privateKey, settings.github.webhookSecret, settings.reconcile.secret, ...(options.extraSecrets ?? [])],
     destination: options.logDestination,
   });
+  const budgets = new RequestBudgets();
   const probot = new Probot({
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,
     secret: settings.github.webhookSecret,
     baseUrl: settings.github.baseUrl,
-    Octokit: createOctokitClass({ ...DEFAULT_OCTOKIT_TUNING, ...options.octokitTuning }),
+    Octokit: createOctokitClass({ ...DEFAULT_OCTOKIT_TUNING, ...options.octokitTuning }, budgets),
     log: log.child({ component: "github" }),
   });
   return {
     log,
     probot,
+    budgets,
     modal: options.modal ?? new ModalClient({ environment: settings.modal.environment }),
     github: {
       app: async () => (await probot.auth()) as AppOctokit,

@@ -33,25 +33,31 @@ export async function listInstallationRepositories(octokit: AppOctokit): Promise
   return repositories.map(toRepositoryRef);
 }
 
+export interface ActiveRun {
+  id: number;
+  /** Changes whenever one of the run's jobs is created, starts or finishes. */
+  updatedAt: string;
+}
+
 /**
- * Jobs of a repository that are queued now and were created after `since`. They
- * live in queued runs and in runs already in progress (a later job of a running
- * workflow, a matrix beyond max-parallel).
+ * Runs of a repository created after `since` that may hold queued jobs: queued runs
+ * and runs already in progress (a later job of a running workflow, a matrix beyond
+ * max-parallel).
  */
-export async function listQueuedJobs(octokit: AppOctokit, repository: RepositoryRef, installationId: number, since: Date): Promise<JobRef[]> {
+export async function listActiveRuns(octokit: AppOctokit, repository: RepositoryRef, since: Date): Promise<ActiveRun[]> {
   const { owner, name: repo } = repository;
   const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
-  const runs = (
-    await Promise.all(
-      (["queued", "in_progress"] as const).map((status) => octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })),
-    )
-  ).flat();
-  // Octokit's throttling bounds how many of these run at once.
-  const jobsOfRuns = await Promise.all(
-    runs.map((run) => octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, { owner, repo, run_id: run.id, filter: "latest", per_page: 100 })),
+  const runs = await Promise.all(
+    (["queued", "in_progress"] as const).map((status) => octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })),
   );
-  return jobsOfRuns
-    .flat()
+  return runs.flat().map((run) => ({ id: run.id, updatedAt: run.updated_at }));
+}
+
+/** The queued jobs of one run. */
+export async function listQueuedJobsOfRun(octokit: AppOctokit, repository: RepositoryRef, runId: number, installationId: number): Promise<JobRef[]> {
+  const { owner, name: repo } = repository;
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, { owner, repo, run_id: runId, filter: "latest", per_page: 100 });
+  return jobs
     .filter((job) => job.status === "queued")
     .map((job) => ({ id: job.id, runId: job.run_id, name: job.name, labels: job.labels, createdAt: job.created_at, repository, installationId }));
 }

@@ -1,15 +1,16 @@
 // The "observe" step of a reconcile pass: read our sandboxes from Modal, then, at
 // GitHub, the registrations of the scopes involved and the queued jobs of the
 // repositories worth sweeping. The cost is one Modal call per 100 sandboxes, one
-// GitHub call per scope, and a few per repository swept (conditional, so mostly
-// free). Between full sweeps only repositories with recent activity, sandboxes or
-// failed dispatches are swept, however many repositories the installations hold.
+// GitHub call per scope, two run listings per repository swept (conditional, so
+// mostly free) and one job listing per run that changed since the last pass.
+// Between full sweeps only repositories with recent activity, sandboxes or failed
+// dispatches are swept, however many repositories the installations hold.
 import PQueue from "p-queue";
 import type { Logger } from "pino";
 import { describeFailure } from "../errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { fullName, type JobRef, type RepositoryRef } from "../github/job-ref.js";
-import { getRepository, listInstallationRepositories, listQueuedJobs } from "../github/repositories.js";
+import { getRepository, listActiveRuns, listInstallationRepositories, listQueuedJobsOfRun } from "../github/repositories.js";
 import { parseRunnerName } from "../github/runner-name.js";
 import { listRunners } from "../github/runner-registrations.js";
 import { scopeFromKey, scopeKey, type RunnerScopes } from "../github/runner-scope.js";
@@ -17,6 +18,7 @@ import type { Fleet } from "../modal/fleet.js";
 import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
 import type { RepositoryDirectory } from "./repository-directory.js";
+import { RunJobsMemory } from "./run-jobs-memory.js";
 import { Sightings } from "./sightings.js";
 
 export interface ObserveDeps {
@@ -46,6 +48,7 @@ const CONCURRENCY = 8;
 export class Observer {
   readonly #runnerWithoutSandbox = new Sightings();
   readonly #sandboxWithoutRunner = new Sightings();
+  readonly #runJobs = new RunJobsMemory();
 
   constructor(private readonly deps: ObserveDeps) {}
 
@@ -112,7 +115,9 @@ export class Observer {
       }),
       ...[...targets.values()].map((target) => async () => {
         try {
-          const jobs = await listQueuedJobs(await deps.octokitFor(target.installationId), target.repository, target.installationId, since);
+          const octokit = await deps.octokitFor(target.installationId);
+          const runs = await listActiveRuns(octokit, target.repository, since);
+          const { jobs } = await this.#runJobs.queuedJobs(runs, (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId), full);
           queuedJobs.push(...jobs.filter(deps.wanted));
           scannedRepositories.push(fullName(target.repository));
         } catch (error) {

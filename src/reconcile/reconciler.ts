@@ -4,6 +4,8 @@
 // idempotent. Each pass logs one summary line; each repair logs one line.
 import type { Logger } from "pino";
 import { describeFailure } from "../errors.js";
+import { PRIORITY_HEADER } from "../github/budget-requests.js";
+import type { RedeliverySummary } from "../github/redeliver-failed-deliveries.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import type { Fleet } from "../modal/fleet.js";
 import { applyRepair, type RepairDeps } from "./apply-repair.js";
@@ -19,6 +21,8 @@ export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor">, Omit
   fleet: Fleet;
   /** Jobs whose dispatch is in flight, or ended at or after `since` (epoch ms): they are being served. */
   dispatching: (since: number) => number[];
+  /** Asks GitHub to redeliver workflow_job deliveries that failed since the last pass (see redeliver-failed-deliveries.ts). */
+  redeliver?: (app: AppOctokit) => Promise<RedeliverySummary>;
   /** Receives every observation (the capacity count is refreshed from it). */
   observed?: (world: Observation) => void;
   /** Receives every pass's summary (metrics). */
@@ -36,6 +40,8 @@ export interface PassSummary {
   repaired: Partial<Record<RepairKind, number>>;
   leftAlone: number;
   failed: number;
+  /** Failed deliveries GitHub was asked to deliver again. */
+  redelivered: number;
   apiCalls: { github: number; modal: number };
 }
 
@@ -126,6 +132,7 @@ export class Reconciler {
       repaired: {},
       leftAlone: 0,
       failed: 0,
+      redelivered: 0,
       apiCalls: { github: 0, modal: 0 },
     };
     try {
@@ -152,6 +159,7 @@ export class Reconciler {
       summary.failed++;
       options.log.error({ reason: describeFailure(error).reason }, "reconcile pass could not observe Modal; nothing was changed");
     }
+    await this.#redeliver(summary);
     summary.durationMs = options.now() - started;
     summary.apiCalls = { github: this.#githubCalls - github, modal: options.fleet.calls - modal };
     options.log.info(summary, "reconcile pass");
@@ -159,16 +167,35 @@ export class Reconciler {
     return summary;
   }
 
+  /** Deliveries that never reached the App come back through GitHub, not a full sweep. */
+  async #redeliver(summary: PassSummary): Promise<void> {
+    if (!this.options.redeliver) return;
+    try {
+      const result = await this.options.redeliver(this.#count(await this.options.appOctokit()));
+      summary.redelivered = result.requested;
+      summary.failed += result.failed;
+      if (result.requested > 0) this.options.log.info({ requested: result.requested, skipped: result.skipped }, "reconcile: asked GitHub to redeliver failed webhook deliveries");
+      for (const failure of result.failures) this.options.log.warn({ reason: failure }, "reconcile: GitHub refused a redelivery; asking again later");
+    } catch (error) {
+      summary.failed++;
+      this.options.log.warn({ reason: describeFailure(error).reason }, "reconcile: could not read the App's delivery log; the next pass tries again");
+    }
+  }
+
   async #octokitFor(installationId: number): Promise<AppOctokit> {
     return this.#count(await this.options.octokitFor(installationId));
   }
 
-  /** Counts the requests of a client towards the passes' API cost. */
+  /**
+   * Counts the requests of a client towards the passes' API cost, and makes them
+   * background requests: the installation's budget serves dispatch first.
+   */
   #count(octokit: AppOctokit): AppOctokit {
     if (!this.#counted.has(octokit)) {
       this.#counted.add(octokit);
-      octokit.hook.before("request", () => {
+      octokit.hook.before("request", (options) => {
         this.#githubCalls++;
+        options.headers = { ...options.headers, [PRIORITY_HEADER]: "background" };
       });
     }
     return octokit;

@@ -40,6 +40,23 @@ describe("lost webhooks", () => {
     expect(world.modal.sandboxes()).toEqual([expect.objectContaining({ name: `modal-${job.id}-0` })]);
   });
 
+  test("a delivery that failed while the App was unreachable is redelivered once, and its job served, by the next pass", async () => {
+    world = await startReconcileWorld({ repositories: ["app", "quiet"] });
+    await world.app.parts.reconciler.run({ full: true, reason: "start-up" });
+    world.github.hookDeliveries.ingressDown = true;
+    const job = world.queueJob(["self-hosted", "modal"], { repo: "quiet" });
+    await world.github.deliverWorkflowJob("queued", job);
+    world.github.hookDeliveries.ingressDown = false;
+
+    const summary = await world.pass(); // not a full sweep: "quiet" has had no activity the App saw
+    expect(summary).toMatchObject({ full: false, redelivered: 1, repaired: {} });
+    await eventually(() => statusOf(job.id) === "completed", "the redelivered job ran");
+    expect(world.github.hookDeliveries.redeliveryRequests).toHaveLength(1);
+    // Asked once: a later pass does not ask again.
+    expect((await world.pass()).redelivered).toBe(0);
+    expect(world.github.hookDeliveries.redeliveryRequests).toHaveLength(1);
+  });
+
   test("between full sweeps, repositories with recent activity are swept", async () => {
     world = await startReconcileWorld();
     await world.app.parts.reconciler.run({ full: true, reason: "start-up" });

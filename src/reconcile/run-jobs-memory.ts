@@ -1,0 +1,45 @@
+// What the reconciler last read of each active run's queued jobs, so a pass reads a
+// run's jobs only when the run is new or has changed since (its updated_at moves
+// whenever one of its jobs is created, starts or finishes), or on a full sweep.
+// The cost of a pass then grows with what changed, not with how many runs are
+// active. A job remembered as queued that has started meanwhile is harmless: the
+// dispatcher looks the job up before it serves it. Runs no longer active are
+// forgotten, and the memory is bounded.
+import { BoundedMap } from "../lib/bounded.js";
+import type { JobRef } from "../github/job-ref.js";
+import type { ActiveRun } from "../github/repositories.js";
+
+const MAX_RUNS = 20_000;
+
+export class RunJobsMemory {
+  readonly #runs = new BoundedMap<number, { updatedAt: string; queued: JobRef[] }>(MAX_RUNS);
+
+  /**
+   * The queued jobs of a repository's active runs: remembered for unchanged runs,
+   * read with `read` for the others (all of them when `refresh`).
+   */
+  async queuedJobs(runs: ActiveRun[], read: (runId: number) => Promise<JobRef[]>, refresh: boolean): Promise<{ jobs: JobRef[]; reads: number }> {
+    const jobs: JobRef[] = [];
+    let reads = 0;
+    await Promise.all(
+      runs.map(async (run) => {
+        const known = this.#runs.get(run.id);
+        if (!refresh && known?.updatedAt === run.updatedAt) {
+          jobs.push(...known.queued);
+          return;
+        }
+        const queued = await read(run.id);
+        reads++;
+        this.#runs.set(run.id, { updatedAt: run.updatedAt, queued });
+        jobs.push(...queued);
+      }),
+    );
+    return { jobs, reads };
+  }
+
+  /** Runs of the repository that are no longer active are forgotten. */
+  forgetInactive(activeRunIds: Iterable<number>, repositoryRunIds: Iterable<number>): void {
+    const active = new Set(activeRunIds);
+    for (const id of repositoryRunIds) if (!active.has(id)) this.#runs.delete(id);
+  }
+}
