@@ -26,6 +26,7 @@ h2 { font-size: 15px; margin: 20px 0 6px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; min-width: 0; }
 .card b { display: block; font-size: 20px; overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; max-width: 100%; }
+.scroll + .scroll { margin-top: 12px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 td { overflow-wrap: anywhere; }
