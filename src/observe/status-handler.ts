@@ -1,0 +1,52 @@
+// Serves the status page (GET / and GET /status), its refreshing fragment
+// (GET /status?fragment=1) and its data (GET /status.json), as a Probot
+// `addHandler` handler. Only for whoever shows STATUS_TOKEN (Basic password with any
+// user name, so a browser prompts; or Bearer). With no token set the page is not
+// served at all: the handler falls through, as if the routes did not exist.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { authorizeRequest } from "./authorize-request.js";
+import { renderStatusFragment, renderStatusPage, STATUS_PAGE_CSP } from "./status-page.js";
+import type { StatusSnapshot } from "./status-snapshot.js";
+
+export interface StatusHandlerOptions {
+  token: string | undefined;
+  snapshot: () => StatusSnapshot | Promise<StatusSnapshot>;
+}
+
+const COMMON_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+export function statusHandler(options: StatusHandlerOptions) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (!options.token) return false;
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const route = url.pathname === "/status.json" ? "json" : url.pathname === "/" || url.pathname === "/status" ? "html" : undefined;
+    if (!route) return false;
+
+    if (!authorizeRequest(req, options.token)) {
+      res
+        .writeHead(401, {
+          ...COMMON_HEADERS,
+          "content-type": "text/plain; charset=utf-8",
+          "www-authenticate": 'Basic realm="modal-github-runner status", charset="UTF-8"',
+        })
+        .end("Unauthorized: give STATUS_TOKEN as the password (any user name) or as a Bearer token.\n");
+      return true;
+    }
+
+    const snapshot = await options.snapshot();
+    if (route === "json") {
+      res.writeHead(200, { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8" }).end(req.method === "HEAD" ? undefined : JSON.stringify(snapshot));
+      return true;
+    }
+    const body = url.searchParams.has("fragment") ? renderStatusFragment(snapshot) : renderStatusPage(snapshot);
+    res
+      .writeHead(200, { ...COMMON_HEADERS, "content-type": "text/html; charset=utf-8", "content-security-policy": STATUS_PAGE_CSP, "x-frame-options": "DENY" })
+      .end(req.method === "HEAD" ? undefined : body);
+    return true;
+  };
+}
