@@ -10,7 +10,7 @@ import { serveJob } from "./dispatch/serve-job.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
-import { Metrics } from "./observe/metrics.js";
+import { Observability } from "./observability.js";
 import { JobPolicy } from "./policy/job-policy.js";
 import { PolicyFiles } from "./policy/policy-files.js";
 import { Reconciler } from "./reconcile/reconciler.js";
@@ -34,6 +34,17 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   // The first pass looks back an hour: deliveries that failed while this process
   // was down or restarting (older ones are a full sweep's job).
   const redeliveries = createRedeliveryState(now(), 3_600_000);
+  const observability = new Observability({
+    config,
+    dispatcher: () => dispatcher,
+    sandboxesCounted: () => capacity.size,
+    budgets: io.budgets,
+    breaker: () => fleet.breaker,
+    directory,
+    log: log.child({ component: "cost" }),
+    now,
+  });
+  const { metrics } = observability;
   const guard = new AssignmentGuard({ policy, fleet, log: log.child({ component: "policy" }), onOutcome: (outcome) => metrics.guard(outcome) });
 
   const dispatcher: Dispatcher = new Dispatcher({
@@ -49,11 +60,10 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       whenAvailable: () => fleet.breaker.whenClosed(),
     },
     plan: (job) => policy.plan(job),
-    onOutcome: (outcome) => metrics.job(outcome),
+    onOutcome: (record) => observability.outcome(record),
     serve: async (job, request) =>
       serveJob(job, { octokit: await github.installation(job.installationId), fleet, scopes, settings, firstSeenOrphan: (key) => orphans.firstSeen(key), now, log }, request),
   });
-  const metrics = new Metrics({ waiting: () => dispatcher.waiting().length, sandboxes: () => capacity.size });
 
   const reconciler = new Reconciler({
     fleet,
@@ -67,9 +77,11 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     redeliver: (app) => redeliverFailedDeliveries(app, redeliveries, { now }),
     ended: (name, installationId) => {
       capacity.ended(name, installationId);
+      observability.ledger.ended(name, installationId);
       dispatcher.pump();
     },
     observed: (world) => {
+      observability.observed(world);
       capacity.observe(
         world.sandboxes.map((sandbox) => ({ name: sandbox.name, installationId: sandbox.installationId ?? 0, repository: (sandbox.repository ?? "").toLowerCase(), profile: sandbox.profile ?? "" })),
         world.now,
@@ -86,7 +98,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       registrationGraceMs: settings.dispatch.registrationGraceMs,
       unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
     },
-    passed: (summary) => metrics.pass(summary),
+    passed: (summary) => observability.passed(summary),
     intervalMs: settings.reconcile.intervalMs,
     fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
     log: log.child({ component: "reconcile" }),
@@ -101,6 +113,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     reconciler,
     directory,
     guard,
+    report: (event) => observability.runnerEvent(event),
     log: log.child({ component: "webhooks" }),
     now,
   });
@@ -113,6 +126,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     dispatcher,
     reconciler,
     metrics,
+    observability,
     handleWorkflowJob,
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */

@@ -16,6 +16,20 @@ import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeReque
 
 export type DispatchOutcome = ServeOutcome["kind"] | "failed" | "refused" | "waiting";
 
+/** One thing that happened to a job here: what tests, metrics and the status page read. */
+export interface OutcomeRecord {
+  kind: DispatchOutcome;
+  job: JobRef;
+  /** Epoch ms. */
+  at: number;
+  /** When the job was handed to the dispatcher (the webhook's arrival, or a reconcile pass). */
+  enqueuedAt: number;
+  profile?: string;
+  reason?: string;
+  runnerName?: string;
+  sandboxId?: string;
+}
+
 export interface DispatcherOptions {
   concurrency: number;
   plan: (job: JobRef) => Promise<JobPlan>;
@@ -25,7 +39,7 @@ export interface DispatcherOptions {
   modal: { unavailable(): string | undefined; whenAvailable(): Promise<void> };
   log: Logger;
   now: () => number;
-  onOutcome?: (outcome: DispatchOutcome, job: JobRef) => void;
+  onOutcome?: (record: OutcomeRecord) => void;
 }
 
 export interface UnservedJob {
@@ -52,7 +66,7 @@ const MAX_REMEMBERED = 10_000;
 export class Dispatcher {
   readonly #queue: PQueue;
   /** Jobs queued, running, waiting for capacity or for a delayed retry. */
-  readonly #active = new Set<number>();
+  readonly #active = new Map<number, { job: JobRef; enqueuedAt: number; profile?: string }>();
   readonly #waiting = new Map<number, Waiting>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   readonly #unserved = new BoundedMap<number, UnservedJob>(MAX_REMEMBERED);
@@ -70,7 +84,7 @@ export class Dispatcher {
   /** Starts serving the job (under runner name attempt `attempt`) unless it is already being served here. */
   enqueue(job: JobRef, attempt = 0): boolean {
     if (this.#active.has(job.id)) return false;
-    this.#active.add(job.id);
+    this.#active.set(job.id, { job, enqueuedAt: this.options.now() });
     void this.#queue.add(() => this.#plan(job, attempt));
     return true;
   }
@@ -78,8 +92,7 @@ export class Dispatcher {
   /** A slot may have freed, or Modal recovered: start the oldest waiting jobs that fit now. */
   pump(): void {
     if (this.options.modal.unavailable() !== undefined) return;
-    const waiting = [...this.#waiting.values()].sort((a, b) => oldestFirst(a.job, b.job));
-    for (const entry of waiting) {
+    for (const entry of this.#waitingEntries()) {
       if (!this.options.capacity.reserve(entry.job.id, entry.placement, entry.caps).reserved) continue;
       this.#waiting.delete(entry.job.id);
       this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, waitedFor: entry.for }, "starting a waiting job");
@@ -103,7 +116,7 @@ export class Dispatcher {
 
   /** Jobs whose dispatch is in flight, waiting, or ended at or after `since`. */
   dispatching(since: number): number[] {
-    const ids = new Set(this.#active);
+    const ids = new Set(this.#active.keys());
     for (const [id, at] of this.#endedAt) if (at >= since) ids.add(id);
     return [...ids];
   }
@@ -113,9 +126,20 @@ export class Dispatcher {
     return [...this.#unserved.values()];
   }
 
-  /** Jobs waiting for a free slot, oldest first. */
+  /** Jobs waiting for a free slot or for Modal, oldest first. */
   waiting(): JobRef[] {
-    return [...this.#waiting.values()].map((waiting) => waiting.job);
+    return this.#waitingEntries().map((entry) => entry.job);
+  }
+
+  /** Jobs this replica is handling, by state, with the profile chosen for them (once known). */
+  jobs(): Array<{ job: JobRef; state: "waiting" | "dispatching"; profile: string | undefined }> {
+    const waiting = this.#waitingEntries().map((entry) => ({ job: entry.job, state: "waiting" as const, profile: entry.profile.name }));
+    const dispatching = [...this.#active.values()].filter((active) => !this.#waiting.has(active.job.id)).map((active) => ({ job: active.job, state: "dispatching" as const, profile: active.profile }));
+    return [...waiting, ...dispatching];
+  }
+
+  #waitingEntries(): Waiting[] {
+    return [...this.#waiting.values()].sort((a, b) => oldestFirst(a.job, b.job));
   }
 
   stop(): void {
@@ -130,7 +154,7 @@ export class Dispatcher {
 
   /** Applies policy, then waits for capacity or serves. */
   async #plan(job: JobRef, attempt: number): Promise<void> {
-    const { log, onOutcome, capacity } = this.options;
+    const { log, capacity } = this.options;
     let plan: JobPlan;
     try {
       plan = await this.options.plan(job);
@@ -138,11 +162,13 @@ export class Dispatcher {
       return this.#failed(job, error);
     }
     if ("refused" in plan) {
-      this.#active.delete(job.id);
-      if (this.#refused.has(job.id)) return;
+      const first = !this.#refused.has(job.id);
       this.#refused.add(job.id);
-      log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
-      onOutcome?.("refused", job);
+      if (first) {
+        log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
+        this.#record("refused", job, { reason: plan.refused });
+      }
+      this.#active.delete(job.id);
       return;
     }
     const placement = { installationId: job.installationId, repository: fullName(job.repository).toLowerCase(), profile: plan.profile.name };
@@ -150,14 +176,14 @@ export class Dispatcher {
     if (!reservation.reserved) {
       this.#waiting.set(job.id, { job, attempt, profile: plan.profile, caps: plan.caps, placement, for: "capacity" });
       log.info({ ...this.#fields(job), profile: plan.profile.name, cap: reservation.cap }, "job waits for capacity");
-      onOutcome?.("waiting", job);
+      this.#record("waiting", job, { profile: plan.profile.name, reason: `cap reached: ${reservation.cap}` });
       return;
     }
     await this.#serve(job, attempt, plan.profile, placement, plan.caps);
   }
 
   async #serve(job: JobRef, attempt: number, profile: RunnerProfile, placement: Placement, caps: Caps, minted?: MintedRunner): Promise<void> {
-    const { log, onOutcome, capacity } = this.options;
+    const { log, capacity } = this.options;
     const fields = { ...this.#fields(job), profile: profile.name };
     const unavailable = this.options.modal.unavailable();
     if (unavailable !== undefined) return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted }, unavailable);
@@ -171,7 +197,12 @@ export class Dispatcher {
       return this.#failed(job, error, profile.name);
     }
     this.#unserved.delete(job.id);
-    onOutcome?.(outcome.kind, job);
+    this.#record(outcome.kind, job, {
+      profile: profile.name,
+      runnerName: "runnerName" in outcome ? outcome.runnerName : undefined,
+      sandboxId: outcome.kind === "started" ? outcome.sandboxId : undefined,
+      reason: "reason" in outcome ? outcome.reason : outcome.kind === "not-queued" ? `the job is ${outcome.status}` : undefined,
+    });
     if (outcome.kind === "started") capacity.started(job.id, outcome.runnerName);
     else {
       capacity.release(job.id);
@@ -208,7 +239,7 @@ export class Dispatcher {
     this.#waiting.set(entry.job.id, entry);
     if (!already) {
       this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, reason, registrationKept: entry.minted !== undefined }, "job waits for Modal");
-      this.options.onOutcome?.("waiting", entry.job);
+      this.#record("waiting", entry.job, { profile: entry.profile.name, reason });
     }
     this.#modalWatch ??= this.options.modal.whenAvailable().then(() => {
       this.#modalWatch = undefined;
@@ -223,9 +254,16 @@ export class Dispatcher {
 
   #failed(job: JobRef, error: unknown, profile?: string): void {
     const { reason, retryable } = describeFailure(error);
-    this.#ended(job.id);
     this.#unserved.set(job.id, { job, reason, retryable, at: this.options.now() });
     this.options.log.error({ ...this.#fields(job), profile, reason, retryable }, "could not start a runner for the job");
-    this.options.onOutcome?.("failed", job);
+    this.#record("failed", job, { profile, reason });
+    this.#ended(job.id);
+  }
+
+  #record(kind: DispatchOutcome, job: JobRef, details: Pick<OutcomeRecord, "profile" | "reason" | "runnerName" | "sandboxId">): void {
+    const active = this.#active.get(job.id);
+    if (active && details.profile) active.profile = details.profile;
+    const now = this.options.now();
+    this.options.onOutcome?.({ kind, job, at: now, enqueuedAt: active?.enqueuedAt ?? now, ...details });
   }
 }

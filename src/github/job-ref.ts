@@ -39,6 +39,8 @@ const workflowJobPayload = z.object({
     name: z.string(),
     labels: z.array(z.string()),
     created_at: z.string().nullish(),
+    started_at: z.string().nullish(),
+    completed_at: z.string().nullish(),
     runner_name: z.string().nullish(),
   }),
   repository: z.object({
@@ -51,8 +53,8 @@ const workflowJobPayload = z.object({
   installation: z.object({ id: z.number().int().positive() }).nullish(),
 });
 
-/** The job of a delivery and the runner that took it (in_progress, completed). */
-export type WebhookJob = { job: JobRef; runnerName: string | undefined } | { rejected: string };
+/** The job of a delivery, the runner that took it and when (in_progress, completed). */
+export type WebhookJob = { job: JobRef; runnerName: string | undefined; startedAt: string | undefined; completedAt: string | undefined } | { rejected: string };
 
 /** The job of a `workflow_job` delivery, or why the delivery cannot be used. */
 export function jobFromWebhook(payload: unknown): WebhookJob {
@@ -74,5 +76,7 @@ export function jobFromWebhook(payload: unknown): WebhookJob {
       installationId: installation.id,
     },
     runnerName: job.runner_name ?? undefined,
+    startedAt: job.started_at ?? undefined,
+    completedAt: job.completed_at ?? undefined,
   };
 }

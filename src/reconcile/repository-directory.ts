@@ -28,6 +28,13 @@ export class RepositoryDirectory {
     return this.#known.get(name.toLowerCase());
   }
 
+  /** Installation id → the account (org or user) it is installed on, as seen so far. */
+  accounts(): Map<number, string> {
+    const accounts = new Map<number, string>();
+    for (const known of this.#known.values()) accounts.set(known.installationId, known.repository.owner);
+    return accounts;
+  }
+
   activeSince(since: number): KnownRepository[] {
     return [...this.#known.values()].filter((known) => known.activeAt >= since);
   }

@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import type { Capacity } from "../dispatch/capacity.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { AssignmentGuard } from "../dispatch/guard-assignments.js";
-import { fullName, jobFromWebhook } from "../github/job-ref.js";
+import { fullName, jobFromWebhook, type JobRef } from "../github/job-ref.js";
 import { parseRunnerName } from "../github/runner-name.js";
 import { hasLabel } from "../policy/decide-to-serve.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
@@ -29,8 +29,18 @@ export interface WorkflowJobDeps {
   reconciler: Reconciler;
   directory: RepositoryDirectory;
   guard: AssignmentGuard;
+  /** Our runner took a job, or its job completed: for metrics, cost and the status page. */
+  report: (event: RunnerEvent) => void;
   log: Logger;
   now: () => number;
+}
+
+export interface RunnerEvent {
+  action: "in_progress" | "completed";
+  job: JobRef;
+  runnerName: string;
+  startedAt: string | undefined;
+  completedAt: string | undefined;
 }
 
 export function onWorkflowJob(deps: WorkflowJobDeps) {
@@ -43,7 +53,7 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
       log.warn({ ...fields, reason: parsed.rejected }, "webhook rejected");
       return;
     }
-    const { job, runnerName } = parsed;
+    const { job, runnerName, startedAt, completedAt } = parsed;
     deps.directory.noteActivity(job.repository, job.installationId, now());
     const ourRunner = runnerName !== undefined && parseRunnerName(deps.namePrefix, runnerName) !== undefined;
 
@@ -58,7 +68,9 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
         return;
       }
       case "in_progress":
-        if (ourRunner) deps.guard.check(job, runnerName);
+        if (!ourRunner) return;
+        deps.guard.check(job, runnerName);
+        deps.report({ action, job, runnerName, startedAt, completedAt });
         return;
       case "completed":
         deps.dispatcher.forget(job.id);
@@ -66,6 +78,7 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
           // The runner exits after its job: its slot is free for a waiting job.
           deps.capacity.ended(runnerName, job.installationId);
           deps.dispatcher.pump();
+          deps.report({ action, job, runnerName, startedAt, completedAt });
         } else if (hasLabel(job.labels, deps.runnerLabel)) {
           // Cancelled before a runner took it, or done by another runner: ours may now be idle.
           deps.reconciler.soon("a job completed without one of our runners");

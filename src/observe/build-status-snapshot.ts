@@ -1,0 +1,73 @@
+// Builds the status page's snapshot from what the App's parts know, as plain data.
+// Pure: the same inputs give the same page, so it is tested without a server.
+import type { BreakerSnapshot } from "../modal/circuit-breaker.js";
+import type { LedgerEntry } from "./sandbox-ledger.js";
+import type { BreakerStatus, JobCounts, JobOutcome, ReconcilePassStatus, SandboxStatus, Spend, StatusSnapshot } from "./status-snapshot.js";
+
+export interface StatusSources {
+  now: number;
+  /** Jobs being dispatched or waiting here, by installation and profile. */
+  jobs: Array<{ installationId: number; profile: string | undefined; state: "waiting" | "dispatching" }>;
+  sandboxes: LedgerEntry[];
+  /** Runner names GitHub reported busy in the last reconcile pass. */
+  busyRunners: Set<string>;
+  /** Installation id → account login, as far as the App has seen them. */
+  accounts: Map<number, string>;
+  budget: (installationId: number) => { points: number; capacity: number; pausedUntil?: number | undefined };
+  outcomes: JobOutcome[];
+  lastPass: ReconcilePassStatus | undefined;
+  lastSuccessAt: number | undefined;
+  breaker: BreakerSnapshot;
+  spendToday: Spend[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
+  const sandboxes: SandboxStatus[] = sources.sandboxes
+    .map((sandbox) => ({
+      name: sandbox.name,
+      createdAt: iso(sandbox.createdAt),
+      jobId: sandbox.jobId,
+      repo: sandbox.repository,
+      profile: sandbox.profile,
+      state: sources.busyRunners.has(sandbox.name) ? ("busy" as const) : ("idle" as const),
+    }))
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+
+  const counts = new Map<string, JobCounts>();
+  const countFor = (installation: number, profile: string) => {
+    const key = `${installation} ${profile}`;
+    let entry = counts.get(key);
+    if (!entry) counts.set(key, (entry = { installation, profile, waiting: 0, dispatching: 0, running: 0 }));
+    return entry;
+  };
+  for (const job of sources.jobs) countFor(job.installationId, job.profile ?? "(choosing)")[job.state]++;
+  for (const sandbox of sources.sandboxes) if (sources.busyRunners.has(sandbox.name)) countFor(sandbox.installationId, sandbox.profile).running++;
+
+  const installationIds = new Set([...sources.accounts.keys(), ...sources.jobs.map((job) => job.installationId), ...sources.sandboxes.map((sandbox) => sandbox.installationId)]);
+  const installations = [...installationIds].sort((a, b) => a - b).map((id) => {
+    const budget = sources.budget(id);
+    return {
+      id,
+      account: sources.accounts.get(id) ?? String(id),
+      githubBudget: { remaining: Math.floor(budget.points), limit: budget.capacity, ...(budget.pausedUntil ? { resetAt: iso(budget.pausedUntil) } : {}) },
+    };
+  });
+
+  return {
+    generatedAt: iso(sources.now),
+    installations,
+    jobs: [...counts.values()].sort((a, b) => a.installation - b.installation || a.profile.localeCompare(b.profile)),
+    outcomes: sources.outcomes,
+    sandboxes,
+    reconciler: { lastPass: sources.lastPass, lastSuccessAt: sources.lastSuccessAt === undefined ? undefined : iso(sources.lastSuccessAt) },
+    modalBreaker: breakerStatus(sources.breaker),
+    spendToday: sources.spendToday,
+  };
+}
+
+function breakerStatus(breaker: BreakerSnapshot): BreakerStatus {
+  if (breaker.state === "closed") return { state: "closed" };
+  return { state: breaker.probing ? "half-open" : "open", since: iso(breaker.openedAt), nextProbeAt: iso(breaker.nextProbeAt) };
+}
