@@ -25,7 +25,7 @@ async function setUp(jobs: number, env: Record<string, string> = {}) {
   world = await startWorld({ githubLatencyMs: LATENCY_MS, modalLatencyMs: LATENCY_MS });
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
   world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
-  const app = await world.startApp({ LOG_LEVEL: "warn", DISPATCH_CONCURRENCY: "32", ...env });
+  const app = await world.startApp({ LOG_LEVEL: "warn", ...env });
   await app.parts.fleet.prepare(app.settings.runner.config.profiles); // start-up work is not part of a job's cost
   await settled(world);
   const queued = Array.from({ length: jobs }, () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }));

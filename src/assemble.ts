@@ -91,6 +91,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     wanted: (job) => policy.screen(job).serve,
     namePrefix: settings.runner.namePrefix,
     activeRepositoryWindowMs: settings.reconcile.activeRepositoryWindowMs,
+    unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
     plan: {
       namePrefix: settings.runner.namePrefix,
       idleRunnerTimeoutMs: settings.reconcile.idleRunnerTimeoutMs,

@@ -6,6 +6,7 @@ import { ModalClient } from "modal";
 import type { DestinationStream, Logger } from "pino";
 import { Probot } from "probot";
 import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type OctokitTuning } from "./github/create-octokit-class.js";
+import { GITHUB_SECONDARY_LIMITS, type BudgetLimits } from "./github/installation-budget.js";
 import { RequestBudgets } from "./github/request-budgets.js";
 import type { FleetOptions } from "./modal/fleet.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
@@ -17,6 +18,8 @@ export interface RuntimeOptions {
   modal?: ModalClient;
   octokitTuning?: Partial<OctokitTuning>;
   modalRetry?: RetryOptions;
+  /** Benchmarks shrink GitHub's one-minute secondary-limit window (with the fake's). */
+  budgetLimits?: Partial<BudgetLimits>;
   /** Tests shorten the Modal circuit breaker's probe backoff. */
   modalBreaker?: FleetOptions["breaker"];
   logDestination?: DestinationStream;
@@ -54,7 +57,7 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     secrets: [settings.github.privateKey, settings.github.webhookSecret, settings.reconcile.secret, ...(options.extraSecrets ?? [])],
     destination: options.logDestination,
   });
-  const budgets = new RequestBudgets();
+  const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits });
   const probot = new Probot({
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,

@@ -101,7 +101,10 @@ export async function redeliverFailedDeliveries(
   const summary: RedeliverySummary = { listed: 0, requested: 0, skipped: 0, failed: 0, failures: [] };
 
   const failures = await listBack(octokit, "failure", horizon, Infinity, o.perPage);
-  const successes = await listBack(octokit, "success", horizon, o.maxSuccessPages, o.perPage);
+  // Successes matter only to tell whether a failed GUID got through later: with no
+  // failure to look at, and none waiting for its redelivery, they are not read.
+  const anyFailed = failures.some((d) => d.event === EVENT) || state.asked.size > 0;
+  const successes = anyFailed ? await listBack(octokit, "success", horizon, o.maxSuccessPages, o.perPage) : [];
   summary.listed = failures.length + successes.length;
   const delivered = new Set(successes.filter((d) => d.event === EVENT).map((d) => d.guid));
 

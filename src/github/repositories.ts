@@ -35,6 +35,7 @@ export async function listInstallationRepositories(octokit: AppOctokit): Promise
 
 export interface ActiveRun {
   id: number;
+  createdAt: string;
   /** Changes whenever one of the run's jobs is created, starts or finishes. */
   updatedAt: string;
 }
@@ -50,7 +51,7 @@ export async function listActiveRuns(octokit: AppOctokit, repository: Repository
   const runs = await Promise.all(
     (["queued", "in_progress"] as const).map((status) => octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })),
   );
-  return runs.flat().map((run) => ({ id: run.id, updatedAt: run.updated_at }));
+  return runs.flat().map((run) => ({ id: run.id, createdAt: run.created_at, updatedAt: run.updated_at }));
 }
 
 /** The queued jobs of one run. */

@@ -35,6 +35,8 @@ export interface ObserveDeps {
   wanted: (job: JobRef) => boolean;
   namePrefix: string;
   activeRepositoryWindowMs: number;
+  /** Runs younger than this hold no job the reconciler may serve yet: they are not read. */
+  unservedJobGraceMs: number;
   log: Logger;
 }
 
@@ -117,7 +119,10 @@ export class Observer {
         try {
           const octokit = await deps.octokitFor(target.installationId);
           const runs = await listActiveRuns(octokit, target.repository, since);
-          const { jobs } = await this.#runJobs.queuedJobs(runs, (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId), full);
+          const { jobs } = await this.#runJobs.queuedJobs(runs, (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId), {
+            refresh: full,
+            youngerThan: now - deps.unservedJobGraceMs,
+          });
           queuedJobs.push(...jobs.filter(deps.wanted));
           scannedRepositories.push(fullName(target.repository));
         } catch (error) {

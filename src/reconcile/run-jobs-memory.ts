@@ -1,6 +1,8 @@
 // What the reconciler last read of each active run's queued jobs, so a pass reads a
-// run's jobs only when the run is new or has changed since (its updated_at moves
-// whenever one of its jobs is created, starts or finishes), or on a full sweep.
+// run's jobs only when the run has changed since (its updated_at moves whenever one
+// of its jobs is created, starts or finishes), or on a full sweep. A run younger
+// than UNSERVED_JOB_GRACE is not read at all: none of its jobs may be served by the
+// reconciler yet, and in a burst nearly every run is that young.
 // The cost of a pass then grows with what changed, not with how many runs are
 // active. A job remembered as queued that has started meanwhile is harmless: the
 // dispatcher looks the job up before it serves it. Runs no longer active are
@@ -18,16 +20,17 @@ export class RunJobsMemory {
    * The queued jobs of a repository's active runs: remembered for unchanged runs,
    * read with `read` for the others (all of them when `refresh`).
    */
-  async queuedJobs(runs: ActiveRun[], read: (runId: number) => Promise<JobRef[]>, refresh: boolean): Promise<{ jobs: JobRef[]; reads: number }> {
+  async queuedJobs(runs: ActiveRun[], read: (runId: number) => Promise<JobRef[]>, options: { refresh: boolean; youngerThan: number }): Promise<{ jobs: JobRef[]; reads: number }> {
     const jobs: JobRef[] = [];
     let reads = 0;
     await Promise.all(
       runs.map(async (run) => {
         const known = this.#runs.get(run.id);
-        if (!refresh && known?.updatedAt === run.updatedAt) {
+        if (!options.refresh && known?.updatedAt === run.updatedAt) {
           jobs.push(...known.queued);
           return;
         }
+        if (!options.refresh && Date.parse(run.createdAt) > options.youngerThan) return;
         const queued = await read(run.id);
         reads++;
         this.#runs.set(run.id, { updatedAt: run.updatedAt, queued });

@@ -3,6 +3,7 @@
 // the real Modal SDK on a fake control plane. Several Apps may share one pair of
 // fakes (replicas).
 import type { Runtime } from "../../src/assemble.js";
+import type { RuntimeOptions } from "../../src/runtime-io.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { loadSettings, type Settings } from "../../src/settings/load-settings.js";
 import { FakeGitHub } from "../fakes/fake-github.js";
@@ -22,6 +23,12 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+export interface StartAppOptions {
+  reconcile?: boolean;
+  /** Benchmarks shrink GitHub's secondary-limit window (set the fake's to match). */
+  budgetLimits?: RuntimeOptions["budgetLimits"];
+}
+
 export interface World {
   github: FakeGitHub;
   modal: FakeModal;
@@ -31,7 +38,7 @@ export interface World {
    * start-up pass and timer are off unless `reconcile` is true (tests of other
    * behaviour then see only the requests they cause).
    */
-  startApp(env?: Record<string, string>, options?: { reconcile?: boolean }): Promise<RunningApp>;
+  startApp(env?: Record<string, string>, options?: StartAppOptions): Promise<RunningApp>;
   close(): Promise<void>;
 }
 
@@ -57,7 +64,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
   const modal = new FakeModal({ latencyMs: options.modalLatencyMs });
   const apps: RunningApp[] = [];
 
-  const startApp = async (env: Record<string, string> = {}, appOptions: { reconcile?: boolean } = {}): Promise<RunningApp> => {
+  const startApp = async (env: Record<string, string> = {}, appOptions: StartAppOptions = {}): Promise<RunningApp> => {
     const port = await freePort();
     const settings = loadSettings(appEnv(github, port, env));
     const logs = new LogCapture();
@@ -69,6 +76,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       modalRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
       modalBreaker: { probeBaseMs: 20, probeMaxMs: 100 },
       reconcileOnTimer: appOptions.reconcile ?? false,
+      budgetLimits: appOptions.budgetLimits,
     });
     const url = `http://127.0.0.1:${port}`;
     const app: RunningApp = {

@@ -1,0 +1,187 @@
+// Org scale (issue 7): a burst of hundreds of jobs over many installations, one
+// installation at GitHub's secondary limits, a Modal outage, a failed delivery.
+// Everything runs against the fakes with 50 ms injected on every GitHub and Modal
+// call, and with the App's timings scaled down 30× (the defaults divided by 30), so
+// the figures are counts and ratios that hold on a noisy machine.
+import os from "node:os";
+import { attachSimulatedRunners, type SimulatedRunners } from "../test/fakes/simulated-runner.js";
+import { eventually, settled, startWorld, type RunningApp, type World } from "../test/support/app-harness.js";
+
+const LATENCY_MS = 50;
+const SCALED = {
+  RECONCILE_INTERVAL: "2s",
+  UNSERVED_JOB_GRACE: "2s",
+  REGISTRATION_GRACE: "6s",
+  FINISHED_GRACE: "4s",
+  IDLE_RUNNER_TIMEOUT: "30s",
+  LOG_LEVEL: "warn",
+};
+const JIT_ROUTES = ["/orgs/{org}/actions/runners/generate-jitconfig", "/repos/{owner}/{repo}/actions/runners/generate-jitconfig"];
+const report: string[] = [];
+
+let world: World;
+let runners: SimulatedRunners | undefined;
+afterEach(async () => {
+  runners?.stop();
+  runners = undefined;
+  await world.close();
+});
+afterAll(() => {
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  console.log([`modal-github-runner org-scale benchmarks (${machine}; ${LATENCY_MS} ms injected per GitHub and Modal call; timings scaled down 30×)`, ...report].join("\n"));
+});
+
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!;
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/** Names of sandboxes ever created, and when each create reached Modal. */
+function sandboxCreates(): Map<string, number> {
+  const creates = new Map<string, number>();
+  for (const call of world.modal.calls) {
+    if (call.method !== "sandboxCreate" && call.method !== "sandboxCreateV2") continue;
+    const name = (call.request as { definition?: { name?: string }; name?: string }).definition?.name ?? (call.request as { name?: string }).name;
+    if (name && !creates.has(name)) creates.set(name, call.at);
+  }
+  return creates;
+}
+
+/** GitHub and Modal calls reconcile passes have spent so far (the reconciler counts its own, in the metrics). */
+async function reconcileCalls(app: RunningApp) {
+  const metric = (await app.parts.metrics.registry.getMetricsAsJSON()).find((entry) => entry.name === "modal_runner_reconcile_api_calls_total");
+  const value = (api: string) => Number(metric?.values.find((entry) => entry.labels.api === api)?.value ?? 0);
+  return { github: value("github"), modal: value("modal") };
+}
+
+test("300 jobs over 10 installations within 3 s", async () => {
+  world = await startWorld({ githubLatencyMs: LATENCY_MS, modalLatencyMs: LATENCY_MS });
+  const orgs = Array.from({ length: 10 }, (_, i) => {
+    const installation = world.github.addInstallation({ account: `org-${i}`, accountType: "Organization" });
+    world.github.addRepository({ installationId: installation.id, owner: `org-${i}`, name: "app" });
+    return `org-${i}`;
+  });
+  const app = await world.startApp(SCALED, { reconcile: true });
+  runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 200, pollMs: 50, jobDurationMs: 1000 });
+  await app.parts.fleet.prepare(app.settings.runner.config.profiles);
+  await settled(world);
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+
+  const githubBefore = world.github.requests.length;
+  const modalBefore = world.modal.calls.length;
+  const reconcileBefore = await reconcileCalls(app);
+  const started = Date.now();
+  const jobs = Array.from({ length: 300 }, (_, i) => world.github.queueJob({ owner: orgs[i % 10]!, repo: "app", labels: ["self-hosted", "modal"] }));
+  const deliveredAt = new Map<number, number>();
+  // The 300 deliveries arrive spread over 3 s.
+  await Promise.all(
+    jobs.map(async (job, i) => {
+      await new Promise((resolve) => setTimeout(resolve, (i * 3000) / jobs.length));
+      deliveredAt.set(job.id, Date.now());
+      await world.github.deliverWorkflowJob("queued", job);
+    }),
+  );
+  await eventually(() => world.github.jobs().every((job) => job.status === "completed"), "every job completed", 120_000);
+  // Two more passes after the last job, so the reconciler's share is counted in full.
+  await new Promise((resolve) => setTimeout(resolve, 4500));
+  clearInterval(sampler);
+  const ended = Date.now();
+
+  const creates = sandboxCreates();
+  const latencies = jobs.map((job) => creates.get(`modal-${job.id}-0`)! - deliveredAt.get(job.id)!);
+  const github = world.github.requests.length - githubBefore;
+  const modal = world.modal.calls.length - modalBefore;
+  const reconcileAfter = await reconcileCalls(app);
+  const reconcile = { github: reconcileAfter.github - reconcileBefore.github, modal: reconcileAfter.modal - reconcileBefore.modal };
+  report.push(
+    `300-job burst, 10 installations: ${creates.size} sandboxes for ${jobs.length} jobs (${creates.size - jobs.length} duplicates); webhook→sandbox create p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (floor ≈ ${2 * LATENCY_MS} ms: two calls)`,
+    `  per job: ${(github / jobs.length).toFixed(2)} GitHub calls (${((github - reconcile.github) / jobs.length).toFixed(2)} dispatch + ${(reconcile.github / jobs.length).toFixed(2)} reconcile), ${(modal / jobs.length).toFixed(2)} Modal calls (${((modal - reconcile.modal) / jobs.length).toFixed(2)} dispatch + ${(reconcile.modal / jobs.length).toFixed(2)} reconcile) over ${((ended - started) / 1000).toFixed(1)} s; peak RSS ${mib(peak)} MiB (whole test process: App, fakes and Jest; ${mib(baseline)} MiB before the burst)`,
+  );
+  expect(creates.size).toBe(jobs.length);
+}, 240_000);
+
+test("200 jobs on one installation with GitHub's secondary limits enforced", async () => {
+  // GitHub's one-minute window shrunk to 6 s on both sides, so the run takes seconds.
+  const windowMs = 6000;
+  world = await startWorld({ githubLatencyMs: LATENCY_MS, modalLatencyMs: LATENCY_MS });
+  const installation = world.github.addInstallation({ account: "big-org", accountType: "Organization" });
+  world.github.addRepository({ installationId: installation.id, owner: "big-org", name: "app" });
+  const app = await world.startApp(SCALED, { reconcile: true, budgetLimits: { windowMs } });
+  runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 200, pollMs: 50, jobDurationMs: 500 });
+  await app.parts.fleet.prepare(app.settings.runner.config.profiles);
+  await settled(world);
+  world.github.secondaryLimits.enable({ windowMs });
+
+  const before = world.github.requests.length;
+  const started = Date.now();
+  const jobs = Array.from({ length: 200 }, () => world.github.queueJob({ owner: "big-org", repo: "app", labels: ["self-hosted", "modal"] }));
+  await Promise.all(jobs.map((job) => world.github.deliverWorkflowJob("queued", job)));
+  await eventually(() => sandboxCreates().size >= jobs.length, "every job has a sandbox", 120_000);
+  const elapsed = Date.now() - started;
+
+  // GitHub's floor: the points dispatch must spend (a read and a write per job), at 900
+  // per window from a full bucket, plus the two calls' latency.
+  const points = world.github.requests.slice(before).filter((request) => request.installationId === installation.id && request.method !== "GET").length * 5 + jobs.length;
+  const floor = Math.max(0, Math.ceil(points / 900) - 1) * windowMs + 2 * LATENCY_MS;
+  const limited = [...world.github.secondaryLimits.limitedByRoute].map(([route, count]) => `${count}× ${route}`);
+  const duplicates = sandboxCreates().size - jobs.length;
+  report.push(
+    `200 jobs, one installation, secondary limits enforced (window ${windowMs / 1000} s): every sandbox after ${(elapsed / 1000).toFixed(1)} s = ${(elapsed / floor).toFixed(2)} × GitHub's floor (${(floor / 1000).toFixed(1)} s for ${points} points); ${duplicates} duplicates; 403s: ${limited.length === 0 ? "none" : limited.join(", ")}`,
+  );
+  expect(duplicates).toBe(0);
+  expect(JIT_ROUTES.some((route) => (world.github.secondaryLimits.limitedByRoute.get(`GET ${route}`) ?? 0) > 0)).toBe(false);
+}, 240_000);
+
+test("a 20 s Modal outage with 10 jobs waiting", async () => {
+  world = await startWorld({ githubLatencyMs: LATENCY_MS, modalLatencyMs: LATENCY_MS });
+  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  const app = await world.startApp(SCALED, { reconcile: true });
+  runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 200, pollMs: 50, jobDurationMs: 500 });
+  await app.parts.fleet.prepare(app.settings.runner.config.profiles);
+  await settled(world);
+
+  const jitBefore = world.github.requests.filter((request) => JIT_ROUTES.includes(request.route)).length;
+  world.modal.setOutage(true);
+  const outageStart = Date.now();
+  const jobs = Array.from({ length: 10 }, () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }));
+  for (const job of jobs) await world.github.deliverWorkflowJob("queued", job);
+  await new Promise((resolve) => setTimeout(resolve, 20_000 - (Date.now() - outageStart)));
+  world.modal.setOutage(false);
+  const recovered = Date.now();
+  const createsDuringOutage = world.modal.calls.filter((call) => call.at >= outageStart && call.at < recovered && (call.method === "sandboxCreateV2" || call.method === "sandboxCreate")).length;
+  const callsDuringOutage = world.modal.calls.filter((call) => call.at >= outageStart && call.at < recovered).length;
+  await eventually(() => jobs.every((job) => world.github.job(job.id)?.status === "completed"), "every job completed", 60_000);
+  const drained = Date.now() - recovered;
+  const minted = world.github.requests.filter((request) => JIT_ROUTES.includes(request.route)).length - jitBefore;
+  const deleted = world.github.requests.filter((request) => request.method === "DELETE").length;
+  report.push(
+    `20 s Modal outage, 10 jobs: ${minted} registrations minted, ${deleted} deleted; ${createsDuringOutage} sandbox creates (${callsDuringOutage} Modal calls in all) during the outage; every job completed ${(drained / 1000).toFixed(1)} s after recovery (jobs run 0.5 s; the next probe is at most ${30} s away by default, 100 ms here)`,
+  );
+  expect(minted).toBeLessThanOrEqual(15);
+  expect(createsDuringOutage).toBeLessThanOrEqual(100);
+}, 120_000);
+
+test("a failed delivery in a quiet repository", async () => {
+  world = await startWorld({ githubLatencyMs: LATENCY_MS, modalLatencyMs: LATENCY_MS });
+  const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "quiet" });
+  const app = await world.startApp(SCALED, { reconcile: true });
+  runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 200, pollMs: 50, jobDurationMs: 500 });
+  await app.parts.fleet.prepare(app.settings.runner.config.profiles);
+  await app.parts.reconciler.idle();
+
+  world.github.hookDeliveries.ingressDown = true;
+  const job = world.github.queueJob({ owner: "octo-org", repo: "quiet", labels: ["self-hosted", "modal"] });
+  const failedAt = Date.now();
+  await world.github.deliverWorkflowJob("queued", job);
+  world.github.hookDeliveries.ingressDown = false;
+  await eventually(() => sandboxCreates().has(`modal-${job.id}-0`), "the job is served", 60_000);
+  const servedAfter = sandboxCreates().get(`modal-${job.id}-0`)! - failedAt;
+  const intervalMs = app.settings.reconcile.intervalMs;
+  report.push(
+    `a failed delivery in a quiet repository: served ${(servedAfter / 1000).toFixed(1)} s later = ${(servedAfter / intervalMs).toFixed(2)} reconcile intervals, with ${world.github.hookDeliveries.redeliveryRequests.length} redelivery request(s)`,
+  );
+  expect(servedAfter).toBeLessThan(3 * intervalMs);
+  expect(world.github.hookDeliveries.redeliveryRequests).toHaveLength(1);
+}, 60_000);
