@@ -28,7 +28,27 @@ const MAX_CACHED_FILES = 10_000;
 // The config plugin's syntax: `repo`, `owner/repo`, optionally `:path.yml`.
 const EXTENDS = /^(?:([a-z\d](?:[a-z\d]|-(?=[a-z\d])){0,38})\/)?([-_.\w\d]+)(?::([-_./\w\d]+\.ya?ml))?$/i;
 
-type Chain = { state: "absent" } | { state: "read"; file: string; config: OrgPolicyFile } | { state: "unreadable"; file: string; reason: string };
+type Chain =
+  | { state: "absent" }
+  /** The installation granted no file permission: policy files are not in use there. */
+  | { state: "not-granted"; file: string }
+  | { state: "read"; file: string; config: OrgPolicyFile }
+  | { state: "unreadable"; file: string; reason: string };
+
+/**
+ * Whether the installation granted a permission that reads files (Single file or
+ * Contents). An org that never granted it cannot have a policy file in force, so a
+ * 403 there means "no policy files here", not "a policy file we cannot read".
+ */
+async function grantsFileRead(octokit: AppOctokit): Promise<boolean> {
+  try {
+    const auth = (await octokit.auth({ type: "installation" })) as { permissions?: Record<string, string> };
+    if (!auth.permissions) return true; // unknown: assume granted, and fail closed
+    return auth.permissions.single_file !== undefined || auth.permissions.contents !== undefined;
+  } catch {
+    return true;
+  }
+}
 
 export interface PolicyFilesOptions {
   /** Called once per read that leaves an org or repository unserved (for a counter). */
@@ -57,10 +77,16 @@ export class PolicyFiles {
    */
   async effective(octokit: AppOctokit, operator: EffectivePolicy, repository: RepositoryRef): Promise<EffectivePolicy> {
     const { owner, name } = repository;
-    const [org, own] = await Promise.all([this.#chain(octokit, owner, ".github"), name === ".github" ? undefined : this.#chain(octokit, owner, name)]);
     let policy = operator;
-    for (const chain of [org, own]) {
-      if (!chain || chain.state === "absent") continue;
+    // The org's file first (shared by all its repositories, so usually cached), then the
+    // repository's own; one after the other, so jobs keep the order they came in.
+    for (const repo of name === ".github" ? [".github"] : [".github", name]) {
+      const chain = await this.#chain(octokit, owner, repo);
+      if (chain.state === "absent") continue;
+      if (chain.state === "not-granted") {
+        this.#reportOnce("warn", chain.file, "not granted", "policy files are not read: the installation granted no Single file (or Contents) permission; only the operator's policy applies");
+        continue;
+      }
       if (chain.state === "unreadable") return refusedPolicy(operator, `policy file ${chain.file} ${chain.reason}; not served until it reads`);
       const narrowed = narrowPolicy(policy, chain.config);
       for (const attempt of narrowed.ignored) this.#reportOnce("warn", chain.file, attempt, "policy file tries to widen the operator's policy; that part is ignored");
@@ -110,7 +136,10 @@ export class PolicyFiles {
           if (ref === top) return { state: "absent" };
           return { state: "unreadable", file, reason: `extends ${at}, which does not exist` };
         }
-        if (read.state === "unreadable") return { state: "unreadable", file, reason: ref === top ? read.reason : `extends ${at}: ${read.reason}` };
+        if (read.state === "unreadable") {
+          if (ref === top && read.status === 403 && !(await grantsFileRead(octokit))) return { state: "not-granted", file };
+          return { state: "unreadable", file, reason: ref === top ? read.reason : `extends ${at}: ${read.reason}` };
+        }
         const { _extends: extendsValue, ...config } = read.config;
         configs.push(config);
         ref = undefined;

@@ -18,7 +18,7 @@ export interface PolicyFileRef {
 export type PolicyFileRead =
   | { state: "absent" }
   | { state: "read"; sha: string; config: Record<string, unknown> }
-  | { state: "unreadable"; reason: string };
+  | { state: "unreadable"; reason: string; status?: number };
 
 interface ContentsFile {
   type?: string;
@@ -50,8 +50,8 @@ export async function readPolicyFile(octokit: AppOctokit, file: PolicyFileRef, p
   } catch (error) {
     const status = httpStatus(error);
     if (status === 404) return { state: "absent" };
-    if (status === 403) return { state: "unreadable", reason: "the App may not read it (403): grant the Single file permission for this path" };
-    return { state: "unreadable", reason: status === undefined ? `read failed: ${(error as Error).message.split("\n")[0]}` : `GitHub answered ${status}` };
+    if (status === 403) return { state: "unreadable", status, reason: "the App may not read it (403): grant the Single file permission for this path" };
+    return { state: "unreadable", status, reason: status === undefined ? `read failed: ${(error as Error).message.split("\n")[0]}` : `GitHub answered ${status}` };
   }
   const tooBig = `over ${MAX_POLICY_FILE_BYTES / 1024} KB; a policy file is a few lines`;
   // Octokit hands over the body as text when it could not parse it (a huge answer): never parse it ourselves.

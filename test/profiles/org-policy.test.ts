@@ -170,3 +170,15 @@ test("policy files are read once for several jobs of several repositories (the o
   // The org's file once, each repository's (absent) file once.
   expect(reads.sort()).toEqual(["/repos/octo-org/.github/contents/.github/modal-runner.yml", "/repos/octo-org/app/contents/.github/modal-runner.yml", "/repos/octo-org/web/contents/.github/modal-runner.yml"]);
 });
+
+test("an installation that granted no file permission has no policy files: the operator's policy applies, with a warning", async () => {
+  const other = world.github.addInstallation({ account: "other-org", accountType: "Organization", permissions: { actions: "read", administration: "write", metadata: "read", organization_self_hosted_runners: "write" } });
+  world.github.addRepository({ installationId: other.id, owner: "other-org", name: "api" });
+  world.github.addFile("other-org", ".github", ".github/modal-runner.yml", "repositories: [nothing]\n");
+  const job = world.github.queueJob({ owner: "other-org", repo: "api", labels: ["self-hosted", "modal"] });
+  await world.github.deliverWorkflowJob("queued", job);
+  await settled(world);
+  expect(started(job.id)).toBe(true);
+  expect(unreadable()).toEqual([]);
+  expect(app.logs.find(/policy files are not read: the installation granted no Single file/)).toHaveLength(1);
+});
