@@ -10,9 +10,11 @@ export interface ConfigProblem {
   source?: string;
 }
 
-/** One problem as a line a person reads: `source: key: message`. */
+/** One problem as a line a person reads: `source: key: message`, or `KEY is required: why`. */
 export function formatProblem(problem: ConfigProblem): string {
-  return `${problem.source ? `${problem.source}: ` : ""}${problem.key}: ${problem.message}`;
+  const where = problem.source ? `${problem.source}: ` : "";
+  if (problem.message.startsWith("required")) return `${where}${problem.key} ${problem.key.includes(" and ") ? "are" : "is"} ${problem.message}`;
+  return `${where}${problem.key}: ${problem.message}`;
 }
 
 export class ConfigError extends Error {

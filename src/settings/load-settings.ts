@@ -115,7 +115,7 @@ function readPrivateKey(env: Env, problems: ConfigProblem[]): string {
     return "";
   }
   if (!key) {
-    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: "required: the App's private key, downloaded from its settings page on GitHub" });
+    problems.push({ key: "PRIVATE_KEY or PRIVATE_KEY_PATH", message: "required: the App's private key, downloaded from its settings page on GitHub" });
     return "";
   }
   try {
@@ -137,7 +137,7 @@ function checkModalCredentials(env: Env, problems: ConfigProblem[]): void {
   const configPath = present(env, "MODAL_CONFIG_PATH") ?? path.join(os.homedir(), ".modal.toml");
   const config = existsSync(configPath) ? readFileSync(configPath, "utf8") : "";
   if (!/^\s*token_id\s*=/m.test(config)) {
-    problems.push({ key: "MODAL_TOKEN_ID / MODAL_TOKEN_SECRET", message: `required (or a profile with a token in ${configPath}); create a token with \`modal token new\`` });
+    problems.push({ key: "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET", message: `required (or a profile with a token in ${configPath}); create a token with \`modal token new\`` });
   }
 }
 

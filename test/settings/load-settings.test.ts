@@ -68,14 +68,14 @@ describe("settings", () => {
   });
 
   test.each([
-    ["APP_ID", { APP_ID: "" }, /^APP_ID: required/],
+    ["APP_ID", { APP_ID: "" }, /^APP_ID is required/],
     ["APP_ID", { APP_ID: "abc" }, /^APP_ID: .*got "abc"/],
-    ["WEBHOOK_SECRET", { WEBHOOK_SECRET: "" }, /^WEBHOOK_SECRET: required/],
-    ["PRIVATE_KEY", { PRIVATE_KEY: "" }, /^PRIVATE_KEY \/ PRIVATE_KEY_PATH: required/],
+    ["WEBHOOK_SECRET", { WEBHOOK_SECRET: "" }, /^WEBHOOK_SECRET is required/],
+    ["PRIVATE_KEY", { PRIVATE_KEY: "" }, /^PRIVATE_KEY or PRIVATE_KEY_PATH is required/],
     ["PRIVATE_KEY", { PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----" }, /not a valid PEM private key/],
     ["PRIVATE_KEY_PATH", { PRIVATE_KEY: "", PRIVATE_KEY_PATH: "/nonexistent/key.pem" }, /PRIVATE_KEY/],
-    ["MODAL_TOKEN_SECRET", { MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_SECRET: required when MODAL_TOKEN_ID is set/],
-    ["MODAL_TOKEN_ID", { MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_ID \/ MODAL_TOKEN_SECRET: required/],
+    ["MODAL_TOKEN_SECRET", { MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_SECRET is required when MODAL_TOKEN_ID is set/],
+    ["MODAL_TOKEN_ID", { MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_ID and MODAL_TOKEN_SECRET are required/],
     ["SANDBOX_CPU", { SANDBOX_CPU: "lots" }, /^SANDBOX_CPU: .*got "lots"/],
     ["SANDBOX_MEMORY_MIB", { SANDBOX_MEMORY_MIB: "1.5" }, /^SANDBOX_MEMORY_MIB: /],
     ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "forever" }, /^SANDBOX_TIMEOUT: expected a duration such as 90s, 5m, 1h30m, 1d or 500ms \(a bare number counts seconds\) \(got "forever"\)$/],
@@ -117,11 +117,11 @@ describe("settings", () => {
 
   test.each(["reconcile", "doctor"] as const)("`%s` does not ask for the webhook secret, which it never uses", (command) => {
     const { WEBHOOK_SECRET: _secret, ...withoutSecret } = complete;
-    expect(() => loadSettings(withoutSecret)).toThrow(/WEBHOOK_SECRET: required/);
+    expect(() => loadSettings(withoutSecret)).toThrow(/WEBHOOK_SECRET is required/);
     const settings = loadSettings(withoutSecret, process.cwd(), { command });
     expect(settings.github.webhookSecret).toBe("");
     // A value that is set is still checked, and the settings it shares with the server are still required.
-    expect(() => loadSettings({ ...withoutSecret, APP_ID: "" }, process.cwd(), { command })).toThrow(/APP_ID: required/);
+    expect(() => loadSettings({ ...withoutSecret, APP_ID: "" }, process.cwd(), { command })).toThrow(/APP_ID is required/);
     expect(() => loadSettings({ ...withoutSecret, PORT: "http" }, process.cwd(), { command })).toThrow(/PORT: /);
   });
 
