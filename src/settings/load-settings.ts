@@ -11,7 +11,7 @@ import type { RunnerConfig } from "../config/runner-profile.js";
 import { parseDockerfile, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
 import { runnerBuildArgs } from "../modal/runner-build-args.js";
 import { closestName } from "./closest-name.js";
-import { APP_PREFIXES, type Command, FOREIGN_VARIABLES, SERVER_ONLY, SETTINGS, type SettingName } from "./settings-schema.js";
+import { APP_PREFIXES, type Command, FOREIGN_PATTERN, FOREIGN_VARIABLES, SERVER_ONLY, SETTINGS, type SettingName } from "./settings-schema.js";
 
 export { ConfigError } from "../config/config-error.js";
 /** The name main.ts and the CLIs catch; settings and runner-config mistakes share one class. */
@@ -98,7 +98,7 @@ function validateEach(env: Env, command: Command, problems: ConfigProblem[]): Va
 function checkUnknown(env: Env, problems: ConfigProblem[]): void {
   const names = Object.keys(SETTINGS);
   for (const variable of Object.keys(env).sort()) {
-    if (variable in SETTINGS || FOREIGN_VARIABLES.has(variable) || !APP_PREFIXES.some((prefix) => variable.startsWith(prefix))) continue;
+    if (variable in SETTINGS || FOREIGN_VARIABLES.has(variable) || FOREIGN_PATTERN.test(variable) || !APP_PREFIXES.some((prefix) => variable.startsWith(prefix))) continue;
     const suggestion = closestName(variable, names);
     const hint = suggestion ? `did you mean ${suggestion}?` : "see the settings table in the README";
     problems.push({ key: variable, message: `not a setting of this App; ${hint}` });

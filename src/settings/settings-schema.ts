@@ -125,6 +125,12 @@ export const APP_PREFIXES: readonly string[] = [
   ),
 ];
 
+/**
+ * Kubernetes' service links: for a Service named "runner" or "metrics" in the same
+ * namespace every pod gets RUNNER_SERVICE_HOST, RUNNER_PORT_80_TCP_ADDR and so on.
+ */
+export const FOREIGN_PATTERN = /_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?$/;
+
 /** Variables with one of our prefixes that other software sets (the Actions runner's own RUNNER_* variables). */
 export const FOREIGN_VARIABLES: ReadonlySet<string> = new Set([
   "RUNNER_OS",

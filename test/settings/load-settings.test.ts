@@ -106,7 +106,7 @@ describe("settings", () => {
   });
 
   test("variables of other software that share a prefix are left alone", () => {
-    expect(problems({ ...complete, RUNNER_OS: "Linux", RUNNER_TEMP: "/tmp", MODAL_SANDBOX_V2: "0", HOME: "/root" })).toEqual([]);
+    expect(problems({ ...complete, RUNNER_OS: "Linux", RUNNER_TEMP: "/tmp", MODAL_SANDBOX_V2: "0", HOME: "/root", RUNNER_SERVICE_HOST: "10.0.0.1", RUNNER_PORT: "tcp://10.0.0.1:80", METRICS_PORT_9464_TCP_ADDR: "10.0.0.2" })).toEqual([]);
   });
 
   test("the status page and a separate metrics port are settings", () => {
