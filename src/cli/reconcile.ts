@@ -1,16 +1,15 @@
 // `npm run reconcile [-- --full]`: one reconcile pass, its summary on stdout as JSON,
-// exit code 0 when the pass could observe the world, 1 otherwise.
-import { parseArgs } from "node:util";
+// exit code 0 when the pass could observe the world, 1 otherwise, 2 for bad usage.
 import { loadSettings, SettingsError } from "../settings/load-settings.js";
+import { flagsOrExit } from "./parse-flags.js";
 import { reconcileOnce } from "./reconcile-once.js";
 
-const { values } = parseArgs({ options: { full: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
-if (values.help) {
-  console.log("Usage: npm run reconcile [-- --full]\n  --full  also sweep every repository of every installation for queued jobs");
-  process.exit(0);
-}
+const flags = flagsOrExit(process.argv.slice(2), {
+  command: "npm run reconcile --",
+  flags: { full: { type: "boolean", description: "also sweep every repository of every installation for queued jobs" } },
+});
 try {
-  const summary = await reconcileOnce(loadSettings(), { full: values.full, extraSecrets: [process.env.MODAL_TOKEN_SECRET] });
+  const summary = await reconcileOnce(loadSettings(process.env, process.cwd(), { command: "reconcile" }), { full: flags.full, extraSecrets: [process.env.MODAL_TOKEN_SECRET] });
   console.log(JSON.stringify(summary));
   process.exit(summary.ok ? 0 : 1);
 } catch (error) {

@@ -1,23 +1,36 @@
-// The operator's runner configuration (RUNNER_CONFIG): runner profiles and caps, in
-// YAML, checked at start-up. Every problem names the file, the key and what is
-// wrong. Without a file, one default profile serves RUNNER_LABEL with the SANDBOX_*
+// The operator's runner configuration (RUNNER_CONFIG): runner profiles, caps and
+// price overrides, in YAML, checked at start-up. Every problem names the file and
+// line, the key and what is wrong; list positions count from 1, as a person counts.
+// Without a file, one default profile serves RUNNER_LABEL with the SANDBOX_*
 // settings and the RUNNER_DOCKERFILE image.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parse } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { z } from "zod";
-import { parseDockerfile, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
+import { parseDockerfile, stepProblem, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
+import { selectProfile } from "../policy/select-profile.js";
 import { sandboxLifetime } from "../settings/duration.js";
-import type { Caps, NetworkPolicy, RunnerConfig, RunnerProfile } from "./runner-profile.js";
+import { ConfigError, type ConfigProblem } from "./config-error.js";
+import { looksLikeCidr, parseCidr } from "./parse-cidr.js";
+import { parseGpu } from "./parse-gpu.js";
+import type { Caps, NetworkPolicy, Prices, RunnerConfig, RunnerProfile } from "./runner-profile.js";
 
 const label = z.string().regex(/^[^\s,]+$/, "a label has no spaces or commas");
 const cap = z.number().int().min(0);
-const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-f:]+\/\d{1,3}$/i;
 const DOMAIN = /^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}$/i;
+const price = z.number().nonnegative();
+
+const steps = z.array(z.string()).superRefine((list, ctx) => {
+  list.forEach((step, index) => {
+    const problem = stepProblem(step);
+    if (problem) ctx.addIssue({ code: "custom", path: [index], message: problem });
+  });
+});
 
 const imageSchema = z.union([
-  z.strictObject({ from: z.string().min(1), steps: z.array(z.string()).default([]) }),
-  z.strictObject({ dockerfile: z.string().min(1) }),
+  z.strictObject({ from: z.string().regex(/^\S+$/, "a registry image reference, without spaces or line breaks"), steps: steps.default([]) }),
+  // A Dockerfile of the operator's, plus optional steps of this profile after its own.
+  z.strictObject({ dockerfile: z.string().min(1), steps: steps.default([]) }),
 ]);
 
 const networkSchema = z
@@ -26,26 +39,56 @@ const networkSchema = z
     if (network.egress === "allowlist" && network.allow.length === 0) ctx.addIssue({ code: "custom", path: ["allow"], message: "egress allowlist needs at least one domain or CIDR" });
     if (network.egress !== "allowlist" && network.allow.length > 0) ctx.addIssue({ code: "custom", path: ["allow"], message: `only used with egress: allowlist` });
     network.allow.forEach((entry, index) => {
-      if (!CIDR.test(entry) && !DOMAIN.test(entry)) ctx.addIssue({ code: "custom", path: ["allow", index], message: `"${entry}" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)` });
+      if (looksLikeCidr(entry)) {
+        const cidr = parseCidr(entry);
+        if ("problem" in cidr) ctx.addIssue({ code: "custom", path: ["allow", index], message: cidr.problem });
+      } else if (!DOMAIN.test(entry)) {
+        ctx.addIssue({ code: "custom", path: ["allow", index], message: `"${entry}" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)` });
+      }
     });
   });
+
+const gpu = z.string().transform((raw, ctx) => {
+  const checked = parseGpu(raw);
+  if ("problem" in checked) {
+    ctx.addIssue({ code: "custom", message: checked.problem });
+    return z.NEVER;
+  }
+  return checked.gpu;
+});
+
+/** YAML reads `PORT: 8080` as a number and `DEBUG: true` as a boolean; the environment only has strings. */
+const envValue = z.union([z.string(), z.number(), z.boolean()], "a string, number or boolean").transform(String);
 
 const profileSchema = z.strictObject({
   labels: z.array(label).min(1),
   image: imageSchema.optional(),
   cpu: z.number().positive().optional(),
   memoryMiB: z.number().int().positive().optional(),
-  gpu: z.string().regex(/^[A-Za-z0-9-]+(:\d+)?$/, 'a GPU type such as "A10G" or "H100:2"').optional(),
+  gpu: gpu.optional(),
   timeout: sandboxLifetime().optional(),
   regions: z.array(z.string().min(1)).default([]),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), z.string()).default({}),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"), envValue).default({}),
   secrets: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, "a Modal secret name")).default([]),
   network: networkSchema.default({ egress: "open", allow: [] }),
+  sudo: z.boolean().default(true),
   maxSandboxes: cap.optional(),
+});
+
+const pricesSchema = z.strictObject({
+  cpu_per_core_second: price.optional(),
+  memory_per_gib_second: price.optional(),
+  gpu_per_second: z
+    .record(
+      z.string().refine((type) => "gpu" in parseGpu(type) && !type.includes(":"), { message: "a Modal GPU type (T4, L4, A10G, L40S, A100-40GB, A100-80GB, H100, H200, B200)" }),
+      price,
+    )
+    .optional(),
 });
 
 const configSchema = z.strictObject({
   caps: z.strictObject({ total: cap.optional(), perInstallation: cap.optional(), perRepository: cap.optional() }).default({}),
+  prices: pricesSchema.default({}),
   profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "a profile name (letters, digits, '-', '_')"), profileSchema).refine((profiles) => Object.keys(profiles).length > 0, "define at least one profile"),
 });
 
@@ -55,18 +98,66 @@ export interface ProfileDefaults {
   cpu: number;
   memoryMiB: number;
   timeoutMs: number;
+  /** Build arguments for profile Dockerfiles (docker/runner/versions.env). */
+  buildArgs?: Record<string, string>;
 }
 
-export class RunnerConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join("\n"));
-    this.name = "RunnerConfigError";
-  }
+/** `profiles.a.network.allow (entry 7)`: keys joined, list positions counted from 1. */
+function keyOf(segments: readonly PropertyKey[]): string {
+  let key = "";
+  for (const segment of segments) key += typeof segment === "number" ? ` (entry ${segment + 1})` : `${key ? "." : ""}${String(segment)}`;
+  return key || "(top level)";
+}
+
+/** Finds where a key path is written in the file, as a 1-based line (the deepest part of the path that exists). */
+function lineFinder(document: ReturnType<typeof parseDocument>, counter: LineCounter) {
+  return (segments: readonly PropertyKey[]): number | undefined => {
+    let node: Node | null | undefined = document.contents as Node | null;
+    let offset = node?.range?.[0];
+    for (const segment of segments) {
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+        if (!pair) break;
+        offset = (pair.key as Node).range?.[0] ?? offset;
+        node = pair.value as Node | null;
+        if (node?.range) offset = node.range[0];
+      } else if (isSeq(node) && typeof segment === "number") {
+        const item = node.items[segment] as Node | undefined;
+        if (!item?.range) break;
+        node = item;
+        offset = item.range[0];
+      } else break;
+    }
+    return offset === undefined ? undefined : counter.linePos(offset).line;
+  };
 }
 
 function toNetwork(network: z.infer<typeof networkSchema>): NetworkPolicy {
   if (network.egress !== "allowlist") return { egress: network.egress };
-  return { egress: "allowlist", cidrs: network.allow.filter((entry) => CIDR.test(entry)), domains: network.allow.filter((entry) => !CIDR.test(entry)) };
+  const cidrs = network.allow.filter(looksLikeCidr);
+  // Already checked by the schema: every CIDR here parses.
+  const normalised = cidrs.map((entry) => {
+    const checked = parseCidr(entry);
+    return "cidr" in checked ? checked.cidr : entry;
+  });
+  return { egress: "allowlist", cidrs: normalised, domains: network.allow.filter((entry) => !looksLikeCidr(entry)) };
+}
+
+const SATISFIED_BY_EVERY_RUNNER = new Set(["self-hosted", "linux", "x64"]);
+
+/**
+ * Profiles no job can reach: the most specific job a profile serves is one asking
+ * for exactly its labels; if even that job goes to another profile (the same
+ * labels listed earlier, or fewer labels once self-hosted/linux/x64 are set
+ * aside), the profile is dead configuration. Uses the dispatcher's own choice.
+ */
+function unreachable(profiles: RunnerProfile[]): Array<{ profile: RunnerProfile; winner: RunnerProfile }> {
+  const found: Array<{ profile: RunnerProfile; winner: RunnerProfile }> = [];
+  for (const profile of profiles) {
+    const choice = selectProfile(profile.labels.filter((entry) => !SATISFIED_BY_EVERY_RUNNER.has(entry)), profiles);
+    if ("profile" in choice && choice.profile !== profile) found.push({ profile, winner: choice.profile });
+  }
+  return found;
 }
 
 /** The single profile used without a config file. */
@@ -85,38 +176,63 @@ export function defaultRunnerConfig(defaults: ProfileDefaults): RunnerConfig {
         env: {},
         secrets: [],
         network: { egress: "open" },
+        sudo: true,
         maxSandboxes: undefined,
       },
     ],
     caps: { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} },
+    prices: {},
   };
 }
 
-/** Reads and checks the file; throws RunnerConfigError listing every problem as "<file>: <key>: <problem>". */
+/** Reads and checks the file; throws ConfigError listing every problem with the file, line and key. */
 export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = process.cwd()): RunnerConfig {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "the file does not exist" : `not valid YAML: ${(error as Error).message.split("\n")[0]}`;
-    throw new RunnerConfigError([`${file}: ${reason}`]);
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "the file does not exist" : (error as Error).message;
+    throw new ConfigError([{ key: "(file)", message: reason, source: file }], "The runner configuration has mistakes:");
   }
-  const parsed = configSchema.safeParse(raw ?? {});
+  const counter = new LineCounter();
+  const document = parseDocument(text, { lineCounter: counter });
+  if (document.errors.length > 0) {
+    const error = document.errors[0]!;
+    const line = error.linePos?.[0].line;
+    throw new ConfigError([{ key: "(file)", message: `not valid YAML: ${error.message.split("\n")[0]}`, source: line ? `${file}:${line}` : file }], "The runner configuration has mistakes:");
+  }
+  const lineOf = lineFinder(document, counter);
+  const problem = (segments: readonly PropertyKey[], message: string): ConfigProblem => {
+    const line = lineOf(segments);
+    return { key: keyOf(segments), message, source: line ? `${file}:${line}` : file };
+  };
+
+  const parsed = configSchema.safeParse(document.toJS() ?? {});
   if (!parsed.success) {
-    throw new RunnerConfigError(parsed.error.issues.map((issue) => `${file}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`));
+    throw new ConfigError(
+      parsed.error.issues.flatMap((issue) => {
+        // Each unknown key is shown at its own line, named in the key path.
+        if (issue.code === "unrecognized_keys") return issue.keys.map((key) => problem([...issue.path, key], "unknown key"));
+        // A bad record key: zod wraps the key's own issue.
+        if (issue.code === "invalid_key") return problem(issue.path, issue.issues[0]?.message ?? issue.message);
+        return problem(issue.path, issue.message);
+      }),
+      "The runner configuration has mistakes:",
+    );
   }
 
-  const problems: string[] = [];
+  const problems: ConfigProblem[] = [];
   const profiles: RunnerProfile[] = Object.entries(parsed.data.profiles).map(([name, profile]) => {
     let image = defaults.image;
     if (profile.image && "from" in profile.image) image = { baseImage: profile.image.from, commands: profile.image.steps };
     if (profile.image && "dockerfile" in profile.image) {
       const dockerfile = path.resolve(cwd, profile.image.dockerfile);
       try {
-        image = parseDockerfile(readFileSync(dockerfile, "utf8"), dockerfile);
+        const read = parseDockerfile(readFileSync(dockerfile, "utf8"), dockerfile, defaults.buildArgs);
+        image = { baseImage: read.baseImage, commands: [...read.commands, ...profile.image.steps] };
       } catch (error) {
         const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? `${dockerfile} does not exist` : (error as Error).message;
-        problems.push(`${file}: profiles.${name}.image.dockerfile: ${reason}`);
+        problems.push(problem(["profiles", name, "image", "dockerfile"], reason));
       }
     }
     const labels = [...new Set([...profile.labels, defaults.runnerLabel].map((entry) => entry.toLowerCase()))];
@@ -132,13 +248,23 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
       env: profile.env,
       secrets: profile.secrets,
       network: toNetwork(profile.network),
+      sudo: profile.sudo,
       maxSandboxes: profile.maxSandboxes,
     };
   });
-  if (problems.length > 0) throw new RunnerConfigError(problems);
+  for (const { profile, winner } of unreachable(profiles)) {
+    const why = winner.labels.length < profile.labels.length ? "covers the same jobs with fewer labels" : "has the same labels and is listed first";
+    problems.push(problem(["profiles", profile.name, "labels"], `no job can reach this profile: profile "${winner.name}" ${why} [${winner.labels.join(", ")}]`));
+  }
+  if (problems.length > 0) throw new ConfigError(problems, "The runner configuration has mistakes:");
 
-  const { caps } = parsed.data;
+  const { caps, prices } = parsed.data;
   const perProfile = Object.fromEntries(profiles.flatMap((profile) => (profile.maxSandboxes === undefined ? [] : [[profile.name, profile.maxSandboxes]])));
   const result: Caps = { total: caps.total, perInstallation: caps.perInstallation, perRepository: caps.perRepository, perProfile };
-  return { profiles, caps: result };
+  const overrides: Prices = {
+    ...(prices.cpu_per_core_second !== undefined && { cpuPerCoreSecond: prices.cpu_per_core_second }),
+    ...(prices.memory_per_gib_second !== undefined && { memoryPerGiBSecond: prices.memory_per_gib_second }),
+    ...(prices.gpu_per_second && { gpuPerSecond: Object.fromEntries(Object.entries(prices.gpu_per_second).map(([type, value]) => [type.toUpperCase(), value])) }),
+  };
+  return { profiles, caps: result, prices: overrides };
 }

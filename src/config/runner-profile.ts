@@ -14,7 +14,7 @@ export interface RunnerProfile {
   image: RunnerImageDefinition;
   cpu: number;
   memoryMiB: number;
-  /** Modal GPU spec, e.g. "A10G" or "H100:2". */
+  /** Modal GPU spec, canonical upper case, e.g. "A10G" or "H100:2". */
   gpu: string | undefined;
   timeoutMs: number;
   regions: string[];
@@ -22,6 +22,8 @@ export interface RunnerProfile {
   /** Modal named secrets, injected as environment variables. */
   secrets: string[];
   network: NetworkPolicy;
+  /** Whether the `runner` user keeps passwordless sudo (true, as on GitHub-hosted runners). */
+  sudo: boolean;
   /** Sandboxes of this profile at once (all installations). */
   maxSandboxes: number | undefined;
 }
@@ -34,8 +36,17 @@ export interface Caps {
   perProfile: Record<string, number>;
 }
 
+/** The operator's overrides of Modal's per-second prices (USD), for cost figures. */
+export interface Prices {
+  cpuPerCoreSecond?: number;
+  memoryPerGiBSecond?: number;
+  /** By GPU type as `gpu` spells it (upper case), per GPU. */
+  gpuPerSecond?: Record<string, number>;
+}
+
 export interface RunnerConfig {
   /** In the order the file lists them (ties in matching go to the first). */
   profiles: RunnerProfile[];
   caps: Caps;
+  prices: Prices;
 }

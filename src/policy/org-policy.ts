@@ -33,6 +33,12 @@ export interface EffectivePolicy {
   /** Profile names allowed. */
   profiles: string[];
   caps: Caps;
+  /**
+   * Set when a policy file that applies could not be read or is invalid: the
+   * repository is not served until it reads (fail closed). The lists are then
+   * empty too, so a caller that ignores this field still serves nothing.
+   */
+  refused?: string;
 }
 
 const lower = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
@@ -63,6 +69,11 @@ export function narrowPolicy(policy: EffectivePolicy, file: OrgPolicyFile): { po
   }
   const repositories = file.repositories ? [...policy.repositories, file.repositories] : policy.repositories;
   return { policy: { repositories, profiles, caps }, ignored };
+}
+
+/** The policy of an org or repository whose policy file cannot be trusted: nothing is allowed. */
+export function refusedPolicy(operator: EffectivePolicy, reason: string): EffectivePolicy {
+  return { repositories: [[]], profiles: [], caps: operator.caps, refused: reason };
 }
 
 /** Every list of repository patterns must admit the repository (each file narrows). */

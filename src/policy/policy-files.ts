@@ -1,92 +1,176 @@
-// Reads the org's and the repository's `.github/modal-runner.yml` (Probot's config
-// convention, through its config plugin) and narrows the operator's policy with
-// them. A file that is invalid, or that the App may not read, is ignored with one
-// log line and the rest of the policy applies. Answers are cached for a minute;
-// GitHub's answers are conditional, so an unchanged file costs no rate limit.
+// Reads the org's and the repository's `.github/modal-runner.yml` and narrows the
+// operator's policy with them. Each file's `_extends` chain is followed and merged
+// as Probot's config plugin does (`_extends: other-repo` or `owner/repo:path.yml`;
+// the extending file's top-level keys win), with cycles and depth guarded.
+//
+// Fails closed: a file that does not exist narrows nothing, but a file that is
+// invalid, too big, or cannot be read (403, 5xx, network) means the org or the
+// repository is not served until it reads. Serving it with the operator's policy
+// alone would hand runners to repositories the org meant to exclude.
+//
+// Stays cheap: results are cached per file (a minute; a failure for 15 s, so a fixed
+// file is picked up soon), parsed contents are kept by blob sha so an unchanged file
+// is never parsed twice, and GitHub's answers are conditional (no rate limit for an
+// unchanged file).
 import type { Logger } from "pino";
-import { httpStatus } from "../errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import { fullName, type RepositoryRef } from "../github/job-ref.js";
-import { narrowPolicy, orgPolicySchema, POLICY_PATH, type EffectivePolicy } from "./org-policy.js";
+import type { RepositoryRef } from "../github/job-ref.js";
+import { narrowPolicy, orgPolicySchema, POLICY_PATH, refusedPolicy, type EffectivePolicy, type OrgPolicyFile } from "./org-policy.js";
+import { readPolicyFile, type ParsedBySha, type PolicyFileRef } from "./read-policy-file.js";
 
 const TTL_MS = 60_000;
+const FAILURE_TTL_MS = 15_000;
+/** Files followed through `_extends` after the first; deeper chains are refused. */
+const MAX_EXTENDS = 5;
+/** Bounds on what is remembered, so a deployment serving many orgs stays flat in memory. */
+const MAX_CACHED_FILES = 10_000;
+
+// The config plugin's syntax: `repo`, `owner/repo`, optionally `:path.yml`.
+const EXTENDS = /^(?:([a-z\d](?:[a-z\d]|-(?=[a-z\d])){0,38})\/)?([-_.\w\d]+)(?::([-_./\w\d]+\.ya?ml))?$/i;
+
+type Chain =
+  | { state: "absent" }
+  /** The installation granted no file permission: policy files are not in use there. */
+  | { state: "not-granted"; file: string }
+  | { state: "read"; file: string; config: OrgPolicyFile }
+  | { state: "unreadable"; file: string; reason: string };
+
+/**
+ * Whether the installation granted a permission that reads files (Single file or
+ * Contents). An org that never granted it cannot have a policy file in force, so a
+ * 403 there means "no policy files here", not "a policy file we cannot read".
+ */
+async function grantsFileRead(octokit: AppOctokit): Promise<boolean> {
+  try {
+    const auth = (await octokit.auth({ type: "installation" })) as { permissions?: Record<string, string> };
+    if (!auth.permissions) return true; // unknown: assume granted, and fail closed
+    return auth.permissions.single_file !== undefined || auth.permissions.contents !== undefined;
+  } catch {
+    return true;
+  }
+}
+
+export interface PolicyFilesOptions {
+  /** Called once per read that leaves an org or repository unserved (for a counter). */
+  onUnreadable?: (event: { file: string; reason: string }) => void;
+}
+
+const where = (ref: PolicyFileRef) => `${ref.owner}/${ref.repo}/${ref.path}`;
 
 export class PolicyFiles {
-  readonly #cache = new Map<string, { at: number; policy: Promise<EffectivePolicy> }>();
-  /** Problems already logged, so each is logged once. */
-  readonly #reported = new Set<string>();
+  readonly #chains = new Map<string, { at: number; ttl: number; chain: Promise<Chain> }>();
+  readonly #parsed: ParsedBySha = new Map();
+  /** Warnings already logged per file, so each is logged once. */
+  readonly #reported = new Map<string, Set<string>>();
+  /** Files that fail now, with the reason last logged: one error line per failure, again only if it changes or comes back. */
+  readonly #failing = new Map<string, string>();
 
   constructor(
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    private readonly options: PolicyFilesOptions = {},
   ) {}
 
-  /** The operator's policy narrowed by the files that apply to `repository`. */
-  effective(octokit: AppOctokit, operator: EffectivePolicy, repository: RepositoryRef): Promise<EffectivePolicy> {
-    const key = fullName(repository).toLowerCase();
-    const cached = this.#cache.get(key);
-    if (cached && this.now() - cached.at < TTL_MS) return cached.policy;
-    const policy = this.#read(octokit, operator, repository);
-    this.#cache.set(key, { at: this.now(), policy });
-    policy.catch(() => this.#cache.delete(key));
-    return policy;
-  }
-
-  async #read(octokit: AppOctokit, operator: EffectivePolicy, repository: RepositoryRef): Promise<EffectivePolicy> {
+  /**
+   * The operator's policy narrowed by the files that apply to `repository`. When a
+   * file cannot be trusted the result has `refused` set (and allows nothing).
+   */
+  async effective(octokit: AppOctokit, operator: EffectivePolicy, repository: RepositoryRef): Promise<EffectivePolicy> {
     const { owner, name } = repository;
-    // One read of the repository's file; without one, the config plugin falls back
-    // to the org's and returns it too, so the org's is read separately only when
-    // the repository has a file of its own.
-    const read = await this.#files(octokit, owner, name);
-    let org: { repo: string; config: unknown } | undefined;
-    let own: { repo: string; config: unknown } | undefined;
-    if (name === ".github") org = read.files[0];
-    else if (read.files[0]?.config != null || read.failedOwn) {
-      own = read.files[0];
-      org = (await this.#files(octokit, owner, ".github")).files[0];
-    } else org = read.files[1];
     let policy = operator;
-    for (const file of [org, own]) {
-      if (file?.config == null) continue;
-      const where = `${owner}/${file.repo}/${POLICY_PATH}`;
-      const parsed = orgPolicySchema.safeParse(file.config);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        this.#reportOnce("error", where, `${issue.path.join(".") || "(top level)"}: ${issue.message}`, "policy file is invalid and ignored; the operator's policy applies");
+    // The org's file first (shared by all its repositories, so usually cached), then the
+    // repository's own; one after the other, so jobs keep the order they came in.
+    for (const repo of name === ".github" ? [".github"] : [".github", name]) {
+      const chain = await this.#chain(octokit, owner, repo);
+      if (chain.state === "absent") continue;
+      if (chain.state === "not-granted") {
+        this.#reportOnce("warn", chain.file, "not granted", "policy files are not read: the installation granted no Single file (or Contents) permission; only the operator's policy applies");
         continue;
       }
-      const narrowed = narrowPolicy(policy, parsed.data);
-      for (const attempt of narrowed.ignored) this.#reportOnce("warn", where, attempt, "policy file tries to widen the operator's policy; that part is ignored");
+      if (chain.state === "unreadable") return refusedPolicy(operator, `policy file ${chain.file} ${chain.reason}; not served until it reads`);
+      const narrowed = narrowPolicy(policy, chain.config);
+      for (const attempt of narrowed.ignored) this.#reportOnce("warn", chain.file, attempt, "policy file tries to widen the operator's policy; that part is ignored");
       policy = narrowed.policy;
     }
     return policy;
   }
 
-  /**
-   * The files the config plugin read for `repo` (its own, then the org's when it
-   * has none). A file that cannot be read or parsed is reported and left out;
-   * `failedOwn` says the repository's own file was the one that failed.
-   */
-  async #files(octokit: AppOctokit, owner: string, repo: string): Promise<{ files: Array<{ repo: string; config: unknown }>; failedOwn: boolean }> {
+  #chain(octokit: AppOctokit, owner: string, repo: string): Promise<Chain> {
+    const key = `${owner}/${repo}`.toLowerCase();
+    const file = where({ owner, repo, path: POLICY_PATH });
+    const cached = this.#chains.get(key);
+    if (cached && this.now() - cached.at < cached.ttl) return cached.chain;
+    const entry = { at: this.now(), ttl: TTL_MS, chain: this.#readChain(octokit, { owner, repo, path: POLICY_PATH }) };
+    this.#chains.delete(key); // re-insert: the map's order is its age
+    this.#chains.set(key, entry);
+    if (this.#chains.size > MAX_CACHED_FILES) this.#chains.delete(this.#chains.keys().next().value!);
+    void entry.chain.then((chain) => {
+      if (chain.state === "unreadable") {
+        entry.ttl = FAILURE_TTL_MS;
+        this.options.onUnreadable?.({ file: chain.file, reason: chain.reason });
+        if (this.#failing.get(chain.file) === chain.reason) return;
+        this.#failing.set(chain.file, chain.reason);
+        if (this.#failing.size > MAX_CACHED_FILES) this.#failing.delete(this.#failing.keys().next().value!);
+        this.log.error({ file: chain.file, problem: chain.reason }, "policy file unreadable; its org or repository is not served until it reads");
+      } else if (this.#failing.delete(file)) {
+        this.log.info({ file }, "policy file reads again");
+      }
+    });
+    return entry.chain;
+  }
+
+  /** The file and its `_extends` chain, merged; any link that fails makes the whole chain unreadable. */
+  async #readChain(octokit: AppOctokit, top: PolicyFileRef): Promise<Chain> {
+    const file = where(top);
     try {
-      const { files } = await octokit.config.get({ owner, repo, path: POLICY_PATH });
-      return { files, failedOwn: false };
+      const configs: Record<string, unknown>[] = [];
+      const seen = new Set<string>();
+      let ref: PolicyFileRef | undefined = top;
+      while (ref) {
+        const at = where(ref);
+        if (seen.has(at.toLowerCase())) return { state: "unreadable", file, reason: `has an _extends cycle through ${at}` };
+        if (seen.size > MAX_EXTENDS) return { state: "unreadable", file, reason: `has an _extends chain longer than ${MAX_EXTENDS}` };
+        seen.add(at.toLowerCase());
+        const read = await readPolicyFile(octokit, ref, this.#parsed);
+        if (read.state === "absent") {
+          if (ref === top) return { state: "absent" };
+          return { state: "unreadable", file, reason: `extends ${at}, which does not exist` };
+        }
+        if (read.state === "unreadable") {
+          if (ref === top && read.status === 403 && !(await grantsFileRead(octokit))) return { state: "not-granted", file };
+          return { state: "unreadable", file, reason: ref === top ? read.reason : `extends ${at}: ${read.reason}` };
+        }
+        const { _extends: extendsValue, ...config } = read.config;
+        configs.push(config);
+        ref = undefined;
+        if (extendsValue !== undefined) {
+          const match = typeof extendsValue === "string" ? EXTENDS.exec(extendsValue) : null;
+          if (!match) return { state: "unreadable", file, reason: `${at}: _extends ${JSON.stringify(extendsValue)} is not "repo", "owner/repo" or "owner/repo:path.yml"` };
+          ref = { owner: match[1] ?? top.owner, repo: match[2]!, path: match[3] ?? POLICY_PATH };
+        }
+      }
+      // The config plugin's merge: the extended file first, each extending file's keys over it.
+      const merged = Object.assign({}, ...configs.reverse()) as Record<string, unknown>;
+      const parsed = orgPolicySchema.safeParse(merged);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const key = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".") || "(top level)";
+        return { state: "unreadable", file, reason: `is invalid: ${key}: ${issue.code === "unrecognized_keys" ? "unknown key" : issue.message}` };
+      }
+      return { state: "read", file, config: parsed.data };
     } catch (error) {
-      const status = httpStatus(error);
-      if (status !== undefined && status !== 403) throw error;
-      const message = status === 403 ? "the App may not read it (grant the Single file permission for this path)" : (error as Error).message;
-      // The plugin's message names the file that failed: this repository's or, on fallback, the org's.
-      const failedRepo = status === undefined && message.includes(`/${owner}/.github/contents/`) ? ".github" : repo;
-      if (status === 403) this.#reportOnce("warn", `${owner}/${failedRepo}/${POLICY_PATH}`, message, "policy file cannot be read; ignored");
-      else this.#reportOnce("error", `${owner}/${failedRepo}/${POLICY_PATH}`, message, "policy file is invalid and ignored; the operator's policy applies");
-      return { files: [], failedOwn: failedRepo === repo };
+      return { state: "unreadable", file, reason: `read failed: ${(error as Error).message.split("\n")[0]}` };
     }
   }
 
-  #reportOnce(level: "error" | "warn", file: string, problem: string, message: string): void {
-    const key = `${file} ${problem}`;
-    if (this.#reported.has(key)) return;
-    this.#reported.add(key);
+  #reportOnce(level: "warn", file: string, problem: string, message: string): void {
+    let problems = this.#reported.get(file);
+    if (problems?.has(problem)) return;
+    if (!problems) {
+      if (this.#reported.size >= MAX_CACHED_FILES) this.#reported.delete(this.#reported.keys().next().value!);
+      this.#reported.set(file, (problems = new Set()));
+    }
+    problems.add(problem);
     this.log[level]({ file, problem }, message);
   }
 }

@@ -5,10 +5,17 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
-import { defaultRunnerConfig, loadRunnerConfig, RunnerConfigError } from "../config/load-runner-config.js";
+import { ConfigError, type ConfigProblem } from "../config/config-error.js";
+import { defaultRunnerConfig, loadRunnerConfig } from "../config/load-runner-config.js";
 import type { RunnerConfig } from "../config/runner-profile.js";
 import { parseDockerfile, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
-import { SETTINGS, type SettingName } from "./settings-schema.js";
+import { runnerBuildArgs } from "../modal/runner-build-args.js";
+import { closestName } from "./closest-name.js";
+import { APP_PREFIXES, type Command, FOREIGN_PATTERN, FOREIGN_VARIABLES, SERVER_ONLY, SETTINGS, type SettingName } from "./settings-schema.js";
+
+export { ConfigError } from "../config/config-error.js";
+/** The name main.ts and the CLIs catch; settings and runner-config mistakes share one class. */
+export { ConfigError as SettingsError } from "../config/config-error.js";
 
 type Env = Record<string, string | undefined>;
 type Values = { [K in SettingName]: unknown };
@@ -17,6 +24,7 @@ export interface Settings {
   github: {
     appId: number;
     privateKey: string;
+    /** Empty for the one-shot commands, which receive no webhooks. */
     webhookSecret: string;
     /** REST base URL: api.github.com, or GHE_PROTOCOL://GHE_HOST/api/v3. */
     baseUrl: string;
@@ -24,6 +32,12 @@ export interface Settings {
     webhookProxyUrl: string | undefined;
   };
   server: { port: number; host: string | undefined };
+  observe: {
+    /** Bearer token of the status page; the page is off without it. */
+    statusToken: string | undefined;
+    /** When set, /metrics is served only on this port. */
+    metricsPort: number | undefined;
+  };
   logLevel: string;
   modal: { appName: string; environment: string | undefined };
   runner: {
@@ -49,11 +63,9 @@ export interface Settings {
   };
 }
 
-export class SettingsError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`The App cannot start; fix these settings:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
-    this.name = "SettingsError";
-  }
+export interface LoadOptions {
+  /** Which command is starting: each asks only for the settings it uses. Default "server". */
+  command?: Command;
 }
 
 /** The value a variable has when it is set to something other than blank. */
@@ -62,96 +74,120 @@ function present(env: Env, name: string): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }
 
-function validateEach(env: Env, problems: string[]): Values {
+function validateEach(env: Env, command: Command, problems: ConfigProblem[]): Values {
   const values = {} as Values;
   for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
     const raw = present(env, name);
     const result = definition.schema.safeParse(raw);
+    if (!result.success && raw === undefined && command !== "server" && SERVER_ONLY.has(name)) {
+      values[name] = undefined; // required by the server only
+      continue;
+    }
     if (result.success) {
       values[name] = result.data;
       continue;
     }
     const reason = result.error.issues.map((issue) => issue.message).join("; ");
     const shown = "secret" in definition || raw === undefined ? "" : ` (got "${raw}")`;
-    problems.push(raw === undefined ? `${name} is required: ${definition.description}` : `${name}: ${reason}${shown}`);
+    problems.push(raw === undefined ? { key: name, message: `required: ${definition.description}` } : { key: name, message: `${reason}${shown}` });
   }
   return values;
 }
 
-function readPrivateKey(env: Env, problems: string[]): string {
+/** Variables with one of the App's prefixes that are no setting: almost always a typo. */
+function checkUnknown(env: Env, problems: ConfigProblem[]): void {
+  const names = Object.keys(SETTINGS);
+  for (const variable of Object.keys(env).sort()) {
+    if (variable in SETTINGS || FOREIGN_VARIABLES.has(variable) || FOREIGN_PATTERN.test(variable) || !APP_PREFIXES.some((prefix) => variable.startsWith(prefix))) continue;
+    const suggestion = closestName(variable, names);
+    const hint = suggestion ? `did you mean ${suggestion}?` : "see the settings table in the README";
+    problems.push({ key: variable, message: `not a setting of this App; ${hint}` });
+  }
+}
+
+function readPrivateKey(env: Env, problems: ConfigProblem[]): string {
   let key: string | null = null;
   try {
     key = getPrivateKey({ env: { PRIVATE_KEY: present(env, "PRIVATE_KEY"), PRIVATE_KEY_PATH: present(env, "PRIVATE_KEY_PATH") } });
   } catch (error) {
     // The library's message names the file or says the key is malformed; never the key.
-    problems.push(`PRIVATE_KEY / PRIVATE_KEY_PATH: ${(error as Error).message.split("\n")[0]}`);
+    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: (error as Error).message.split("\n")[0]! });
     return "";
   }
   if (!key) {
-    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the App's private key, downloaded from its settings page on GitHub");
+    problems.push({ key: "PRIVATE_KEY or PRIVATE_KEY_PATH", message: "required: the App's private key, downloaded from its settings page on GitHub" });
     return "";
   }
   try {
     createPrivateKey(key);
   } catch {
-    problems.push("PRIVATE_KEY / PRIVATE_KEY_PATH: not a valid PEM private key (download a new one from the App's settings page)");
+    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: "not a valid PEM private key (download a new one from the App's settings page)" });
   }
   return key;
 }
 
-function checkModalCredentials(env: Env, problems: string[]): void {
+function checkModalCredentials(env: Env, problems: ConfigProblem[]): void {
   const id = present(env, "MODAL_TOKEN_ID");
   const secret = present(env, "MODAL_TOKEN_SECRET");
   if (id && secret) return;
   if (id || secret) {
-    problems.push(`${id ? "MODAL_TOKEN_SECRET" : "MODAL_TOKEN_ID"} is required when ${id ? "MODAL_TOKEN_ID" : "MODAL_TOKEN_SECRET"} is set (create a token with \`modal token new\`)`);
+    problems.push({ key: id ? "MODAL_TOKEN_SECRET" : "MODAL_TOKEN_ID", message: `required when ${id ? "MODAL_TOKEN_ID" : "MODAL_TOKEN_SECRET"} is set (create a token with \`modal token new\`)` });
     return;
   }
   const configPath = present(env, "MODAL_CONFIG_PATH") ?? path.join(os.homedir(), ".modal.toml");
   const config = existsSync(configPath) ? readFileSync(configPath, "utf8") : "";
   if (!/^\s*token_id\s*=/m.test(config)) {
-    problems.push(`MODAL_TOKEN_ID and MODAL_TOKEN_SECRET are required (or a profile with a token in ${configPath}); create a token with \`modal token new\``);
+    problems.push({ key: "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET", message: `required (or a profile with a token in ${configPath}); create a token with \`modal token new\`` });
   }
 }
 
-function readRunnerImage(file: string, problems: string[]): RunnerImageDefinition {
+function readRunnerImage(file: string, buildArgs: Record<string, string>, problems: ConfigProblem[]): RunnerImageDefinition {
   try {
-    return parseDockerfile(readFileSync(file, "utf8"), file);
+    return parseDockerfile(readFileSync(file, "utf8"), file, buildArgs);
   } catch (error) {
     const message = (error as NodeJS.ErrnoException).code === "ENOENT" ? `${file} does not exist` : (error as Error).message;
-    problems.push(`RUNNER_DOCKERFILE: ${message}`);
+    problems.push({ key: "RUNNER_DOCKERFILE", message });
     return { baseImage: "", commands: [] };
   }
 }
 
-function readRunnerConfig(v: Values, image: RunnerImageDefinition, cwd: string, problems: string[]): RunnerConfig | undefined {
+function readRunnerConfig(v: Values, image: RunnerImageDefinition, buildArgs: Record<string, string>, cwd: string, problems: ConfigProblem[]): RunnerConfig | undefined {
+  // When one of these settings is itself wrong (already reported), the file is still
+  // checked, with stand-in values, so one run shows every mistake.
   const defaults = {
-    runnerLabel: v.RUNNER_LABEL as string,
+    runnerLabel: (v.RUNNER_LABEL as string | undefined) ?? "modal",
     image,
-    cpu: v.SANDBOX_CPU as number,
-    memoryMiB: v.SANDBOX_MEMORY_MIB as number,
-    timeoutMs: v.SANDBOX_TIMEOUT as number,
+    cpu: (v.SANDBOX_CPU as number | undefined) ?? 2,
+    memoryMiB: (v.SANDBOX_MEMORY_MIB as number | undefined) ?? 4096,
+    timeoutMs: (v.SANDBOX_TIMEOUT as number | undefined) ?? 6 * 3_600_000,
+    buildArgs,
   };
   const file = v.RUNNER_CONFIG as string | undefined;
   if (!file) return defaultRunnerConfig(defaults);
   try {
     return loadRunnerConfig(path.resolve(cwd, file), defaults, cwd);
   } catch (error) {
-    if (!(error instanceof RunnerConfigError)) throw error;
-    problems.push(...error.problems.map((problem) => `RUNNER_CONFIG: ${problem}`));
+    if (!(error instanceof ConfigError)) throw error;
+    // The file and line are in each problem's source; the setting that named the file leads.
+    problems.push(...error.problems.map((problem) => ({ ...problem, source: `RUNNER_CONFIG ${problem.source ?? file}` })));
     return undefined;
   }
 }
 
-export function loadSettings(env: Env = process.env, cwd = process.cwd()): Settings {
-  const problems: string[] = [];
-  const v = validateEach(env, problems);
+/** Reads and checks every setting `command` uses; throws ConfigError listing every problem. */
+export function loadSettings(env: Env = process.env, cwd = process.cwd(), options: LoadOptions = {}): Settings {
+  const command = options.command ?? "server";
+  const problems: ConfigProblem[] = [];
+  checkUnknown(env, problems);
+  const v = validateEach(env, command, problems);
   const privateKey = readPrivateKey(env, problems);
   checkModalCredentials(env, problems);
+  const buildArgs = runnerBuildArgs();
   const dockerfile = typeof v.RUNNER_DOCKERFILE === "string" ? path.resolve(cwd, v.RUNNER_DOCKERFILE) : "";
-  const image = dockerfile ? readRunnerImage(dockerfile, problems) : { baseImage: "", commands: [] };
-  const config = problems.length > 0 ? undefined : readRunnerConfig(v, image, cwd, problems);
-  if (problems.length > 0 || !config) throw new SettingsError(problems);
+  const image = dockerfile ? readRunnerImage(dockerfile, buildArgs, problems) : { baseImage: "", commands: [] };
+  // The runner config is checked whatever else is wrong, so one run shows every mistake.
+  const config = readRunnerConfig(v, image, buildArgs, cwd, problems);
+  if (problems.length > 0 || !config) throw new ConfigError(problems);
 
   const gheHost = v.GHE_HOST as string | undefined;
   const group = v.RUNNER_GROUP as string;
@@ -159,12 +195,13 @@ export function loadSettings(env: Env = process.env, cwd = process.cwd()): Setti
     github: {
       appId: v.APP_ID as number,
       privateKey,
-      webhookSecret: v.WEBHOOK_SECRET as string,
+      webhookSecret: (v.WEBHOOK_SECRET as string | undefined) ?? "",
       baseUrl: gheHost ? `${v.GHE_PROTOCOL as string}://${gheHost}/api/v3` : "https://api.github.com",
       webhookPath: v.WEBHOOK_PATH as string,
       webhookProxyUrl: v.WEBHOOK_PROXY_URL as string | undefined,
     },
     server: { port: v.PORT as number, host: v.HOST as string | undefined },
+    observe: { statusToken: v.STATUS_TOKEN as string | undefined, metricsPort: v.METRICS_PORT as number | undefined },
     logLevel: v.LOG_LEVEL as string,
     modal: { appName: v.MODAL_APP_NAME as string, environment: v.MODAL_ENVIRONMENT as string | undefined },
     runner: {

@@ -38,6 +38,10 @@ export interface SettingDefinition {
   secret?: boolean;
 }
 
+/** The commands that read settings: `npm start`, `npm run reconcile`, `npm run doctor`. */
+export type Command = "server" | "reconcile" | "doctor";
+export const COMMANDS: readonly Command[] = ["server", "reconcile", "doctor"];
+
 export const SETTINGS = {
   APP_ID: { standard: "probot", description: "The GitHub App's id. Without it `npm start` serves the App-creation (manifest) page instead.", schema: positiveInteger() },
   PRIVATE_KEY: { standard: "probot", secret: true, description: "The App's private key (PEM; `\\n`-escaped or base64 also accepted). Or use PRIVATE_KEY_PATH.", schema: z.string().optional() },
@@ -67,7 +71,7 @@ export const SETTINGS = {
   MODAL_APP_NAME: { shownDefault: "github-actions-runners", description: "Modal app that holds the sandboxes (created if missing).", schema: modalName.default("github-actions-runners") },
   SANDBOX_CPU: { shownDefault: "2", description: "CPU cores reserved per sandbox (default profile).", schema: positiveNumber().default(2) },
   SANDBOX_MEMORY_MIB: { shownDefault: "4096", description: "Memory per sandbox, MiB (default profile).", schema: positiveInteger().default(4096) },
-  SANDBOX_TIMEOUT: { shownDefault: "6h", description: "Hard lifetime cap of a sandbox (`90s`, `45m`, `6h`, `1d`); Modal ends it after this however busy it is.", schema: sandboxLifetime().default(6 * 3_600_000) },
+  SANDBOX_TIMEOUT: { shownDefault: "6h", description: "Hard lifetime cap of a sandbox (`90s`, `45m`, `1h30m`, `6h`, `1d`; a bare number counts seconds); Modal ends it after this however busy it is.", schema: sandboxLifetime().default(6 * 3_600_000) },
   ALLOW_PUBLIC_REPOS: { shownDefault: "false", description: "Serve public repositories. Off by default: on a public repository anyone can open a pull request that runs code on your runner.", schema: bool().default(false) },
   ALLOWED_REPOSITORIES: { shownDefault: "(all)", description: "Only serve these: `owner` (all its repositories), `owner/repo`, `owner/prefix-*`. Comma-separated.", schema: list().default([]) },
   DENIED_REPOSITORIES: { shownDefault: "(none)", description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.", schema: list().default([]) },
@@ -79,7 +83,66 @@ export const SETTINGS = {
   FINISHED_GRACE: { shownDefault: "2m", description: "A sandbox still running this long after its job finished (or its registration went away) is terminated.", schema: duration().default(2 * 60_000) },
   UNSERVED_JOB_GRACE: { shownDefault: "60s", description: "A queued job with no runner for this long is served by the reconciler (lost webhook, failed dispatch, runner taken by another job).", schema: duration().default(60_000) },
   ACTIVE_REPOSITORY_WINDOW: { shownDefault: "2h", description: "Repositories with a workflow_job event this recent are swept for queued jobs on every reconcile pass.", schema: duration().default(2 * 3_600_000) },
+  STATUS_TOKEN: { secret: true, description: "Bearer token for the status page (`GET /status`); the page is not served without it.", schema: z.string().min(16, "at least 16 characters").optional() },
+  METRICS_PORT: { description: "Serve `/metrics` on this port only (not on `PORT`); without it `/metrics` is served on `PORT`.", schema: z.coerce.number().int().min(1).max(65535).optional() },
   REGISTRATION_GRACE: { shownDefault: "3m", description: "How long a runner registration without a sandbox is presumed to be another replica's attempt in progress before it is replaced.", schema: duration().default(180_000) },
 } satisfies Record<string, SettingDefinition>;
 
 export type SettingName = keyof typeof SETTINGS;
+
+/**
+ * Settings only the server reads (listening, webhooks, its own endpoints). The
+ * one-shot commands (`npm run reconcile`, `npm run doctor`) neither require them nor
+ * complain that they are missing; a value that is set is still checked.
+ */
+export const SERVER_ONLY: ReadonlySet<SettingName> = new Set<SettingName>([
+  "WEBHOOK_SECRET",
+  "PORT",
+  "HOST",
+  "WEBHOOK_PATH",
+  "WEBHOOK_PROXY_URL",
+  "RECONCILE_INTERVAL",
+  "RECONCILE_SECRET",
+  "STATUS_TOKEN",
+  "METRICS_PORT",
+]);
+
+/** Which commands read a setting, as the README's settings table shows it. */
+export function readBy(name: SettingName): string {
+  return SERVER_ONLY.has(name) ? "server" : "all";
+}
+
+/**
+ * Prefixes that mark a variable as meant for this App (RUNNER_, SANDBOX_, …), taken
+ * from the App's own settings. MODAL_ is left out: the Modal SDK reads more
+ * variables with that prefix than we list.
+ */
+export const APP_PREFIXES: readonly string[] = [
+  ...new Set(
+    (Object.entries(SETTINGS) as [SettingName, SettingDefinition][])
+      .filter(([name, definition]) => !definition.standard && name.includes("_") && !name.startsWith("MODAL_"))
+      .map(([name]) => `${name.split("_")[0]}_`),
+  ),
+];
+
+/**
+ * Kubernetes' service links: for a Service named "runner" or "metrics" in the same
+ * namespace every pod gets RUNNER_SERVICE_HOST, RUNNER_PORT_80_TCP_ADDR and so on.
+ */
+export const FOREIGN_PATTERN = /_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?$/;
+
+/** Variables with one of our prefixes that other software sets (the Actions runner's own RUNNER_* variables). */
+export const FOREIGN_VARIABLES: ReadonlySet<string> = new Set([
+  "RUNNER_OS",
+  "RUNNER_ARCH",
+  "RUNNER_NAME",
+  "RUNNER_TEMP",
+  "RUNNER_TOOL_CACHE",
+  "RUNNER_DEBUG",
+  "RUNNER_ENVIRONMENT",
+  "RUNNER_WORKSPACE",
+  "RUNNER_TRACKING_ID",
+  "RUNNER_PERFLOG",
+  "RUNNER_ALLOW_RUNASROOT",
+  "RUNNER_HOME",
+]);

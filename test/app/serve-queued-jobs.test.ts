@@ -47,7 +47,7 @@ describe("serving queued jobs", () => {
     expect(sandbox).toMatchObject({
       name: `modal-${job.id}-0`,
       appName: "github-actions-runners",
-      imageTag: expect.stringMatching(/^ghcr\.io\/actions\/actions-runner:\d+\.\d+\.\d+$/),
+      imageTag: expect.stringMatching(/^ghcr\.io\/actions\/actions-runner:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$/),
       cpu: 2,
       memoryMiB: 4096,
       timeoutSecs: 6 * 3600,
@@ -66,7 +66,7 @@ describe("serving queued jobs", () => {
     expect(decodeJitConfig(sandbox!.env.ACTIONS_RUNNER_INPUT_JITCONFIG!)?.runnerId).toBe(runner!.id);
     expect(sandbox!.command.join(" ")).not.toContain(sandbox!.env.ACTIONS_RUNNER_INPUT_JITCONFIG!);
     // …and the runner is started from it, as the `runner` user when the image has one.
-    expect(sandbox!.command.join(" ")).toMatch(/run\.sh --jitconfig "\$jit"/);
+    expect(sandbox!.command.join(" ")).toMatch(/exec \$as_runner \.\/run\.sh$/); // the JIT config only in the environment
     expect(sandbox!.command.join(" ")).toMatch(/runuser -u runner/);
     expect(app.logs.find("runner started")[0]).toMatchObject({ jobId: job.id, repo: "octo-org/app", runner: `modal-${job.id}-0` });
   });

@@ -1,11 +1,16 @@
 // The operator's runner configuration: the documented example loads as documented,
-// and every mistake is reported with the file, the key and the problem.
+// and every mistake is reported with the file and line, the key and the problem.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loadRunnerConfig, RunnerConfigError } from "../../src/config/load-runner-config.js";
+import { ConfigError } from "../../src/config/config-error.js";
+import { describeRunnerConfig } from "../../src/config/describe-runner-config.js";
+import { loadRunnerConfig } from "../../src/config/load-runner-config.js";
+import { runnerBuildArgs } from "../../src/modal/runner-build-args.js";
 
-const defaults = { runnerLabel: "modal", image: { baseImage: "ghcr.io/actions/actions-runner:2.334.0", commands: [] }, cpu: 2, memoryMiB: 4096, timeoutMs: 6 * 3600_000 };
+const buildArgs = runnerBuildArgs();
+const runnerImage = `ghcr.io/actions/actions-runner:${buildArgs.RUNNER_VERSION}@${buildArgs.RUNNER_IMAGE_DIGEST}`;
+const defaults = { runnerLabel: "modal", image: { baseImage: runnerImage, commands: [] }, cpu: 2, memoryMiB: 4096, timeoutMs: 6 * 3600_000, buildArgs };
 
 function fileWith(content: string): string {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), "runner-config-")), "config.yml");
@@ -18,53 +23,109 @@ function problems(content: string): string[] {
   try {
     loadRunnerConfig(file, defaults);
   } catch (error) {
-    if (error instanceof RunnerConfigError) return error.problems.map((problem) => problem.replace(file, "<file>"));
+    if (error instanceof ConfigError) return error.lines.map((line) => line.replace(file, "<file>"));
     throw error;
   }
   return [];
 }
 
+const profile = (lines: string) => `profiles:\n  a:\n    labels: [modal]\n${lines}`;
+
 test("the documented example loads", () => {
   const config = loadRunnerConfig("examples/runner-config.yml", defaults);
   expect(config.caps).toEqual({ total: 50, perInstallation: 20, perRepository: 10, perProfile: { large: 5, gpu: 2 } });
-  expect(config.profiles.map((profile) => profile.name)).toEqual(["default", "large", "gpu", "locked-down"]);
+  expect(config.profiles.map((entry) => entry.name)).toEqual(["default", "large", "gpu", "locked-down"]);
   const [standard, large, gpu, lockedDown] = config.profiles;
-  expect(standard).toMatchObject({ labels: ["modal"], cpu: 2, memoryMiB: 4096, timeoutMs: 2 * 3600_000, image: defaults.image, network: { egress: "open" } });
-  expect(large).toMatchObject({ labels: ["modal", "large"], cpu: 16, memoryMiB: 65536, image: { baseImage: "ghcr.io/actions/actions-runner:2.334.0", commands: [expect.stringMatching(/^RUN sudo apt-get/)] } });
-  expect(gpu).toMatchObject({ gpu: "A10G", regions: ["us-east"], secrets: ["huggingface-token"], image: { baseImage: "ghcr.io/actions/actions-runner:2.334.0", commands: [expect.stringMatching(/^RUN /)] } });
+  expect(standard).toMatchObject({ labels: ["modal"], cpu: 2, memoryMiB: 4096, timeoutMs: 2 * 3600_000, image: defaults.image, network: { egress: "open" }, sudo: true });
+  expect(large).toMatchObject({ labels: ["modal", "large"], cpu: 16, memoryMiB: 65536, image: { baseImage: runnerImage, commands: [expect.stringMatching(/^RUN sudo apt-get/)] } });
+  expect(gpu).toMatchObject({ gpu: "A10G", regions: ["us-east"], secrets: ["huggingface-token"], image: { baseImage: runnerImage, commands: [expect.stringMatching(/^RUN /)] } });
   expect(lockedDown).toMatchObject({
-    env: { NPM_CONFIG_REGISTRY: "https://registry.npmjs.org/" },
+    env: { NPM_CONFIG_REGISTRY: "https://registry.npmjs.org/", NODE_MAJOR: "22" },
+    sudo: false,
     network: { egress: "allowlist", cidrs: [], domains: expect.arrayContaining(["github.com", "*.actions.githubusercontent.com", "registry.npmjs.org"]) },
   });
+  expect(config.prices).toEqual({ gpuPerSecond: { A10G: 0.000306 } });
 });
 
 test.each(["README.md", "DEPLOY.md"])("%s shows the example exactly as it is", (doc) => {
   expect(readFileSync(doc, "utf8")).toContain(readFileSync("examples/runner-config.yml", "utf8"));
 });
 
-test("CIDRs and domains are told apart; no network at all is possible", () => {
-  const file = fileWith("profiles:\n  a:\n    labels: [modal]\n    network: { egress: allowlist, allow: [10.0.0.0/8, example.com] }\n  b:\n    labels: [modal, b]\n    network: { egress: none }\n");
+test("CIDRs (IPv4 and IPv6) and domains are told apart; no network at all is possible", () => {
+  const file = fileWith("profiles:\n  a:\n    labels: [modal]\n    network: { egress: allowlist, allow: [10.0.0.0/8, '2001:DB8::/32', example.com] }\n  b:\n    labels: [modal, b]\n    network: { egress: none }\n");
   const [a, b] = loadRunnerConfig(file, defaults).profiles;
-  expect(a!.network).toEqual({ egress: "allowlist", cidrs: ["10.0.0.0/8"], domains: ["example.com"] });
+  expect(a!.network).toEqual({ egress: "allowlist", cidrs: ["10.0.0.0/8", "2001:db8::/32"], domains: ["example.com"] });
   expect(b!.network).toEqual({ egress: "none" });
 });
 
+test("env values are strings, GPUs canonical, sudo and prices read", () => {
+  const file = fileWith(
+    "prices:\n  cpu_per_core_second: 0.00004\n  memory_per_gib_second: 0.000007\n  gpu_per_second: { h100: 0.0011 }\nprofiles:\n  a:\n    labels: [modal]\n    gpu: h100:2\n    sudo: false\n    env: { PORT: 8080, DEBUG: true, NAME: x }\n",
+  );
+  const config = loadRunnerConfig(file, defaults);
+  expect(config.profiles[0]).toMatchObject({ gpu: "H100:2", sudo: false, env: { PORT: "8080", DEBUG: "true", NAME: "x" } });
+  expect(config.prices).toEqual({ cpuPerCoreSecond: 0.00004, memoryPerGiBSecond: 0.000007, gpuPerSecond: { H100: 0.0011 } });
+});
+
+test.each(["T4", "L4", "A10", "a10g", "L40S", "A100", "A100-40GB", "a100-80gb", "H100", "H200", "B200", "H100:8", "T4:1"])("gpu %s is accepted", (spec) => {
+  expect(problems(profile(`    gpu: ${spec}`))).toEqual([]);
+});
+
 test.each([
-  ["profiles: {}", ["<file>: profiles: define at least one profile"]],
-  ["profiles:\n  a:\n    labels: [modal]\n    cpu: lots", ["<file>: profiles.a.cpu: Invalid input: expected number, received string"]],
-  ["profiles:\n  a:\n    labels: []", ["<file>: profiles.a.labels: Too small: expected array to have >=1 items"]],
-  ["profiles:\n  a:\n    labels: [modal]\n    gpu: 'two big ones'", ['<file>: profiles.a.gpu: a GPU type such as "A10G" or "H100:2"']],
-  ["profiles:\n  a:\n    labels: [modal]\n    timeout: 3d", ["<file>: profiles.a.timeout: at most 24h"]],
-  ["profiles:\n  a:\n    labels: [modal]\n    network: { egress: allowlist }", ["<file>: profiles.a.network.allow: egress allowlist needs at least one domain or CIDR"]],
-  ["profiles:\n  a:\n    labels: [modal]\n    network: { egress: allowlist, allow: ['not a host!'] }", ['<file>: profiles.a.network.allow.0: "not a host!" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)']],
-  ["profiles:\n  a:\n    labels: [modal]\n    memory: 4096", ['<file>: profiles.a: Unrecognized key: "memory"']],
-  ["profiles:\n  a:\n    labels: [modal]\n    image: { dockerfile: docker/nope.Dockerfile }", [expect.stringMatching(/^<file>: profiles\.a\.image\.dockerfile: .*nope\.Dockerfile does not exist$/)]],
-  ["caps: { total: -1 }\nprofiles:\n  a:\n    labels: [modal]", ["<file>: caps.total: Too small: expected number to be >=0"]],
-  ["profiles: [", [expect.stringMatching(/^<file>: not valid YAML: /)]],
+  ["profiles: {}", ["<file>:1: profiles: define at least one profile"]],
+  [profile("    cpu: lots"), ["<file>:4: profiles.a.cpu: Invalid input: expected number, received string"]],
+  ["profiles:\n  a:\n    labels: []", ["<file>:3: profiles.a.labels: Too small: expected array to have >=1 items"]],
+  [profile("    gpu: A100X"), [expect.stringMatching(/^<file>:4: profiles\.a\.gpu: "A100X" is not a Modal GPU type; one of T4, L4, .*H100:2/)]],
+  [profile("    gpu: H100:9"), ['<file>:4: profiles.a.gpu: "H100:9": a GPU count is 1 to 8']],
+  [profile("    timeout: 3d"), ["<file>:4: profiles.a.timeout: at most 24h"]],
+  [profile("    timeout: soon"), [expect.stringMatching(/^<file>:4: profiles\.a\.timeout: expected a duration such as 90s, 5m, 1h30m/)]],
+  [profile("    network: { egress: allowlist }"), ["<file>:4: profiles.a.network.allow: egress allowlist needs at least one domain or CIDR"]],
+  [profile("    network: { egress: allowlist, allow: ['not a host!'] }"), ['<file>:4: profiles.a.network.allow (entry 1): "not a host!" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)']],
+  [
+    profile("    network:\n      egress: allowlist\n      allow:\n        - github.com\n        - 0.0.0.0/0\n        - ::/0\n        - 999.1.1.1/99\n        - 10.0.0.1/8\n        - 10.0.0.0/33"),
+    [
+      '<file>:8: profiles.a.network.allow (entry 2): "0.0.0.0/0" allows every address; use egress: open if that is meant',
+      '<file>:9: profiles.a.network.allow (entry 3): "::/0" allows every address; use egress: open if that is meant',
+      '<file>:10: profiles.a.network.allow (entry 4): "999.1.1.1/99": "999.1.1.1" is not an IPv4 or IPv6 address',
+      '<file>:11: profiles.a.network.allow (entry 5): "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8 (or 10.0.0.1/32)?',
+      '<file>:12: profiles.a.network.allow (entry 6): "10.0.0.0/33": an IPv4 prefix length is 0 to 32',
+    ],
+  ],
+  [profile("    memory: 4096"), ["<file>:4: profiles.a.memory: unknown key"]],
+  [profile("    env: { PORT: [1] }"), ["<file>:4: profiles.a.env.PORT: a string, number or boolean"]],
+  [profile("    image: { dockerfile: docker/nope.Dockerfile }"), [expect.stringMatching(/^<file>:4: profiles\.a\.image\.dockerfile: .*nope\.Dockerfile does not exist$/)]],
+  [
+    profile("    image:\n      from: ubuntu:24.04\n      steps:\n        - RUN true\n        - FROM debian\n        - COPY tool /usr/bin/tool\n        - \"RUN a\\nRUN b\""),
+    [
+      "<file>:8: profiles.a.image.steps (entry 2): FROM is not a step: set the base image with image.from (multi-stage builds are not supported)",
+      '<file>:9: profiles.a.image.steps (entry 3): "COPY" from a build context is not supported by Modal images; use RUN (curl, apt-get) or a pre-built base image',
+      "<file>:10: profiles.a.image.steps (entry 4): one instruction per step: it contains a line break (write a list item per instruction, `&&` inside RUN)",
+    ],
+  ],
+  ["caps: { total: -1 }\nprofiles:\n  a:\n    labels: [modal]", ["<file>:1: caps.total: Too small: expected number to be >=0"]],
+  ["prices: { gpu_per_second: { H100X: 1 } }\nprofiles:\n  a:\n    labels: [modal]", [expect.stringMatching(/^<file>:1: prices\.gpu_per_second\.H100X: a Modal GPU type/)]],
+  ["profiles: [", [expect.stringMatching(/^<file>:1: \(file\): not valid YAML: /)]],
 ])("%j is refused: %j", (content, expected) => {
   expect(problems(content)).toEqual(expected);
 });
 
+test.each([
+  ["the same labels, listed later", "profiles:\n  a:\n    labels: [modal, gpu]\n  b:\n    labels: [gpu, modal]\n", '<file>:5: profiles.b.labels: no job can reach this profile: profile "a" has the same labels and is listed first [modal, gpu]'],
+  ["labels every runner has anyway", "profiles:\n  a:\n    labels: [modal]\n  b:\n    labels: [modal, linux]\n", '<file>:5: profiles.b.labels: no job can reach this profile: profile "a" covers the same jobs with fewer labels [modal]'],
+])("a profile no job can reach is refused (%s)", (_case, content, expected) => {
+  expect(problems(content)).toEqual([expected]);
+});
+
 test("a missing file is named", () => {
-  expect(() => loadRunnerConfig("/nonexistent/config.yml", defaults)).toThrow("/nonexistent/config.yml: the file does not exist");
+  expect(() => loadRunnerConfig("/nonexistent/config.yml", defaults)).toThrow("/nonexistent/config.yml: (file): the file does not exist");
+});
+
+test("the start-up description lists profiles and caps, and no env values", () => {
+  const config = loadRunnerConfig("examples/runner-config.yml", defaults);
+  const description = describeRunnerConfig(config);
+  expect(description).toMatchObject({
+    profiles: expect.arrayContaining([expect.objectContaining({ name: "gpu", labels: ["modal", "gpu"], cpu: 8, memoryMiB: 32768, gpu: "A10G", maxSandboxes: 2 })]),
+    caps: { total: 50, perInstallation: 20, perRepository: 10, perProfile: { large: 5, gpu: 2 } },
+  });
+  expect(JSON.stringify(description)).not.toContain("registry.npmjs.org/");
 });

@@ -1,5 +1,5 @@
 // An org's policy file narrows the operator's policy and never widens it.
-import { narrowPolicy, repositoryAllowed, type EffectivePolicy } from "../../src/policy/org-policy.js";
+import { narrowPolicy, refusedPolicy, repositoryAllowed, type EffectivePolicy } from "../../src/policy/org-policy.js";
 
 const operator: EffectivePolicy = {
   repositories: [],
@@ -29,4 +29,11 @@ test("a repository file narrows the org's further; another owner's names never m
   expect(repositoryAllowed(repo, "octo-org", "web")).toBe(false);
   expect(repo.profiles).toEqual(["default"]);
   expect(repositoryAllowed(narrowPolicy(operator, { repositories: ["other-org/app"] }).policy, "octo-org", "app")).toBe(false);
+});
+
+test("a refused policy allows no repository and no profile, and says why", () => {
+  const refused = refusedPolicy(operator, "policy file octo-org/.github/.github/modal-runner.yml is invalid");
+  expect(repositoryAllowed(refused, "octo-org", "app")).toBe(false);
+  expect(refused.profiles).toEqual([]);
+  expect(refused.refused).toMatch(/is invalid/);
 });

@@ -3,7 +3,7 @@ import type { RunnerProfile } from "../../src/config/runner-profile.js";
 import { selectProfile } from "../../src/policy/select-profile.js";
 
 function profile(name: string, labels: string[]): RunnerProfile {
-  return { name, labels, image: { baseImage: "x", commands: [] }, cpu: 1, memoryMiB: 1, gpu: undefined, timeoutMs: 60_000, regions: [], env: {}, secrets: [], network: { egress: "open" }, maxSandboxes: undefined };
+  return { name, labels, image: { baseImage: "x", commands: [] }, cpu: 1, memoryMiB: 1, gpu: undefined, timeoutMs: 60_000, regions: [], env: {}, secrets: [], network: { egress: "open" }, sudo: true, maxSandboxes: undefined };
 }
 
 const profiles = [profile("default", ["modal"]), profile("large", ["modal", "large"]), profile("gpu", ["modal", "gpu"]), profile("gpu-large", ["modal", "gpu", "large"]), profile("also-large", ["modal", "large"])];

@@ -1,6 +1,8 @@
 // An org's .github/modal-runner.yml (and a repository's own) narrows the operator's
-// policy: allowed repositories, allowed profiles, lower caps. It never widens it; an
-// invalid file is ignored with a logged error and the rest of the policy applies.
+// policy: allowed repositories, allowed profiles, lower caps. It never widens it. Its
+// `_extends` chain is merged. A file that does not exist narrows nothing; one that is
+// invalid, too big or unreadable means that org (or repository) is not served until
+// it reads: one error line, and no sandbox.
 import { attachSimulatedRunners, type SimulatedRunners } from "../fakes/simulated-runner.js";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 import { runnerConfigFile } from "./config-file.js";
@@ -86,16 +88,97 @@ test("a file that tries to widen the operator's policy gets only the narrowing p
   expect(warnings.sort()).toEqual(['caps.total 500 is above the operator\'s 3', 'profile "gpu-xl" is not offered']);
 });
 
+const UNREADABLE = "policy file unreadable; its org or repository is not served until it reads";
+const unreadable = () => app.logs.find(UNREADABLE);
+
 test.each([
-  ["a schema error", "caps:\n  total: lots\n", /caps.total: Invalid input: expected number/],
-  ["an unknown key", "runners: 5\n", /Unrecognized key: "runners"/],
+  ["a schema error", "caps:\n  total: lots\n", /is invalid: caps.total: Invalid input: expected number/],
+  ["an unknown key", "runners: 5\n", /is invalid: runners: unknown key/],
   ["broken YAML", "repositories: [app\n", /invalid YAML/],
-])("an org file with %s is ignored with one logged error; the operator's policy applies", async (_name, yaml, problem) => {
+  ["a list instead of a mapping", "- app\n", /not a YAML mapping/],
+])("an org file with %s stops the org's jobs, with one logged error", async (_name, yaml, problem) => {
   orgPolicy(yaml);
   const first = await deliver("web");
-  const second = await deliver("web");
-  expect(started(first.id) && started(second.id)).toBe(true);
-  expect(app.logs.find("policy file is invalid and ignored; the operator's policy applies")).toEqual([
-    expect.objectContaining({ level: 50, file: "octo-org/.github/.github/modal-runner.yml", problem: expect.stringMatching(problem) }),
-  ]);
+  const second = await deliver("app");
+  expect(started(first.id) || started(second.id)).toBe(false);
+  expect(unreadable()).toEqual([expect.objectContaining({ level: 50, file: "octo-org/.github/.github/modal-runner.yml", problem: expect.stringMatching(problem) })]);
+  expect(refusals()).toHaveLength(2);
+});
+
+test("a repository's invalid file stops only that repository", async () => {
+  repoPolicy("web", "profiles: default\n");
+  expect(started((await deliver("app")).id)).toBe(true);
+  expect(started((await deliver("web")).id)).toBe(false);
+  expect(unreadable()).toEqual([expect.objectContaining({ file: "octo-org/web/.github/modal-runner.yml" })]);
+});
+
+test.each([
+  [403, /the App may not read it \(403\)/],
+  [502, /GitHub answered 502/],
+])("an org file GitHub answers %d for stops the org's jobs (not 'operator policy only')", async (status, problem) => {
+  orgPolicy("repositories: [app]\n");
+  // Every read fails (5xx answers are retried first): the org's file and the repository's.
+  world.github.failNext({ method: "GET", route: "/repos/{owner}/{repo}/contents/{path}" }, { status, body: { message: "no" } }, 100);
+  const job = await deliver("web");
+  expect(started(job.id)).toBe(false);
+  expect(unreadable()).toEqual(expect.arrayContaining([expect.objectContaining({ file: "octo-org/.github/.github/modal-runner.yml", problem: expect.stringMatching(problem) })]));
+});
+
+test("a file that does not exist narrows nothing", async () => {
+  expect(started((await deliver("web")).id)).toBe(true);
+  expect(unreadable()).toEqual([]);
+});
+
+test("a 20 MB policy file is refused from its size, before it is parsed", async () => {
+  orgPolicy(`repositories: [app]\n# ${"x".repeat(20 * 1024 * 1024)}\n`);
+  const job = await deliver("app");
+  expect(started(job.id)).toBe(false);
+  expect(unreadable()).toEqual([expect.objectContaining({ problem: expect.stringMatching(/^\d+ bytes, over 64 KB/) })]);
+});
+
+test("the whole _extends chain is merged, the extending file's keys winning", async () => {
+  world.github.addRepository({ installationId: world.github.installations()[0]!.id, owner: "octo-org", name: "policies" });
+  orgPolicy("_extends: policies\nprofiles: [default]\n");
+  world.github.addFile("octo-org", "policies", ".github/modal-runner.yml", "_extends: octo-org/policies:base.yml\nprofiles: [default, large]\n");
+  world.github.addFile("octo-org", "policies", "base.yml", "repositories: [app]\n");
+  expect(started((await deliver("app")).id)).toBe(true);
+  expect(started((await deliver("web")).id)).toBe(false); // repositories from the base file
+  expect(started((await deliver("app", ["modal", "large"])).id)).toBe(false); // profiles from the org's own file
+  expect(unreadable()).toEqual([]);
+});
+
+test.each([
+  ["a cycle", "_extends: .github\nrepositories: [app]\n", /_extends cycle/],
+  ["a missing target", "_extends: nowhere\nrepositories: [app]\n", /extends octo-org\/nowhere\/.github\/modal-runner.yml, which does not exist/],
+  ["a malformed value", "_extends: [a, b]\n", /_extends \["a","b"\] is not/],
+])("an _extends with %s stops the org's jobs", async (_name, yaml, problem) => {
+  orgPolicy(yaml);
+  expect(started((await deliver("app")).id)).toBe(false);
+  expect(unreadable()).toEqual([expect.objectContaining({ problem: expect.stringMatching(problem) })]);
+});
+
+test("a file over 64 KB is refused from the size GitHub reports", async () => {
+  orgPolicy(`repositories: [app]\n# ${"x".repeat(100 * 1024)}\n`);
+  expect(started((await deliver("app")).id)).toBe(false);
+  expect(unreadable()).toEqual([expect.objectContaining({ problem: expect.stringMatching(/^10\d{4} bytes, over 64 KB/) })]);
+});
+
+test("policy files are read once for several jobs of several repositories (the operator caps at 3)", async () => {
+  orgPolicy("repositories: [app, web]\n");
+  for (const repo of ["app", "web", "app"]) expect(started((await deliver(repo)).id)).toBe(true);
+  const reads = world.github.requests.filter((request) => request.route === "/repos/{owner}/{repo}/contents/{path}").map((request) => request.path);
+  // The org's file once, each repository's (absent) file once.
+  expect(reads.sort()).toEqual(["/repos/octo-org/.github/contents/.github/modal-runner.yml", "/repos/octo-org/app/contents/.github/modal-runner.yml", "/repos/octo-org/web/contents/.github/modal-runner.yml"]);
+});
+
+test("an installation that granted no file permission has no policy files: the operator's policy applies, with a warning", async () => {
+  const other = world.github.addInstallation({ account: "other-org", accountType: "Organization", permissions: { actions: "read", administration: "write", metadata: "read", organization_self_hosted_runners: "write" } });
+  world.github.addRepository({ installationId: other.id, owner: "other-org", name: "api" });
+  world.github.addFile("other-org", ".github", ".github/modal-runner.yml", "repositories: [nothing]\n");
+  const job = world.github.queueJob({ owner: "other-org", repo: "api", labels: ["self-hosted", "modal"] });
+  await world.github.deliverWorkflowJob("queued", job);
+  await settled(world);
+  expect(started(job.id)).toBe(true);
+  expect(unreadable()).toEqual([]);
+  expect(app.logs.find(/policy files are not read: the installation granted no Single file/)).toHaveLength(1);
 });

@@ -19,7 +19,7 @@ function problems(env: Record<string, string>): string[] {
   try {
     loadSettings(env);
   } catch (error) {
-    if (error instanceof SettingsError) return error.problems;
+    if (error instanceof SettingsError) return error.lines;
     throw error;
   }
   return [];
@@ -71,14 +71,21 @@ describe("settings", () => {
     ["APP_ID", { APP_ID: "" }, /^APP_ID is required/],
     ["APP_ID", { APP_ID: "abc" }, /^APP_ID: .*got "abc"/],
     ["WEBHOOK_SECRET", { WEBHOOK_SECRET: "" }, /^WEBHOOK_SECRET is required/],
-    ["PRIVATE_KEY", { PRIVATE_KEY: "" }, /PRIVATE_KEY or PRIVATE_KEY_PATH is required/],
+    ["PRIVATE_KEY", { PRIVATE_KEY: "" }, /^PRIVATE_KEY or PRIVATE_KEY_PATH is required/],
     ["PRIVATE_KEY", { PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----" }, /not a valid PEM private key/],
     ["PRIVATE_KEY_PATH", { PRIVATE_KEY: "", PRIVATE_KEY_PATH: "/nonexistent/key.pem" }, /PRIVATE_KEY/],
     ["MODAL_TOKEN_SECRET", { MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_SECRET is required when MODAL_TOKEN_ID is set/],
     ["MODAL_TOKEN_ID", { MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_ID and MODAL_TOKEN_SECRET are required/],
     ["SANDBOX_CPU", { SANDBOX_CPU: "lots" }, /^SANDBOX_CPU: .*got "lots"/],
     ["SANDBOX_MEMORY_MIB", { SANDBOX_MEMORY_MIB: "1.5" }, /^SANDBOX_MEMORY_MIB: /],
-    ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "forever" }, /^SANDBOX_TIMEOUT: expected a duration/],
+    ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "forever" }, /^SANDBOX_TIMEOUT: expected a duration such as 90s, 5m, 1h30m, 1d or 500ms \(a bare number counts seconds\) \(got "forever"\)$/],
+    ["IDLE_RUNNER_TIMEOUT", { IDLE_RUNNER_TIMEOUT: "abc" }, /^IDLE_RUNNER_TIMEOUT: expected a duration such as 90s, 5m, 1h30m/],
+    ["SANDBOX_MEMORY", { SANDBOX_MEMORY: "8192" }, /^SANDBOX_MEMORY: not a setting of this App; did you mean SANDBOX_MEMORY_MIB\?$/],
+    ["RECONCILE_INTERVALL", { RECONCILE_INTERVALL: "5m" }, /^RECONCILE_INTERVALL: not a setting of this App; did you mean RECONCILE_INTERVAL\?$/],
+    ["DISPATCH_CONCURENCY", { DISPATCH_CONCURENCY: "4" }, /^DISPATCH_CONCURENCY: not a setting of this App; did you mean DISPATCH_CONCURRENCY\?$/],
+    ["RUNNER_XYZZY_PLUGH", { RUNNER_XYZZY_PLUGH: "1" }, /^RUNNER_XYZZY_PLUGH: not a setting of this App; see the settings table in the README$/],
+    ["METRICS_PORT", { METRICS_PORT: "99999" }, /^METRICS_PORT: /],
+    ["STATUS_TOKEN", { STATUS_TOKEN: "short" }, /^STATUS_TOKEN: at least 16 characters$/],
     ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "2d" }, /^SANDBOX_TIMEOUT: at most 24h/],
     ["RUNNER_SCOPE", { RUNNER_SCOPE: "enterprise" }, /^RUNNER_SCOPE: .*got "enterprise"/],
     ["RUNNER_LABEL", { RUNNER_LABEL: "a,b" }, /^RUNNER_LABEL: one label/],
@@ -89,6 +96,41 @@ describe("settings", () => {
   ])("a bad %s stops start-up with a message that names it", (_name, change, message) => {
     const found = problems({ ...complete, ...change });
     expect(found).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test("durations: units combine, and a bare number counts seconds", () => {
+    const settings = loadSettings({ ...complete, SANDBOX_TIMEOUT: "1h30m", IDLE_RUNNER_TIMEOUT: "90", FINISHED_GRACE: "500ms" });
+    expect(settings.runner.config.profiles[0]!.timeoutMs).toBe(90 * 60_000);
+    expect(settings.reconcile.idleRunnerTimeoutMs).toBe(90_000);
+    expect(settings.reconcile.finishedGraceMs).toBe(500);
+  });
+
+  test("variables of other software that share a prefix are left alone", () => {
+    expect(problems({ ...complete, RUNNER_OS: "Linux", RUNNER_TEMP: "/tmp", MODAL_SANDBOX_V2: "0", HOME: "/root", RUNNER_SERVICE_HOST: "10.0.0.1", RUNNER_PORT: "tcp://10.0.0.1:80", METRICS_PORT_9464_TCP_ADDR: "10.0.0.2" })).toEqual([]);
+  });
+
+  test("the status page and a separate metrics port are settings", () => {
+    const settings = loadSettings({ ...complete, STATUS_TOKEN: "a-status-token-of-16+", METRICS_PORT: "9464" });
+    expect(settings.observe).toEqual({ statusToken: "a-status-token-of-16+", metricsPort: 9464 });
+    expect(loadSettings(complete).observe).toEqual({ statusToken: undefined, metricsPort: undefined });
+  });
+
+  test.each(["reconcile", "doctor"] as const)("`%s` does not ask for the webhook secret, which it never uses", (command) => {
+    const { WEBHOOK_SECRET: _secret, ...withoutSecret } = complete;
+    expect(() => loadSettings(withoutSecret)).toThrow(/WEBHOOK_SECRET is required/);
+    const settings = loadSettings(withoutSecret, process.cwd(), { command });
+    expect(settings.github.webhookSecret).toBe("");
+    // A value that is set is still checked, and the settings it shares with the server are still required.
+    expect(() => loadSettings({ ...withoutSecret, APP_ID: "" }, process.cwd(), { command })).toThrow(/APP_ID is required/);
+    expect(() => loadSettings({ ...withoutSecret, PORT: "http" }, process.cwd(), { command })).toThrow(/PORT: /);
+  });
+
+  test("settings and runner-config mistakes are reported together, with the file's line", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "runner-config-"));
+    const file = path.join(dir, "config.yml");
+    writeFileSync(file, "profiles:\n  a:\n    labels: [modal]\n    gpu: A100X\n");
+    const found = problems({ ...complete, RUNNER_CONFIG: file, SANDBOX_CPU: "lots" });
+    expect(found).toEqual([expect.stringMatching(/^SANDBOX_CPU: /), expect.stringMatching(new RegExp(`^RUNNER_CONFIG ${file}:4: profiles\\.a\\.gpu: "A100X" is not a Modal GPU type`))]);
   });
 
   test("all problems are reported at once, and secrets are never echoed", () => {
