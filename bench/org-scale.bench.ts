@@ -97,6 +97,9 @@ test("300 jobs over 10 installations within 3 s", async () => {
     `300-job burst, 10 installations: ${creates.size} sandboxes for ${jobs.length} jobs (${creates.size - jobs.length} duplicates); webhook→sandbox create p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (floor ≈ ${2 * LATENCY_MS} ms: two calls)`,
     `  per job: ${(github / jobs.length).toFixed(2)} GitHub calls (${((github - reconcile.github) / jobs.length).toFixed(2)} dispatch + ${(reconcile.github / jobs.length).toFixed(2)} reconcile), ${(modal / jobs.length).toFixed(2)} Modal calls (${((modal - reconcile.modal) / jobs.length).toFixed(2)} dispatch + ${(reconcile.modal / jobs.length).toFixed(2)} reconcile) over ${((ended - started) / 1000).toFixed(1)} s; peak RSS ${mib(peak)} MiB (whole test process: App, fakes and Jest; ${mib(baseline)} MiB before the burst)`,
   );
+  const byRoute = new Map<string, number>();
+  for (const request of world.github.requests.slice(githubBefore)) byRoute.set(`${request.method} ${request.route}`, (byRoute.get(`${request.method} ${request.route}`) ?? 0) + 1);
+  report.push(`  GitHub calls by route: ${[...byRoute].sort((a, b) => b[1] - a[1]).map(([route, count]) => `${count}× ${route}`).join(", ")}`);
   expect(creates.size).toBe(jobs.length);
 }, 240_000);
 

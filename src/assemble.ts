@@ -2,6 +2,7 @@
 // world it talks to (RuntimeIo), and owns their life: start, idle, drain, stop.
 // It knows nothing of HTTP servers or Probot's app functions; the server and the
 // CLI call it directly, and tests through them.
+import { describeRunnerConfig } from "./config/describe-runner-config.js";
 import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";
@@ -28,7 +29,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
   const directory = new RepositoryDirectory();
   const capacity = new Capacity(now);
-  const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now);
+  const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now, { onUnreadable: () => metrics.policyUnreadable() });
   const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
   const orphans = new OrphanSightings(now);
   // The first pass looks back an hour: deliveries that failed while this process
@@ -132,6 +133,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
     start(): void {
+      log.info(describeRunnerConfig(config), "runner config loaded");
       void fleet.prepare(config.profiles);
       if (options.reconcileOnTimer !== false) reconciler.start();
     },

@@ -56,7 +56,7 @@ export class Observability {
     const profiles = new Map(config.profiles.map((profile) => [profile.name, profile]));
     this.ledger = new SandboxLedger(
       (name) => profiles.get(name),
-      priceTable((config as { prices?: Parameters<typeof priceTable>[0] }).prices),
+      priceTable(config.prices),
       (ended) => {
         const labels = { installation: String(ended.installationId), profile: ended.profile };
         this.metrics.cost(labels, ended.cost.dollars);

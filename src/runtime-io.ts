@@ -54,7 +54,7 @@ export interface RuntimeIo {
 export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}): RuntimeIo {
   const log: Logger = createLogger({
     level: settings.logLevel,
-    secrets: [settings.github.privateKey, settings.github.webhookSecret, settings.reconcile.secret, ...(options.extraSecrets ?? [])],
+    secrets: [settings.github.privateKey, settings.github.webhookSecret, settings.reconcile.secret, settings.observe.statusToken, ...(options.extraSecrets ?? [])],
     destination: options.logDestination,
   });
   const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits });

@@ -5,7 +5,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { assemble, type Runtime } from "./assemble.js";
+import { homePage } from "./http/home-page.js";
 import { webhookEndpoint } from "./http/webhook-endpoint.js";
+import { startMetricsServer, type MetricsServer } from "./observe/start-metrics-server.js";
+import { statusHandler } from "./observe/status-handler.js";
 import { reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
 import { createRuntimeIo, type RuntimeOptions } from "./runtime-io.js";
 import type { Settings } from "./settings/load-settings.js";
@@ -16,6 +19,8 @@ export interface RunningServer {
   http: Server;
   runtime: Runtime;
   address(): AddressInfo;
+  /** The port /metrics is served on when METRICS_PORT is set. */
+  metricsPort: number | undefined;
   /** Stops taking requests, lets in-flight dispatches finish (at most `timeoutMs`), stops timers. */
   shutdown(timeoutMs?: number): Promise<void>;
 }
@@ -32,11 +37,15 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
   const log = io.log.child({ component: "server" });
   io.probot.on("workflow_job", (context) => runtime.handleWorkflowJob(context.payload, context.id));
 
+  const { statusToken, metricsPort } = settings.observe;
   const handlers: Handler[] = [
     webhookEndpoint({ path: settings.github.webhookPath, secret: settings.github.webhookSecret, probot: io.probot, log }),
     ping,
-    runtime.metrics.handler(),
+    // With METRICS_PORT, /metrics lives on that port only (no token); else here, behind STATUS_TOKEN.
+    ...(metricsPort === undefined ? [runtime.metrics.handler({ token: statusToken })] : []),
+    statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),
     reconcileEndpoint(settings.reconcile.secret, (full) => runtime.reconciler.run({ full, reason: "http" })),
+    homePage({ statusPage: statusToken !== undefined, webhookPath: settings.github.webhookPath }),
   ];
   const http = createServer(async (req, res) => {
     try {
@@ -55,6 +64,8 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       resolve();
     });
   });
+  const metricsServer: MetricsServer | undefined =
+    metricsPort === undefined ? undefined : await startMetricsServer({ metrics: runtime.metrics, port: metricsPort, host: settings.server.host });
   const address = () => http.address() as AddressInfo;
   log.info({ address: address().address, port: address().port, webhookPath: settings.github.webhookPath }, "listening");
   runtime.start();
@@ -67,8 +78,8 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       const drained = await runtime.drain(timeoutMs);
       runtime.stop();
       http.closeAllConnections();
-      await closed;
+      await Promise.all([closed, metricsServer?.close()]);
       log.info({ drained, waiting: runtime.dispatcher.waiting().length }, drained ? "stopped; in-flight dispatches finished" : "stopped; in-flight dispatches did not finish in time (the reconciler will serve their jobs)");
     })());
-  return { http, runtime, address, shutdown };
+  return { http, runtime, address, metricsPort: metricsServer?.port, shutdown };
 }

@@ -13,7 +13,7 @@ import { deleteRunner, findRunnerByName, generateJitConfig, type RunnerRegistrat
 import { scopeKey, type RunnerScope, type RunnerScopes } from "../github/runner-scope.js";
 import type { RunnerProfile } from "../config/runner-profile.js";
 import type { Fleet } from "../modal/fleet.js";
-import { JIT_CONFIG_ENV, RUNNER_COMMAND } from "../modal/runner-command.js";
+import { JIT_CONFIG_ENV, runnerCommand } from "../modal/runner-command.js";
 import { MANAGED_BY, type RunnerSandboxTags } from "../modal/sandbox-tags.js";
 import { runnerLabelsFor } from "../policy/decide-to-serve.js";
 import type { Settings } from "../settings/load-settings.js";
@@ -124,7 +124,7 @@ async function startSandbox(job: JobRef, profile: RunnerProfile, minted: MintedR
     scope: scopeKey(scope),
     profile: profile.name,
   };
-  const spec = { name: runner.name, profile, command: RUNNER_COMMAND, env: { [JIT_CONFIG_ENV]: jitConfig }, tags: { ...tags } };
+  const spec = { name: runner.name, profile, command: runnerCommand({ sudo: profile.sudo }), env: { [JIT_CONFIG_ENV]: jitConfig }, tags: { ...tags } };
   try {
     let created = await fleet.create(spec);
     if (created.kind === "exists") {

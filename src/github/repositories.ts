@@ -35,6 +35,7 @@ export async function listInstallationRepositories(octokit: AppOctokit): Promise
 
 export interface ActiveRun {
   id: number;
+  status: "queued" | "in_progress";
   createdAt: string;
   /** Changes whenever one of the run's jobs is created, starts or finishes. */
   updatedAt: string;
@@ -49,9 +50,11 @@ export async function listActiveRuns(octokit: AppOctokit, repository: Repository
   const { owner, name: repo } = repository;
   const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
   const runs = await Promise.all(
-    (["queued", "in_progress"] as const).map((status) => octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })),
+    (["queued", "in_progress"] as const).map(async (status) =>
+      (await octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })).map((run) => ({ id: run.id, status, createdAt: run.created_at, updatedAt: run.updated_at })),
+    ),
   );
-  return runs.flat().map((run) => ({ id: run.id, createdAt: run.created_at, updatedAt: run.updated_at }));
+  return runs.flat();
 }
 
 /** The queued jobs of one run. */

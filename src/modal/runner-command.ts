@@ -56,4 +56,3 @@ export function runnerCommand(options: RunnerCommandOptions): string[] {
 }
 
 /** The command for a profile with the default `sudo: true`. */
-export const RUNNER_COMMAND: string[] = runnerCommand({ sudo: true });

@@ -104,6 +104,12 @@ export class Metrics {
     this.#jobs.inc({ outcome });
   }
 
+  readonly #policyUnreadable = new Counter({ name: "modal_runner_policy_file_unreadable_total", help: "Reads of an org's or repository's policy file that failed or found it invalid (that org or repository is not served until it reads)", registers: [this.registry] });
+
+  policyUnreadable(): void {
+    this.#policyUnreadable.inc();
+  }
+
   guard(outcome: string): void {
     this.#guard.inc({ outcome });
   }

@@ -1,8 +1,14 @@
-// What the reconciler last read of each active run's queued jobs, so a pass reads a
-// run's jobs only when the run has changed since (its updated_at moves whenever one
-// of its jobs is created, starts or finishes), or on a full sweep. A run younger
-// than UNSERVED_JOB_GRACE is not read at all: none of its jobs may be served by the
-// reconciler yet, and in a burst nearly every run is that young.
+// What the reconciler last read of each active run's queued jobs, so that the cost
+// of a pass grows with what changed, not with how many runs are active. A pass
+// reads a run's jobs on a full sweep, and otherwise only when the run changed since
+// (its updated_at moves whenever one of its jobs is created, starts or finishes)
+// and something says a job of it may be unserved:
+// - a queued run (none of its jobs has started) older than UNSERVED_JOB_GRACE;
+// - a run in progress whose last read found queued jobs.
+// A run younger than the grace holds no job the reconciler may serve yet; a run in
+// progress that had no queued job gets one only through a webhook (a later job of
+// the workflow), whose loss the redelivery of failed deliveries, and then the full
+// sweep, make good.
 // The cost of a pass then grows with what changed, not with how many runs are
 // active. A job remembered as queued that has started meanwhile is harmless: the
 // dispatcher looks the job up before it serves it. Runs no longer active are
@@ -30,7 +36,10 @@ export class RunJobsMemory {
           jobs.push(...known.queued);
           return;
         }
-        if (!options.refresh && Date.parse(run.createdAt) > options.youngerThan) return;
+        if (!options.refresh) {
+          if (Date.parse(run.createdAt) > options.youngerThan) return;
+          if (run.status === "in_progress" && !(known && known.queued.length > 0)) return;
+        }
         const queued = await read(run.id);
         reads++;
         this.#runs.set(run.id, { updatedAt: run.updatedAt, queued });

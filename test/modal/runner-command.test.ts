@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { JIT_CONFIG_ENV, RUNNER_COMMAND, runnerCommand } from "../../src/modal/runner-command.js";
+import { JIT_CONFIG_ENV, runnerCommand } from "../../src/modal/runner-command.js";
 
 const JIT = "eyJqaXQiOiJ0aGlzLWlzLXRoZS1zZWNyZXQtdmFsdWUifQ==";
 
@@ -30,7 +30,7 @@ function start(command: string[], home: string) {
 
 test("run.sh gets the JIT config in its environment and on no command line", () => {
   const home = runnerHome();
-  const result = start(RUNNER_COMMAND, home);
+  const result = start(runnerCommand({ sudo: true }), home);
   expect(result.status).toBe(0);
   const read = (name: string) => readFileSync(path.join(home, name), "utf8");
   expect(read("argv.txt").trim()).toBe("");
@@ -39,12 +39,12 @@ test("run.sh gets the JIT config in its environment and on no command line", () 
   expect(read("all-cmdlines.txt")).toContain("run.sh"); // the scan saw the runner itself
   expect(read("env.txt")).toContain(`${JIT_CONFIG_ENV}=${JIT}`);
   // The sandbox's command, as Modal shows it, carries no secret either.
-  expect(RUNNER_COMMAND.join(" ")).not.toContain(JIT);
+  expect(runnerCommand({ sudo: true }).join(" ")).not.toContain(JIT);
 });
 
 test("without the JIT config the entrypoint stops before starting the runner", () => {
   const home = runnerHome();
-  const [file, ...args] = RUNNER_COMMAND;
+  const [file, ...args] = runnerCommand({ sudo: true });
   const result = spawnSync(file!, args, { cwd: home, env: { PATH: process.env.PATH, RUNNER_HOME: home }, encoding: "utf8" });
   expect(result.status).not.toBe(0);
   expect(result.stderr).toContain("JIT config is missing");

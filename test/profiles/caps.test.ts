@@ -2,7 +2,7 @@
 // as a slot frees; a waiting job that is cancelled leaves the wait; after a restart,
 // waiting jobs are found again from GitHub.
 import { attachSimulatedRunners, type SimulatedRunners } from "../fakes/simulated-runner.js";
-import { eventually, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { eventually, fetchProtected, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 import { FAST_RECONCILE } from "../reconcile/reconcile-world.js";
 import { runnerConfigFile } from "./config-file.js";
 
@@ -61,7 +61,7 @@ test.each([
   await eventually(() => app.logs.find("job waits for capacity").length === 1 && startedNames().length === 1, "the first job starts and the second waits");
   expect(app.logs.find("job waits for capacity")[0]).toMatchObject({ jobId: two.id });
   expect(startedNames()).toEqual([String(one.id)]);
-  expect(await (await fetch(`${app.url}/metrics`)).text()).toContain("modal_runner_jobs_waiting 1");
+  expect(await fetchProtected(app)).toContain("modal_runner_jobs_waiting 1");
 
   if (unaffected) {
     const three = queue(unaffected);

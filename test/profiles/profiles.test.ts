@@ -1,7 +1,7 @@
 // Runner profiles through the webhook path: which profile a job gets, the exact
 // sandbox parameters that reach Modal's control plane, images built once per
 // profile, and jobs no profile can serve.
-import { settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { fetchProtected, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 
 let world: World;
 let app: RunningApp;
@@ -65,6 +65,6 @@ test("a job with the runner label that no profile can serve is logged once, with
   expect(app.logs.find("job refused by policy")).toEqual([
     expect.objectContaining({ jobId: job.id, reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") }),
   ]);
-  const metrics = await (await fetch(`${app.url}/metrics`)).text();
+  const metrics = await fetchProtected(app);
   expect(metrics).toContain('modal_runner_jobs_total{outcome="refused"} 1');
 });

@@ -12,6 +12,8 @@ import { freePort } from "./free-port.js";
 import { LogCapture } from "./log-capture.js";
 
 export const MODAL_TOKEN_SECRET = "as-modal-token-secret-for-tests";
+/** The status page and /metrics are served behind this token in tests. */
+export const STATUS_TOKEN = "status-token-for-tests";
 
 export interface RunningApp {
   server: RunningServer;
@@ -55,6 +57,7 @@ export function appEnv(github: FakeGitHub, port: number, env: Record<string, str
     MODAL_TOKEN_SECRET,
     MODAL_CONFIG_PATH: "/nonexistent/modal.toml",
     LOG_LEVEL: "debug",
+    STATUS_TOKEN,
     ...env,
   };
 }
@@ -112,6 +115,13 @@ export async function startOrgWorld(): Promise<World> {
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
   world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
   return world;
+}
+
+/** GET /metrics (or another protected path) with the status token. */
+export async function fetchProtected(app: RunningApp, path = "/metrics"): Promise<string> {
+  const response = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${STATUS_TOKEN}` } });
+  if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
+  return response.text();
 }
 
 /** Waits until the condition holds (polling), or fails with the description. */
