@@ -2,6 +2,7 @@
 // world it talks to (RuntimeIo), and owns their life: start, idle, drain, stop.
 // It knows nothing of HTTP servers or Probot's app functions; the server and the
 // CLI call it directly, and tests through them.
+import { repositoryKey } from "./model/job.js";
 import { describeRunnerConfig } from "./config/describe-runner-config.js";
 import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
@@ -84,7 +85,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     observed: (world) => {
       observability.observed(world);
       capacity.observe(
-        world.sandboxes.map((sandbox) => ({ name: sandbox.name, installationId: sandbox.installationId ?? 0, repository: (sandbox.repository ?? "").toLowerCase(), profile: sandbox.profile ?? "" })),
+        world.sandboxes.map((sandbox) => ({ name: sandbox.name, installationId: sandbox.installationId ?? 0, repository: repositoryKey(sandbox.repository ?? ""), profile: sandbox.profile ?? "" })),
         world.now,
       );
       dispatcher.pump();

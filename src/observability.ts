@@ -3,9 +3,9 @@
 // subscribes to the parts' outcomes (dispatch, webhooks, reconcile passes) and
 // turns them into plain data for src/observe/, which imports nothing above it.
 import type { Logger } from "pino";
-import type { RunnerConfig } from "./config/runner-profile.js";
+import type { RunnerConfig } from "./model/runner-profile.js";
 import type { Dispatcher, OutcomeRecord } from "./dispatch/dispatcher.js";
-import { fullName } from "./github/job-ref.js";
+import { fullName } from "./model/job.js";
 import type { RequestBudgets } from "./github/request-budgets.js";
 import type { CircuitBreaker } from "./modal/circuit-breaker.js";
 import { buildStatusSnapshot } from "./observe/build-status-snapshot.js";

@@ -2,7 +2,7 @@
 // with its labels and size, and the caps, so an operator sees what was loaded
 // without reading the file. Structured fields, no secrets (env values and Modal
 // secret names stay out; only how many there are).
-import type { RunnerConfig } from "./runner-profile.js";
+import type { RunnerConfig } from "../model/runner-profile.js";
 
 export function describeRunnerConfig(config: RunnerConfig): Record<string, unknown> {
   return {

@@ -7,13 +7,14 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { z } from "zod";
-import { parseDockerfile, stepProblem, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
-import { selectProfile } from "../policy/select-profile.js";
-import { sandboxLifetime } from "../settings/duration.js";
+import { parseDockerfile, stepProblem } from "./parse-dockerfile.js";
+import { type RunnerImageDefinition } from "../model/runner-profile.js";
+import { selectProfile } from "./select-profile.js";
+import { sandboxLifetime } from "../lib/duration.js";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { looksLikeCidr, parseCidr } from "./parse-cidr.js";
 import { parseGpu } from "./parse-gpu.js";
-import type { Caps, NetworkPolicy, Prices, RunnerConfig, RunnerProfile } from "./runner-profile.js";
+import type { Caps, NetworkPolicy, Prices, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 
 const label = z.string().regex(/^[^\s,]+$/, "a label has no spaces or commas");
 const cap = z.number().int().min(0);

@@ -4,7 +4,7 @@
 // dispatches in flight here. Several replicas each count the others' sandboxes only
 // from the last list, so together they may overshoot a cap briefly, by at most what
 // they start between two passes.
-import type { Caps } from "../config/runner-profile.js";
+import type { Caps } from "../model/runner-profile.js";
 
 export interface Placement {
   installationId: number;

@@ -6,11 +6,11 @@
 // are kept for the reconciler (a cache: it also rediscovers them from GitHub).
 import PQueue from "p-queue";
 import type { Logger } from "pino";
-import type { Caps, RunnerProfile } from "../config/runner-profile.js";
+import type { Caps, RunnerProfile } from "../model/runner-profile.js";
 import type { JobPlan } from "../policy/job-policy.js";
-import { describeFailure } from "../errors.js";
+import { describeFailure } from "../lib/errors.js";
 import { BoundedMap, BoundedSet } from "../lib/bounded.js";
-import { fullName, oldestFirst, type JobRef } from "../github/job-ref.js";
+import { fullName, oldestFirst, repositoryKey, type JobRef } from "../model/job.js";
 import type { Capacity, Placement } from "./capacity.js";
 import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeRequest } from "./serve-job.js";
 
@@ -171,7 +171,7 @@ export class Dispatcher {
       this.#active.delete(job.id);
       return;
     }
-    const placement = { installationId: job.installationId, repository: fullName(job.repository).toLowerCase(), profile: plan.profile.name };
+    const placement = { installationId: job.installationId, repository: repositoryKey(job.repository), profile: plan.profile.name };
     const reservation = capacity.reserve(job.id, placement, plan.caps);
     if (!reservation.reserved) {
       this.#waiting.set(job.id, { job, attempt, profile: plan.profile, caps: plan.caps, placement, for: "capacity" });

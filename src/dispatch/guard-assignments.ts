@@ -7,10 +7,10 @@
 // say it belongs to the event's installation and scope is ever touched.
 import PQueue from "p-queue";
 import type { Logger } from "pino";
-import { describeFailure } from "../errors.js";
-import { fullName, type JobRef } from "../github/job-ref.js";
+import { describeFailure } from "../lib/errors.js";
+import { fullName, type JobRef } from "../model/job.js";
 import type { Fleet } from "../modal/fleet.js";
-import { belongsTo } from "../modal/sandbox-tags.js";
+import { belongsTo } from "../model/sandbox-tags.js";
 import type { JobPolicy } from "../policy/job-policy.js";
 
 export type GuardOutcome = "allowed" | "stopped" | "foreign" | "absent" | "failed";

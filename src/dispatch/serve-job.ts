@@ -4,17 +4,18 @@
 // at most once at Modal (ALREADY_EXISTS), and each "taken" answer is examined
 // rather than trusted or retried blindly.
 import type { Logger } from "pino";
-import { describeFailure, httpStatus, isTransientModalError } from "../errors.js";
+import { describeFailure, httpStatus, isTransientModalError } from "../lib/errors.js";
 import { CircuitOpenError } from "../modal/circuit-breaker.js";
-import { fullName, type JobRef } from "../github/job-ref.js";
+import { fullName, type JobRef } from "../model/job.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import { runnerName } from "../github/runner-name.js";
+import { runnerName } from "../model/runner-name.js";
 import { deleteRunner, findRunnerByName, generateJitConfig, type RunnerRegistration } from "../github/runner-registrations.js";
-import { scopeKey, type RunnerScope, type RunnerScopes } from "../github/runner-scope.js";
-import type { RunnerProfile } from "../config/runner-profile.js";
+import { scopeKey, type RunnerScope } from "../model/runner-scope.js";
+import { type RunnerScopes } from "../github/runner-scope.js";
+import type { RunnerProfile } from "../model/runner-profile.js";
 import type { Fleet } from "../modal/fleet.js";
 import { JIT_CONFIG_ENV, runnerCommand } from "../modal/runner-command.js";
-import { MANAGED_BY, type RunnerSandboxTags } from "../modal/sandbox-tags.js";
+import { MANAGED_BY, type RunnerSandboxTags } from "../model/sandbox-tags.js";
 import { runnerLabelsFor } from "../policy/decide-to-serve.js";
 import type { Settings } from "../settings/load-settings.js";
 

@@ -3,7 +3,7 @@
 // and a 304 does not count against the rate limit. The reconciler polls the same
 // lists every minute, so most of its reads become free.
 import type { Octokit } from "@octokit/core";
-import { httpStatus } from "../errors.js";
+import { httpStatus } from "../lib/errors.js";
 
 interface Remembered {
   etag: string;

@@ -9,7 +9,7 @@
 // asks once for each failed workflow_job GUID not yet asked for. A redelivery that
 // fails again is asked for again later with exponential backoff, a bounded number of
 // times; the state stays bounded in size.
-import { describeFailure } from "../errors.js";
+import { describeFailure } from "../lib/errors.js";
 import { BACKGROUND } from "./budget-requests.js";
 
 export interface DeliveriesOctokit {

@@ -1,7 +1,7 @@
 // Reading repositories and their queued jobs: what the reconciler sweeps to find
 // jobs whose webhook never arrived.
 import type { AppOctokit } from "./create-octokit-class.js";
-import type { JobRef, RepositoryRef } from "./job-ref.js";
+import type { JobRef, RepositoryRef } from "../model/job.js";
 
 interface RepositoryData {
   id: number;

@@ -1,8 +1,8 @@
 // Runner registrations at GitHub, at org or repository level: create one with a
 // Just-In-Time config, find one by name, delete one.
-import { httpStatus } from "../errors.js";
+import { httpStatus } from "../lib/errors.js";
 import type { AppOctokit } from "./create-octokit-class.js";
-import type { RunnerScope } from "./runner-scope.js";
+import type { RunnerScope } from "../model/runner-scope.js";
 
 export interface RunnerRegistration {
   id: number;

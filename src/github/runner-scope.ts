@@ -1,33 +1,12 @@
-// Where a job's runner is registered: at org level (one registration serves the
-// org's repositories through a runner group) or at repository level. `auto` picks
-// org level for org installations and falls back to repository level for good if
-// the installation has not granted "Self-hosted runners (organization)".
-import { PermanentError } from "../errors.js";
-import type { JobRef } from "./job-ref.js";
+// Which scope a job's runner is registered in (see model/runner-scope.ts). `auto`
+// picks org level for org installations and falls back to repository level for
+// good if the installation has not granted "Self-hosted runners (organization)".
+import { PermanentError } from "../lib/errors.js";
+import type { JobRef } from "../model/job.js";
+import { DEFAULT_RUNNER_GROUP_ID, type RunnerScope } from "../model/runner-scope.js";
 import type { AppOctokit } from "./create-octokit-class.js";
 
-export type RunnerScope =
-  | { kind: "org"; org: string; runnerGroupId: number }
-  | { kind: "repo"; owner: string; repo: string; runnerGroupId: number };
-
 export type ScopeSetting = "auto" | "org" | "repo";
-
-/** "org:<org>" or "repo:<owner>/<repo>": how tags and logs name a scope. */
-export function scopeKey(scope: { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string }): string {
-  return scope.kind === "org" ? `org:${scope.org}` : `repo:${scope.owner}/${scope.repo}`;
-}
-
-/** The scope a key names (runner group unknown: listing and deleting runners do not need it). */
-export function scopeFromKey(key: string): RunnerScope | undefined {
-  const org = /^org:([^/]+)$/.exec(key);
-  if (org) return { kind: "org", org: org[1]!, runnerGroupId: DEFAULT_RUNNER_GROUP_ID };
-  const repo = /^repo:([^/]+)\/([^/]+)$/.exec(key);
-  if (repo) return { kind: "repo", owner: repo[1]!, repo: repo[2]!, runnerGroupId: DEFAULT_RUNNER_GROUP_ID };
-  return undefined;
-}
-
-/** The default runner group; repository-level runners always live in it. */
-const DEFAULT_RUNNER_GROUP_ID = 1;
 
 export class RunnerScopes {
   /** Installations where org-level registration was refused (403). */

@@ -12,7 +12,7 @@
 // control plane answers: they count as successes here.
 //
 // Pure logic: the clock and timers are injected, so tests drive time by hand.
-import { describeFailure, isTransientModalError } from "../errors.js";
+import { describeFailure, isTransientModalError } from "../lib/errors.js";
 
 export interface BreakerClock {
   now(): number;

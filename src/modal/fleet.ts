@@ -7,10 +7,10 @@
 // without holding up other profiles.
 import { AlreadyExistsError, NotFoundError, type App, type Image, type ModalClient, type Sandbox, type SandboxCreateParams, type Secret } from "modal";
 import type { Logger } from "pino";
-import type { RunnerProfile } from "../config/runner-profile.js";
-import { isTransientModalError } from "../errors.js";
-import type { RunnerImageDefinition } from "./parse-dockerfile.js";
-import { MANAGED_BY } from "./sandbox-tags.js";
+import type { RunnerProfile } from "../model/runner-profile.js";
+import { isTransientModalError } from "../lib/errors.js";
+import type { RunnerImageDefinition } from "../model/runner-profile.js";
+import { MANAGED_BY } from "../model/sandbox-tags.js";
 import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions } from "./circuit-breaker.js";
 import { DEFAULT_MODAL_RETRY, withModalRetry, type RetryOptions } from "./with-modal-retry.js";
 

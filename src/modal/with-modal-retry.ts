@@ -1,7 +1,7 @@
 // Transient Modal failures (unreachable, deadline, overload) are retried with
 // exponential backoff and jitter; anything else, or the last failure, is thrown to
 // the caller, which leaves the job to the reconciler.
-import { isTransientModalError } from "../errors.js";
+import { isTransientModalError } from "../lib/errors.js";
 
 export interface RetryOptions {
   attempts: number;

@@ -6,7 +6,7 @@
 // another replica (or before a restart) are shown but not costed here: each replica
 // reports what it started, so the replicas' sums add up without double counting.
 import { BoundedMap } from "../lib/bounded.js";
-import type { RunnerProfile } from "../config/runner-profile.js";
+import type { RunnerProfile } from "../model/runner-profile.js";
 import { sandboxCost, type PriceTable, type SandboxCost } from "./cost.js";
 
 export interface LedgerEntry {

@@ -1,6 +1,6 @@
 // Whether the App serves a queued job at all. Pure: the same job and policy always
 // give the same answer, so it is tested with a table.
-import { fullName, type JobRef } from "../github/job-ref.js";
+import { fullName, type JobRef } from "../model/job.js";
 import { matchesAny } from "./repository-patterns.js";
 
 export interface ServePolicy {

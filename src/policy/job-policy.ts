@@ -4,13 +4,13 @@
 // repositories, a profile that fits): pure, no remote call. `plan` adds the org's
 // and the repository's policy files (a cached GitHub read) and says which profile
 // and caps apply.
-import type { Caps, RunnerConfig, RunnerProfile } from "../config/runner-profile.js";
+import type { Caps, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import type { JobRef } from "../github/job-ref.js";
+import type { JobRef } from "../model/job.js";
 import { decideToServe, type ServeDecision, type ServePolicy } from "./decide-to-serve.js";
 import { operatorPolicy, POLICY_PATH, repositoryAllowed, type EffectivePolicy } from "./org-policy.js";
 import type { PolicyFiles } from "./policy-files.js";
-import { selectProfile } from "./select-profile.js";
+import { selectProfile } from "../config/select-profile.js";
 
 /** What a job needs once every policy has been applied, or why it is refused. */
 export type JobPlan = { profile: RunnerProfile; caps: Caps } | { refused: string };

@@ -3,7 +3,7 @@
 // the runners, which profiles, and lower caps. It can only narrow what the operator
 // allows: lists intersect, caps take the lower value, anything wider is ignored.
 import { z } from "zod";
-import type { Caps, RunnerConfig } from "../config/runner-profile.js";
+import type { Caps, RunnerConfig } from "../model/runner-profile.js";
 import { matchesAny } from "./repository-patterns.js";
 
 export const POLICY_PATH = ".github/modal-runner.yml";

@@ -14,7 +14,7 @@
 // unchanged file).
 import type { Logger } from "pino";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import type { RepositoryRef } from "../github/job-ref.js";
+import type { RepositoryRef } from "../model/job.js";
 import { narrowPolicy, orgPolicySchema, POLICY_PATH, refusedPolicy, type EffectivePolicy, type OrgPolicyFile } from "./org-policy.js";
 import { readPolicyFile, type ParsedBySha, type PolicyFileRef } from "./read-policy-file.js";
 

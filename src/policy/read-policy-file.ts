@@ -4,7 +4,7 @@
 // 11 s). The outcome is a value: absent (404), a parsed object, or unreadable with
 // a reason; only the caller decides what each means.
 import { parseDocument } from "yaml";
-import { httpStatus } from "../errors.js";
+import { httpStatus } from "../lib/errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 
 export const MAX_POLICY_FILE_BYTES = 64 * 1024;

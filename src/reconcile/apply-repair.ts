@@ -4,9 +4,9 @@
 // job has its sandbox terminated.
 import type { Logger } from "pino";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import type { JobRef } from "../github/job-ref.js";
+import type { JobRef } from "../model/job.js";
 import { deleteRunner } from "../github/runner-registrations.js";
-import { scopeFromKey } from "../github/runner-scope.js";
+import { scopeFromKey } from "../model/runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
 import type { Repair } from "./plan-repairs.js";
 

@@ -1,7 +1,7 @@
 // What one reconcile pass saw of the world: our sandboxes on Modal, our runner
 // registrations and the queued jobs at GitHub. Plain data, so that deciding what to
 // repair is a pure function of it.
-import type { JobRef } from "../github/job-ref.js";
+import type { JobRef } from "../model/job.js";
 import type { ListedSandbox } from "../modal/fleet.js";
 
 export interface ObservedSandbox {

@@ -7,13 +7,14 @@
 // dispatches are swept, however many repositories the installations hold.
 import PQueue from "p-queue";
 import type { Logger } from "pino";
-import { describeFailure } from "../errors.js";
+import { describeFailure } from "../lib/errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import { fullName, type JobRef, type RepositoryRef } from "../github/job-ref.js";
+import { fullName, repositoryKey, type JobRef, type RepositoryRef } from "../model/job.js";
 import { getRepository, listActiveRuns, listInstallationRepositories, listQueuedJobsOfRun } from "../github/repositories.js";
-import { parseRunnerName } from "../github/runner-name.js";
+import { parseRunnerName } from "../model/runner-name.js";
 import { listRunners } from "../github/runner-registrations.js";
-import { scopeFromKey, scopeKey, type RunnerScopes } from "../github/runner-scope.js";
+import { scopeFromKey, scopeKey } from "../model/runner-scope.js";
+import { type RunnerScopes } from "../github/runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
 import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
@@ -67,7 +68,7 @@ export class Observer {
 
     // Repositories to sweep, by full name.
     const targets = new Map<string, Target>();
-    const addTarget = (target: Target) => targets.set(fullName(target.repository).toLowerCase(), target);
+    const addTarget = (target: Target) => targets.set(repositoryKey(target.repository), target);
     if (full) {
       for (const target of await this.#everyRepository(failed)) addTarget(target);
     }
@@ -76,7 +77,7 @@ export class Observer {
     const queue = new PQueue({ concurrency: CONCURRENCY });
     await queue.addAll(
       sandboxes
-        .filter((sandbox) => sandbox.repository && sandbox.installationId && !targets.has(sandbox.repository.toLowerCase()))
+        .filter((sandbox) => sandbox.repository && sandbox.installationId && !targets.has(repositoryKey(sandbox.repository)))
         .map((sandbox) => async () => {
           const target = await this.#lookUp(sandbox.repository!, sandbox.installationId!).catch((error: unknown) => failed({ repo: sandbox.repository }, error));
           if (target) addTarget(target);

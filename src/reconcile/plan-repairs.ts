@@ -20,8 +20,8 @@
 //    for UNSERVED_JOB_GRACE is served again, under the next free runner name.
 // 5. An idle runner left over after matching, whose own job is no longer queued
 //    (cancelled, or done by another runner), is removed: one per such job.
-import { fullName, oldestFirst, type JobRef } from "../github/job-ref.js";
-import { parseRunnerName, runnerName } from "../github/runner-name.js";
+import { fullName, oldestFirst, type JobRef } from "../model/job.js";
+import { parseRunnerName, runnerName } from "../model/runner-name.js";
 import { runnerKey, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 
 /** GitHub cancels a job that stayed queued for a day. */

@@ -3,7 +3,7 @@
 // time per replica; several replicas may reconcile at once, since every repair is
 // idempotent. Each pass logs one summary line; each repair logs one line.
 import type { Logger } from "pino";
-import { describeFailure } from "../errors.js";
+import { describeFailure } from "../lib/errors.js";
 import { PRIORITY_HEADER } from "../github/budget-requests.js";
 import type { RedeliverySummary } from "../github/redeliver-failed-deliveries.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";

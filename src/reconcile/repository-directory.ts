@@ -1,7 +1,7 @@
 // Repositories the App knows, with the installation that reaches them and when
 // their Actions were last active. A cache: webhooks and full sweeps fill it, a
 // restart empties it (the next full sweep refills it).
-import { fullName, type RepositoryRef } from "../github/job-ref.js";
+import { repositoryKey, type RepositoryRef } from "../model/job.js";
 
 export interface KnownRepository {
   repository: RepositoryRef;
@@ -15,17 +15,17 @@ export class RepositoryDirectory {
 
   /** A workflow_job event arrived for the repository. */
   noteActivity(repository: RepositoryRef, installationId: number, at: number): void {
-    this.#known.set(fullName(repository).toLowerCase(), { repository, installationId, activeAt: at });
+    this.#known.set(repositoryKey(repository), { repository, installationId, activeAt: at });
   }
 
   /** Seen in a sweep or looked up: known, but not a sign of activity. */
   remember(repository: RepositoryRef, installationId: number): void {
-    const key = fullName(repository).toLowerCase();
+    const key = repositoryKey(repository);
     this.#known.set(key, { repository, installationId, activeAt: this.#known.get(key)?.activeAt ?? 0 });
   }
 
   get(name: string): KnownRepository | undefined {
-    return this.#known.get(name.toLowerCase());
+    return this.#known.get(repositoryKey(name));
   }
 
   /** Installation id → the account (org or user) it is installed on, as seen so far. */

@@ -14,7 +14,7 @@
 // dispatcher looks the job up before it serves it. Runs no longer active are
 // forgotten, and the memory is bounded.
 import { BoundedMap } from "../lib/bounded.js";
-import type { JobRef } from "../github/job-ref.js";
+import type { JobRef } from "../model/job.js";
 import type { ActiveRun } from "../github/repositories.js";
 
 const MAX_RUNS = 20_000;

@@ -7,9 +7,10 @@ import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
 import { ConfigError, type ConfigProblem } from "../config/config-error.js";
 import { defaultRunnerConfig, loadRunnerConfig } from "../config/load-runner-config.js";
-import type { RunnerConfig } from "../config/runner-profile.js";
-import { parseDockerfile, type RunnerImageDefinition } from "../modal/parse-dockerfile.js";
-import { runnerBuildArgs } from "../modal/runner-build-args.js";
+import type { RunnerConfig } from "../model/runner-profile.js";
+import { parseDockerfile } from "../config/parse-dockerfile.js";
+import { type RunnerImageDefinition } from "../model/runner-profile.js";
+import { runnerBuildArgs } from "../config/runner-build-args.js";
 import { closestName } from "./closest-name.js";
 import { APP_PREFIXES, type Command, FOREIGN_PATTERN, FOREIGN_VARIABLES, SERVER_ONLY, SETTINGS, type SettingName } from "./settings-schema.js";
 

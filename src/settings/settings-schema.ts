@@ -2,7 +2,7 @@
 // default and the sentence the README's settings table shows. Probot's and the
 // Modal SDK's standard variables are listed too, so one check covers them all.
 import { z } from "zod";
-import { duration, sandboxLifetime } from "./duration.js";
+import { duration, sandboxLifetime } from "../lib/duration.js";
 
 const bool = () =>
   z.string().transform((raw, ctx) => {

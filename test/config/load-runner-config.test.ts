@@ -6,7 +6,7 @@ import path from "node:path";
 import { ConfigError } from "../../src/config/config-error.js";
 import { describeRunnerConfig } from "../../src/config/describe-runner-config.js";
 import { loadRunnerConfig } from "../../src/config/load-runner-config.js";
-import { runnerBuildArgs } from "../../src/modal/runner-build-args.js";
+import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
 
 const buildArgs = runnerBuildArgs();
 const runnerImage = `ghcr.io/actions/actions-runner:${buildArgs.RUNNER_VERSION}@${buildArgs.RUNNER_IMAGE_DIGEST}`;

@@ -1,6 +1,6 @@
 // Counting sandboxes against the caps.
 import { Capacity } from "../../src/dispatch/capacity.js";
-import type { Caps } from "../../src/config/runner-profile.js";
+import type { Caps } from "../../src/model/runner-profile.js";
 
 const none: Caps = { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} };
 const at = (repository: string, profile = "default", installationId = 1) => ({ installationId, repository, profile });

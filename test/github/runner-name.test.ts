@@ -1,4 +1,4 @@
-import { parseRunnerName, runnerName } from "../../src/github/runner-name.js";
+import { parseRunnerName, runnerName } from "../../src/model/runner-name.js";
 
 describe("runner names", () => {
   test("are derived from the job and the attempt, and read back", () => {

@@ -1,5 +1,5 @@
 import { decideToServe, runnerLabelsFor, type ServePolicy } from "../../src/policy/decide-to-serve.js";
-import type { JobRef } from "../../src/github/job-ref.js";
+import type { JobRef } from "../../src/model/job.js";
 
 function job(labels: string[], repo = "octo-org/app", visibility = "private"): JobRef {
   const [owner, name] = repo.split("/") as [string, string];

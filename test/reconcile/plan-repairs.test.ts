@@ -1,5 +1,5 @@
 // The reconciler's decisions, table by table: pure functions of what a pass saw.
-import type { JobRef } from "../../src/github/job-ref.js";
+import type { JobRef } from "../../src/model/job.js";
 import type { Observation, ObservedRunner, ObservedSandbox } from "../../src/reconcile/observation.js";
 import { planRepairs, type PlanSettings } from "../../src/reconcile/plan-repairs.js";
 

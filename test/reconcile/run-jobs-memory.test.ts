@@ -1,6 +1,6 @@
 // Which runs a reconcile pass reads the jobs of: what changed and may hold an
 // unserved job, everything on a full sweep.
-import type { JobRef } from "../../src/github/job-ref.js";
+import type { JobRef } from "../../src/model/job.js";
 import type { ActiveRun } from "../../src/github/repositories.js";
 import { RunJobsMemory } from "../../src/reconcile/run-jobs-memory.js";
 

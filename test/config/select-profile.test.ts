@@ -1,6 +1,6 @@
 // Which profile serves which job: a table.
-import type { RunnerProfile } from "../../src/config/runner-profile.js";
-import { selectProfile } from "../../src/policy/select-profile.js";
+import type { RunnerProfile } from "../../src/model/runner-profile.js";
+import { selectProfile } from "../../src/config/select-profile.js";
 
 function profile(name: string, labels: string[]): RunnerProfile {
   return { name, labels, image: { baseImage: "x", commands: [] }, cpu: 1, memoryMiB: 1, gpu: undefined, timeoutMs: 60_000, regions: [], env: {}, secrets: [], network: { egress: "open" }, sudo: true, maxSandboxes: undefined };

@@ -2,7 +2,7 @@
 // job asked for, besides those any Modal runner satisfies (`self-hosted`, `linux`,
 // `x64`); if several do, the most specific wins: the one with the fewest labels,
 // and of equals the one listed first. Pure, so it is tested with a table.
-import type { RunnerProfile } from "../config/runner-profile.js";
+import type { RunnerProfile } from "../model/runner-profile.js";
 
 const SATISFIED_BY_EVERY_RUNNER = new Set(["self-hosted", "linux", "x64"]);
 

@@ -1,36 +1,8 @@
-// A queued job as the App tracks it: what a runner needs to know and where it
-// came from. Built from a webhook payload or from the REST API.
+// The job a `workflow_job` delivery is about, checked: a payload of the wrong shape
+// is rejected with the reason, never half-used.
 import { z } from "zod";
-import { toRepositoryRef } from "./repositories.js";
-
-export interface RepositoryRef {
-  id: number;
-  owner: string;
-  name: string;
-  ownerType: "Organization" | "User";
-  private: boolean;
-  /** "public", "private" or "internal". */
-  visibility: string;
-}
-
-export interface JobRef {
-  id: number;
-  runId: number;
-  name: string;
-  labels: string[];
-  createdAt: string | undefined;
-  repository: RepositoryRef;
-  installationId: number;
-}
-
-export function fullName(repository: Pick<RepositoryRef, "owner" | "name">): string {
-  return `${repository.owner}/${repository.name}`;
-}
-
-/** Oldest job first (by creation time, then id): the order jobs wait and are served in. */
-export function oldestFirst(a: Pick<JobRef, "createdAt" | "id">, b: Pick<JobRef, "createdAt" | "id">): number {
-  return (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id;
-}
+import { toRepositoryRef } from "../github/repositories.js";
+import type { JobRef } from "../model/job.js";
 
 const workflowJobPayload = z.object({
   workflow_job: z.object({

@@ -1,5 +1,12 @@
 // A runner profile: what kind of sandbox serves the jobs whose labels it covers.
-import type { RunnerImageDefinition } from "../modal/parse-dockerfile.js";
+
+/** A runner image as Modal builds it: a registry image plus Dockerfile instructions. */
+export interface RunnerImageDefinition {
+  /** Registry reference of the base image (the FROM line). */
+  baseImage: string;
+  /** Every instruction after FROM, one string per instruction (continuations joined). */
+  commands: string[];
+}
 
 export type NetworkPolicy =
   | { egress: "open" }

@@ -2,12 +2,7 @@
 // context. A runner Dockerfile is therefore read as: FROM <image>, then the rest.
 // The same rules check a profile's `image.steps` in the runner config.
 
-export interface RunnerImageDefinition {
-  /** Registry reference of the base image (the FROM line). */
-  baseImage: string;
-  /** Every instruction after FROM, one string per instruction (continuations joined). */
-  commands: string[];
-}
+import type { RunnerImageDefinition } from "../model/runner-profile.js";
 
 const INSTRUCTIONS = new Set(["RUN", "ENV", "ARG", "WORKDIR", "USER", "LABEL", "SHELL", "EXPOSE", "VOLUME", "ENTRYPOINT", "CMD", "HEALTHCHECK", "STOPSIGNAL", "ONBUILD", "COPY", "ADD", "FROM", "MAINTAINER"]);
 

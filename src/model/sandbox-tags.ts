@@ -3,6 +3,8 @@
 // reconciler) tell whose a sandbox is from Modal's list alone. What its runner is
 // doing comes from GitHub (a runner is busy while it runs a job).
 
+import { repositoryKey } from "./job.js";
+
 export const MANAGED_BY = "modal-github-runner";
 
 export interface RunnerSandboxTags {
@@ -33,7 +35,7 @@ export interface EventOrigin {
  */
 export function belongsTo(tags: Record<string, string>, origin: EventOrigin): boolean {
   if (tags.managed_by !== MANAGED_BY || tags.installation_id !== String(origin.installationId)) return false;
-  const repository = origin.repository.toLowerCase();
+  const repository = repositoryKey(origin.repository);
   const scope = (tags.scope ?? "").toLowerCase();
   return scope === `repo:${repository}` || scope === `org:${repository.split("/")[0]}`;
 }

@@ -1,0 +1,37 @@
+// A queued job as the App tracks it, and the repository it belongs to: what a runner
+// needs to know and where the job came from. Built from a webhook payload or from
+// the REST API. Plain data, imported by every room; imports nothing.
+export interface RepositoryRef {
+  id: number;
+  owner: string;
+  name: string;
+  ownerType: "Organization" | "User";
+  private: boolean;
+  /** "public", "private" or "internal". */
+  visibility: string;
+}
+
+export interface JobRef {
+  id: number;
+  runId: number;
+  name: string;
+  labels: string[];
+  createdAt: string | undefined;
+  repository: RepositoryRef;
+  installationId: number;
+}
+
+export function fullName(repository: Pick<RepositoryRef, "owner" | "name">): string {
+  return `${repository.owner}/${repository.name}`;
+}
+
+/** The one key of a repository in maps and comparisons: "owner/name", lower-case (GitHub names are case-insensitive). */
+export function repositoryKey(repository: Pick<RepositoryRef, "owner" | "name"> | string): string {
+  return (typeof repository === "string" ? repository : fullName(repository)).toLowerCase();
+}
+
+/** Oldest job first (by creation time, then id): the order jobs wait and are served in. */
+export function oldestFirst(a: Pick<JobRef, "createdAt" | "id">, b: Pick<JobRef, "createdAt" | "id">): number {
+  return (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id;
+}
+
