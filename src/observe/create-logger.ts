@@ -60,13 +60,33 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const scrub = createScrubber(options.secrets);
-  return pino(
-    {
-      name: "modal-github-runner",
-      level: options.level,
-      redact: { paths: REDACT_PATHS, censor: REDACTED },
-      hooks: { streamWrite: scrub },
-    },
-    options.destination ?? pino.destination(1),
+  return withComponentField(
+    pino(
+      {
+        base: { app: "modal-github-runner" },
+        level: options.level,
+        redact: { paths: REDACT_PATHS, censor: REDACTED },
+        hooks: { streamWrite: scrub },
+      },
+      options.destination ?? pino.destination(1),
+    ),
   );
+}
+
+/**
+ * Every line names the part that wrote it in one field, `component`. Probot and
+ * its Octokit name their child loggers with `name` ("probot", "server", "event"):
+ * those bindings are renamed, so no line carries `name` twice over.
+ */
+function withComponentField(logger: Logger): Logger {
+  return new Proxy(logger, {
+    get(target, property, receiver) {
+      if (property !== "child") return Reflect.get(target, property, receiver);
+      return (bindings: Record<string, unknown>, childOptions?: object) => {
+        const { name, ...rest } = bindings;
+        const renamed = name === undefined || "component" in rest ? rest : { ...rest, component: name };
+        return withComponentField(target.child(renamed, childOptions));
+      };
+    },
+  });
 }
