@@ -13,7 +13,7 @@ export interface CheckSummary {
 export function summarizeChecks(results: CheckResult[]): CheckSummary {
   const counts = { ok: 0, warn: 0, fail: 0 };
   for (const result of results) counts[result.status]++;
-  const notable = results.filter((result) => result.status !== "ok").map((result) => `${result.status}: ${result.check}`);
+  const notable = [...new Set(results.filter((result) => result.status !== "ok").map((result) => `${result.status}: ${result.check}`))];
   const line = `doctor: ${counts.ok} ok, ${counts.warn} warning${counts.warn === 1 ? "" : "s"}, ${counts.fail} failure${counts.fail === 1 ? "" : "s"}${notable.length ? ` (${notable.join("; ")})` : ""}`;
   return { ok: counts.fail === 0, counts, line };
 }
