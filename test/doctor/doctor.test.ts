@@ -12,6 +12,7 @@ import { FakeGitHub } from "../fakes/fake-github.js";
 import { FakeModal } from "../fakes/fake-modal.js";
 import { setHookConfig } from "../fakes/github/app-hook-config.js";
 import { appEnv } from "../support/app-harness.js";
+import { runnerConfigFile } from "../profiles/config-file.js";
 import { freePort } from "../support/free-port.js";
 
 const RUNNER_IMAGE = "ghcr.io/actions/actions-runner:2.334.0";
@@ -125,3 +126,12 @@ test("the CLI prints the table and exits 1 when Modal is unreachable", async () 
   expect(output).not.toContain(github.privateKey.split("\n")[1]!);
   expect(code).toBe(1);
 }, 60_000);
+
+test("a profile's named secret missing on Modal fails with the command that creates it", async () => {
+  const config = runnerConfigFile(["profiles:", "  default:", "    labels: [modal]", "  gpu:", "    labels: [modal, ml]", "    secrets: [hf-token, wandb-key]", ""].join("\n"));
+  settings = loadSettings(appEnv(github, 3000, { LOG_LEVEL: "silent", RUNNER_CONFIG: config }));
+  modal.addSecret("hf-token", { HF_TOKEN: "x" });
+  const results = await doctor();
+  expect(row(results, "profile gpu: secret hf-token")!.status).toBe("ok");
+  expect(row(results, "profile gpu: secret wandb-key")).toMatchObject({ status: "fail", fix: "create it: modal secret create wandb-key KEY=value" });
+});
