@@ -1,15 +1,36 @@
 // `npm start`: see start.ts. Exits with a readable message when a setting is wrong.
+// SIGTERM (docker stop, Kubernetes) and SIGINT (Ctrl-C) stop it gracefully: no new
+// webhooks, in-flight dispatches finish within DRAIN_TIMEOUT_MS, then exit 0. The
+// reconciler finishes whatever the bound cuts short.
+import { createLogger } from "./observe/create-logger.js";
 import { SettingsError } from "./settings/load-settings.js";
+import { SETTINGS } from "./settings/settings-schema.js";
 import { start } from "./start.js";
 
+// Docker's default stop grace period is 10 s (then SIGKILL): drain within it.
+const DRAIN_TIMEOUT_MS = 8_000;
+
 try {
-  const server = await start();
-  const stop = async () => {
-    await ("shutdown" in server ? server.shutdown() : server.stop());
-    process.exit(0);
+  const running = await start();
+  const log = createLogger({ level: SETTINGS.LOG_LEVEL.schema.safeParse(process.env.LOG_LEVEL || undefined).data ?? "info", secrets: [] }).child({ component: "main" });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second Ctrl-C means "now".
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal, drainTimeoutMs: DRAIN_TIMEOUT_MS }, "shutting down: no new webhooks, draining in-flight work");
+    running.shutdown(DRAIN_TIMEOUT_MS).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 } catch (error) {
   if (!(error instanceof SettingsError)) throw error;
   console.error(error.message);

@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   now?: () => number;
   /** false: no reconcile pass at start-up nor on a timer (tests and the CLI drive passes). */
   reconcileOnTimer?: boolean;
+  /** false: the server does not run the doctor's checks at start-up (tests count every request). */
+  startupChecks?: boolean;
 }
 
 /** GitHub as the App's parts see it: Octokit clients, authenticated. */

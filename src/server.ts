@@ -10,7 +10,11 @@ import { webhookEndpoint } from "./http/webhook-endpoint.js";
 import { startMetricsServer, type MetricsServer } from "./observe/start-metrics-server.js";
 import { statusHandler } from "./observe/status-handler.js";
 import { reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
-import { createRuntimeIo, type RuntimeOptions } from "./runtime-io.js";
+import type { Logger } from "pino";
+import { runDoctor } from "./doctor/run-doctor.js";
+import { summarizeChecks } from "./doctor/summarize-checks.js";
+import { describeFailure } from "./lib/errors.js";
+import { createRuntimeIo, type RuntimeIo, type RuntimeOptions } from "./runtime-io.js";
 import type { Settings } from "./settings/load-settings.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -30,6 +34,25 @@ const ping: Handler = (req, res) => {
   res.writeHead(200, { "content-type": "text/plain" }).end("PONG");
   return true;
 };
+
+/**
+ * The doctor's checks, once the Modal app and images are resolved: credentials, the
+ * webhook, each installation's permissions and runner group, Modal. One summary
+ * line (a warning when something fails), so a wrong setting shows at start-up, not
+ * as the first job's failure minutes later.
+ */
+async function checkAtStartUp(settings: Settings, io: RuntimeIo, runtime: Runtime, log: Logger): Promise<void> {
+  try {
+    await runtime.fleet.prepare(settings.runner.config.profiles);
+    const results = await runDoctor(settings, { appOctokit: io.github.app, installationOctokit: io.github.installation, modal: io.modal, now: io.now });
+    const summary = summarizeChecks(results);
+    const problems = results.filter((result) => result.status !== "ok").map(({ check, status, detail, fix }) => ({ check, status, detail, fix }));
+    if (summary.ok) log.info({ counts: summary.counts, problems }, summary.line);
+    else log.warn({ counts: summary.counts, problems }, `${summary.line}; run \`npm run doctor\` for the table`);
+  } catch (error) {
+    log.warn({ reason: describeFailure(error).reason }, "start-up checks could not run");
+  }
+}
 
 export async function startServer(settings: Settings, options: RuntimeOptions = {}): Promise<RunningServer> {
   const io = createRuntimeIo(settings, options);
@@ -69,6 +92,7 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
   const address = () => http.address() as AddressInfo;
   log.info({ address: address().address, port: address().port, webhookPath: settings.github.webhookPath }, "listening");
   runtime.start();
+  if (options.startupChecks !== false) void checkAtStartUp(settings, io, runtime, log);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (timeoutMs = 30_000) =>

@@ -1,15 +1,33 @@
-// What `npm start` does. Without App credentials (and outside production) it serves
-// Probot's manifest page, which creates the GitHub App from app.yml in one click and
-// writes its credentials to .env; with them it checks every setting and serves
-// webhooks. A bad setting throws SettingsError before anything starts.
-import { run, type Server } from "probot";
-import { startServer, type RunningServer } from "./server.js";
+// What `npm start` does. It reads `.env` first (values in the environment win).
+// Without App credentials (and outside production) it serves our setup page, which
+// creates the GitHub App on GitHub and writes its credentials to `.env`; with them
+// it checks every setting and serves webhooks. A bad setting throws SettingsError
+// before anything starts.
+import type { RuntimeOptions } from "./runtime-io.js";
+import { startServer } from "./server.js";
 import { loadSettings } from "./settings/load-settings.js";
+import { SETTINGS } from "./settings/settings-schema.js";
+import { loadDotenv } from "./setup/load-dotenv.js";
+import type { RunningServer } from "./setup/running-server.js";
+import { startSetupServer } from "./setup/setup-server.js";
 
-export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Server | RunningServer> {
+export interface StartOptions extends RuntimeOptions {
+  /** Where `.env`, app.yml and relative setting paths are read (default: the process's). */
+  cwd?: string;
+}
+
+export async function start(env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<RunningServer> {
+  const { cwd = process.cwd(), ...serverOptions } = options;
+  loadDotenv(cwd, env);
   if (!env.APP_ID && env.NODE_ENV !== "production") {
-    return run(() => {}, { env });
+    return startSetupServer({
+      env,
+      cwd,
+      host: SETTINGS.HOST.schema.parse(env.HOST || undefined),
+      port: SETTINGS.PORT.schema.parse(env.PORT || undefined),
+      ...(env.LOG_LEVEL === "silent" ? { log: () => {} } : {}),
+    });
   }
-  const settings = loadSettings(env);
-  return startServer(settings, { extraSecrets: [env.MODAL_TOKEN_SECRET] });
+  const settings = loadSettings(env, cwd);
+  return startServer(settings, { extraSecrets: [env.MODAL_TOKEN_SECRET], ...serverOptions });
 }

@@ -50,7 +50,7 @@ export const SETTINGS = {
   GHE_HOST: { standard: "probot", description: "GitHub Enterprise Server host (e.g. `github.example.com`); unset for github.com.", schema: z.string().optional() },
   GHE_PROTOCOL: { standard: "probot", shownDefault: "https", description: "Protocol for GHE_HOST.", schema: z.enum(["http", "https"]).default("https") },
   PORT: { standard: "probot", shownDefault: "3000", description: "HTTP port the App listens on.", schema: z.coerce.number().int().min(0).max(65535).default(3000) },
-  HOST: { standard: "probot", description: "Interface to listen on (default: all).", schema: z.string().optional() },
+  HOST: { standard: "probot", shownDefault: "0.0.0.0", description: "Interface to listen on (default: all IPv4 interfaces; `::` for IPv6 too). Probot alone would listen on localhost only, out of reach in a container.", schema: z.string().min(1).default("0.0.0.0") },
   LOG_LEVEL: { standard: "probot", shownDefault: "info", description: "trace, debug, info, warn, error, fatal or silent.", schema: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") },
   WEBHOOK_PATH: { standard: "probot", shownDefault: "/api/github/webhooks", description: "Path that receives webhooks.", schema: z.string().startsWith("/").default("/api/github/webhooks") },
   WEBHOOK_PROXY_URL: { standard: "probot", description: "A smee.io channel that forwards webhooks to a local App (development).", schema: z.url().optional() },

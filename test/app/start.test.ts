@@ -1,35 +1,64 @@
-// `npm start` as a newcomer meets it: without credentials, the page that creates
-// the GitHub App from app.yml; with a bad setting, a message naming it; with
+// `npm start` as a newcomer meets it: without credentials, our page that creates
+// the GitHub App from app.yml (the whole first run: test/setup/first-run.test.ts); with a bad setting, a message naming it; with
 // credentials, a server that answers webhooks even when Modal is unreachable.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import type { Server } from "probot";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { RunningServer } from "../../src/setup/running-server.js";
 import { start } from "../../src/start.js";
 import { FakeGitHub } from "../fakes/fake-github.js";
 import { appEnv, eventually } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 
 describe("without App credentials", () => {
-  let server: Server | undefined;
+  let server: RunningServer | undefined;
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
+  });
   afterEach(async () => {
-    await server?.stop();
-    delete process.env.NO_SMEE_SETUP;
+    await server?.shutdown(1000);
+    server = undefined;
   });
 
-  test("npm start serves the manifest page that creates the App from app.yml", async () => {
-    process.env.NO_SMEE_SETUP = "true"; // offline: no smee.io channel
+  async function setupPage(env: Record<string, string>, query = ""): Promise<{ action: string; manifest: Record<string, any>; port: number; page: string }> {
     const port = await freePort();
-    server = (await start({ PORT: String(port), HOST: "127.0.0.1", NO_SMEE_SETUP: "true", LOG_LEVEL: "silent" })) as Server;
+    server = await start({ PORT: String(port), LOG_LEVEL: "silent", ...env }, { cwd: dir });
+    const page = await (await fetch(`http://127.0.0.1:${port}/${query}`)).text();
+    const action = /<form method="post" action="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, "&");
+    const raw = /name="manifest" id="manifest" value="([^"]+)"/.exec(page)![1]!;
+    return { action, manifest: JSON.parse(raw.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&")), port, page };
+  }
 
-    const root = await fetch(`http://127.0.0.1:${port}/`, { redirect: "manual" });
-    expect(root.status).toBe(302);
-    expect(root.headers.get("location")).toBe("/probot");
-    const page = await (await fetch(`http://127.0.0.1:${port}/probot`)).text();
-    const manifest = JSON.parse(/name="manifest" id="manifest" value='([^']+)'/.exec(page)![1]!);
+  test("npm start serves our setup page: the manifest from app.yml, webhooks to the webhook path, on all interfaces", async () => {
+    const { action, manifest, port } = await setupPage({});
+    expect(server!.address().address).toBe("0.0.0.0");
+    expect(action).toMatch(/^https:\/\/github\.com\/settings\/apps\/new\?state=[0-9a-f]{32}$/);
+    expect(manifest.name).toBe("modal-github-runner");
     expect(manifest.default_events).toEqual(["workflow_job"]);
     expect(manifest.default_permissions).toEqual({ actions: "read", administration: "write", organization_self_hosted_runners: "write", metadata: "read", single_file: "read" });
-    expect(manifest.redirect_url).toBe(`http://127.0.0.1:${port}/probot/setup`);
+    expect(manifest.hook_attributes).toEqual({ url: `http://127.0.0.1:${port}/api/github/webhooks`, active: true });
+    expect(manifest.redirect_url).toBe(`http://127.0.0.1:${port}/setup/callback`);
+  });
+
+  test("the name, the org and the webhook URL can be chosen; GHE_HOST sends the form to the Enterprise server", async () => {
+    const { action, manifest } = await setupPage(
+      { GHE_HOST: "github.example.com", WEBHOOK_PATH: "/hooks" },
+      "?name=acme-runners&org=acme&webhook_url=https%3A%2F%2Frunners.acme.dev%2Fhooks",
+    );
+    expect(action).toMatch(/^https:\/\/github\.example\.com\/organizations\/acme\/settings\/apps\/new\?state=/);
+    expect(manifest.name).toBe("acme-runners");
+    expect(manifest.hook_attributes.url).toBe("https://runners.acme.dev/hooks");
+  });
+
+  test("APP_NAME names the App; WEBHOOK_PROXY_URL (a smee.io channel) is the webhook URL", async () => {
+    const { manifest, page } = await setupPage({ APP_NAME: "my-runners", WEBHOOK_PROXY_URL: "https://smee.io/abc123" });
+    expect(manifest.name).toBe("my-runners");
+    expect(manifest.hook_attributes.url).toBe("https://smee.io/abc123");
+    expect(page).not.toContain('id="webhook_url"');
   });
 
   test("app.yml asks only for what the App needs", () => {
@@ -95,7 +124,9 @@ describe("the built App (dist/main.js)", () => {
       expect(main.child.exitCode).toBeNull();
     } finally {
       main.child.kill("SIGTERM");
-      await main.exited;
     }
+    expect(await main.exited).toBe(0);
+    const shutdown = main.output().split("\n").find((line) => line.includes("shutting down"))!;
+    expect(JSON.parse(shutdown)).toMatchObject({ signal: "SIGTERM", component: "main" });
   }, 60_000);
 });

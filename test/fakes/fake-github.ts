@@ -10,6 +10,8 @@ import crypto from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
+import { registerAppHookConfig } from "./github/app-hook-config.js";
+import { registerAppManifestConversions } from "./github/app-manifest-conversions.js";
 import { DeliveryLog } from "./github/delivery-log.js";
 import { openApi, type OpenApi, type RouteMatch } from "./github/openapi.js";
 import { SecondaryLimits } from "./github/secondary-limits.js";
@@ -211,7 +213,7 @@ interface Reply {
 }
 
 interface Handler {
-  auth: "app" | "installation";
+  auth: "app" | "installation" | "none";
   /** installation routes: the permission the token must carry */
   permission?: (p: Permissions) => boolean;
   fn: (ctx: Ctx) => Reply;
@@ -338,6 +340,8 @@ export class FakeGitHub {
     this.api = openApi();
     this.hookDeliveries = new DeliveryLog(this.baseUrl);
     this.registerRoutes();
+    registerAppManifestConversions(this, (method, template, handler) => this.route(method, template, handler));
+    registerAppHookConfig(this, (method, template, handler) => this.route(method, template, handler));
   }
 
   static async start(options: StartOptions = {}): Promise<FakeGitHub> {
@@ -1022,6 +1026,7 @@ export class FakeGitHub {
     headers: http.IncomingHttpHeaders,
   ): Ctx {
     const ctx: Ctx = { method, rawPath, params: match.params, query, body, headers, installation: undefined, token: undefined };
+    if (handler.auth === "none") return ctx;
     if (handler.auth === "app") {
       if (auth.kind !== "app") {
         throw new HttpError(401, auth.kind === "none" ? auth.reason : "A JSON web token could not be decoded");

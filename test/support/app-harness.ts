@@ -79,6 +79,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       modalRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
       modalBreaker: { probeBaseMs: 20, probeMaxMs: 100 },
       reconcileOnTimer: appOptions.reconcile ?? false,
+      startupChecks: false,
       budgetLimits: appOptions.budgetLimits,
     });
     const url = `http://127.0.0.1:${port}`;

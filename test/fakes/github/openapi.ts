@@ -17,7 +17,7 @@ const Ajv = _Ajv.default;
 const addFormats = _addFormats.default;
 
 /** Bump when the extraction below changes, so stale cache files are rebuilt. */
-const SUBSET_FORMAT = 2;
+const SUBSET_FORMAT = 3;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = { [key: string]: Json };
@@ -59,6 +59,7 @@ export function isServedPrefix(p: string): boolean {
   return (
     p === "/app" ||
     p.startsWith("/app/") ||
+    p.startsWith("/app-manifests/") ||
     p.startsWith("/installation/") ||
     // where is the App installed (App JWT)
     p === "/orgs/{org}/installation" ||

@@ -1,0 +1,44 @@
+// Writes settings into `.env`, keeping every line that is already there (comments,
+// other settings) and replacing only the lines of the names it writes. The file
+// holds the App's private key and secrets, so it is readable by its owner only.
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+
+/** One `NAME=value` line that node's parseEnv (and Probot's loadEnv) reads back unchanged. */
+function line(name: string, value: string): string {
+  if (/^[A-Za-z0-9_./:@+-]*$/.test(value)) return `${name}=${value}`;
+  // parseEnv has no escape for a quote inside quotes: single quotes keep a value
+  // verbatim; double quotes turn `\n` back into a newline, so a PEM fits on one line.
+  if (!/[\r\n]/.test(value) && !value.includes("'")) return `${name}='${value}'`;
+  if (value.includes('"')) throw new Error(`${name}: cannot write a value with both a newline and a double quote to .env`);
+  return `${name}="${value.replace(/\r?\n/g, "\\n")}"`;
+}
+
+export function updateDotenv(file: string, values: Record<string, string>): void {
+  let existing: string[] = [];
+  try {
+    existing = readFileSync(file, "utf8").split(/\r?\n/);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const names = new Set(Object.keys(values));
+  // A quoted value may span lines (Probot writes PEMs that way): drop its continuation too.
+  const kept: string[] = [];
+  let skippingQuoted = false;
+  for (const text of existing) {
+    if (skippingQuoted) {
+      if (/"\s*$/.test(text)) skippingQuoted = false;
+      continue;
+    }
+    const name = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(text);
+    if (name && names.has(name[1]!)) {
+      const rest = name[2]!.trim();
+      skippingQuoted = rest.startsWith('"') && (rest.length === 1 || !rest.endsWith('"'));
+      continue;
+    }
+    kept.push(text);
+  }
+  while (kept.length > 0 && kept[kept.length - 1] === "") kept.pop();
+  const lines = [...kept, ...Object.entries(values).map(([name, value]) => line(name, value))];
+  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600); // writeFileSync's mode applies only to a new file
+}
