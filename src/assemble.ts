@@ -49,18 +49,18 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const { metrics } = observability;
   const guard = new AssignmentGuard({ policy, fleet, log: log.child({ component: "policy" }), onOutcome: (outcome) => metrics.guard(outcome) });
 
+  /** Why Modal cannot take sandboxes now (its breaker is open), or undefined. */
+  const modalUnavailable = () => {
+    const breaker = fleet.breaker.state();
+    return breaker.state === "open" ? breaker.reason : undefined;
+  };
+
   const dispatcher: Dispatcher = new Dispatcher({
     concurrency: settings.dispatch.concurrency,
     log: log.child({ component: "dispatch" }),
     now,
     capacity,
-    modal: {
-      unavailable: () => {
-        const breaker = fleet.breaker.state();
-        return breaker.state === "open" ? breaker.reason : undefined;
-      },
-      whenAvailable: () => fleet.breaker.whenClosed(),
-    },
+    modal: { unavailable: modalUnavailable, whenAvailable: () => fleet.breaker.whenClosed() },
     plan: (job) => policy.plan(job),
     onOutcome: (record) => observability.outcome(record),
     serve: async (job, request) =>
@@ -130,6 +130,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     reconciler,
     metrics,
     observability,
+    modalUnavailable,
     handleWorkflowJob,
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */

@@ -110,6 +110,11 @@ export class Observability {
     if (summary.ok) this.#lastSuccessAt = at;
   }
 
+  /** The last reconcile pass, for /health. */
+  get lastPass(): ReconcilePassStatus | undefined {
+    return this.#lastPass;
+  }
+
   snapshot(): StatusSnapshot {
     const { sources } = this;
     return buildStatusSnapshot({

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { assemble, type Runtime } from "./assemble.js";
+import { healthEndpoint } from "./http/health-endpoint.js";
 import { homePage } from "./http/home-page.js";
 import { webhookEndpoint } from "./http/webhook-endpoint.js";
 import { startMetricsServer, type MetricsServer } from "./observe/start-metrics-server.js";
@@ -64,6 +65,7 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
   const handlers: Handler[] = [
     webhookEndpoint({ path: settings.github.webhookPath, secret: settings.github.webhookSecret, probot: io.probot, log }),
     ping,
+    healthEndpoint({ modalUnavailable: runtime.modalUnavailable, lastPass: () => runtime.observability.lastPass }),
     // With METRICS_PORT, /metrics lives on that port only (no token); else here, behind STATUS_TOKEN.
     ...(metricsPort === undefined ? [runtime.metrics.handler({ token: statusToken })] : []),
     statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),

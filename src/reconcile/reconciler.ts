@@ -35,6 +35,8 @@ export interface PassSummary {
   reason: string;
   full: boolean;
   ok: boolean;
+  /** Why the pass could not observe the world (when not ok). */
+  problem?: string;
   durationMs: number;
   checked: { sandboxes: number; runners: number; repositories: number; queuedJobs: number };
   repaired: Partial<Record<RepairKind, number>>;
@@ -157,7 +159,8 @@ export class Reconciler {
     } catch (error) {
       summary.ok = false;
       summary.failed++;
-      options.log.error({ reason: describeFailure(error).reason }, "reconcile pass could not observe Modal; nothing was changed");
+      summary.problem = `could not observe Modal: ${describeFailure(error).reason}`;
+      options.log.error({ reason: summary.problem }, "reconcile pass could not observe the world; nothing was changed");
     }
     await this.#redeliver(summary);
     summary.durationMs = options.now() - started;
