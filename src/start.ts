@@ -5,7 +5,7 @@
 // before anything starts.
 import type { RuntimeOptions } from "./runtime-io.js";
 import { startServer } from "./server.js";
-import { loadSettings } from "./settings/load-settings.js";
+import { checkRunnerSettings, loadSettings } from "./settings/load-settings.js";
 import { SETTINGS } from "./settings/settings-schema.js";
 import { loadDotenv } from "./setup/load-dotenv.js";
 import type { RunningServer } from "./setup/running-server.js";
@@ -20,6 +20,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   const { cwd = process.cwd(), ...serverOptions } = options;
   loadDotenv(cwd, env);
   if (!env.APP_ID && env.NODE_ENV !== "production") {
+    if (env.RUNNER_CONFIG) checkRunnerSettings(env, cwd);
     return startSetupServer({
       env,
       cwd,

@@ -175,6 +175,21 @@ function readRunnerConfig(v: Values, image: RunnerImageDefinition, buildArgs: Re
   }
 }
 
+/**
+ * Checks the runner image and runner config alone (and the settings they use), for
+ * `npm start`'s setup mode: before the App has credentials, a mistake in the file
+ * is still reported at start-up, not only once the App is created.
+ */
+export function checkRunnerSettings(env: Env = process.env, cwd = process.cwd()): void {
+  const problems: ConfigProblem[] = [];
+  const v = validateEach(env, "reconcile", []);
+  const buildArgs = runnerBuildArgs();
+  const dockerfile = typeof v.RUNNER_DOCKERFILE === "string" ? path.resolve(cwd, v.RUNNER_DOCKERFILE) : "";
+  const image = dockerfile ? readRunnerImage(dockerfile, buildArgs, problems) : { baseImage: "", commands: [] };
+  readRunnerConfig(v, image, buildArgs, cwd, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
 /** Reads and checks every setting `command` uses; throws ConfigError listing every problem. */
 export function loadSettings(env: Env = process.env, cwd = process.cwd(), options: LoadOptions = {}): Settings {
   const command = options.command ?? "server";

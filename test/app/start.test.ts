@@ -2,7 +2,7 @@
 // the GitHub App from app.yml (the whole first run: test/setup/first-run.test.ts); with a bad setting, a message naming it; with
 // credentials, a server that answers webhooks even when Modal is unreachable.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
@@ -93,6 +93,14 @@ describe("the built App (dist/main.js)", () => {
     expect(main.output()).toContain("WEBHOOK_SECRET is required");
     expect(main.output()).toContain('SANDBOX_CPU: Invalid input: expected number, received NaN (got "many")');
     expect(main.output()).not.toContain(github.privateKey.split("\n")[1]!);
+  });
+
+  test("a runner config with a mistake stops it even before the App exists, with the file, line and key", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
+    writeFileSync(path.join(dir, "runner.yml"), "profiles:\n  default:\n    labels: [modal]\n    gpu: A100X\n");
+    await expect(start({ PORT: String(await freePort()), LOG_LEVEL: "silent", RUNNER_CONFIG: "runner.yml", RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile") }, { cwd: dir })).rejects.toThrow(
+      /runner\.yml:4.*gpu|gpu.*runner\.yml:4/s,
+    );
   });
 
   test("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
