@@ -2,6 +2,7 @@
 // picks org level for org installations and falls back to repository level for
 // good if the installation has not granted "Self-hosted runners (organization)".
 import { PermanentError } from "../lib/errors.js";
+import { PromiseMemo } from "../lib/promise-memo.js";
 import type { JobRef } from "../model/job.js";
 import { DEFAULT_RUNNER_GROUP_ID, type RunnerScope } from "../model/runner-scope.js";
 import type { AppOctokit } from "./create-octokit-class.js";
@@ -12,7 +13,7 @@ export class RunnerScopes {
   /** Installations where org-level registration was refused (403). */
   readonly #orgRefused = new Set<number>();
   /** Runner group ids by org, when RUNNER_GROUP is a name (one lookup even for concurrent jobs). */
-  readonly #groupIds = new Map<string, Promise<number>>();
+  readonly #groupIds = new PromiseMemo<string, number>();
 
   readonly #group: number | string;
 
@@ -46,14 +47,8 @@ export class RunnerScopes {
   #groupId(octokit: AppOctokit, org: string): Promise<number> {
     const group = this.#group;
     if (typeof group === "number") return Promise.resolve(group);
-    let id = this.#groupIds.get(org);
-    if (!id) {
-      id = this.#lookUpGroup(octokit, org, group);
-      this.#groupIds.set(org, id);
-      // A failed lookup is not remembered: the group may be created later.
-      id.catch(() => this.#groupIds.delete(org));
-    }
-    return id;
+    // A failed lookup is not remembered: the group may be created later.
+    return this.#groupIds.get(org, () => this.#lookUpGroup(octokit, org, group));
   }
 
   async #lookUpGroup(octokit: AppOctokit, org: string, groupName: string): Promise<number> {

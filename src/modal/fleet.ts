@@ -11,6 +11,7 @@ import type { RunnerProfile } from "../model/runner-profile.js";
 import { isTransientModalError } from "../lib/errors.js";
 import type { RunnerImageDefinition } from "../model/runner-profile.js";
 import { MANAGED_BY } from "../model/sandbox-tags.js";
+import { PromiseMemo } from "../lib/promise-memo.js";
 import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions } from "./circuit-breaker.js";
 import { DEFAULT_MODAL_RETRY, withModalRetry, type RetryOptions } from "./with-modal-retry.js";
 
@@ -38,6 +39,7 @@ export interface FleetOptions {
   retry?: RetryOptions;
   /** How long a failed image build is not retried. */
   imageRetryMs?: number;
+  now?: () => number;
   /** Tests shorten the breaker's probe backoff. */
   breaker?: Partial<Pick<CircuitBreakerOptions, "failureThreshold" | "probeBaseMs" | "probeMaxMs">>;
 }
@@ -48,9 +50,11 @@ interface Resolution<T> {
 }
 
 export class Fleet {
-  #app: Promise<App> | undefined;
+  /** The app by name (one entry): created once, looked up again after a failure. */
+  readonly #app = new PromiseMemo<string, App>(1);
+  readonly #now: () => number;
   readonly #images = new Map<string, Resolution<Image>>();
-  readonly #secrets = new Map<string, Promise<Secret>>();
+  readonly #secrets = new PromiseMemo<string, Secret>();
   readonly #retry: RetryOptions;
   #calls = 0;
   /** Open while Modal's control plane fails: see circuit-breaker.ts. */
@@ -66,6 +70,7 @@ export class Fleet {
       onRetry: (error, attempt, delayMs) =>
         log.warn({ attempt, delayMs, reason: (error as Error).message }, "Modal call failed; retrying"),
     };
+    this.#now = options.now ?? Date.now;
     this.breaker = new CircuitBreaker({
       ...options.breaker,
       // The cheapest call that proves the control plane answers for our app.
@@ -81,11 +86,7 @@ export class Fleet {
   /** The app, created if missing; a failure is retried on the next call. */
   app(): Promise<App> {
     const { appName, environment } = this.options;
-    this.#app ??= this.#call(() => this.client.apps.fromName(appName, { environment, createIfMissing: true })).catch((error: unknown) => {
-      this.#app = undefined;
-      throw error;
-    });
-    return this.#app;
+    return this.#app.get(appName, () => this.#call(() => this.client.apps.fromName(appName, { environment, createIfMissing: true })));
   }
 
   /**
@@ -97,7 +98,7 @@ export class Fleet {
     const key = JSON.stringify(profile.image);
     const known = this.#images.get(key);
     const retryAfter = this.options.imageRetryMs ?? 60_000;
-    if (known && (known.failedAt === undefined || Date.now() - known.failedAt < retryAfter)) return known.value;
+    if (known && (known.failedAt === undefined || this.#now() - known.failedAt < retryAfter)) return known.value;
     const resolution: Resolution<Image> = { value: this.#build(profile.image) };
     resolution.value.then(
       (image) => this.log.info({ profile: profile.name, image: profile.image.baseImage, imageId: image.imageId }, "runner image ready"),
@@ -109,7 +110,7 @@ export class Fleet {
           this.log.warn(fields, "runner image not resolved yet (Modal unreachable); will try again with the next job");
           return;
         }
-        resolution.failedAt = Date.now();
+        resolution.failedAt = this.#now();
         this.log.error(fields, "runner image failed to build; jobs of this profile cannot start until it builds");
       },
     );
@@ -123,13 +124,7 @@ export class Fleet {
   }
 
   #secret(name: string): Promise<Secret> {
-    let secret = this.#secrets.get(name);
-    if (!secret) {
-      secret = this.#call(() => this.client.secrets.fromName(name, { environment: this.options.environment }));
-      this.#secrets.set(name, secret);
-      secret.catch(() => this.#secrets.delete(name));
-    }
-    return secret;
+    return this.#secrets.get(name, () => this.#call(() => this.client.secrets.fromName(name, { environment: this.options.environment })));
   }
 
   /** Resolves the app and every profile's image at start-up; failures are logged, not thrown. */
