@@ -21,22 +21,8 @@
 
 export type RequestPriority = "foreground" | "background";
 
-export interface BudgetClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { systemClock, type Clock } from "../lib/clock.js";
 
-export const systemClock: BudgetClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    // A waiting request must not keep a finished process alive.
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export interface BudgetLimits {
   /** Points that may be spent in any window (GitHub: 900 a minute; a burst of 180 writes). */
@@ -89,7 +75,7 @@ export class InstallationBudget {
 
   constructor(
     private readonly limits: BudgetLimits = GITHUB_SECONDARY_LIMITS,
-    private readonly clock: BudgetClock = systemClock,
+    private readonly clock: Clock = systemClock,
   ) {
     this.points = limits.capacity;
   }

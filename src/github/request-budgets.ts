@@ -1,7 +1,8 @@
 // The request budgets of every installation the process talks to, keyed like GitHub
 // keys its limits: one per installation, one for the App's own JWT ("app").
 // A status page or metrics gauge reads headroom() from here.
-import { GITHUB_SECONDARY_LIMITS, InstallationBudget, systemClock, type BudgetClock, type BudgetHeadroom, type BudgetLimits } from "./installation-budget.js";
+import { systemClock, type Clock } from "../lib/clock.js";
+import { GITHUB_SECONDARY_LIMITS, InstallationBudget, type BudgetHeadroom, type BudgetLimits } from "./installation-budget.js";
 
 /** Budgets kept before idle ones (full, nothing waiting) are forgotten: a fresh one is the same. */
 const PRUNE_ABOVE = 1000;
@@ -13,7 +14,7 @@ export class RequestBudgets {
 
   constructor(
     readonly limits: BudgetLimits = GITHUB_SECONDARY_LIMITS,
-    readonly clock: BudgetClock = systemClock,
+    readonly clock: Clock = systemClock,
   ) {}
 
   of(key: BudgetKey): InstallationBudget {

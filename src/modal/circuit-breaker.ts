@@ -12,23 +12,8 @@
 // control plane answers: they count as successes here.
 //
 // Pure logic: the clock and timers are injected, so tests drive time by hand.
+import { systemClock, type Clock } from "../lib/clock.js";
 import { describeFailure, isTransientModalError } from "../lib/errors.js";
-
-export interface BreakerClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: BreakerClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export interface CircuitBreakerOptions {
   /** Consecutive transient failures that open the breaker. */
@@ -45,7 +30,7 @@ export interface CircuitBreakerOptions {
   onOpen?: (reason: string) => void;
   /** Called once when it closes again: log one line. */
   onClose?: (downForMs: number) => void;
-  clock?: BreakerClock;
+  clock?: Clock;
 }
 
 export const DEFAULT_BREAKER_OPTIONS: CircuitBreakerOptions = { failureThreshold: 5, probeBaseMs: 1000, probeMaxMs: 30_000 };
@@ -74,7 +59,7 @@ interface Open {
 
 export class CircuitBreaker {
   private readonly options: CircuitBreakerOptions;
-  private readonly clock: BreakerClock;
+  private readonly clock: Clock;
   private readonly isFailure: (error: unknown) => boolean;
   private consecutiveFailures = 0;
   private open: Open | undefined;
