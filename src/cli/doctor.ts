@@ -8,7 +8,9 @@ import { formatCheckTable } from "../doctor/format-check-table.js";
 import { runDoctor } from "../doctor/run-doctor.js";
 import { summarizeChecks } from "../doctor/summarize-checks.js";
 import { loadDotenv } from "../setup/load-dotenv.js";
+import { flagsOrExit } from "./parse-flags.js";
 
+flagsOrExit(process.argv.slice(2), { command: "npm run doctor --", flags: {} });
 loadDotenv();
 const { settings, results } = checkSettings(process.env, process.cwd());
 if (settings) {
