@@ -139,7 +139,8 @@ test("a 20 s Modal outage with 10 jobs waiting", async () => {
   world = await startWorld({ githubLatencyMs: LATENCY_MS, modalLatencyMs: LATENCY_MS });
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
   world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
-  const app = await world.startApp(SCALED, { reconcile: true });
+  // The breaker's defaults scaled down 30× like the rest: probes 1 s doubling to 30 s become 33 ms to 1 s.
+  const app = await world.startApp(SCALED, { reconcile: true, modalBreaker: { probeBaseMs: 33, probeMaxMs: 1000 } });
   runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 200, pollMs: 50, jobDurationMs: 500 });
   await app.parts.fleet.prepare(app.settings.runner.config.profiles);
   await settled(world);
@@ -159,7 +160,7 @@ test("a 20 s Modal outage with 10 jobs waiting", async () => {
   const minted = world.github.requests.filter((request) => JIT_ROUTES.includes(request.route)).length - jitBefore;
   const deleted = world.github.requests.filter((request) => request.method === "DELETE").length;
   report.push(
-    `20 s Modal outage, 10 jobs: ${minted} registrations minted, ${deleted} deleted; ${createsDuringOutage} sandbox creates (${callsDuringOutage} Modal calls in all) during the outage; every job completed ${(drained / 1000).toFixed(1)} s after recovery (jobs run 0.5 s; the next probe is at most ${30} s away by default, 100 ms here)`,
+    `20 s Modal outage, 10 jobs: ${minted} registrations minted, ${deleted} deleted; ${createsDuringOutage} sandbox creates (${callsDuringOutage} Modal calls in all) during the outage; every job completed ${(drained / 1000).toFixed(1)} s after recovery (jobs run 0.5 s; probes at most 1 s apart here, 30 s by default)`,
   );
   expect(minted).toBeLessThanOrEqual(15);
   expect(createsDuringOutage).toBeLessThanOrEqual(100);

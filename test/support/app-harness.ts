@@ -29,6 +29,8 @@ export interface StartAppOptions {
   reconcile?: boolean;
   /** Benchmarks shrink GitHub's secondary-limit window (set the fake's to match). */
   budgetLimits?: RuntimeOptions["budgetLimits"];
+  /** Benchmarks use the breaker's timings scaled down rather than the tests' very short ones. */
+  modalBreaker?: RuntimeOptions["modalBreaker"];
 }
 
 export interface World {
@@ -77,7 +79,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       extraSecrets: [MODAL_TOKEN_SECRET],
       octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 },
       modalRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
-      modalBreaker: { probeBaseMs: 20, probeMaxMs: 100 },
+      modalBreaker: appOptions.modalBreaker ?? { probeBaseMs: 20, probeMaxMs: 100 },
       reconcileOnTimer: appOptions.reconcile ?? false,
       startupChecks: false,
       budgetLimits: appOptions.budgetLimits,
