@@ -58,6 +58,10 @@ export function describeFailure(error: unknown): FailureReport {
       return { retryable: false, reason: `GitHub does not know this installation (404)${where}: the App was uninstalled or APP_ID is wrong` };
     }
     if (status === 403 && /rate limit/i.test(error.message)) return { retryable: true, reason: `GitHub rate limit${where}` };
+    // Octokit reports a request that never got an answer (DNS, refused, TLS) as a 500
+    // whose cause is the network error: say that, not "GitHub answered 500".
+    const network = networkCode(error);
+    if (network) return { retryable: true, reason: `could not reach GitHub${where}: ${network} (check GHE_HOST, DNS and the network)` };
     if (status >= 500 || status === 429) return { retryable: true, reason: `GitHub answered ${status}${where}` };
     return { retryable: false, reason: `GitHub answered ${status}${where}: ${error.message.split("\n")[0]}` };
   }
@@ -66,4 +70,15 @@ export function describeFailure(error: unknown): FailureReport {
   // Network failures (fetch failed, ECONNRESET…) are worth another try.
   const network = /fetch failed|ECONN|ETIMEDOUT|EAI_AGAIN|socket/i.test(message + String((error as { cause?: unknown })?.cause ?? ""));
   return { retryable: network, reason: message };
+}
+
+const NETWORK_CODES = /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_|CERT_|ERR_TLS|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/;
+
+/** The network error code behind a failed request (fetch's cause chain), if any. */
+function networkCode(error: unknown): string | undefined {
+  for (let cause = (error as { cause?: unknown }).cause, depth = 0; cause && depth < 4; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && NETWORK_CODES.test(code)) return code;
+  }
+  return undefined;
 }
