@@ -6,6 +6,9 @@
 // node_modules/.cache/fake-github/openapi-subset-<version>.json (temp file + rename, so
 // concurrent Jest workers never read a half-written file) and every later load reads
 // that (~1 MB) file instead.
+//
+// Only tests load this file (FakeGitHub.start imports it when `checkOpenApi` is on):
+// ajv and @octokit/openapi are devDependencies, and the demo runs without them.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
