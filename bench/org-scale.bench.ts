@@ -4,7 +4,7 @@
 // call, and with the App's timings scaled down 30× (the defaults divided by 30), so
 // the figures are counts and ratios that hold on a noisy machine.
 import os from "node:os";
-import { attachSimulatedRunners, type SimulatedRunners } from "../test/fakes/simulated-runner.js";
+import { attachSimulatedRunners, type SimulatedRunners } from "../src/simulator/simulated-runner.js";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../test/support/app-harness.js";
 
 const LATENCY_MS = 50;

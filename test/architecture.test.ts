@@ -15,7 +15,9 @@ const FLOORS: string[][] = [
   ["dispatch", "reconcile"],
   ["webhooks", "http", "doctor"],
   ["(root)", "setup"],
-  ["cli", "demo", "(entry)"],
+  ["cli", "(entry)"],
+  // The demo drives the whole App against the simulator and parses its flags like the CLIs.
+  ["demo"],
 ];
 /** Files directly in src/ that are entry points (run by npm scripts), above the composition root. */
 const ENTRY_POINTS = new Set(["main.ts", "start.ts"]);

@@ -1,7 +1,7 @@
 // One queued job, one runner, one sandbox: across redeliveries, concurrent
 // duplicates, two replicas, lost answers and leftovers of failed attempts.
 import { Status } from "nice-grpc";
-import { attachSimulatedRunners } from "../fakes/simulated-runner.js";
+import { attachSimulatedRunners } from "../../src/simulator/simulated-runner.js";
 import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
 
 let world: World;

@@ -1,6 +1,6 @@
 // A queued `modal` job, delivered as a signed webhook, becomes one JIT runner
 // registration at GitHub and one sandbox on Modal.
-import { decodeJitConfig } from "../fakes/fake-github.js";
+import { decodeJitConfig } from "../../src/simulator/fake-github.js";
 import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
 
 let world: World;

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import type { RunningServer } from "../../src/setup/running-server.js";
 import { start } from "../../src/start.js";
-import { FakeGitHub } from "../fakes/fake-github.js";
+import { FakeGitHub } from "../../src/simulator/fake-github.js";
 import { appEnv, eventually } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 

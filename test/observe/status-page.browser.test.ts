@@ -1,8 +1,6 @@
 // The status page in a real headless Chromium: it loads behind the token with no
 // console error (CSP included), shows a running job, and follows the job to its end
-// without a reload. Also writes docs/status-page.png, the README's screenshot.
-import { mkdirSync } from "node:fs";
-import path from "node:path";
+// without a reload. (The README's screenshot is the demo's: test/demo/status-page.e2e.test.ts.)
 import type { Browser } from "playwright-core";
 import { statusHandler } from "../../src/observe/status-handler.js";
 import type { StatusSnapshot } from "../../src/observe/status-snapshot.js";
@@ -11,7 +9,6 @@ import { serveHandler } from "../support/serve-handler.js";
 import { sampleSnapshot } from "./sample-snapshot.js";
 
 const TOKEN = "browser-status-token-0123456789";
-const SCREENSHOT = path.join(process.cwd(), "docs", "status-page.png");
 
 let browser: Browser;
 beforeAll(async () => {
@@ -56,8 +53,6 @@ test("behind the token, the page shows a running job and follows it to its end w
     const sandbox = page.locator('tr[data-sandbox="mgr-4242-0"]');
     expect(await sandbox.innerText()).toContain("busy");
     expect(await page.locator('tr[data-job="4242"]').innerText()).toContain("started");
-    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     finish();
     // The page's own refresh brings the change: no reload, same document.

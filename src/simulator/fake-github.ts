@@ -1,8 +1,12 @@
 // A fake GitHub (Enterprise Server flavoured) for tests and benchmarks: a real HTTP
 // server on 127.0.0.1 that serves the REST routes the App uses under /api/v3, keeps
 // state (installations, repositories, workflow runs and jobs, self-hosted runners),
-// checks every request and its own responses against GitHub's OpenAPI description,
-// and delivers signed workflow_job webhooks built from GitHub's example payloads.
+// checks every request and its own responses against GitHub's OpenAPI description
+// (when asked: `checkOpenApi`, on unless turned off, as the demo does), and delivers
+// signed workflow_job webhooks built from GitHub's example payloads.
+//
+// This file keeps the state and the HTTP plumbing (authentication, faults, rate-limit
+// headers, ETags, pagination); the routes live by area in github/routes-*.ts.
 //
 // The App reaches it through real Octokit: GHE_HOST=<fake.host>, GHE_PROTOCOL=http,
 // APP_ID=<fake.appId>, PRIVATE_KEY=<fake.privateKey>, WEBHOOK_SECRET=<fake.webhookSecret>.
@@ -13,23 +17,22 @@ import { promisify } from "node:util";
 import { registerAppHookConfig } from "./github/app-hook-config.js";
 import { registerAppManifestConversions } from "./github/app-manifest-conversions.js";
 import { DeliveryLog } from "./github/delivery-log.js";
-import { openApi, type OpenApi, type RouteMatch } from "./github/openapi.js";
+import type { OpenApi, RouteMatch } from "./github/openapi.js";
+import { RouteTable } from "./github/route-table.js";
+import { registerActionsRoutes } from "./github/routes-actions.js";
+import { registerAppRoutes } from "./github/routes-app.js";
+import { registerInstallationRoutes } from "./github/routes-installation.js";
+import { registerRepositoryRoutes } from "./github/routes-repos.js";
+import { registerRunnerRoutes } from "./github/routes-runners.js";
+import { HttpError, lc, type Ctx, type Handler, type Permissions, type Reply } from "./github/route-kit.js";
+import { decodeJitConfig } from "./github/jit-config.js";
 import { SecondaryLimits } from "./github/secondary-limits.js";
 import {
-  appObject,
-  contentFileObject,
-  fullRepositoryObject,
-  installationObject,
   iso,
   jobObject,
   organizationObject,
-  randomAlnum,
   randomHex,
   repositoryObject,
-  runObject,
-  runStatus,
-  runnerGroupObject,
-  runnerObject,
   userObject,
   type Urls,
 } from "./github/shapes.js";
@@ -65,7 +68,6 @@ export type {
   SignatureMode,
 } from "./github/types.js";
 
-type Permissions = Record<string, "read" | "write">;
 type WorkflowJobAction = "queued" | "in_progress" | "completed" | "waiting";
 
 export const DEFAULT_PERMISSIONS: Readonly<Permissions> = Object.freeze({
@@ -99,64 +101,7 @@ function appKey(): Promise<AppKey> {
   return appKeyPromise;
 }
 
-// ---------------------------------------------------------------------------------
-// JIT config blobs. Shaped like the runner's files (.runner, .credentials,
-// .credentials_rsaparams, each base64 JSON) inside a base64 JSON envelope.
-
-export interface DecodedJitConfig {
-  runnerId: number;
-  runnerName: string;
-  runnerGroupId: number;
-  gitHubUrl: string;
-  workFolder: string;
-  ephemeral: boolean;
-  secret: string;
-}
-
-function b64json(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64");
-}
-
-function unb64json(value: unknown): Record<string, unknown> | undefined {
-  if (typeof value !== "string") return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, "base64").toString("utf8"));
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Reads a JIT config issued by a FakeGitHub; undefined when it is not one. */
-export function decodeJitConfig(encoded: string): DecodedJitConfig | undefined {
-  const envelope = unb64json(encoded);
-  const runnerFile = unb64json(envelope?.[".runner"]);
-  const rsa = unb64json(envelope?.[".credentials_rsaparams"]);
-  if (!runnerFile || !rsa) return undefined;
-  if (typeof runnerFile.AgentId !== "number" || typeof rsa.secret !== "string") return undefined;
-  return {
-    runnerId: runnerFile.AgentId,
-    runnerName: String(runnerFile.AgentName),
-    runnerGroupId: Number(runnerFile.PoolId),
-    gitHubUrl: String(runnerFile.GitHubUrl),
-    workFolder: String(runnerFile.WorkFolder),
-    ephemeral: runnerFile.Ephemeral === true,
-    secret: rsa.secret,
-  };
-}
-
-// ---------------------------------------------------------------------------------
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+export { decodeJitConfig, type DecodedJitConfig } from "./github/jit-config.js";
 
 function errorBody(status: number, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { message, documentation_url: DOCS, status: String(status), ...extra };
@@ -192,70 +137,13 @@ type Auth =
   | { kind: "app"; error?: string }
   | { kind: "installation"; token?: InstallationToken; error?: string };
 
-interface Ctx {
-  method: string;
-  rawPath: string;
-  params: Record<string, string>;
-  query: Record<string, string>;
-  body: unknown;
-  headers: http.IncomingHttpHeaders;
-  installation: FakeInstallation | undefined;
-  token: InstallationToken | undefined;
-}
-
-interface Reply {
-  status: number;
-  body?: unknown;
-  /** non-JSON answer (raw file content) */
-  text?: string;
-  contentType?: string;
-  headers?: Record<string, string>;
-}
-
-interface Handler {
-  auth: "app" | "installation" | "none";
-  /** installation routes: the permission the token must carry */
-  permission?: (p: Permissions) => boolean;
-  fn: (ctx: Ctx) => Reply;
-}
-
-function can(p: Permissions, name: string, level: "read" | "write"): boolean {
-  const have = p[name];
-  return have === "write" || (level === "read" && have === "read");
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function lc(s: string): string {
-  return s.toLowerCase();
 }
 
 function intParam(v: string | undefined, fallback: number): number {
   const n = v === undefined ? NaN : Number.parseInt(v, 10);
   return Number.isFinite(n) ? n : fallback;
-}
-
-/** GitHub's search-style date filter: ">=2024-01-01", "<2024-01-02T10:00:00Z", "a..b", "2024-01-01". */
-function matchesCreated(filter: string, created: Date): boolean {
-  const t = created.getTime();
-  const parse = (s: string, endOfDay: boolean): number => {
-    if (s === "*") return endOfDay ? Infinity : -Infinity;
-    if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return Date.parse(`${s}T00:00:00Z`) + (endOfDay ? 86_400_000 - 1 : 0);
-    return Date.parse(s);
-  };
-  const m = /^(>=|<=|>|<)(.+)$/.exec(filter);
-  if (m) {
-    const [, op, v] = m as unknown as [string, string, string];
-    if (op === ">=") return t >= parse(v, false);
-    if (op === ">") return t > parse(v, true);
-    if (op === "<=") return t <= parse(v, true);
-    return t < parse(v, false);
-  }
-  const range = filter.split("..");
-  if (range.length === 2) return t >= parse(range[0] as string, false) && t <= parse(range[1] as string, true);
-  return t >= parse(filter, false) && t <= parse(filter, true);
 }
 
 interface Fault {
@@ -265,6 +153,13 @@ interface Fault {
 }
 
 export interface StartOptions {
+  /**
+   * Check every request, response and webhook against GitHub's OpenAPI description
+   * (violations land in `violations`). Default true: what tests want. The demo turns
+   * it off: the description (@octokit/openapi, with ajv) is a devDependency of 385 MB,
+   * loaded only when this is on.
+   */
+  checkOpenApi?: boolean;
   webhookSecret?: string;
   latencyMs?: number;
   webhookUrl?: string;
@@ -292,22 +187,26 @@ export class FakeGitHub {
 
   private readonly server: http.Server;
   private readonly publicKey: crypto.KeyObject;
-  private readonly api: OpenApi;
-  private readonly urls: Urls;
-  private readonly createdAt = new Date(Date.now() - 86_400_000);
+  /** undefined when checkOpenApi is off: routing then uses the table of registered routes alone */
+  private readonly api: OpenApi | undefined;
+  private readonly table = new RouteTable();
   private readonly handlers = new Map<string, Handler>();
 
-  private readonly installationsById = new Map<number, FakeInstallation>();
-  private readonly accounts = new Map<string, Account>();
-  private readonly reposByName = new Map<string, FakeRepository>();
-  private readonly runnerGroups = new Map<string, FakeRunnerGroup[]>();
-  private readonly files = new Map<string, Map<string, string>>();
-  private readonly runnersById = new Map<number, FakeRunner>();
-  private readonly jitSecrets = new Map<number, string>();
-  private readonly jobsById = new Map<number, FakeJob>();
-  private readonly runsById = new Map<number, WorkflowRun>();
-  private readonly tokens = new Map<string, InstallationToken>();
-  private readonly labelIds = new Map<string, number>();
+  // The state below is read and changed by the route files (github/routes-*.ts);
+  // tests use the methods of this class instead.
+  readonly urls: Urls;
+  readonly createdAt = new Date(Date.now() - 86_400_000);
+  readonly installationsById = new Map<number, FakeInstallation>();
+  readonly accounts = new Map<string, Account>();
+  readonly reposByName = new Map<string, FakeRepository>();
+  readonly runnerGroups = new Map<string, FakeRunnerGroup[]>();
+  readonly files = new Map<string, Map<string, string>>();
+  readonly runnersById = new Map<number, FakeRunner>();
+  readonly jitSecrets = new Map<number, string>();
+  readonly jobsById = new Map<number, FakeJob>();
+  readonly runsById = new Map<number, WorkflowRun>();
+  readonly tokens = new Map<string, InstallationToken>();
+  readonly labelIds = new Map<string, number>();
   private readonly rate = new Map<string, { used: number; reset: number }>();
   private readonly pending = new Set<Promise<unknown>>();
   private faults: Fault[] = [];
@@ -321,11 +220,11 @@ export class FakeGitHub {
   private nextJobId = 30_000_000_001;
   private nextRunId = 10_000_000_001;
   private nextRunNumber = 1;
-  private nextRunnerId = 1;
-  private readonly sender: Account = { login: "octocat-fake", id: 583_231, type: "User" };
-  private readonly appOwner: Account = { login: "fake-app-owner", id: 583_232, type: "Organization" };
+  nextRunnerId = 1;
+  readonly sender: Account = { login: "octocat-fake", id: 583_231, type: "User" };
+  readonly appOwner: Account = { login: "fake-app-owner", id: 583_232, type: "Organization" };
 
-  private constructor(server: http.Server, key: AppKey, options: StartOptions) {
+  private constructor(server: http.Server, key: AppKey, api: OpenApi | undefined, options: StartOptions) {
     const port = (server.address() as AddressInfo).port;
     this.server = server;
     this.host = `127.0.0.1:${port}`;
@@ -337,22 +236,29 @@ export class FakeGitHub {
     this.webhookSecret = options.webhookSecret ?? "test-webhook-secret";
     this.webhookUrl = options.webhookUrl;
     this.latencyMs = options.latencyMs ?? 0;
-    this.api = openApi();
+    this.api = api;
     this.hookDeliveries = new DeliveryLog(this.baseUrl);
-    this.registerRoutes();
+    const route = (method: string, template: string, handler: Handler) => this.route(method, template, handler);
+    registerAppRoutes(this, route);
+    registerInstallationRoutes(this, route);
+    registerRepositoryRoutes(this, route);
+    registerActionsRoutes(this, route);
+    registerRunnerRoutes(this, route);
     registerAppManifestConversions(this, (method, template, handler) => this.route(method, template, handler));
     registerAppHookConfig(this, (method, template, handler) => this.route(method, template, handler));
   }
 
   static async start(options: StartOptions = {}): Promise<FakeGitHub> {
     const key = await appKey();
+    // A dynamic import: the product (the demo) never loads the description nor ajv.
+    const api = options.checkOpenApi === false ? undefined : (await import("./github/openapi.js")).openApi();
     const server = http.createServer();
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve());
     });
-    const fake = new FakeGitHub(server, key, options);
+    const fake = new FakeGitHub(server, key, api, options);
     server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
       fake.handle(req, res).catch((e: unknown) => {
         fake.violations.push(`fake-github internal error on ${req.method} ${req.url}: ${String((e as Error)?.stack ?? e)}`);
@@ -598,7 +504,7 @@ export class FakeGitHub {
     opts: { signature?: SignatureMode; omitInstallation?: boolean; installationId?: number; deliveryId?: string } = {},
   ): Promise<DeliveryResult> {
     const payload = this.workflowJobPayload(action, job, opts.omitInstallation ? null : opts.installationId);
-    for (const p of this.api.checkWebhook("workflow_job", action, payload)) {
+    for (const p of this.api?.checkWebhook("workflow_job", action, payload) ?? []) {
       this.violations.push(`webhook workflow_job.${action}: ${p}`);
     }
     const delivery: { signature?: SignatureMode; deliveryId?: string } = {};
@@ -624,7 +530,7 @@ export class FakeGitHub {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private deliver(
+  deliver(
     event: string,
     action: string | undefined,
     body: string,
@@ -801,7 +707,7 @@ export class FakeGitHub {
     return account;
   }
 
-  private groupsOf(org: string): FakeRunnerGroup[] {
+  groupsOf(org: string): FakeRunnerGroup[] {
     let groups = this.runnerGroups.get(lc(org));
     if (!groups) {
       groups = [
@@ -812,7 +718,7 @@ export class FakeGitHub {
     return groups;
   }
 
-  private repoOf(owner: string, name: string): FakeRepository {
+  repoOf(owner: string, name: string): FakeRepository {
     const repo = this.reposByName.get(lc(`${owner}/${name}`));
     if (!repo) throw new Error(`no repository ${owner}/${name}`);
     return repo;
@@ -838,12 +744,12 @@ export class FakeGitHub {
     return group.default || group.visibility === "all" || group.selectedRepositories.has(lc(`${job.owner}/${job.repo}`));
   }
 
-  private deleteRunner(id: number): void {
+  deleteRunner(id: number): void {
     this.runnersById.delete(id);
     this.jitSecrets.delete(id);
   }
 
-  private labelId(name: string): number {
+  labelId(name: string): number {
     let id = this.labelIds.get(lc(name));
     if (id === undefined) {
       id = this.labelIds.size + 1;
@@ -852,7 +758,7 @@ export class FakeGitHub {
     return id;
   }
 
-  private accountOf(login: string): Account {
+  accountOf(login: string): Account {
     return this.accounts.get(lc(login)) ?? { login, id: 0, type: "User" };
   }
 
@@ -890,7 +796,9 @@ export class FakeGitHub {
     } catch {
       // keep it raw
     }
-    const match = this.api.match(method, rawPath);
+    // With the description loaded, its templates decide (a path GitHub documents but the
+    // fake does not serve is reported as such); without it, the fake's own routes.
+    const match: RouteMatch | undefined = this.api ? this.api.match(method, rawPath) : this.tableMatch(method, rawPath);
     const record: RecordedRequest = { method, path: decodedPath, route: match?.template ?? "", query, body, status: 0, at };
     this.requests.push(record);
 
@@ -923,14 +831,14 @@ export class FakeGitHub {
       return;
     }
 
-    const handler = match?.operation ? this.handlers.get(`${method} ${match.template}`) : undefined;
+    const handler = match && (!this.api || match.operation) ? this.handlers.get(`${method} ${match.template}`) : undefined;
     if (!match || !handler) {
       this.violations.push(`${method} ${match?.template ?? decodedPath}: not implemented by the fake`);
       reply({ status: 404, body: errorBody(404, "Not Found") }, false);
       return;
     }
 
-    const problems = this.api.checkRequest(method, match, query, body, hasBody);
+    const problems = this.api?.checkRequest(method, match, query, body, hasBody) ?? [];
     for (const p of problems) this.violations.push(`${method} ${match.template}: ${p}`);
 
     try {
@@ -1097,7 +1005,7 @@ export class FakeGitHub {
     };
 
     if (validate && match && !isText && status !== 304) {
-      for (const p of this.api.checkResponse(record.method, match, status, reply.body)) {
+      for (const p of this.api?.checkResponse(record.method, match, status, reply.body) ?? []) {
         this.violations.push(`${record.method} ${match.template}: ${p}`);
       }
     }
@@ -1128,7 +1036,7 @@ export class FakeGitHub {
     res.end(text);
   }
 
-  private paginate<T>(ctx: Ctx, items: T[]): { page: T[]; headers: Record<string, string> } {
+  paginate<T>(ctx: Ctx, items: T[]): { page: T[]; headers: Record<string, string> } {
     const perPage = Math.min(100, Math.max(1, intParam(ctx.query.per_page, 30)));
     const page = Math.max(1, intParam(ctx.query.page, 1));
     const last = Math.max(1, Math.ceil(items.length / perPage));
@@ -1145,392 +1053,16 @@ export class FakeGitHub {
   }
 
   // -------------------------------------------------------------------------------
-  // Routes
+  // Routes (registered by github/routes-*.ts)
 
   private route(method: string, template: string, handler: Handler): void {
-    if (!this.api.templates.includes(template)) throw new Error(`fake-github: ${template} is not in GitHub's OpenAPI description`);
+    if (this.api && !this.api.templates.includes(template)) throw new Error(`fake-github: ${template} is not in GitHub's OpenAPI description`);
+    this.table.add(method, template);
     this.handlers.set(`${method} ${template}`, handler);
   }
 
-  private registerRoutes(): void {
-    const anyPermission = (): boolean => true;
-    const actionsRead = (p: Permissions): boolean => can(p, "actions", "read");
-    const orgRunnersRead = (p: Permissions): boolean => can(p, "organization_self_hosted_runners", "read");
-    const orgRunnersWrite = (p: Permissions): boolean => can(p, "organization_self_hosted_runners", "write");
-    const adminRead = (p: Permissions): boolean => can(p, "administration", "read");
-    const adminWrite = (p: Permissions): boolean => can(p, "administration", "write");
-    const contentsRead = (p: Permissions): boolean => can(p, "contents", "read") || can(p, "single_file", "read");
-
-    // --- App (JWT)
-    this.route("GET", "/app", {
-      auth: "app",
-      fn: () => ({ status: 200, body: appObject(this.urls, this.appId, this.appSlug, this.appOwner, this.createdAt) }),
-    });
-
-    this.route("GET", "/app/hook/deliveries", { auth: "app", fn: (ctx) => this.hookDeliveries.list(ctx.query, ctx.rawPath) });
-    this.route("GET", "/app/hook/deliveries/{delivery_id}", { auth: "app", fn: (ctx) => this.hookDeliveries.get(Number(ctx.params.delivery_id)) });
-    this.route("POST", "/app/hook/deliveries/{delivery_id}/attempts", {
-      auth: "app",
-      fn: (ctx) => this.hookDeliveries.attempt(Number(ctx.params.delivery_id), (d) => void this.deliver(d.event, d.action ?? undefined, d.body, { deliveryId: d.guid, redelivery: true })),
-    });
-    this.route("GET", "/app/installations", {
-      auth: "app",
-      fn: (ctx) => {
-        const all = [...this.installationsById.values()].sort((a, b) => a.id - b.id);
-        const { page, headers } = this.paginate(ctx, all);
-        return { status: 200, body: page.map((i) => installationObject(this.urls, i, this.appId, this.appSlug, this.createdAt)), headers };
-      },
-    });
-
-    const installationOf = (pred: (i: FakeInstallation) => boolean): Reply => {
-      const inst = [...this.installationsById.values()].find(pred);
-      if (!inst) throw new HttpError(404, "Not Found");
-      return { status: 200, body: installationObject(this.urls, inst, this.appId, this.appSlug, this.createdAt) };
-    };
-    this.route("GET", "/orgs/{org}/installation", {
-      auth: "app",
-      fn: (ctx) => installationOf((i) => i.account.type === "Organization" && lc(i.account.login) === lc(ctx.params.org as string)),
-    });
-    this.route("GET", "/users/{username}/installation", {
-      auth: "app",
-      fn: (ctx) => installationOf((i) => lc(i.account.login) === lc(ctx.params.username as string)),
-    });
-    this.route("GET", "/repos/{owner}/{repo}/installation", {
-      auth: "app",
-      fn: (ctx) => {
-        const repo = this.reposByName.get(lc(`${ctx.params.owner}/${ctx.params.repo}`));
-        return installationOf((i) => i.id === repo?.installationId);
-      },
-    });
-
-    this.route("GET", "/app/installations/{installation_id}", {
-      auth: "app",
-      fn: (ctx) => {
-        const inst = this.installationsById.get(Number(ctx.params.installation_id));
-        if (!inst) throw new HttpError(404, "Not Found");
-        return { status: 200, body: installationObject(this.urls, inst, this.appId, this.appSlug, this.createdAt) };
-      },
-    });
-
-    this.route("POST", "/app/installations/{installation_id}/access_tokens", {
-      auth: "app",
-      fn: (ctx) => {
-        const inst = this.installationsById.get(Number(ctx.params.installation_id));
-        if (!inst) throw new HttpError(404, "Not Found");
-        const body = (ctx.body ?? {}) as { permissions?: Record<string, string>; repositories?: string[]; repository_ids?: number[] };
-        let permissions: Permissions = { ...inst.permissions };
-        if (body.permissions) {
-          permissions = {};
-          for (const [name, level] of Object.entries(body.permissions)) {
-            if ((level !== "read" && level !== "write") || !can(inst.permissions, name, level)) {
-              throw new HttpError(422, "The permissions requested are not granted to this installation.");
-            }
-            permissions[name] = level;
-          }
-        }
-        const own = [...this.reposByName.values()].filter((r) => r.installationId === inst.id);
-        let repositoryIds: Set<number> | undefined;
-        if (body.repositories || body.repository_ids) {
-          repositoryIds = new Set();
-          for (const name of body.repositories ?? []) {
-            const r = own.find((x) => lc(x.name) === lc(name) || lc(x.fullName) === lc(name));
-            if (!r) throw new HttpError(422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
-            repositoryIds.add(r.id);
-          }
-          for (const id of body.repository_ids ?? []) {
-            if (!own.some((x) => x.id === id)) {
-              throw new HttpError(422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
-            }
-            repositoryIds.add(id);
-          }
-        }
-        const token: InstallationToken = {
-          token: `ghs_${randomAlnum(36)}`,
-          installationId: inst.id,
-          expiresAt: new Date(Date.now() + 3_600_000),
-          permissions,
-        };
-        if (repositoryIds) token.repositoryIds = repositoryIds;
-        this.tokens.set(token.token, token);
-        const out: Record<string, unknown> = {
-          token: token.token,
-          expires_at: iso(token.expiresAt),
-          permissions,
-          repository_selection: "selected",
-        };
-        if (repositoryIds) {
-          out.repositories = own
-            .filter((r) => repositoryIds.has(r.id))
-            .map((r) => repositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt));
-        }
-        return { status: 201, body: out };
-      },
-    });
-
-    // --- Installation
-    this.route("GET", "/installation/repositories", {
-      auth: "installation",
-      permission: anyPermission,
-      fn: (ctx) => {
-        const token = ctx.token as InstallationToken;
-        const repos = [...this.reposByName.values()]
-          .filter((r) => r.installationId === token.installationId && (!token.repositoryIds || token.repositoryIds.has(r.id)))
-          .sort((a, b) => a.id - b.id);
-        const { page, headers } = this.paginate(ctx, repos);
-        return {
-          status: 200,
-          headers,
-          body: {
-            total_count: repos.length,
-            repository_selection: "selected",
-            repositories: page.map((r) => repositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt)),
-          },
-        };
-      },
-    });
-
-    // --- Repositories
-    this.route("GET", "/repos/{owner}/{repo}", {
-      auth: "installation",
-      permission: anyPermission,
-      fn: (ctx) => {
-        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
-        return { status: 200, body: fullRepositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt) };
-      },
-    });
-
-    this.route("GET", "/repos/{owner}/{repo}/contents/{path}", {
-      auth: "installation",
-      permission: contentsRead,
-      fn: (ctx) => {
-        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
-        const files = this.files.get(lc(r.fullName)) ?? new Map<string, string>();
-        const path = (ctx.params.path as string).replace(/^\/+|\/+$/g, "");
-        const content = files.get(path);
-        const raw = /\.raw\b|vnd\.github\.raw/.test(String(ctx.headers.accept ?? ""));
-        if (content !== undefined) {
-          if (raw) return { status: 200, text: content, contentType: "text/plain; charset=utf-8" };
-          return { status: 200, body: contentFileObject(this.urls, r.owner, r.name, path, content) };
-        }
-        // a directory: the entries right under it
-        const prefix = `${path}/`;
-        const entries = new Map<string, Record<string, unknown>>();
-        for (const [p, c] of files) {
-          if (!p.startsWith(prefix)) continue;
-          const rest = p.slice(prefix.length);
-          const name = rest.split("/")[0] as string;
-          const child = `${prefix}${name}`;
-          if (entries.has(child)) continue;
-          const obj = contentFileObject(this.urls, r.owner, r.name, rest.includes("/") ? child : p, rest.includes("/") ? "" : c);
-          delete obj.content;
-          delete obj.encoding;
-          if (rest.includes("/")) {
-            obj.type = "dir";
-            obj.size = 0;
-            obj.download_url = null;
-          }
-          entries.set(child, obj);
-        }
-        if (entries.size === 0) throw new HttpError(404, "Not Found");
-        return { status: 200, body: [...entries.values()] };
-      },
-    });
-
-    // --- Actions: jobs and runs
-    this.route("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}", {
-      auth: "installation",
-      permission: actionsRead,
-      fn: (ctx) => {
-        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
-        const job = this.jobsById.get(Number(ctx.params.job_id));
-        if (!job || job.owner !== r.owner || job.repo !== r.name) throw new HttpError(404, "Not Found");
-        return { status: 200, body: jobObject(this.urls, job) };
-      },
-    });
-
-    const runsOf = (r: FakeRepository): WorkflowRun[] =>
-      [...this.runsById.values()].filter((run) => run.owner === r.owner && run.repo === r.name);
-    const jobsOfRun = (runId: number): FakeJob[] => [...this.jobsById.values()].filter((j) => j.runId === runId).sort((a, b) => a.id - b.id);
-    const runJson = (r: FakeRepository, run: WorkflowRun): Record<string, unknown> =>
-      runObject(
-        this.urls,
-        run,
-        jobsOfRun(run.id).filter((j) => j.runAttempt === run.runAttempt),
-        repositoryObject(this.urls, r, this.accountOf(r.owner), this.createdAt),
-        userObject(this.urls, this.sender),
-      );
-
-    this.route("GET", "/repos/{owner}/{repo}/actions/runs", {
-      auth: "installation",
-      permission: actionsRead,
-      fn: (ctx) => {
-        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
-        const q = ctx.query;
-        const runs = runsOf(r)
-          .filter((run) => {
-            if (q.branch !== undefined && run.headBranch !== q.branch) return false;
-            if (q.head_sha !== undefined && run.headSha !== q.head_sha) return false;
-            if (q.event !== undefined && run.event !== q.event) return false;
-            if (q.created !== undefined && !matchesCreated(q.created, run.createdAt)) return false;
-            if (q.status !== undefined) {
-              const { status, conclusion } = runStatus(jobsOfRun(run.id).filter((j) => j.runAttempt === run.runAttempt));
-              if (q.status !== status && q.status !== conclusion) return false;
-            }
-            return true;
-          })
-          .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id - a.id);
-        const { page, headers } = this.paginate(ctx, runs);
-        return { status: 200, headers, body: { total_count: runs.length, workflow_runs: page.map((run) => runJson(r, run)) } };
-      },
-    });
-
-    this.route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}", {
-      auth: "installation",
-      permission: actionsRead,
-      fn: (ctx) => {
-        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
-        const run = this.runsById.get(Number(ctx.params.run_id));
-        if (!run || run.owner !== r.owner || run.repo !== r.name) throw new HttpError(404, "Not Found");
-        return { status: 200, body: runJson(r, run) };
-      },
-    });
-
-    this.route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", {
-      auth: "installation",
-      permission: actionsRead,
-      fn: (ctx) => {
-        const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
-        const run = this.runsById.get(Number(ctx.params.run_id));
-        if (!run || run.owner !== r.owner || run.repo !== r.name) throw new HttpError(404, "Not Found");
-        const all = jobsOfRun(run.id);
-        const jobs = ctx.query.filter === "all" ? all : all.filter((j) => j.runAttempt === run.runAttempt);
-        const { page, headers } = this.paginate(ctx, jobs);
-        return { status: 200, headers, body: { total_count: jobs.length, jobs: page.map((j) => jobObject(this.urls, j)) } };
-      },
-    });
-
-    // --- Self-hosted runners (org and repo scope)
-    type Scope = FakeRunner["scope"];
-    const scopeOf = (ctx: Ctx): Scope => {
-      if (ctx.params.org !== undefined) {
-        return { kind: "org", org: (ctx.installation as FakeInstallation).account.login };
-      }
-      const r = this.repoOf(ctx.params.owner as string, ctx.params.repo as string);
-      return { kind: "repo", owner: r.owner, repo: r.name };
-    };
-    const sameScope = (a: Scope, b: Scope): boolean =>
-      a.kind === "org" && b.kind === "org"
-        ? lc(a.org) === lc(b.org)
-        : a.kind === "repo" && b.kind === "repo" && lc(a.owner) === lc(b.owner) && lc(a.repo) === lc(b.repo);
-    const runnersIn = (scope: Scope): FakeRunner[] =>
-      [...this.runnersById.values()].filter((x) => sameScope(x.scope, scope)).sort((a, b) => a.id - b.id);
-    const runnerJson = (x: FakeRunner): Record<string, unknown> => runnerObject(x, (n) => this.labelId(n));
-    const findRunner = (ctx: Ctx): FakeRunner => {
-      const runner = this.runnersById.get(Number(ctx.params.runner_id));
-      if (!runner || !sameScope(runner.scope, scopeOf(ctx))) throw new HttpError(404, "Not Found");
-      return runner;
-    };
-
-    const generateJitConfig = (ctx: Ctx): Reply => {
-      const scope = scopeOf(ctx);
-      const body = ctx.body as { name: string; runner_group_id: number; labels: string[]; work_folder?: string };
-      let groupName = "Default";
-      if (scope.kind === "org") {
-        const group = this.groupsOf(scope.org).find((g) => g.id === body.runner_group_id);
-        if (!group) throw new HttpError(404, "Not Found");
-        groupName = group.name;
-      } else if (body.runner_group_id !== 1) {
-        throw new HttpError(404, "Not Found");
-      }
-      if (runnersIn(scope).some((x) => lc(x.name) === lc(body.name))) {
-        throw new HttpError(409, `Already exists - A runner with the name ${body.name} already exists.`);
-      }
-      const labels: string[] = [];
-      for (const l of body.labels) if (!labels.some((x) => lc(x) === lc(l))) labels.push(l);
-      const id = this.nextRunnerId++;
-      const secret = randomAlnum(40);
-      const gitHubUrl = scope.kind === "org" ? `${this.urls.web}/${scope.org}` : `${this.urls.web}/${scope.owner}/${scope.repo}`;
-      const encoded = b64json({
-        ".runner": b64json({
-          AgentId: id,
-          AgentName: body.name,
-          PoolId: body.runner_group_id,
-          PoolName: groupName,
-          DisableUpdate: false,
-          Ephemeral: true,
-          ServerUrl: `${this.urls.web}/_services/pipelines/fake/`,
-          GitHubUrl: gitHubUrl,
-          WorkFolder: body.work_folder ?? "_work",
-        }),
-        ".credentials": b64json({
-          Scheme: "OAuth",
-          Data: { ClientId: crypto.randomUUID(), AuthorizationUrl: `${this.urls.web}/_services/token/${id}`, RequireFipsCryptography: "False" },
-        }),
-        ".credentials_rsaparams": b64json({ secret }),
-      });
-      const runner: FakeRunner = {
-        id,
-        name: body.name,
-        os: "Linux",
-        status: "offline",
-        busy: false,
-        labels,
-        runnerGroupId: body.runner_group_id,
-        ephemeral: true,
-        scope,
-        installationId: (ctx.installation as FakeInstallation).id,
-        jitConfig: encoded,
-      };
-      this.runnersById.set(id, runner);
-      this.jitSecrets.set(id, secret);
-      return { status: 201, body: { runner: runnerJson(runner), encoded_jit_config: encoded } };
-    };
-
-    const listRunners = (ctx: Ctx): Reply => {
-      const all = runnersIn(scopeOf(ctx)).filter((x) => ctx.query.name === undefined || x.name === ctx.query.name);
-      const { page, headers } = this.paginate(ctx, all);
-      return { status: 200, headers, body: { total_count: all.length, runners: page.map(runnerJson) } };
-    };
-
-    const deleteRunner = (ctx: Ctx): Reply => {
-      const runner = findRunner(ctx);
-      if (runner.busy) throw new HttpError(422, `Bad request - Runner "${runner.name}" is still running a job".`);
-      this.deleteRunner(runner.id);
-      return { status: 204 };
-    };
-
-    this.route("POST", "/orgs/{org}/actions/runners/generate-jitconfig", { auth: "installation", permission: orgRunnersWrite, fn: generateJitConfig });
-    this.route("POST", "/repos/{owner}/{repo}/actions/runners/generate-jitconfig", { auth: "installation", permission: adminWrite, fn: generateJitConfig });
-    this.route("GET", "/orgs/{org}/actions/runners", { auth: "installation", permission: orgRunnersRead, fn: listRunners });
-    this.route("GET", "/repos/{owner}/{repo}/actions/runners", { auth: "installation", permission: adminRead, fn: listRunners });
-    this.route("GET", "/orgs/{org}/actions/runners/{runner_id}", {
-      auth: "installation",
-      permission: orgRunnersRead,
-      fn: (ctx) => ({ status: 200, body: runnerJson(findRunner(ctx)) }),
-    });
-    this.route("GET", "/repos/{owner}/{repo}/actions/runners/{runner_id}", {
-      auth: "installation",
-      permission: adminRead,
-      fn: (ctx) => ({ status: 200, body: runnerJson(findRunner(ctx)) }),
-    });
-    this.route("DELETE", "/orgs/{org}/actions/runners/{runner_id}", { auth: "installation", permission: orgRunnersWrite, fn: deleteRunner });
-    this.route("DELETE", "/repos/{owner}/{repo}/actions/runners/{runner_id}", { auth: "installation", permission: adminWrite, fn: deleteRunner });
-
-    this.route("GET", "/orgs/{org}/actions/runner-groups", {
-      auth: "installation",
-      permission: orgRunnersRead,
-      fn: (ctx) => {
-        const org = (ctx.installation as FakeInstallation).account.login;
-        let groups = [...this.groupsOf(org)].sort((a, b) => a.id - b.id);
-        const visibleTo = ctx.query.visible_to_repository;
-        if (visibleTo !== undefined) {
-          const full = lc(`${org}/${visibleTo}`);
-          groups = groups.filter((g) => g.default || g.visibility === "all" || g.selectedRepositories.has(full));
-        }
-        const { page, headers } = this.paginate(ctx, groups);
-        return { status: 200, headers, body: { total_count: groups.length, runner_groups: page.map((g) => runnerGroupObject(this.urls, org, g)) } };
-      },
-    });
+  private tableMatch(method: string, rawPath: string): RouteMatch | undefined {
+    const found = this.table.match(method, rawPath);
+    return found && { ...found, operation: undefined };
   }
 }
-

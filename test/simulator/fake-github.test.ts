@@ -4,9 +4,9 @@ import type { AddressInfo } from "node:net";
 import { verify } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { Probot, ProbotOctokit, createNodeMiddleware } from "probot";
-import { DEFAULT_PERMISSIONS, FakeGitHub, decodeJitConfig, type FakeJob } from "./fake-github.js";
-import { openApi } from "./github/openapi.js";
-import { jobObject } from "./github/shapes.js";
+import { DEFAULT_PERMISSIONS, FakeGitHub, decodeJitConfig, type FakeJob } from "../../src/simulator/fake-github.js";
+import { openApi } from "../../src/simulator/github/openapi.js";
+import { jobObject } from "../../src/simulator/github/shapes.js";
 
 // Throttling off (the object form does not turn it off in Probot 14.3.2), fast retries.
 const TestOctokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
@@ -436,4 +436,23 @@ test("latencyMs delays every REST answer", async () => {
   } finally {
     gh.latencyMs = 0;
   }
+});
+
+describe("without the OpenAPI checks (the demo)", () => {
+  test("routes by the fake's own table: the most literal template wins, an unserved path is a 404 and a violation", async () => {
+    const plain = await FakeGitHub.start({ checkOpenApi: false });
+    try {
+      const inst = plain.addInstallation({ id: 7007, account: "plain-org" });
+      plain.addRepository({ installationId: inst.id, owner: "plain-org", name: "app" });
+      const octokit = new TestOctokit({ auth: { appId: plain.appId, privateKey: plain.privateKey, installationId: inst.id }, baseUrl: plain.baseUrl, log: silentLog() });
+      const { data } = await octokit.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "plain-org", name: "modal-1-0", runner_group_id: 1, labels: ["modal"] });
+      expect(decodeJitConfig(data.encoded_jit_config)?.runnerName).toBe("modal-1-0");
+      const { data: one } = await octokit.request("GET /orgs/{org}/actions/runners/{runner_id}", { org: "plain-org", runner_id: data.runner.id });
+      expect(one.name).toBe("modal-1-0");
+      await expectStatus(octokit.request("GET /orgs/{org}/hooks", { org: "plain-org" }), 404);
+      expect(plain.violations).toEqual(["GET /orgs/plain-org/hooks: not implemented by the fake"]);
+    } finally {
+      await plain.close();
+    }
+  });
 });

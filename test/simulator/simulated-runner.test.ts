@@ -1,6 +1,6 @@
 import type { ModalClient, App, Image } from "modal";
-import { FakeModal } from "./fake-modal.js";
-import { attachSimulatedRunners, type RunnerSide, type SimulatedRunners } from "./simulated-runner.js";
+import { FakeModal } from "../../src/simulator/fake-modal.js";
+import { attachSimulatedRunners, type RunnerSide, type SimulatedRunners } from "../../src/simulator/simulated-runner.js";
 
 /** A tiny stand-in for FakeGitHub's runner-facing side. */
 class StubGitHub implements RunnerSide {

@@ -6,12 +6,16 @@
 // node_modules/.cache/fake-github/openapi-subset-<version>.json (temp file + rename, so
 // concurrent Jest workers never read a half-written file) and every later load reads
 // that (~1 MB) file instead.
+//
+// Only tests load this file (FakeGitHub.start imports it when `checkOpenApi` is on):
+// ajv and @octokit/openapi are devDependencies, and the demo runs without them.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import _Ajv from "ajv";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import _addFormats from "ajv-formats";
+import { compileTemplate, matchTemplate, type CompiledTemplate } from "./route-table.js";
 
 const Ajv = _Ajv.default;
 const addFormats = _addFormats.default;
@@ -274,11 +278,7 @@ function formatErrors(where: string, errors: ErrorObject[] | null | undefined, l
   return [...new Set(out)];
 }
 
-interface CompiledRoute {
-  template: string;
-  segments: string[];
-  literalCount: number;
-  greedyLast: boolean;
+interface CompiledRoute extends CompiledTemplate {
   operations: Record<string, ApiOperation>;
 }
 
@@ -289,18 +289,7 @@ export class OpenApi {
 
   constructor(subset: Subset = loadSubset()) {
     this.webhooks = subset.webhooks;
-    this.routes = Object.entries(subset.paths).map(([template, operations]) => {
-      const segments = template.split("/").slice(1);
-      const last = segments[segments.length - 1] ?? "";
-      return {
-        template,
-        segments,
-        literalCount: segments.filter((s) => !s.startsWith("{")).length,
-        // "/repos/{owner}/{repo}/contents/{path}": the file path may hold slashes
-        greedyLast: last === "{path}",
-        operations,
-      };
-    });
+    this.routes = Object.entries(subset.paths).map(([template, operations]) => ({ ...compileTemplate(template), operations }));
   }
 
   get templates(): string[] {
@@ -312,7 +301,7 @@ export class OpenApi {
     const parts = rawPath.split("/").slice(1);
     let best: { route: CompiledRoute; params: Record<string, string>; hasMethod: boolean } | undefined;
     for (const route of this.routes) {
-      const params = matchSegments(route, parts);
+      const params = matchTemplate(route, parts);
       if (!params) continue;
       const hasMethod = method in route.operations;
       if (
@@ -393,30 +382,6 @@ export class OpenApi {
     if (validate && !validate(payload)) return formatErrors("payload", validate.errors);
     return [];
   }
-}
-
-function matchSegments(route: CompiledRoute, parts: string[]): Record<string, string> | undefined {
-  const { segments } = route;
-  if (route.greedyLast ? parts.length < segments.length : parts.length !== segments.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i] as string;
-    const isLast = i === segments.length - 1;
-    const raw = isLast && route.greedyLast ? parts.slice(i).join("/") : (parts[i] as string);
-    if (seg.startsWith("{")) {
-      if (raw === "") return undefined;
-      let value: string;
-      try {
-        value = decodeURIComponent(raw);
-      } catch {
-        return undefined;
-      }
-      params[seg.slice(1, -1)] = value;
-    } else if (seg !== raw) {
-      return undefined;
-    }
-  }
-  return params;
 }
 
 let sharedApi: OpenApi | undefined;

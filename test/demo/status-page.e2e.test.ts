@@ -1,0 +1,83 @@
+// The demo's world in a real headless Chromium: the real App with a STATUS_TOKEN,
+// the simulated GitHub (every request and response checked against GitHub's OpenAPI
+// description) and Modal, the scripted workload running. A job queued through the
+// simulator shows on the status page as started with a busy sandbox; when it
+// finishes, the page shows that by its own refresh, without a reload, and without a
+// console error. The page, full of the workload's jobs, becomes docs/status-page.png
+// (the README's screenshot).
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { Browser } from "playwright-core";
+import { runWorkload } from "../../src/demo/run-workload.js";
+import { demoJobDuration, startDemo, type Demo } from "../../src/demo/start-demo.js";
+import { collectPageErrors, launchBrowser } from "../support/browser.js";
+import { eventually } from "../support/app-harness.js";
+import { LogCapture } from "../support/log-capture.js";
+
+const SCREENSHOT = path.join(process.cwd(), "docs", "status-page.png");
+
+let browser: Browser;
+let demo: Demo;
+const logs = new LogCapture();
+/** Jobs whose simulated runner keeps running until the test completes the job itself. */
+const held = new Set<number>();
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  demo = await startDemo({
+    port: 0,
+    logDestination: logs,
+    logLevel: "info",
+    checkOpenApi: true,
+    runners: { jobDurationMs: (jobId) => (held.has(jobId) ? 600_000 : demoJobDuration(jobId)) },
+  });
+});
+
+afterAll(async () => {
+  await demo?.stop();
+  await browser?.close();
+});
+
+test("a job queued in the simulator shows on the status page, running, then finished, without a reload", async () => {
+  const workload = new AbortController();
+  const context = await browser.newContext({ httpCredentials: { username: "demo", password: demo.statusToken }, viewport: { width: 1200, height: 900 } });
+  try {
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    let navigations = 0;
+    page.on("framenavigated", (frame) => {
+      if (frame === page.mainFrame()) navigations += 1;
+    });
+    expect((await page.goto(`${demo.url}/`))?.status()).toBe(200);
+
+    const job = demo.github.queueJob({ owner: "acme", repo: "api", labels: ["self-hosted", "modal"], name: "e2e" });
+    held.add(job.id);
+    await demo.github.deliverWorkflowJob("queued", job);
+    const sandbox = page.locator(`tr[data-sandbox="modal-${job.id}-0"]`);
+    await sandbox.filter({ hasText: "busy" }).waitFor({ timeout: 20_000 });
+    expect(await page.locator(`tr[data-job="${job.id}"]`).innerText()).toContain("started");
+
+    // The workload fills the page; the screenshot is taken during its 30-job burst.
+    const script = runWorkload(demo, { say: () => undefined, signal: workload.signal });
+    await eventually(() => demo.modal.running().length >= 16, "the burst runs", 40_000);
+    await page.locator("tr[data-sandbox]", { hasText: "busy" }).nth(11).waitFor({ timeout: 20_000 });
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    demo.github.completeJob(job.id, "success");
+    await sandbox.waitFor({ state: "detached", timeout: 20_000 });
+    expect(await page.locator(`tr[data-job="${job.id}"]`).innerText()).toContain("started");
+    expect(await page.locator("#updated").innerText()).toContain("refreshed");
+    expect(navigations).toBe(1);
+    expect(errors).toEqual([]);
+
+    workload.abort();
+    await script;
+    expect(demo.github.violations).toEqual([]);
+    // The token guards the page; it never reaches a log line.
+    expect(logs.raw.join("")).not.toContain(demo.statusToken);
+  } finally {
+    workload.abort();
+    await context.close();
+  }
+}, 120_000);
