@@ -4,7 +4,6 @@
 // says so, the App stops that sandbox and counts it; runners that took allowed jobs
 // are left alone.
 import { eventually, settled, startOrgWorld, type RunningApp, type World } from "../support/app-harness.js";
-import { runnerConfigFile } from "../profiles/config-file.js";
 import { counterValue } from "./foreign-runner.js";
 
 let world: World;
