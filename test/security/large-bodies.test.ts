@@ -74,6 +74,14 @@ test("a 100 MB unsigned webhook body is answered 413 without being held, and nev
   expect((await fetch(`${app.url}/ping`)).status).toBe(200);
 });
 
+test("a refused delivery's payload is never logged (wrong signature, malformed JSON)", async () => {
+  const body = JSON.stringify({ action: "queued", marker: MARKER.repeat(1000) });
+  expect((await world.github.deliverRaw("workflow_job", body, { signature: "wrong" })).status).toBe(400);
+  expect((await world.github.deliverRaw("workflow_job", `{"marker": "${MARKER}"`)).status).toBe(400);
+  expect(app.logs.text).not.toContain(MARKER);
+  expect(app.logs.lines.filter((line) => line.status === 400)).toHaveLength(2);
+});
+
 test.each([
   ["with the bearer token", { authorization: `Bearer ${RECONCILE_SECRET}` }],
   ["without a token", {}],
