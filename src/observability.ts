@@ -87,7 +87,7 @@ export class Observability {
     if (event.action === "in_progress" && event.job.createdAt && event.startedAt) this.metrics.jobStarted(labels, Date.parse(event.job.createdAt), Date.parse(event.startedAt));
     if (event.action === "completed") {
       if (event.startedAt && event.completedAt) this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
-      this.ledger.ended(event.runnerName, event.job.installationId);
+      this.ledger.ended(event.runnerName, event.job.installationId, fullName(event.job.repository));
     }
   }
 

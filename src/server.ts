@@ -7,10 +7,11 @@ import type { AddressInfo } from "node:net";
 import { assemble, type Runtime } from "./assemble.js";
 import { healthEndpoint } from "./http/health-endpoint.js";
 import { homePage } from "./http/home-page.js";
+import { limitBody } from "./http/limit-body.js";
 import { webhookEndpoint } from "./http/webhook-endpoint.js";
 import { startMetricsServer, type MetricsServer } from "./observe/start-metrics-server.js";
 import { statusHandler } from "./observe/status-handler.js";
-import { reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
+import { RECONCILE_PATH, reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
 import type { Logger } from "pino";
 import { runDoctor } from "./doctor/run-doctor.js";
 import { summarizeChecks } from "./doctor/summarize-checks.js";
@@ -69,6 +70,7 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
     // With METRICS_PORT, /metrics lives on that port only (no token); else here, behind STATUS_TOKEN.
     ...(metricsPort === undefined ? [runtime.metrics.handler({ token: statusToken })] : []),
     statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),
+    ...(settings.reconcile.secret ? [limitBody(RECONCILE_PATH)] : []),
     reconcileEndpoint(settings.reconcile.secret, (full) => runtime.reconciler.run({ full, reason: "http" })),
     homePage({ statusPage: statusToken !== undefined, webhookPath: settings.github.webhookPath }),
   ];

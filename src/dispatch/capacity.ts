@@ -4,6 +4,7 @@
 // dispatches in flight here. Several replicas each count the others' sandboxes only
 // from the last list, so together they may overshoot a cap briefly, by at most what
 // they start between two passes.
+import { sameOwner } from "../model/job.js";
 import type { Caps } from "../model/runner-profile.js";
 
 export interface Placement {
@@ -72,8 +73,14 @@ export class Capacity {
   /**
    * A sandbox ended (its job finished, or it was terminated). Only the sandbox's
    * own installation can end it: runner names are unique per org, not globally.
+   * An event's `repository` must also be of the sandbox's account (a runner serves
+   * only its own org's or repository's jobs), so an event whose installation and
+   * repository do not go together frees nothing.
    */
-  ended(sandboxName: string, installationId: number): void {
-    if (this.#running.get(sandboxName)?.installationId === installationId) this.#running.delete(sandboxName);
+  ended(sandboxName: string, installationId: number, repository?: string): void {
+    const counted = this.#running.get(sandboxName);
+    if (counted?.installationId !== installationId) return;
+    if (repository !== undefined && !sameOwner(counted.repository, repository)) return;
+    this.#running.delete(sandboxName);
   }
 }

@@ -30,6 +30,11 @@ export function repositoryKey(repository: Pick<RepositoryRef, "owner" | "name"> 
   return (typeof repository === "string" ? repository : fullName(repository)).toLowerCase();
 }
 
+/** Whether two repositories ("owner/name" or refs) belong to the same account: an installation's repositories all do. */
+export function sameOwner(a: Pick<RepositoryRef, "owner" | "name"> | string, b: Pick<RepositoryRef, "owner" | "name"> | string): boolean {
+  return repositoryKey(a).split("/")[0] === repositoryKey(b).split("/")[0];
+}
+
 /** Oldest job first (by creation time, then id): the order jobs wait and are served in. */
 export function oldestFirst(a: Pick<JobRef, "createdAt" | "id">, b: Pick<JobRef, "createdAt" | "id">): number {
   return (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id;

@@ -6,6 +6,7 @@
 // another replica (or before a restart) are shown but not costed here: each replica
 // reports what it started, so the replicas' sums add up without double counting.
 import { BoundedMap } from "../lib/bounded.js";
+import { sameOwner } from "../model/job.js";
 import type { RunnerProfile } from "../model/runner-profile.js";
 import { sandboxCost, type PriceTable, type SandboxCost } from "./cost.js";
 
@@ -57,10 +58,15 @@ export class SandboxLedger {
     for (const sandbox of listed) if (!this.#entries.has(sandbox.name)) this.#entries.set(sandbox.name, { ...sandbox, ours: false });
   }
 
-  /** The sandbox ended (its runner's job completed, or it was terminated); only its own installation can say so. */
-  ended(name: string, installationId: number): void {
+  /**
+   * The sandbox ended (its runner's job completed, or it was terminated); only its
+   * own installation can say so, about a repository of the sandbox's account.
+   */
+  ended(name: string, installationId: number, repository?: string): void {
     const entry = this.#entries.get(name);
-    if (entry?.installationId === installationId) this.#end(entry, this.now());
+    if (entry?.installationId !== installationId) return;
+    if (repository !== undefined && entry.repository !== undefined && !sameOwner(entry.repository, repository)) return;
+    this.#end(entry, this.now());
   }
 
   get(name: string, installationId: number): LedgerEntry | undefined {

@@ -1,7 +1,12 @@
 // Repositories the App knows, with the installation that reaches them and when
 // their Actions were last active. A cache: webhooks and full sweeps fill it, a
-// restart empties it (the next full sweep refills it).
+// restart empties it (the next full sweep refills it). Bounded: the repositories
+// least recently seen go first (a full sweep finds them again).
+import { BoundedMap } from "../lib/bounded.js";
 import { repositoryKey, type RepositoryRef } from "../model/job.js";
+
+/** Repositories remembered at most: far more than one deployment's installations hold in active use. */
+export const MAX_KNOWN_REPOSITORIES = 50_000;
 
 export interface KnownRepository {
   repository: RepositoryRef;
@@ -11,7 +16,7 @@ export interface KnownRepository {
 }
 
 export class RepositoryDirectory {
-  readonly #known = new Map<string, KnownRepository>();
+  readonly #known = new BoundedMap<string, KnownRepository>(MAX_KNOWN_REPOSITORIES);
 
   /** A workflow_job event arrived for the repository. */
   noteActivity(repository: RepositoryRef, installationId: number, at: number): void {

@@ -77,7 +77,7 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
         deps.dispatcher.forget(job.id);
         if (ourRunner) {
           // The runner exits after its job: its slot is free for a waiting job.
-          deps.capacity.ended(runnerName, job.installationId);
+          deps.capacity.ended(runnerName, job.installationId, fullName(job.repository));
           deps.dispatcher.pump();
           deps.report({ action, job, runnerName, startedAt, completedAt });
         } else if (hasLabel(job.labels, deps.runnerLabel)) {

@@ -3,6 +3,7 @@
 // the repository, the job and the reason, and leaves nothing behind.
 import { Status } from "nice-grpc";
 import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
+import { linesWith, outcomes } from "../support/outcomes.js";
 
 let world: World;
 
@@ -31,13 +32,14 @@ describe("GitHub faults are retried", () => {
   ])("%s from generate-jitconfig", async (_name, response) => {
     const app = await world.startApp();
     world.github.failNext({ method: "POST", route: JIT_ROUTE }, response, 2);
-    await world.github.deliverWorkflowJob("queued", queueJob());
+    const job = queueJob();
+    await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => world.modal.running().length === 1, "a sandbox runs");
     await settled(world);
     const statuses = world.github.requests.filter((request) => request.route === JIT_ROUTE).map((request) => request.status);
     expect(statuses).toEqual([response.status, response.status, 201]);
     expect(world.github.runners()).toHaveLength(1);
-    expect(app.logs.find("could not start a runner for the job")).toHaveLength(0);
+    expect(outcomes(app, { jobId: job.id }).map((outcome) => outcome.kind)).toEqual(["started"]);
   });
 
   test("a 500 while reading the job", async () => {
@@ -60,11 +62,11 @@ describe("GitHub faults are retried", () => {
 
 describe("Modal faults are retried", () => {
   test.each([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED])("%s while creating the sandbox", async (code) => {
-    const app = await world.startApp();
+    await world.startApp();
     world.modal.failNext("sandboxCreateV2", code, 2);
     await world.github.deliverWorkflowJob("queued", queueJob());
     await eventually(() => world.modal.running().length === 1, "a sandbox runs");
-    expect(app.logs.find("Modal call failed; retrying")).toHaveLength(2);
+    expect(world.modal.calls.filter((call) => call.method === "sandboxCreateV2")).toHaveLength(3);
     expect(world.github.runners()).toHaveLength(1);
   });
 
@@ -88,9 +90,8 @@ describe("a job that still fails", () => {
     await eventually(() => app.parts.dispatcher.unserved().length === 1, "the failure is recorded");
     await settled(world);
 
-    expect(app.logs.find("could not start a runner for the job")).toEqual([
-      expect.objectContaining({ level: 50, jobId: job.id, repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT"), retryable: false }),
-    ]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "failed", repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT") })]);
+    expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([expect.objectContaining({ repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT"), retryable: false })]);
     expect(world.github.runners()).toHaveLength(0);
     expect(world.modal.sandboxes()).toHaveLength(0);
     expect(app.parts.dispatcher.unserved().map((entry) => entry.job.id)).toEqual([job.id]);
@@ -107,8 +108,9 @@ describe("a job that still fails", () => {
     world.github.failNext({ method: "POST", route: JIT_ROUTE }, { status: 500, body: { message: "boom" } }, 10);
     const job = queueJob();
     await world.github.deliverWorkflowJob("queued", job);
-    await eventually(() => app.logs.find("could not start a runner for the job").length === 1, "the failure is logged");
-    expect(app.logs.find("could not start a runner for the job")[0]).toMatchObject({ jobId: job.id, repo: "octo-org/app", reason: expect.stringContaining("GitHub answered 500") });
+    await eventually(() => outcomes(app, { jobId: job.id, kind: "failed" }).length === 1, "the failure is recorded");
+    await settled(world);
+    expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([expect.objectContaining({ repo: "octo-org/app", reason: expect.stringContaining("GitHub answered 500") })]);
     expect(world.github.requests.filter((request) => request.route === JIT_ROUTE)).toHaveLength(4); // the first try and three retries
     expect(world.modal.sandboxes()).toHaveLength(0);
   });

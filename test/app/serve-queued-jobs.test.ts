@@ -2,6 +2,7 @@
 // registration at GitHub and one sandbox on Modal.
 import { decodeJitConfig } from "../../src/simulator/fake-github.js";
 import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+import { linesWith, outcomes } from "../support/outcomes.js";
 
 let world: World;
 
@@ -68,7 +69,7 @@ describe("serving queued jobs", () => {
     // …and the runner is started from it, as the `runner` user when the image has one.
     expect(sandbox!.command.join(" ")).toMatch(/exec \$as_runner \.\/run\.sh$/); // the JIT config only in the environment
     expect(sandbox!.command.join(" ")).toMatch(/runuser -u runner/);
-    expect(app.logs.find("runner started")[0]).toMatchObject({ jobId: job.id, repo: "octo-org/app", runner: `modal-${job.id}-0` });
+    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "started", repo: "octo-org/app" })]);
   });
 
   test("a user's repository gets a repository-level runner", async () => {
@@ -115,7 +116,8 @@ describe("serving queued jobs", () => {
       "201 /repos/{owner}/{repo}/actions/runners/generate-jitconfig",
       "201 /repos/{owner}/{repo}/actions/runners/generate-jitconfig",
     ]);
-    expect(app.logs.find(/org-level runners refused/)).toHaveLength(1);
+    // Said once, as a warning naming the installation and org.
+    expect(linesWith(app, { level: 40, installationId: installation.id, org: "octo-org" })).toHaveLength(1);
   });
 
   test("a runner group given by name is looked up once per org", async () => {
@@ -137,9 +139,7 @@ describe("serving queued jobs", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await settled(world);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(app.logs.find("could not start a runner for the job")).toEqual([
-      expect.objectContaining({ jobId: job.id, repo: "octo-org/app", reason: expect.stringContaining("RUNNER_GROUP") }),
-    ]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "failed", repo: "octo-org/app", reason: expect.stringContaining("RUNNER_GROUP") })]);
   });
 
   test("the Modal app and the runner image are resolved once, not per job", async () => {
@@ -169,7 +169,8 @@ describe("jobs the App leaves alone", () => {
     await settled(world);
     expect(world.github.runners()).toHaveLength(0);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(app.logs.find("job ignored")).toEqual([expect.objectContaining({ level: 20, jobId: job.id })]);
+    expect(linesWith(app, { jobId: job.id, component: "webhooks" })).toEqual([expect.objectContaining({ level: 20, reason: expect.stringContaining('do not include "modal"') })]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([]);
   });
 
   test.each(["in_progress", "completed", "waiting"] as const)("a %s delivery starts nothing", async (action) => {
@@ -189,7 +190,7 @@ describe("jobs the App leaves alone", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await settled(world);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(app.logs.find("job refused by policy")).toEqual([expect.objectContaining({ reason: expect.stringContaining("public") })]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "refused", reason: expect.stringContaining("public") })]);
 
     await app.stop();
     world.github.webhookUrl = (await world.startApp({ ALLOW_PUBLIC_REPOS: "true" })).webhookUrl;
@@ -200,9 +201,10 @@ describe("jobs the App leaves alone", () => {
   test("denied repositories are refused", async () => {
     orgWithRepo();
     const app = await world.startApp({ DENIED_REPOSITORIES: "octo-org/app" });
-    await world.github.deliverWorkflowJob("queued", world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] }));
+    const job = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
+    await world.github.deliverWorkflowJob("queued", job);
     await settled(world);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(app.logs.find("job refused by policy")[0]!.reason).toMatch(/DENIED_REPOSITORIES/);
+    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "refused", reason: expect.stringMatching(/DENIED_REPOSITORIES/) })]);
   });
 });

@@ -44,3 +44,17 @@ test("a fresh list from Modal replaces the count, keeping what this replica star
   capacity.ended("modal-3-0", at("o/c").installationId);
   expect(capacity.reserve(4, at("o/d"), caps).reserved).toBe(true);
 });
+
+test("only the sandbox's own installation, about a repository of its account, frees its slot", () => {
+  const capacity = new Capacity();
+  const caps = { ...none, total: 1 };
+  capacity.reserve(1, at("octo-org/app", "default", 1), caps);
+  capacity.started(1, "modal-1-0");
+  // Runner names are unique per org only: another org's runner may carry the same name.
+  capacity.ended("modal-1-0", 2);
+  capacity.ended("modal-1-0", 1, "evil-org/tools");
+  expect(capacity.reserve(2, at("octo-org/web"), caps)).toEqual({ reserved: false, cap: "total (1/1)" });
+  // An org-level runner may finish a job of another repository of its org.
+  capacity.ended("modal-1-0", 1, "octo-org/web");
+  expect(capacity.reserve(2, at("octo-org/web"), caps).reserved).toBe(true);
+});

@@ -1,5 +1,6 @@
 // An image that fails to build is reported clearly and holds up only its profile.
 import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
+import { linesWith, outcomes } from "../support/outcomes.js";
 import { runnerConfigFile } from "./config-file.js";
 
 let world: World;
@@ -15,8 +16,9 @@ test("a broken profile image fails its jobs with the build's error; other profil
   world.modal.failImageBuild("example.com/broken-runner:1", "RUN apt-get install nonexistent-package: exit code 100");
   const config = runnerConfigFile(["profiles:", "  default:", "    labels: [modal]", "  broken:", "    labels: [modal, broken]", "    image: { from: example.com/broken-runner:1 }", ""].join("\n"));
   const app = await world.startApp({ RUNNER_CONFIG: config });
-  await eventually(() => app.logs.find(/runner image failed to build/).length === 1, "the build failure is reported");
-  expect(app.logs.find(/runner image failed to build/)[0]).toMatchObject({ level: 50, profile: "broken", reason: expect.stringContaining("nonexistent-package") });
+  const buildFailures = () => linesWith(app, { component: "modal", level: 50, profile: "broken" });
+  await eventually(() => buildFailures().length === 1, "the build failure is reported");
+  expect(buildFailures()[0]).toMatchObject({ reason: expect.stringContaining("nonexistent-package") });
 
   const broken = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal", "broken"] });
   const fine = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
@@ -25,8 +27,7 @@ test("a broken profile image fails its jobs with the build's error; other profil
   await settled(world);
 
   expect(world.modal.running().map((sandbox) => sandbox.name)).toEqual([`modal-${fine.id}-0`]);
-  expect(app.logs.find("could not start a runner for the job")).toEqual([
-    expect.objectContaining({ jobId: broken.id, profile: "broken", reason: expect.stringContaining("nonexistent-package") }),
-  ]);
+  expect(outcomes(app, { kind: "failed" })).toEqual([expect.objectContaining({ jobId: broken.id, reason: expect.stringContaining("nonexistent-package") })]);
+  expect(outcomes(app, { jobId: fine.id }).map((outcome) => outcome.kind)).toEqual(["started"]);
   expect(world.github.runners().map((runner) => runner.name)).toEqual([`modal-${fine.id}-0`]); // the broken job's registration was removed
 });

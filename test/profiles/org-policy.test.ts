@@ -5,6 +5,7 @@
 // it reads: one error line, and no sandbox.
 import { attachSimulatedRunners, type SimulatedRunners } from "../../src/simulator/simulated-runner.js";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { linesWith, outcomes } from "../support/outcomes.js";
 import { runnerConfigFile } from "./config-file.js";
 
 let world: World;
@@ -37,7 +38,7 @@ async function deliver(repo: string, labels = ["self-hosted", "modal"]) {
 }
 
 const started = (jobId: number) => world.modal.sandboxes().some((sandbox) => sandbox.tags.job_id === String(jobId));
-const refusals = () => app.logs.find("job refused by policy").map((line) => line.reason);
+const refusals = () => outcomes(app, { kind: "refused" }).map((outcome) => outcome.reason);
 
 test("the org allows only some repositories", async () => {
   orgPolicy("repositories: [app]\n");
@@ -63,7 +64,7 @@ test("the org sets a lower cap: the second job waits", async () => {
   const second = await deliver("web");
   expect(started(first.id)).toBe(true);
   expect(started(second.id)).toBe(false);
-  expect(app.logs.find("job waits for capacity")).toEqual([expect.objectContaining({ jobId: second.id, cap: "per installation (1/1)" })]);
+  expect(outcomes(app, { kind: "waiting" })).toEqual([expect.objectContaining({ jobId: second.id, reason: "cap reached: per installation (1/1)" })]);
   await eventually(() => started(second.id), "the second job starts when the first is done");
 });
 
@@ -84,12 +85,12 @@ test("a file that tries to widen the operator's policy gets only the narrowing p
   const second = await deliver("app");
   expect(started(first.id)).toBe(true);
   expect(started(second.id)).toBe(false); // perRepository 1 applies
-  const warnings = app.logs.find("policy file tries to widen the operator's policy; that part is ignored").map((line) => line.problem);
+  const warnings = linesWith(app, { component: "policy", level: 40, file: "octo-org/.github/.github/modal-runner.yml" }).map((line) => line.problem);
   expect(warnings.sort()).toEqual(['caps.total 500 is above the operator\'s 3', 'profile "gpu-xl" is not offered']);
 });
 
-const UNREADABLE = "policy file unreadable; its org or repository is not served until it reads";
-const unreadable = () => app.logs.find(UNREADABLE);
+/** The error lines about policy files (one per failure): matched on their fields. */
+const unreadable = () => app.logs.lines.filter((line) => line.component === "policy" && line.level === 50 && typeof line.file === "string");
 
 test.each([
   ["a schema error", "caps:\n  total: lots\n", /is invalid: caps.total: Invalid input: expected number/],
@@ -180,5 +181,5 @@ test("an installation that granted no file permission has no policy files: the o
   await settled(world);
   expect(started(job.id)).toBe(true);
   expect(unreadable()).toEqual([]);
-  expect(app.logs.find(/policy files are not read: the installation granted no Single file/)).toHaveLength(1);
+  expect(linesWith(app, { component: "policy", level: 40, problem: "not granted" })).toHaveLength(1);
 });

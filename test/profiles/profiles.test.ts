@@ -2,6 +2,7 @@
 // sandbox parameters that reach Modal's control plane, images built once per
 // profile, and jobs no profile can serve.
 import { fetchProtected, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { linesWith, outcomes } from "../support/outcomes.js";
 
 let world: World;
 let app: RunningApp;
@@ -62,9 +63,8 @@ test("a job with the runner label that no profile can serve is logged once, with
   await settled(world);
   expect(world.github.runners()).toHaveLength(0);
   expect(world.modal.sandboxes()).toHaveLength(0);
-  expect(app.logs.find("job refused by policy")).toEqual([
-    expect.objectContaining({ jobId: job.id, reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") }),
-  ]);
+  expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "refused", reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") })]);
+  expect(linesWith(app, { jobId: job.id, component: "dispatch" })).toEqual([expect.objectContaining({ reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") })]);
   const metrics = await fetchProtected(app);
   expect(metrics).toContain('modal_runner_jobs_total{outcome="refused"} 1');
 });

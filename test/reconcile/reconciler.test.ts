@@ -29,6 +29,8 @@ async function idleRunnerOfCancelledJob() {
 }
 
 const repairLines = () => world.app.logs.lines.filter((line) => typeof line.repair === "string");
+/** Each pass's summary line (known by its fields, not its message). */
+const passLines = () => world.app.logs.lines.filter((line) => line.component === "reconcile" && typeof line.checked === "object" && typeof line.apiCalls === "object");
 
 describe("lost webhooks", () => {
   test("a job whose webhook was never sent is served by the start-up pass (full sweep)", async () => {
@@ -177,7 +179,7 @@ describe("runners nobody needs", () => {
     expect(statusOf(next!.id)).toBe("in_progress");
     expect(world.modal.running()).toHaveLength(1);
     expect(world.github.runners()).toEqual([expect.objectContaining({ id: runner.id, busy: true })]);
-    expect(world.app.logs.find("reconcile: runner left alone")).toEqual([expect.objectContaining({ reason: "the runner took a job meanwhile" })]);
+    expect(world.app.logs.lines.filter((line) => line.component === "reconcile" && line.reason === "the runner took a job meanwhile")).toHaveLength(1);
   });
 
   test("a runner that never takes a job is reaped after IDLE_RUNNER_TIMEOUT, and its job gets a new runner", async () => {
@@ -273,11 +275,11 @@ describe("replicas", () => {
 describe("running the reconciler", () => {
   test("on start-up and then on the interval", async () => {
     world = await startReconcileWorld({ env: { RECONCILE_INTERVAL: "1s" }, reconcileOnStart: true });
-    await eventually(() => world.app.logs.find("reconcile pass").some((line) => line.reason === "start-up" && line.full === true), "the start-up pass ran");
+    await eventually(() => passLines().some((line) => line.reason === "start-up" && line.full === true), "the start-up pass ran");
     await world.github.deliverWorkflowJob("completed", world.queueJob(["ubuntu-latest"])); // the repository is active
     const lost = world.queueJob();
     await eventually(() => statusOf(lost.id) === "completed", "the timer's pass served the lost job", 5000);
-    expect(world.app.logs.find("reconcile pass").filter((line) => line.reason === "interval").length).toBeGreaterThanOrEqual(1);
+    expect(passLines().filter((line) => line.reason === "interval").length).toBeGreaterThanOrEqual(1);
   });
 
   test("on demand over HTTP, with the secret", async () => {
@@ -305,7 +307,8 @@ describe("reporting", () => {
     const job = await idleRunnerOfCancelledJob();
     await world.pass();
 
-    const [summary] = world.app.logs.find("reconcile pass");
+    expect(passLines()).toHaveLength(1);
+    const [summary] = passLines();
     expect(summary).toMatchObject({
       level: 30,
       reason: "test",
@@ -314,7 +317,7 @@ describe("reporting", () => {
       apiCalls: { github: expect.any(Number), modal: expect.any(Number) },
     });
     expect(repairLines()).toEqual([
-      expect.objectContaining({ msg: "reconcile: removed a runner and its sandbox", jobId: job.id, runner: `modal-${job.id}-0`, sandbox: `modal-${job.id}-0`, sandboxId: expect.any(String), reason: expect.any(String) }),
+      expect.objectContaining({ repair: "remove-surplus-runner", jobId: job.id, runner: `modal-${job.id}-0`, sandbox: `modal-${job.id}-0`, sandboxId: expect.any(String), reason: expect.any(String) }),
     ]);
   });
 

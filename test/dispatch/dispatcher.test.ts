@@ -1,0 +1,257 @@
+// The dispatcher alone, with plain collaborators: a plan function (the job policy),
+// a serve function (what serveJob answers), the real Capacity, a Modal availability
+// switch and a manual clock. What is checked is what it reports (its outcome
+// records) and what it holds (waiting, unserved, dispatching), never its log.
+import { pino } from "pino";
+import { Capacity } from "../../src/dispatch/capacity.js";
+import { Dispatcher, type OutcomeRecord } from "../../src/dispatch/dispatcher.js";
+import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeRequest } from "../../src/dispatch/serve-job.js";
+import type { JobRef } from "../../src/model/job.js";
+import type { Caps, RunnerProfile } from "../../src/model/runner-profile.js";
+import type { JobPlan } from "../../src/policy/job-policy.js";
+import { eventually } from "../support/app-harness.js";
+import { ManualClock, flush } from "../support/manual-clock.js";
+
+const INSTALLATION = 7;
+const profile = { name: "default", labels: ["modal"] } as RunnerProfile;
+const noCaps: Caps = { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} };
+
+let nextId = 1;
+function job(o: { createdAt?: string; repo?: string } = {}): JobRef {
+  const id = nextId++;
+  return {
+    id,
+    runId: id,
+    name: "build",
+    labels: ["modal"],
+    createdAt: o.createdAt ?? new Date(1_700_000_000_000 + id * 1000).toISOString(),
+    repository: { id: 1, owner: "octo-org", name: o.repo ?? "app", ownerType: "Organization", private: true, visibility: "private" },
+    installationId: INSTALLATION,
+  };
+}
+
+const started = (target: JobRef, request: ServeRequest): ServeOutcome => ({ kind: "started", runnerName: `modal-${target.id}-${request.attempt}`, runnerId: target.id, sandboxId: `sb-${target.id}` });
+
+interface Setup {
+  caps?: Caps;
+  plan?: (job: JobRef) => Promise<JobPlan>;
+  serve?: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
+}
+
+function setup(options: Setup = {}) {
+  const clock = new ManualClock();
+  const capacity = new Capacity(clock.now);
+  const records: OutcomeRecord[] = [];
+  const served: Array<{ jobId: number; request: ServeRequest }> = [];
+  const modal = {
+    down: undefined as string | undefined,
+    recover: () => undefined as void,
+    unavailable: () => modal.down,
+    whenAvailable: () => new Promise<void>((resolve) => (modal.recover = resolve)),
+  };
+  const dispatcher = new Dispatcher({
+    concurrency: 4,
+    plan: options.plan ?? (async () => ({ profile, caps: options.caps ?? noCaps })),
+    serve: async (target, request) => {
+      served.push({ jobId: target.id, request });
+      return (options.serve ?? (async (j, r) => started(j, r)))(target, request);
+    },
+    capacity,
+    modal,
+    log: pino({ level: "silent" }),
+    now: clock.now,
+    onOutcome: (record) => records.push(record),
+  });
+  const kinds = (jobId?: number) => records.filter((record) => jobId === undefined || record.job.id === jobId).map((record) => record.kind);
+  return { clock, capacity, dispatcher, records, served, modal, kinds };
+}
+
+describe("what one attempt's outcome leaves behind", () => {
+  test.each<[string, (j: JobRef, r: ServeRequest) => Promise<ServeOutcome>, Partial<OutcomeRecord>, number]>([
+    ["a started runner holds a slot", async (j, r) => started(j, r), { kind: "started", sandboxId: expect.stringMatching(/^sb-/), profile: "default" }, 1],
+    ["a job that already has a runner frees its slot", async (j) => ({ kind: "already-served", runnerName: `modal-${j.id}-0`, reason: "its sandbox is running" }), { kind: "already-served", reason: "its sandbox is running" }, 0],
+    ["a job no longer queued frees its slot", async () => ({ kind: "not-queued", status: "completed" }), { kind: "not-queued", reason: "the job is completed" }, 0],
+    ["a failure is recorded as unserved and frees its slot", async () => Promise.reject(Object.assign(new Error("GitHub answered 500"), { status: 500 })), { kind: "failed", reason: expect.stringContaining("500") }, 0],
+  ])("%s", async (_case, serve, expected, slots) => {
+    const { dispatcher, records, capacity } = setup({ serve });
+    const queued = job();
+    expect(dispatcher.enqueue(queued)).toBe(true);
+    await dispatcher.idle();
+    expect(records).toEqual([expect.objectContaining({ ...expected, job: queued })]);
+    expect(capacity.size).toBe(slots);
+    expect(dispatcher.unserved().map((entry) => entry.job.id)).toEqual(expected.kind === "failed" ? [queued.id] : []);
+    expect(dispatcher.jobs()).toEqual([]);
+  });
+
+  test("a plan that fails is recorded as unserved", async () => {
+    const { dispatcher, kinds } = setup({ plan: async () => Promise.reject(new Error("policy file read failed")) });
+    const queued = job();
+    dispatcher.enqueue(queued);
+    await dispatcher.idle();
+    expect(kinds()).toEqual(["failed"]);
+    expect(dispatcher.unserved()).toEqual([expect.objectContaining({ job: queued, reason: expect.stringContaining("policy file read failed") })]);
+  });
+
+  test("a later success clears the job from the unserved list", async () => {
+    let fail = true;
+    const { dispatcher } = setup({ serve: async (j, r) => (fail ? Promise.reject(new Error("boom")) : started(j, r)) });
+    const queued = job();
+    dispatcher.enqueue(queued);
+    await dispatcher.idle();
+    fail = false;
+    dispatcher.enqueue(queued, 1);
+    await dispatcher.idle();
+    expect(dispatcher.unserved()).toEqual([]);
+  });
+});
+
+test("a job refused by policy is recorded once however often it is seen, and never served", async () => {
+  const { dispatcher, kinds, served } = setup({ plan: async () => ({ refused: "octo-org/app is on DENIED_REPOSITORIES" }) });
+  const refused = job();
+  for (let i = 0; i < 3; i++) {
+    expect(dispatcher.enqueue(refused)).toBe(true);
+    await dispatcher.idle();
+  }
+  expect(kinds()).toEqual(["refused"]);
+  expect(served).toEqual([]);
+});
+
+test("a redelivery while the job is being served starts no second attempt", async () => {
+  let finish: () => void = () => undefined;
+  const { dispatcher, served } = setup({ serve: (j, r) => new Promise((resolve) => (finish = () => resolve(started(j, r)))) });
+  const queued = job();
+  expect(dispatcher.enqueue(queued)).toBe(true);
+  await eventually(() => served.length === 1, "the attempt runs");
+  expect(dispatcher.enqueue(queued)).toBe(false);
+  finish();
+  await dispatcher.idle();
+  expect(served).toHaveLength(1);
+});
+
+test("over a cap, jobs wait and start oldest first, one per freed slot", async () => {
+  const { dispatcher, capacity, served, records } = setup({ caps: { ...noCaps, total: 1 } });
+  const first = job();
+  const older = job({ createdAt: "2026-01-01T00:00:00Z" });
+  const newer = job({ createdAt: "2026-01-02T00:00:00Z" });
+  dispatcher.enqueue(first);
+  await dispatcher.idle();
+  // Arrival order is newest first; the age of the job decides.
+  dispatcher.enqueue(newer);
+  dispatcher.enqueue(older);
+  await dispatcher.idle();
+  expect(dispatcher.waiting().map((entry) => entry.id)).toEqual([older.id, newer.id]);
+  expect(records.filter((record) => record.kind === "waiting")).toEqual([
+    expect.objectContaining({ job: newer, reason: "cap reached: total (1/1)" }),
+    expect.objectContaining({ job: older, reason: "cap reached: total (1/1)" }),
+  ]);
+
+  capacity.ended(`modal-${first.id}-0`, INSTALLATION);
+  dispatcher.pump();
+  await dispatcher.idle();
+  expect(served.map((entry) => entry.jobId)).toEqual([first.id, older.id]);
+  expect(dispatcher.waiting().map((entry) => entry.id)).toEqual([newer.id]);
+
+  // A waiting job that completes leaves the wait.
+  dispatcher.forget(newer.id);
+  expect(dispatcher.waiting()).toEqual([]);
+  expect(dispatcher.enqueue(newer)).toBe(true);
+});
+
+test("retry-later: the job stays active (no second attempt meanwhile) and is looked at again", async () => {
+  let first = true;
+  const { dispatcher, served, kinds } = setup({
+    serve: async (j, r) => {
+      if (!first) return started(j, r);
+      first = false;
+      return { kind: "retry-later", runnerName: `modal-${j.id}-0`, delayMs: 1, reason: "a registration without a sandbox, maybe another replica's" };
+    },
+  });
+  const queued = job();
+  dispatcher.enqueue(queued);
+  await dispatcher.idle();
+  expect(dispatcher.enqueue(queued)).toBe(false);
+  await eventually(() => served.length === 2, "the job is looked at again");
+  await dispatcher.idle();
+  expect(kinds()).toEqual(["retry-later", "started"]);
+  expect(dispatcher.enqueue(queued)).toBe(true);
+});
+
+test("Modal unavailable: jobs wait without being served, a minted registration is kept and reused on recovery, oldest first", async () => {
+  const minted = { jitConfig: "secret", runner: { id: 99, name: "modal-x-0", status: "offline", busy: false, labels: ["modal"] }, scope: { kind: "org", org: "octo-org", runnerGroupId: 1 } } as MintedRunner;
+  let outage = true;
+  const { dispatcher, served, modal, capacity, records } = setup({
+    serve: async (j, r) => {
+      if (!outage) return started(j, r);
+      modal.down = "the circuit breaker is open";
+      throw new ModalUnavailable(minted, "UNAVAILABLE");
+    },
+  });
+  const hit = job();
+  dispatcher.enqueue(hit);
+  await dispatcher.idle();
+  const later = job();
+  dispatcher.enqueue(later);
+  await dispatcher.idle();
+  expect(served.map((entry) => entry.jobId)).toEqual([hit.id]); // the second never reached serve
+  expect(dispatcher.waiting().map((entry) => entry.id)).toEqual([hit.id, later.id]);
+  expect(records.filter((record) => record.kind === "waiting").map((record) => record.job.id)).toEqual([hit.id, later.id]);
+  expect(capacity.size).toBe(0); // waiting for Modal holds no slot
+
+  dispatcher.pump(); // a slot freeing changes nothing while Modal is down
+  await dispatcher.idle();
+  expect(served).toHaveLength(1);
+
+  outage = false;
+  modal.down = undefined;
+  modal.recover();
+  await flush();
+  await dispatcher.idle();
+  expect(served.map((entry) => [entry.jobId, entry.request.minted])).toEqual([
+    [hit.id, undefined],
+    [hit.id, minted],
+    [later.id, undefined],
+  ]);
+  expect(dispatcher.waiting()).toEqual([]);
+  expect(records.filter((record) => record.kind === "started").map((record) => record.job.id)).toEqual([hit.id, later.id]);
+});
+
+test("dispatching(since): jobs in flight, and those whose dispatch ended at or after `since`", async () => {
+  let finish: () => void = () => undefined;
+  const { dispatcher, clock, served } = setup({ serve: (j, r) => new Promise((resolve) => (finish = () => resolve(started(j, r)))) });
+  const queued = job();
+  dispatcher.enqueue(queued);
+  await eventually(() => served.length === 1, "the attempt runs");
+  expect(dispatcher.dispatching(clock.now() + 1_000_000)).toEqual([queued.id]);
+  await clock.advance(5_000);
+  const endedAt = clock.now();
+  finish();
+  await dispatcher.idle();
+  await clock.advance(5_000);
+  expect(dispatcher.dispatching(endedAt)).toEqual([queued.id]);
+  expect(dispatcher.dispatching(endedAt + 1)).toEqual([]);
+});
+
+describe("bounded memories (weeks of jobs must not grow memory)", () => {
+  const MANY = 25_000;
+
+  test("unserved jobs and ended dispatches keep a bounded number", async () => {
+    const { dispatcher } = setup({ serve: async () => Promise.reject(new Error("boom")) });
+    for (let i = 0; i < MANY; i++) dispatcher.enqueue(job());
+    await dispatcher.idle();
+    expect(dispatcher.unserved().length).toBe(10_000);
+    expect(dispatcher.dispatching(0).length).toBe(10_000);
+  });
+
+  test("refused jobs are remembered up to the bound: the oldest is recorded again once forgotten", async () => {
+    const { dispatcher, kinds } = setup({ plan: async () => ({ refused: "denied" }) });
+    const first = job();
+    dispatcher.enqueue(first);
+    await dispatcher.idle();
+    for (let i = 0; i < MANY; i++) dispatcher.enqueue(job());
+    await dispatcher.idle();
+    dispatcher.enqueue(first);
+    await dispatcher.idle();
+    expect(kinds(first.id)).toEqual(["refused", "refused"]);
+    expect(kinds()).toHaveLength(MANY + 2);
+  });
+});
