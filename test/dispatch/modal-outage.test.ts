@@ -26,8 +26,9 @@ test("ten jobs during an outage wait without minting or deleting registrations, 
   for (const job of jobs) await world.github.deliverWorkflowJob("queued", job);
   await eventually(() => app.parts.dispatcher.waiting().length === 10, "every job waits for Modal");
   const mintedDuringOutage = world.github.requests.filter((request) => request.route === JIT_ROUTE).length;
-  // Only the attempts already under way when Modal started failing got a registration.
-  expect(mintedDuringOutage).toBeLessThanOrEqual(5);
+  // Only the attempts under way before the breaker opened got a registration: at most
+  // one per job, never minted again (the issue's bound: 15 for 10 jobs over 20 s).
+  expect(mintedDuringOutage).toBeLessThanOrEqual(jobs.length);
   expect(app.parts.fleet.breaker.state().state).toBe("open");
   // While open, only probes reach Modal.
   const createsBefore = world.modal.calls.filter((call) => call.method === "sandboxCreateV2").length;
