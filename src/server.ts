@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { assemble, type Runtime } from "./assemble.js";
+import { forwardWebhookProxy } from "./http/forward-webhook-proxy.js";
 import { healthEndpoint } from "./http/health-endpoint.js";
 import { homePage } from "./http/home-page.js";
 import { limitBody } from "./http/limit-body.js";
@@ -94,6 +95,9 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
   const metricsServer: MetricsServer | undefined =
     metricsPort === undefined ? undefined : await startMetricsServer({ metrics: runtime.metrics, port: metricsPort, host: settings.server.host });
   const address = () => http.address() as AddressInfo;
+  const proxy = settings.github.webhookProxyUrl
+    ? forwardWebhookProxy(settings.github.webhookProxyUrl, `http://127.0.0.1:${address().port}${settings.github.webhookPath}`, log)
+    : undefined;
   log.info({ address: address().address, port: address().port, webhookPath: settings.github.webhookPath }, "listening");
   runtime.start();
   if (options.startupChecks !== false) void checkAtStartUp(settings, io, runtime, log);
@@ -101,6 +105,7 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
   let stopping: Promise<void> | undefined;
   const shutdown = (timeoutMs = 30_000) =>
     (stopping ??= (async () => {
+      await proxy?.stop().catch(() => undefined);
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       const drained = await runtime.drain(timeoutMs);
