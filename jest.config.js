@@ -11,4 +11,7 @@ export default {
   },
   setupFiles: ["<rootDir>/test/setup-env.ts"],
   testTimeout: 30000,
+  // Most suites wait on (local) network and timers, not the CPU: on a 2-core machine
+  // Jest's default (cores - 1 = one worker) leaves both cores mostly idle.
+  maxWorkers: 3,
 };

@@ -28,7 +28,9 @@ async function setUp(jobs: number, env: Record<string, string> = {}) {
   const app = await world.startApp({ LOG_LEVEL: "warn", ...env });
   await app.parts.fleet.prepare(app.settings.runner.config.profiles); // start-up work is not part of a job's cost
   await settled(world);
-  const queued = Array.from({ length: jobs }, () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }));
+  const queued = Array.from({ length: jobs }, () =>
+    world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }),
+  );
   return { app, queued };
 }
 

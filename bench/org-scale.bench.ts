@@ -28,10 +28,16 @@ afterEach(async () => {
 });
 afterAll(() => {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  console.log([`modal-github-runner org-scale benchmarks (${machine}; ${LATENCY_MS} ms injected per GitHub and Modal call; timings scaled down 30×)`, ...report].join("\n"));
+  console.log(
+    [
+      `modal-github-runner org-scale benchmarks (${machine}; ${LATENCY_MS} ms injected per GitHub and Modal call; timings scaled down 30×)`,
+      ...report,
+    ].join("\n"),
+  );
 });
 
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!;
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 /** Names of sandboxes ever created, and when each create reached Modal. */
@@ -39,7 +45,8 @@ function sandboxCreates(): Map<string, number> {
   const creates = new Map<string, number>();
   for (const call of world.modal.calls) {
     if (call.method !== "sandboxCreate" && call.method !== "sandboxCreateV2") continue;
-    const name = (call.request as { definition?: { name?: string }; name?: string }).definition?.name ?? (call.request as { name?: string }).name;
+    const name =
+      (call.request as { definition?: { name?: string }; name?: string }).definition?.name ?? (call.request as { name?: string }).name;
     if (name && !creates.has(name)) creates.set(name, call.at);
   }
   return creates;
@@ -47,7 +54,9 @@ function sandboxCreates(): Map<string, number> {
 
 /** GitHub and Modal calls reconcile passes have spent so far (the reconciler counts its own, in the metrics). */
 async function reconcileCalls(app: RunningApp) {
-  const metric = (await app.parts.metrics.registry.getMetricsAsJSON()).find((entry) => entry.name === "modal_runner_reconcile_api_calls_total");
+  const metric = (await app.parts.metrics.registry.getMetricsAsJSON()).find(
+    (entry) => entry.name === "modal_runner_reconcile_api_calls_total",
+  );
   const value = (api: string) => Number(metric?.values.find((entry) => entry.labels.api === api)?.value ?? 0);
   return { github: value("github"), modal: value("modal") };
 }
@@ -71,7 +80,9 @@ test("300 jobs over 10 installations within 3 s", async () => {
   const modalBefore = world.modal.calls.length;
   const reconcileBefore = await reconcileCalls(app);
   const started = Date.now();
-  const jobs = Array.from({ length: 300 }, (_, i) => world.github.queueJob({ owner: orgs[i % 10]!, repo: "app", labels: ["self-hosted", "modal"] }));
+  const jobs = Array.from({ length: 300 }, (_, i) =>
+    world.github.queueJob({ owner: orgs[i % 10]!, repo: "app", labels: ["self-hosted", "modal"] }),
+  );
   const deliveredAt = new Map<number, number>();
   // The 300 deliveries arrive spread over 3 s.
   await Promise.all(
@@ -98,8 +109,14 @@ test("300 jobs over 10 installations within 3 s", async () => {
     `  per job: ${(github / jobs.length).toFixed(2)} GitHub calls (${((github - reconcile.github) / jobs.length).toFixed(2)} dispatch + ${(reconcile.github / jobs.length).toFixed(2)} reconcile), ${(modal / jobs.length).toFixed(2)} Modal calls (${((modal - reconcile.modal) / jobs.length).toFixed(2)} dispatch + ${(reconcile.modal / jobs.length).toFixed(2)} reconcile) over ${((ended - started) / 1000).toFixed(1)} s; peak RSS ${mib(peak)} MiB (whole test process: App, fakes and Jest; ${mib(baseline)} MiB before the burst)`,
   );
   const byRoute = new Map<string, number>();
-  for (const request of world.github.requests.slice(githubBefore)) byRoute.set(`${request.method} ${request.route}`, (byRoute.get(`${request.method} ${request.route}`) ?? 0) + 1);
-  report.push(`  GitHub calls by route: ${[...byRoute].sort((a, b) => b[1] - a[1]).map(([route, count]) => `${count}× ${route}`).join(", ")}`);
+  for (const request of world.github.requests.slice(githubBefore))
+    byRoute.set(`${request.method} ${request.route}`, (byRoute.get(`${request.method} ${request.route}`) ?? 0) + 1);
+  report.push(
+    `  GitHub calls by route: ${[...byRoute]
+      .sort((a, b) => b[1] - a[1])
+      .map(([route, count]) => `${count}× ${route}`)
+      .join(", ")}`,
+  );
   expect(creates.size).toBe(jobs.length);
 }, 240_000);
 
@@ -117,14 +134,19 @@ test("200 jobs on one installation with GitHub's secondary limits enforced", asy
 
   const before = world.github.requests.length;
   const started = Date.now();
-  const jobs = Array.from({ length: 200 }, () => world.github.queueJob({ owner: "big-org", repo: "app", labels: ["self-hosted", "modal"] }));
+  const jobs = Array.from({ length: 200 }, () =>
+    world.github.queueJob({ owner: "big-org", repo: "app", labels: ["self-hosted", "modal"] }),
+  );
   await Promise.all(jobs.map((job) => world.github.deliverWorkflowJob("queued", job)));
   await eventually(() => sandboxCreates().size >= jobs.length, "every job has a sandbox", 120_000);
   const elapsed = Date.now() - started;
 
   // GitHub's floor: the points dispatch must spend (a read and a write per job), at 900
   // per window from a full bucket, plus the two calls' latency.
-  const points = world.github.requests.slice(before).filter((request) => request.installationId === installation.id && request.method !== "GET").length * 5 + jobs.length;
+  const points =
+    world.github.requests.slice(before).filter((request) => request.installationId === installation.id && request.method !== "GET").length *
+      5 +
+    jobs.length;
   const floor = Math.max(0, Math.ceil(points / 900) - 1) * windowMs + 2 * LATENCY_MS;
   const limited = [...world.github.secondaryLimits.limitedByRoute].map(([route, count]) => `${count}× ${route}`);
   const duplicates = sandboxCreates().size - jobs.length;
@@ -148,12 +170,16 @@ test("a 20 s Modal outage with 10 jobs waiting", async () => {
   const jitBefore = world.github.requests.filter((request) => JIT_ROUTES.includes(request.route)).length;
   world.modal.setOutage(true);
   const outageStart = Date.now();
-  const jobs = Array.from({ length: 10 }, () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }));
+  const jobs = Array.from({ length: 10 }, () =>
+    world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }),
+  );
   for (const job of jobs) await world.github.deliverWorkflowJob("queued", job);
   await new Promise((resolve) => setTimeout(resolve, 20_000 - (Date.now() - outageStart)));
   world.modal.setOutage(false);
   const recovered = Date.now();
-  const createsDuringOutage = world.modal.calls.filter((call) => call.at >= outageStart && call.at < recovered && (call.method === "sandboxCreateV2" || call.method === "sandboxCreate")).length;
+  const createsDuringOutage = world.modal.calls.filter(
+    (call) => call.at >= outageStart && call.at < recovered && (call.method === "sandboxCreateV2" || call.method === "sandboxCreate"),
+  ).length;
   const callsDuringOutage = world.modal.calls.filter((call) => call.at >= outageStart && call.at < recovered).length;
   await eventually(() => jobs.every((job) => world.github.job(job.id)?.status === "completed"), "every job completed", 60_000);
   const drained = Date.now() - recovered;

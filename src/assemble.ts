@@ -26,7 +26,11 @@ export type Runtime = ReturnType<typeof assemble>;
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
   const { config } = settings.runner;
-  const fleet = new Fleet(io.modal, { ...settings.modal, retry: io.modalRetry, breaker: io.modalBreaker, now }, log.child({ component: "modal" }));
+  const fleet = new Fleet(
+    io.modal,
+    { ...settings.modal, retry: io.modalRetry, breaker: io.modalBreaker, now },
+    log.child({ component: "modal" }),
+  );
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
   const directory = new RepositoryDirectory();
   const capacity = new Capacity(now);
@@ -47,7 +51,12 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     now,
   });
   const { metrics } = observability;
-  const guard = new AssignmentGuard({ policy, fleet, log: log.child({ component: "policy" }), onOutcome: (outcome) => metrics.guard(outcome) });
+  const guard = new AssignmentGuard({
+    policy,
+    fleet,
+    log: log.child({ component: "policy" }),
+    onOutcome: (outcome) => metrics.guard(outcome),
+  });
 
   /** Why Modal cannot take sandboxes now (its breaker is open), or undefined. */
   const modalUnavailable = () => {
@@ -64,7 +73,19 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     plan: (job) => policy.plan(job),
     onOutcome: (record) => observability.outcome(record),
     serve: async (job, request) =>
-      serveJob(job, { octokit: await github.installation(job.installationId), fleet, scopes, settings, firstSeenOrphan: (key) => orphans.firstSeen(key), now, log }, request),
+      serveJob(
+        job,
+        {
+          octokit: await github.installation(job.installationId),
+          fleet,
+          scopes,
+          settings,
+          firstSeenOrphan: (key) => orphans.firstSeen(key),
+          now,
+          log,
+        },
+        request,
+      ),
   });
 
   const reconciler = new Reconciler({
@@ -85,7 +106,12 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     observed: (world) => {
       observability.observed(world);
       capacity.observe(
-        world.sandboxes.map((sandbox) => ({ name: sandbox.name, installationId: sandbox.installationId ?? 0, repository: repositoryKey(sandbox.repository ?? ""), profile: sandbox.profile ?? "" })),
+        world.sandboxes.map((sandbox) => ({
+          name: sandbox.name,
+          installationId: sandbox.installationId ?? 0,
+          repository: repositoryKey(sandbox.repository ?? ""),
+          profile: sandbox.profile ?? "",
+        })),
         world.now,
       );
       dispatcher.pump();

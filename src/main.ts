@@ -12,7 +12,10 @@ const DRAIN_TIMEOUT_MS = 8_000;
 
 try {
   const running = await start();
-  const log = createLogger({ level: SETTINGS.LOG_LEVEL.schema.safeParse(process.env.LOG_LEVEL || undefined).data ?? "info", secrets: [] }).child({ component: "main" });
+  const log = createLogger({
+    level: SETTINGS.LOG_LEVEL.schema.safeParse(process.env.LOG_LEVEL || undefined).data ?? "info",
+    secrets: [],
+  }).child({ component: "main" });
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {

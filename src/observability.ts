@@ -48,7 +48,8 @@ export class Observability {
         waiting: () => sources.dispatcher().waiting().length,
         sandboxes: sources.sandboxesCounted,
         jobs: () => this.#jobCounts(),
-        githubBudget: () => sources.budgets.all().flatMap(({ key, points }) => (key === "app" ? [] : [{ installation: String(key), points }])),
+        githubBudget: () =>
+          sources.budgets.all().flatMap(({ key, points }) => (key === "app" ? [] : [{ installation: String(key), points }])),
         modalBreakerOpen: () => sources.breaker().state().state === "open",
       },
       { now },
@@ -62,7 +63,16 @@ export class Observability {
         this.metrics.cost(labels, ended.cost.dollars);
         this.#spend.add(ended.installationId, ended.profile, ended.cost.dollars);
         log.info(
-          { sandbox: ended.name, jobId: ended.jobId, repo: ended.repository, installationId: ended.installationId, profile: ended.profile, billedSeconds: ended.cost.billedSeconds, dollars: Number(ended.cost.dollars.toFixed(6)), unpricedGpu: ended.cost.unpricedGpu },
+          {
+            sandbox: ended.name,
+            jobId: ended.jobId,
+            repo: ended.repository,
+            installationId: ended.installationId,
+            profile: ended.profile,
+            billedSeconds: ended.cost.billedSeconds,
+            dollars: Number(ended.cost.dollars.toFixed(6)),
+            unpricedGpu: ended.cost.unpricedGpu,
+          },
           "sandbox ended",
         );
       },
@@ -73,10 +83,26 @@ export class Observability {
   /** Every dispatch outcome. */
   outcome(record: OutcomeRecord): void {
     this.metrics.job(record.kind);
-    this.#outcomes.add({ at: new Date(record.at).toISOString(), jobId: record.job.id, repo: fullName(record.job.repository), kind: record.kind, reason: record.reason });
+    this.#outcomes.add({
+      at: new Date(record.at).toISOString(),
+      jobId: record.job.id,
+      repo: fullName(record.job.repository),
+      kind: record.kind,
+      reason: record.reason,
+    });
     if (record.kind === "started" && record.runnerName) {
-      this.ledger.started({ name: record.runnerName, installationId: record.job.installationId, profile: record.profile ?? "", repository: fullName(record.job.repository), jobId: record.job.id });
-      this.metrics.sandboxCreated({ installation: String(record.job.installationId), profile: record.profile ?? "" }, record.enqueuedAt, record.at);
+      this.ledger.started({
+        name: record.runnerName,
+        installationId: record.job.installationId,
+        profile: record.profile ?? "",
+        repository: fullName(record.job.repository),
+        jobId: record.job.id,
+      });
+      this.metrics.sandboxCreated(
+        { installation: String(record.job.installationId), profile: record.profile ?? "" },
+        record.enqueuedAt,
+        record.at,
+      );
     }
   }
 
@@ -84,9 +110,11 @@ export class Observability {
   runnerEvent(event: RunnerEvent): void {
     const profile = this.ledger.get(event.runnerName, event.job.installationId)?.profile ?? "unknown";
     const labels = { installation: String(event.job.installationId), profile };
-    if (event.action === "in_progress" && event.job.createdAt && event.startedAt) this.metrics.jobStarted(labels, Date.parse(event.job.createdAt), Date.parse(event.startedAt));
+    if (event.action === "in_progress" && event.job.createdAt && event.startedAt)
+      this.metrics.jobStarted(labels, Date.parse(event.job.createdAt), Date.parse(event.startedAt));
     if (event.action === "completed") {
-      if (event.startedAt && event.completedAt) this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
+      if (event.startedAt && event.completedAt)
+        this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
       this.ledger.ended(event.runnerName, event.job.installationId, fullName(event.job.repository));
     }
   }
@@ -96,7 +124,18 @@ export class Observability {
     this.#busyRunners = new Set(world.runners.filter((runner) => runner.busy).map((runner) => runner.name));
     this.ledger.observed(
       world.sandboxes.flatMap((sandbox) =>
-        sandbox.installationId === undefined ? [] : [{ name: sandbox.name, installationId: sandbox.installationId, profile: sandbox.profile ?? "", repository: sandbox.repository, jobId: sandbox.jobId, createdAt: sandbox.createdAt }],
+        sandbox.installationId === undefined
+          ? []
+          : [
+              {
+                name: sandbox.name,
+                installationId: sandbox.installationId,
+                profile: sandbox.profile ?? "",
+                repository: sandbox.repository,
+                jobId: sandbox.jobId,
+                createdAt: sandbox.createdAt,
+              },
+            ],
       ),
       world.now,
     );
@@ -106,7 +145,13 @@ export class Observability {
   passed(summary: PassSummary): void {
     this.metrics.pass(summary);
     const at = this.sources.now();
-    this.#lastPass = { at: new Date(at).toISOString(), ok: summary.ok, durationMs: summary.durationMs, repairs: summary.repaired as Record<string, number>, errors: summary.failed > 0 ? [`${summary.failed} part(s) could not be read or repaired; see the log`] : [] };
+    this.#lastPass = {
+      at: new Date(at).toISOString(),
+      ok: summary.ok,
+      durationMs: summary.durationMs,
+      repairs: summary.repaired as Record<string, number>,
+      errors: summary.failed > 0 ? [`${summary.failed} part(s) could not be read or repaired; see the log`] : [],
+    };
     if (summary.ok) this.#lastSuccessAt = at;
   }
 
@@ -119,7 +164,10 @@ export class Observability {
     const { sources } = this;
     return buildStatusSnapshot({
       now: sources.now(),
-      jobs: sources.dispatcher().jobs().map((entry) => ({ installationId: entry.job.installationId, profile: entry.profile, state: entry.state })),
+      jobs: sources
+        .dispatcher()
+        .jobs()
+        .map((entry) => ({ installationId: entry.job.installationId, profile: entry.profile, state: entry.state })),
       sandboxes: this.ledger.list(),
       busyRunners: this.#busyRunners,
       accounts: sources.directory.accounts(),
@@ -133,7 +181,10 @@ export class Observability {
   }
 
   #jobCounts() {
-    const counts = new Map<string, { installation: string; profile: string; state: "waiting" | "dispatching" | "running"; count: number }>();
+    const counts = new Map<
+      string,
+      { installation: string; profile: string; state: "waiting" | "dispatching" | "running"; count: number }
+    >();
     const add = (installation: number, profile: string, state: "waiting" | "dispatching" | "running") => {
       const key = `${installation} ${profile} ${state}`;
       const entry = counts.get(key) ?? { installation: String(installation), profile, state, count: 0 };
@@ -141,7 +192,8 @@ export class Observability {
       counts.set(key, entry);
     };
     for (const entry of this.sources.dispatcher().jobs()) add(entry.job.installationId, entry.profile ?? "unknown", entry.state);
-    for (const sandbox of this.ledger.list()) if (this.#busyRunners.has(sandbox.name)) add(sandbox.installationId, sandbox.profile, "running");
+    for (const sandbox of this.ledger.list())
+      if (this.#busyRunners.has(sandbox.name)) add(sandbox.installationId, sandbox.profile, "running");
     return counts.values();
   }
 }

@@ -56,7 +56,13 @@ export interface RuntimeIo {
 export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}): RuntimeIo {
   const log: Logger = createLogger({
     level: settings.logLevel,
-    secrets: [settings.github.privateKey, settings.github.webhookSecret, settings.reconcile.secret, settings.observe.statusToken, ...(options.extraSecrets ?? [])],
+    secrets: [
+      settings.github.privateKey,
+      settings.github.webhookSecret,
+      settings.reconcile.secret,
+      settings.observe.statusToken,
+      ...(options.extraSecrets ?? []),
+    ],
     destination: options.logDestination,
   });
   const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits });

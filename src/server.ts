@@ -47,9 +47,16 @@ const ping: Handler = (req, res) => {
 async function checkAtStartUp(settings: Settings, io: RuntimeIo, runtime: Runtime, log: Logger): Promise<void> {
   try {
     await runtime.fleet.prepare(settings.runner.config.profiles);
-    const results = await runDoctor(settings, { appOctokit: io.github.app, installationOctokit: io.github.installation, modal: io.modal, now: io.now });
+    const results = await runDoctor(settings, {
+      appOctokit: io.github.app,
+      installationOctokit: io.github.installation,
+      modal: io.modal,
+      now: io.now,
+    });
     const summary = summarizeChecks(results);
-    const problems = results.filter((result) => result.status !== "ok").map(({ check, status, detail, fix }) => ({ check, status, detail, fix }));
+    const problems = results
+      .filter((result) => result.status !== "ok")
+      .map(({ check, status, detail, fix }) => ({ check, status, detail, fix }));
     if (summary.ok) log.info({ counts: summary.counts, problems }, summary.line);
     else log.warn({ counts: summary.counts, problems }, `${summary.line}; run \`npm run doctor\` for the table`);
   } catch (error) {
@@ -93,7 +100,9 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
     });
   });
   const metricsServer: MetricsServer | undefined =
-    metricsPort === undefined ? undefined : await startMetricsServer({ metrics: runtime.metrics, port: metricsPort, host: settings.server.host });
+    metricsPort === undefined
+      ? undefined
+      : await startMetricsServer({ metrics: runtime.metrics, port: metricsPort, host: settings.server.host });
   const address = () => http.address() as AddressInfo;
   const proxy = settings.github.webhookProxyUrl
     ? forwardWebhookProxy(settings.github.webhookProxyUrl, `http://127.0.0.1:${address().port}${settings.github.webhookPath}`, log)
@@ -112,7 +121,12 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       runtime.stop();
       http.closeAllConnections();
       await Promise.all([closed, metricsServer?.close()]);
-      log.info({ drained, waiting: runtime.dispatcher.waiting().length }, drained ? "stopped; in-flight dispatches finished" : "stopped; in-flight dispatches did not finish in time (the reconciler will serve their jobs)");
+      log.info(
+        { drained, waiting: runtime.dispatcher.waiting().length },
+        drained
+          ? "stopped; in-flight dispatches finished"
+          : "stopped; in-flight dispatches did not finish in time (the reconciler will serve their jobs)",
+      );
     })());
   return { http, runtime, address, metricsPort: metricsServer?.port, shutdown };
 }

@@ -13,7 +13,10 @@ test("every setting has a row in the README's settings table", () => {
 
 test("each row says which commands read the setting, as the schema does", () => {
   const wrong = (Object.keys(SETTINGS) as SettingName[]).flatMap((name) => {
-    const cells = rowOf(name)?.split("|").map((cell) => cell.trim()) ?? [];
+    const cells =
+      rowOf(name)
+        ?.split("|")
+        .map((cell) => cell.trim()) ?? [];
     return cells[4] === readBy(name) ? [] : [`${name}: README says "${cells[4]}", schema says "${readBy(name)}"`];
   });
   expect(wrong).toEqual([]);

@@ -19,15 +19,21 @@ export interface CommandSpec {
   flags: Record<string, FlagSpec>;
 }
 
-export type FlagValues<S extends CommandSpec> = { [K in keyof S["flags"]]: S["flags"][K]["type"] extends "boolean" ? boolean : string | undefined };
+export type FlagValues<S extends CommandSpec> = {
+  [K in keyof S["flags"]]: S["flags"][K]["type"] extends "boolean" ? boolean : string | undefined;
+};
 
 export type ParsedFlags<S extends CommandSpec> = { values: FlagValues<S> } | { help: string } | { error: string; usage: string };
 
 export function usage(spec: CommandSpec): string {
   const entries = Object.entries({ ...spec.flags, help: { type: "boolean", description: "print this help" } as FlagSpec });
   const synopsis = entries.map(([name, flag]) => `[--${name}${flag.type === "string" ? ` ${flag.value ?? "<value>"}` : ""}]`).join(" ");
-  const width = Math.max(...entries.map(([name, flag]) => name.length + (flag.type === "string" ? (flag.value ?? "<value>").length + 1 : 0)));
-  const lines = entries.map(([name, flag]) => `  --${`${name}${flag.type === "string" ? ` ${flag.value ?? "<value>"}` : ""}`.padEnd(width)}  ${flag.description}`);
+  const width = Math.max(
+    ...entries.map(([name, flag]) => name.length + (flag.type === "string" ? (flag.value ?? "<value>").length + 1 : 0)),
+  );
+  const lines = entries.map(
+    ([name, flag]) => `  --${`${name}${flag.type === "string" ? ` ${flag.value ?? "<value>"}` : ""}`.padEnd(width)}  ${flag.description}`,
+  );
   return [`Usage: ${spec.command} ${synopsis}`, ...lines].join("\n");
 }
 
@@ -37,7 +43,9 @@ export function parseFlags<S extends CommandSpec>(argv: string[], spec: S): Pars
     const { values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false });
     if (values.help) return { help: usage(spec) };
     const given = values as Record<string, string | boolean | undefined>;
-    const filled = Object.fromEntries(Object.entries(spec.flags).map(([name, flag]) => [name, given[name] ?? (flag.type === "boolean" ? false : undefined)]));
+    const filled = Object.fromEntries(
+      Object.entries(spec.flags).map(([name, flag]) => [name, given[name] ?? (flag.type === "boolean" ? false : undefined)]),
+    );
     return { values: filled as FlagValues<S> };
   } catch (error) {
     let reason = (error as Error).message.split("\n")[0]!;

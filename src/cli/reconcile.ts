@@ -11,7 +11,10 @@ const flags = flagsOrExit(process.argv.slice(2), {
   flags: { full: { type: "boolean", description: "also sweep every repository of every installation for queued jobs" } },
 });
 try {
-  const summary = await reconcileOnce(loadSettings(process.env, process.cwd(), { command: "reconcile" }), { full: flags.full, extraSecrets: [process.env.MODAL_TOKEN_SECRET] });
+  const summary = await reconcileOnce(loadSettings(process.env, process.cwd(), { command: "reconcile" }), {
+    full: flags.full,
+    extraSecrets: [process.env.MODAL_TOKEN_SECRET],
+  });
   console.log(JSON.stringify(summary));
   process.exit(summary.ok ? 0 : 1);
 } catch (error) {

@@ -13,7 +13,8 @@ export interface ConfigProblem {
 /** One problem as a line a person reads: `source: key: message`, or `KEY is required: why`. */
 export function formatProblem(problem: ConfigProblem): string {
   const where = problem.source ? `${problem.source}: ` : "";
-  if (problem.message.startsWith("required")) return `${where}${problem.key} ${problem.key.includes(" and ") ? "are" : "is"} ${problem.message}`;
+  if (problem.message.startsWith("required"))
+    return `${where}${problem.key} ${problem.key.includes(" and ") ? "are" : "is"} ${problem.message}`;
   return `${where}${problem.key}: ${problem.message}`;
 }
 

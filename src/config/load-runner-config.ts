@@ -29,7 +29,10 @@ const steps = z.array(z.string()).superRefine((list, ctx) => {
 });
 
 const imageSchema = z.union([
-  z.strictObject({ from: z.string().regex(/^\S+$/, "a registry image reference, without spaces or line breaks"), steps: steps.default([]) }),
+  z.strictObject({
+    from: z.string().regex(/^\S+$/, "a registry image reference, without spaces or line breaks"),
+    steps: steps.default([]),
+  }),
   // A Dockerfile of the operator's, plus optional steps of this profile after its own.
   z.strictObject({ dockerfile: z.string().min(1), steps: steps.default([]) }),
 ]);
@@ -37,14 +40,20 @@ const imageSchema = z.union([
 const networkSchema = z
   .strictObject({ egress: z.enum(["open", "none", "allowlist"]), allow: z.array(z.string()).default([]) })
   .superRefine((network, ctx) => {
-    if (network.egress === "allowlist" && network.allow.length === 0) ctx.addIssue({ code: "custom", path: ["allow"], message: "egress allowlist needs at least one domain or CIDR" });
-    if (network.egress !== "allowlist" && network.allow.length > 0) ctx.addIssue({ code: "custom", path: ["allow"], message: `only used with egress: allowlist` });
+    if (network.egress === "allowlist" && network.allow.length === 0)
+      ctx.addIssue({ code: "custom", path: ["allow"], message: "egress allowlist needs at least one domain or CIDR" });
+    if (network.egress !== "allowlist" && network.allow.length > 0)
+      ctx.addIssue({ code: "custom", path: ["allow"], message: `only used with egress: allowlist` });
     network.allow.forEach((entry, index) => {
       if (looksLikeCidr(entry)) {
         const cidr = parseCidr(entry);
         if ("problem" in cidr) ctx.addIssue({ code: "custom", path: ["allow", index], message: cidr.problem });
       } else if (!DOMAIN.test(entry)) {
-        ctx.addIssue({ code: "custom", path: ["allow", index], message: `"${entry}" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["allow", index],
+          message: `"${entry}" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)`,
+        });
       }
     });
   });
@@ -81,7 +90,9 @@ const pricesSchema = z.strictObject({
   memory_per_gib_second: price.optional(),
   gpu_per_second: z
     .record(
-      z.string().refine((type) => "gpu" in parseGpu(type) && !type.includes(":"), { message: "a Modal GPU type (T4, L4, A10G, L40S, A100-40GB, A100-80GB, H100, H200, B200)" }),
+      z.string().refine((type) => "gpu" in parseGpu(type) && !type.includes(":"), {
+        message: "a Modal GPU type (T4, L4, A10G, L40S, A100-40GB, A100-80GB, H100, H200, B200)",
+      }),
       price,
     )
     .optional(),
@@ -90,7 +101,9 @@ const pricesSchema = z.strictObject({
 const configSchema = z.strictObject({
   caps: z.strictObject({ total: cap.optional(), perInstallation: cap.optional(), perRepository: cap.optional() }).default({}),
   prices: pricesSchema.default({}),
-  profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "a profile name (letters, digits, '-', '_')"), profileSchema).refine((profiles) => Object.keys(profiles).length > 0, "define at least one profile"),
+  profiles: z
+    .record(z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "a profile name (letters, digits, '-', '_')"), profileSchema)
+    .refine((profiles) => Object.keys(profiles).length > 0, "define at least one profile"),
 });
 
 export interface ProfileDefaults {
@@ -155,7 +168,10 @@ const SATISFIED_BY_EVERY_RUNNER = new Set(["self-hosted", "linux", "x64"]);
 function unreachable(profiles: RunnerProfile[]): Array<{ profile: RunnerProfile; winner: RunnerProfile }> {
   const found: Array<{ profile: RunnerProfile; winner: RunnerProfile }> = [];
   for (const profile of profiles) {
-    const choice = selectProfile(profile.labels.filter((entry) => !SATISFIED_BY_EVERY_RUNNER.has(entry)), profiles);
+    const choice = selectProfile(
+      profile.labels.filter((entry) => !SATISFIED_BY_EVERY_RUNNER.has(entry)),
+      profiles,
+    );
     if ("profile" in choice && choice.profile !== profile) found.push({ profile, winner: choice.profile });
   }
   return found;
@@ -200,7 +216,10 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
   if (document.errors.length > 0) {
     const error = document.errors[0]!;
     const line = error.linePos?.[0].line;
-    throw new ConfigError([{ key: "(file)", message: `not valid YAML: ${error.message.split("\n")[0]}`, source: line ? `${file}:${line}` : file }], "The runner configuration has mistakes:");
+    throw new ConfigError(
+      [{ key: "(file)", message: `not valid YAML: ${error.message.split("\n")[0]}`, source: line ? `${file}:${line}` : file }],
+      "The runner configuration has mistakes:",
+    );
   }
   const lineOf = lineFinder(document, counter);
   const problem = (segments: readonly PropertyKey[], message: string): ConfigProblem => {
@@ -254,18 +273,28 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
     };
   });
   for (const { profile, winner } of unreachable(profiles)) {
-    const why = winner.labels.length < profile.labels.length ? "covers the same jobs with fewer labels" : "has the same labels and is listed first";
-    problems.push(problem(["profiles", profile.name, "labels"], `no job can reach this profile: profile "${winner.name}" ${why} [${winner.labels.join(", ")}]`));
+    const why =
+      winner.labels.length < profile.labels.length ? "covers the same jobs with fewer labels" : "has the same labels and is listed first";
+    problems.push(
+      problem(
+        ["profiles", profile.name, "labels"],
+        `no job can reach this profile: profile "${winner.name}" ${why} [${winner.labels.join(", ")}]`,
+      ),
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems, "The runner configuration has mistakes:");
 
   const { caps, prices } = parsed.data;
-  const perProfile = Object.fromEntries(profiles.flatMap((profile) => (profile.maxSandboxes === undefined ? [] : [[profile.name, profile.maxSandboxes]])));
+  const perProfile = Object.fromEntries(
+    profiles.flatMap((profile) => (profile.maxSandboxes === undefined ? [] : [[profile.name, profile.maxSandboxes]])),
+  );
   const result: Caps = { total: caps.total, perInstallation: caps.perInstallation, perRepository: caps.perRepository, perProfile };
   const overrides: Prices = {
     ...(prices.cpu_per_core_second !== undefined && { cpuPerCoreSecond: prices.cpu_per_core_second }),
     ...(prices.memory_per_gib_second !== undefined && { memoryPerGiBSecond: prices.memory_per_gib_second }),
-    ...(prices.gpu_per_second && { gpuPerSecond: Object.fromEntries(Object.entries(prices.gpu_per_second).map(([type, value]) => [type.toUpperCase(), value])) }),
+    ...(prices.gpu_per_second && {
+      gpuPerSecond: Object.fromEntries(Object.entries(prices.gpu_per_second).map(([type, value]) => [type.toUpperCase(), value])),
+    }),
   };
   return { profiles, caps: result, prices: overrides };
 }

@@ -4,7 +4,26 @@
 
 import type { RunnerImageDefinition } from "../model/runner-profile.js";
 
-const INSTRUCTIONS = new Set(["RUN", "ENV", "ARG", "WORKDIR", "USER", "LABEL", "SHELL", "EXPOSE", "VOLUME", "ENTRYPOINT", "CMD", "HEALTHCHECK", "STOPSIGNAL", "ONBUILD", "COPY", "ADD", "FROM", "MAINTAINER"]);
+const INSTRUCTIONS = new Set([
+  "RUN",
+  "ENV",
+  "ARG",
+  "WORKDIR",
+  "USER",
+  "LABEL",
+  "SHELL",
+  "EXPOSE",
+  "VOLUME",
+  "ENTRYPOINT",
+  "CMD",
+  "HEALTHCHECK",
+  "STOPSIGNAL",
+  "ONBUILD",
+  "COPY",
+  "ADD",
+  "FROM",
+  "MAINTAINER",
+]);
 
 /** What is wrong with one build step (an instruction after FROM), or undefined. */
 export function stepProblem(step: string): string | undefined {
@@ -20,12 +39,15 @@ export function stepProblem(step: string): string | undefined {
 
 /** Replaces ${NAME} and $NAME by build arguments; names without a value are reported. */
 function substitute(text: string, args: Record<string, string | undefined>, missing: string[]): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_match, braced: string | undefined, bare: string | undefined) => {
-    const name = (braced ?? bare)!;
-    const value = args[name];
-    if (value === undefined || value === "") missing.push(name);
-    return value ?? "";
-  });
+  return text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_match, braced: string | undefined, bare: string | undefined) => {
+      const name = (braced ?? bare)!;
+      const value = args[name];
+      if (value === undefined || value === "") missing.push(name);
+      return value ?? "";
+    },
+  );
 }
 
 /**
@@ -51,7 +73,10 @@ export function parseDockerfile(text: string, source: string, buildArgs: Record<
   if (!from) throw new Error(`${source}: the first instruction must be FROM <image> (after optional ARG lines)`);
   const missing: string[] = [];
   const baseImage = substitute(from[1]!, args, missing);
-  if (missing.length > 0) throw new Error(`${source}: FROM uses ${missing.map((name) => `\${${name}}`).join(", ")} with no value (declare it with ARG before FROM and give it a value)`);
+  if (missing.length > 0)
+    throw new Error(
+      `${source}: FROM uses ${missing.map((name) => `\${${name}}`).join(", ")} with no value (declare it with ARG before FROM and give it a value)`,
+    );
   if (rest.some((line) => /^FROM\s/i.test(line))) {
     throw new Error(`${source}: multi-stage builds are not supported; use a single FROM`);
   }

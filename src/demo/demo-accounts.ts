@@ -26,7 +26,8 @@ repositories: [api, web, ml-*]
 
 export function addDemoAccounts(github: FakeGitHub): DemoAccounts {
   const acme = github.addInstallation({ account: "acme", accountType: "Organization" });
-  for (const name of [".github", "api", "web", "ml-train", "legacy"]) github.addRepository({ installationId: acme.id, owner: "acme", name });
+  for (const name of [".github", "api", "web", "ml-train", "legacy"])
+    github.addRepository({ installationId: acme.id, owner: "acme", name });
   github.addFile("acme", ".github", ".github/modal-runner.yml", ACME_POLICY);
   const globex = github.addInstallation({ account: "globex", accountType: "Organization" });
   for (const name of ["shop", "data"]) github.addRepository({ installationId: globex.id, owner: "globex", name });

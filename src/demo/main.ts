@@ -14,9 +14,17 @@ import { startDemo } from "./start-demo.js";
 const flags = flagsOrExit(process.argv.slice(2), {
   command: "npm run demo --",
   flags: {
-    port: { type: "string", value: "<port>", description: "port of the App and its status page (default PORT or 3000; a free one if taken)" },
+    port: {
+      type: "string",
+      value: "<port>",
+      description: "port of the App and its status page (default PORT or 3000; a free one if taken)",
+    },
     duration: { type: "string", value: "<time>", description: `stop after this long (${DURATION_FORMS}); default: until Ctrl-C` },
-    log: { type: "string", value: "<file>", description: "where the App's JSON log lines (warn and above) go (default: a file in the temp directory)" },
+    log: {
+      type: "string",
+      value: "<file>",
+      description: "where the App's JSON log lines (warn and above) go (default: a file in the temp directory)",
+    },
   },
 });
 

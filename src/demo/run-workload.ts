@@ -14,7 +14,11 @@ export interface WorkloadOptions {
   signal: AbortSignal;
 }
 
-const LABELS = { default: ["self-hosted", "modal"], large: ["self-hosted", "linux", "modal", "large"], gpu: ["self-hosted", "modal", "gpu"] };
+const LABELS = {
+  default: ["self-hosted", "modal"],
+  large: ["self-hosted", "linux", "modal", "large"],
+  gpu: ["self-hosted", "modal", "gpu"],
+};
 
 /** Resolves after ms, or at once when the signal aborts; false when aborted. */
 function pause(ms: number, signal: AbortSignal): Promise<boolean> {
@@ -41,57 +45,84 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
   const repo = (job: FakeJob) => `${job.owner}/${job.repo}`;
 
   const steps: Array<[pauseBeforeMs: number, step: () => void]> = [
-    [0, () => {
-      const jobs = [queue(a.api, LABELS.default, "test"), queue(a.shop, LABELS.default, "lint"), queue(a.dotfiles, LABELS.default, "check")];
-      deliver(...jobs);
-      say(`3 jobs queued on the default profile: ${jobs.map(repo).join(", ")} (org, org and user installations)`);
-    }],
-    [2_000, () => {
-      const large = queue(a.data, LABELS.large, "build-image");
-      const gpu = queue(a.ml, LABELS.gpu, "train");
-      deliver(large, gpu);
-      say(`globex/data asks for the large profile (16 CPUs), acme/ml-train for a T4 GPU`);
-    }],
-    [4_000, () => {
-      const job = queue(a.shop, LABELS.default, "deploy-preview");
-      deliver(job);
-      say(`globex/shop job ${job.id} queued ...`);
-      void pause(700, signal).then((going) => {
-        if (!going) return;
-        github.cancelJob(job.id);
-        say(`... and cancelled before its runner booted: the App removes the idle runner and its sandbox`);
-      });
-    }],
-    [6_000, () => {
-      const job = queue(a.legacy, LABELS.default, "build");
-      deliver(job);
-      say(`acme/legacy job ${job.id} queued: acme's .github/modal-runner.yml does not list legacy, so the App refuses it`);
-    }],
-    [4_000, () => {
-      const first = queue(a.web, LABELS.default, "matrix (1/30)");
-      const rest = Array.from({ length: 29 }, (_, i) => queue(a.web, LABELS.default, `matrix (${i + 2}/30)`, { runId: first.runId }));
-      deliver(first, ...rest);
-      say(`burst: a 30-job matrix in acme/web; caps (24 at once, 16 per org, 12 per repository) make some wait their turn`);
-    }],
-    [30_000, () => {
-      // The older job B gets no webhook; A's runner, when it boots, takes the oldest
-      // queued job its labels fit: B. A is then left without a runner until the
-      // reconciler serves it under the next runner name (…-1).
-      const stolen = queue(a.api, LABELS.default, "nightly", { createdAt: new Date(Date.now() - 60_000) });
-      const job = queue(a.api, LABELS.default, "test");
-      deliver(job);
-      say(`acme/api: job ${stolen.id}'s webhook was lost; the runner made for job ${job.id} takes it (oldest first), and the reconciler serves the job left without a runner within ~25 s`);
-    }],
-    [25_000, () => {
-      modal.setOutage(true);
-      const jobs = [queue(a.api, LABELS.default, "test"), queue(a.data, LABELS.default, "etl")];
-      deliver(...jobs);
-      say(`Modal hiccup: its API is down for 10 s while 2 jobs arrive; the breaker opens and the jobs wait`);
-      void pause(10_000, signal).then(() => {
-        modal.setOutage(false);
-        if (!signal.aborted) say(`Modal is back: the breaker's probe closes it and the waiting jobs start`);
-      });
-    }],
+    [
+      0,
+      () => {
+        const jobs = [
+          queue(a.api, LABELS.default, "test"),
+          queue(a.shop, LABELS.default, "lint"),
+          queue(a.dotfiles, LABELS.default, "check"),
+        ];
+        deliver(...jobs);
+        say(`3 jobs queued on the default profile: ${jobs.map(repo).join(", ")} (org, org and user installations)`);
+      },
+    ],
+    [
+      2_000,
+      () => {
+        const large = queue(a.data, LABELS.large, "build-image");
+        const gpu = queue(a.ml, LABELS.gpu, "train");
+        deliver(large, gpu);
+        say(`globex/data asks for the large profile (16 CPUs), acme/ml-train for a T4 GPU`);
+      },
+    ],
+    [
+      4_000,
+      () => {
+        const job = queue(a.shop, LABELS.default, "deploy-preview");
+        deliver(job);
+        say(`globex/shop job ${job.id} queued ...`);
+        void pause(700, signal).then((going) => {
+          if (!going) return;
+          github.cancelJob(job.id);
+          say(`... and cancelled before its runner booted: the App removes the idle runner and its sandbox`);
+        });
+      },
+    ],
+    [
+      6_000,
+      () => {
+        const job = queue(a.legacy, LABELS.default, "build");
+        deliver(job);
+        say(`acme/legacy job ${job.id} queued: acme's .github/modal-runner.yml does not list legacy, so the App refuses it`);
+      },
+    ],
+    [
+      4_000,
+      () => {
+        const first = queue(a.web, LABELS.default, "matrix (1/30)");
+        const rest = Array.from({ length: 29 }, (_, i) => queue(a.web, LABELS.default, `matrix (${i + 2}/30)`, { runId: first.runId }));
+        deliver(first, ...rest);
+        say(`burst: a 30-job matrix in acme/web; caps (24 at once, 16 per org, 12 per repository) make some wait their turn`);
+      },
+    ],
+    [
+      30_000,
+      () => {
+        // The older job B gets no webhook; A's runner, when it boots, takes the oldest
+        // queued job its labels fit: B. A is then left without a runner until the
+        // reconciler serves it under the next runner name (…-1).
+        const stolen = queue(a.api, LABELS.default, "nightly", { createdAt: new Date(Date.now() - 60_000) });
+        const job = queue(a.api, LABELS.default, "test");
+        deliver(job);
+        say(
+          `acme/api: job ${stolen.id}'s webhook was lost; the runner made for job ${job.id} takes it (oldest first), and the reconciler serves the job left without a runner within ~25 s`,
+        );
+      },
+    ],
+    [
+      25_000,
+      () => {
+        modal.setOutage(true);
+        const jobs = [queue(a.api, LABELS.default, "test"), queue(a.data, LABELS.default, "etl")];
+        deliver(...jobs);
+        say(`Modal hiccup: its API is down for 10 s while 2 jobs arrive; the breaker opens and the jobs wait`);
+        void pause(10_000, signal).then(() => {
+          modal.setOutage(false);
+          if (!signal.aborted) say(`Modal is back: the breaker's probe closes it and the waiting jobs start`);
+        });
+      },
+    ],
     [20_000, () => say(`round done; the next starts in 5 s`)],
     [5_000, () => undefined],
   ];

@@ -88,7 +88,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   });
   const url = `http://127.0.0.1:${server.address().port}`;
   github.webhookUrl = `${url}${settings.github.webhookPath}`;
-  const runners = attachSimulatedRunners(modal, github, { bootDelayMs: 1_500, pollMs: 250, jobDurationMs: demoJobDuration, conclusion, ...options.runners });
+  const runners = attachSimulatedRunners(modal, github, {
+    bootDelayMs: 1_500,
+    pollMs: 250,
+    jobDurationMs: demoJobDuration,
+    conclusion,
+    ...options.runners,
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

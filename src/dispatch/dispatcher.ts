@@ -134,7 +134,9 @@ export class Dispatcher {
   /** Jobs this replica is handling, by state, with the profile chosen for them (once known). */
   jobs(): Array<{ job: JobRef; state: "waiting" | "dispatching"; profile: string | undefined }> {
     const waiting = this.#waitingEntries().map((entry) => ({ job: entry.job, state: "waiting" as const, profile: entry.profile.name }));
-    const dispatching = [...this.#active.values()].filter((active) => !this.#waiting.has(active.job.id)).map((active) => ({ job: active.job, state: "dispatching" as const, profile: active.profile }));
+    const dispatching = [...this.#active.values()]
+      .filter((active) => !this.#waiting.has(active.job.id))
+      .map((active) => ({ job: active.job, state: "dispatching" as const, profile: active.profile }));
     return [...waiting, ...dispatching];
   }
 
@@ -182,7 +184,14 @@ export class Dispatcher {
     await this.#serve(job, attempt, plan.profile, placement, plan.caps);
   }
 
-  async #serve(job: JobRef, attempt: number, profile: RunnerProfile, placement: Placement, caps: Caps, minted?: MintedRunner): Promise<void> {
+  async #serve(
+    job: JobRef,
+    attempt: number,
+    profile: RunnerProfile,
+    placement: Placement,
+    caps: Caps,
+    minted?: MintedRunner,
+  ): Promise<void> {
     const { log, capacity } = this.options;
     const fields = { ...this.#fields(job), profile: profile.name };
     const unavailable = this.options.modal.unavailable();
@@ -192,7 +201,8 @@ export class Dispatcher {
       outcome = await this.options.serve(job, { attempt, profile, minted });
     } catch (error) {
       capacity.release(job.id);
-      if (error instanceof ModalUnavailable) return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted: error.minted }, error.message);
+      if (error instanceof ModalUnavailable)
+        return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted: error.minted }, error.message);
       this.pump();
       return this.#failed(job, error, profile.name);
     }
@@ -219,7 +229,10 @@ export class Dispatcher {
         log.debug({ ...fields, status: outcome.status }, "job is no longer queued");
         break;
       case "retry-later": {
-        log.info({ ...fields, runner: outcome.runnerName, reason: outcome.reason, retryInMs: outcome.delayMs }, "will look at the job again");
+        log.info(
+          { ...fields, runner: outcome.runnerName, reason: outcome.reason, retryInMs: outcome.delayMs },
+          "will look at the job again",
+        );
         const timer = setTimeout(() => {
           this.#timers.delete(job.id);
           void this.#queue.add(() => this.#plan(job, attempt));
@@ -238,7 +251,10 @@ export class Dispatcher {
     const already = this.#waiting.get(entry.job.id)?.for === "modal";
     this.#waiting.set(entry.job.id, entry);
     if (!already) {
-      this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, reason, registrationKept: entry.minted !== undefined }, "job waits for Modal");
+      this.options.log.info(
+        { ...this.#fields(entry.job), profile: entry.profile.name, reason, registrationKept: entry.minted !== undefined },
+        "job waits for Modal",
+      );
       this.#record("waiting", entry.job, { profile: entry.profile.name, reason });
     }
     this.#modalWatch ??= this.options.modal.whenAvailable().then(() => {

@@ -38,8 +38,13 @@ export class AssignmentGuard {
       if (!("refused" in plan)) return "allowed";
       const sandbox = await fleet.findByName(runnerName);
       if (!sandbox) return "absent";
-      if (!belongsTo(await fleet.getTags(sandbox.sandboxId), { installationId: job.installationId, repository: fullName(job.repository) })) {
-        log.warn({ ...fields, reason: "the sandbox belongs to another installation or scope" }, "event about a runner that is not this installation's; ignored");
+      if (
+        !belongsTo(await fleet.getTags(sandbox.sandboxId), { installationId: job.installationId, repository: fullName(job.repository) })
+      ) {
+        log.warn(
+          { ...fields, reason: "the sandbox belongs to another installation or scope" },
+          "event about a runner that is not this installation's; ignored",
+        );
         return "foreign";
       }
       await fleet.terminate(sandbox);

@@ -97,7 +97,10 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, pro
       registration = await generateJitConfig(octokit, scope, { name, labels, workFolder: settings.runner.workFolder });
     } catch (error) {
       if (httpStatus(error) === 403 && scope?.kind !== "repo" && ctx.scopes.orgLevelRefused(job.installationId)) {
-        ctx.log.warn({ installationId: job.installationId, org: owner }, "org-level runners refused (permission not granted); using repository-level runners for this installation");
+        ctx.log.warn(
+          { installationId: job.installationId, org: owner },
+          "org-level runners refused (permission not granted); using repository-level runners for this installation",
+        );
         continue;
       }
       throw error;
@@ -125,7 +128,13 @@ async function startSandbox(job: JobRef, profile: RunnerProfile, minted: MintedR
     scope: scopeKey(scope),
     profile: profile.name,
   };
-  const spec = { name: runner.name, profile, command: runnerCommand({ sudo: profile.sudo }), env: { [JIT_CONFIG_ENV]: jitConfig }, tags: { ...tags } };
+  const spec = {
+    name: runner.name,
+    profile,
+    command: runnerCommand({ sudo: profile.sudo }),
+    env: { [JIT_CONFIG_ENV]: jitConfig },
+    tags: { ...tags },
+  };
   try {
     let created = await fleet.create(spec);
     if (created.kind === "exists") {
@@ -138,7 +147,10 @@ async function startSandbox(job: JobRef, profile: RunnerProfile, minted: MintedR
       // A sandbox left from an earlier registration of this name, which no longer
       // exists (GitHub just let us register it again): its runner cannot connect.
       if (existing) {
-        ctx.log.warn({ jobId: job.id, sandbox: runner.name, sandboxId: existing.sandboxId, reason: "stale registration" }, "replacing a sandbox whose runner registration is gone");
+        ctx.log.warn(
+          { jobId: job.id, sandbox: runner.name, sandboxId: existing.sandboxId, reason: "stale registration" },
+          "replacing a sandbox whose runner registration is gone",
+        );
         await fleet.terminate(existing);
       }
       created = await fleet.create(spec);
@@ -146,7 +158,8 @@ async function startSandbox(job: JobRef, profile: RunnerProfile, minted: MintedR
     }
     return { kind: "started", runnerName: runner.name, runnerId: runner.id, sandboxId: created.sandboxId };
   } catch (error) {
-    if (error instanceof CircuitOpenError || isTransientModalError(error)) throw new ModalUnavailable(minted, describeFailure(error).reason);
+    if (error instanceof CircuitOpenError || isTransientModalError(error))
+      throw new ModalUnavailable(minted, describeFailure(error).reason);
     // No sandbox will ever use this registration: free the name for the next attempt.
     await deleteUnused(minted, job, ctx);
     throw error;
@@ -155,7 +168,10 @@ async function startSandbox(job: JobRef, profile: RunnerProfile, minted: MintedR
 
 async function deleteUnused({ scope, runner }: MintedRunner, job: JobRef, ctx: ServeJobContext): Promise<void> {
   await deleteRunner(ctx.octokit, scope, runner.id).catch((cleanupError: unknown) =>
-    ctx.log.warn({ jobId: job.id, runner: runner.name, reason: describeFailure(cleanupError).reason }, "could not delete the unused runner registration; the next attempt will replace it"),
+    ctx.log.warn(
+      { jobId: job.id, runner: runner.name, reason: describeFailure(cleanupError).reason },
+      "could not delete the unused runner registration; the next attempt will replace it",
+    ),
   );
 }
 
@@ -173,10 +189,18 @@ async function examineTakenName(scope: RunnerScope, name: string, ctx: ServeJobC
   const waited = ctx.now() - ctx.firstSeenOrphan(`${name}#${registration.id}`);
   const grace = ctx.settings.dispatch.registrationGraceMs;
   if (waited < grace) {
-    return { kind: "retry-later", runnerName: name, delayMs: grace - waited, reason: "registered without a sandbox; another attempt may still be creating it" };
+    return {
+      kind: "retry-later",
+      runnerName: name,
+      delayMs: grace - waited,
+      reason: "registered without a sandbox; another attempt may still be creating it",
+    };
   }
   const deleted = await deleteRunner(ctx.octokit, scope, registration.id);
   if (deleted === "busy") return { kind: "already-served", runnerName: name, reason: "its runner is running a job" };
-  ctx.log.info({ runner: name, runnerId: registration.id, reason: "registered without a sandbox past the grace period" }, "deleted a leftover runner registration");
+  ctx.log.info(
+    { runner: name, runnerId: registration.id, reason: "registered without a sandbox past the grace period" },
+    "deleted a leftover runner registration",
+  );
   return "free-again";
 }

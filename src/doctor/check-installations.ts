@@ -7,7 +7,8 @@ import type { Settings } from "../settings/load-settings.js";
 import { fail, ok, warn, type CheckResult } from "./check-result.js";
 
 type Permissions = Record<string, string | undefined>;
-const at = (permissions: Permissions, name: string, level: "read" | "write") => permissions[name] === "write" || (level === "read" && permissions[name] === "read");
+const at = (permissions: Permissions, name: string, level: "read" | "write") =>
+  permissions[name] === "write" || (level === "read" && permissions[name] === "read");
 
 export interface InstallationInfo {
   id: number;
@@ -20,7 +21,8 @@ export interface InstallationInfo {
 
 export function checkGrants(installation: InstallationInfo, settings: Settings): CheckResult {
   const name = `installation ${installation.account}`;
-  const fix = (what: string) => `the App's settings → Permissions & events: ${what}; then ${installation.account} accepts the new permissions at ${installation.settingsUrl}`;
+  const fix = (what: string) =>
+    `the App's settings → Permissions & events: ${what}; then ${installation.account} accepts the new permissions at ${installation.settingsUrl}`;
   const p = installation.permissions;
   const missing: string[] = [];
   if (!at(p, "actions", "read")) missing.push("Actions: read (workflow_job events, queued-job sweeps)");
@@ -30,11 +32,17 @@ export function checkGrants(installation: InstallationInfo, settings: Settings):
   const scope = settings.runner.scope;
   if (scope === "org" && !orgRunners) missing.push("Self-hosted runners (organization): write (RUNNER_SCOPE=org)");
   if (scope === "repo" && !repoRunners) missing.push("Administration: write (RUNNER_SCOPE=repo)");
-  if (scope === "auto" && !orgRunners && !repoRunners) missing.push(installation.isOrg ? "Self-hosted runners (organization): write, or Administration: write" : "Administration: write");
+  if (scope === "auto" && !orgRunners && !repoRunners)
+    missing.push(installation.isOrg ? "Self-hosted runners (organization): write, or Administration: write" : "Administration: write");
   if (!installation.events.includes("workflow_job")) missing.push("the Workflow job event");
-  if (missing.length > 0) return fail(name, `missing ${missing.join("; ")}`, fix(`grant ${missing.map((m) => m.split(" (")[0]).join(", ")}`));
+  if (missing.length > 0)
+    return fail(name, `missing ${missing.join("; ")}`, fix(`grant ${missing.map((m) => m.split(" (")[0]).join(", ")}`));
   if (!at(p, "single_file", "read") && !at(p, "contents", "read")) {
-    return warn(name, "no Single file (or Contents) read: the org's .github/modal-runner.yml policy file is not read", fix("Single file: read, path .github/modal-runner.yml"));
+    return warn(
+      name,
+      "no Single file (or Contents) read: the org's .github/modal-runner.yml policy file is not read",
+      fix("Single file: read, path .github/modal-runner.yml"),
+    );
   }
   const where = orgRunners && scope !== "repo" ? "org-level runners" : "repository-level runners";
   return ok(name, `permissions and events in place (${where})`);
@@ -52,17 +60,37 @@ export async function checkRunnerGroup(octokit: AppOctokit, installation: Instal
   const wanted = settings.runner.group;
   let groups: RunnerGroup[];
   try {
-    groups = (await octokit.paginate("GET /orgs/{org}/actions/runner-groups", { org: installation.account, per_page: 100 })) as unknown as RunnerGroup[];
+    groups = (await octokit.paginate("GET /orgs/{org}/actions/runner-groups", {
+      org: installation.account,
+      per_page: 100,
+    })) as unknown as RunnerGroup[];
   } catch (error) {
-    return fail(name, `cannot list runner groups: ${describeFailure(error).reason}`, "grant Self-hosted runners (organization): write, or set RUNNER_SCOPE=repo");
+    return fail(
+      name,
+      `cannot list runner groups: ${describeFailure(error).reason}`,
+      "grant Self-hosted runners (organization): write, or set RUNNER_SCOPE=repo",
+    );
   }
   const group = groups.find((g) => (typeof wanted === "number" ? g.id === wanted : g.name.toLowerCase() === wanted.toLowerCase()));
-  if (!group) return fail(name, `no runner group ${JSON.stringify(wanted)} in ${installation.account} (has: ${groups.map((g) => g.name).join(", ")})`, `create it under ${installation.account}'s Settings → Actions → Runner groups, or set RUNNER_GROUP to one of these`);
+  if (!group)
+    return fail(
+      name,
+      `no runner group ${JSON.stringify(wanted)} in ${installation.account} (has: ${groups.map((g) => g.name).join(", ")})`,
+      `create it under ${installation.account}'s Settings → Actions → Runner groups, or set RUNNER_GROUP to one of these`,
+    );
   if (group.visibility !== "all") {
-    return warn(name, `"${group.name}" is open to selected repositories only: jobs of other repositories stay queued`, `${installation.account}'s Settings → Actions → Runner groups → ${group.name}: Repository access: All repositories (narrow with ALLOWED_REPOSITORIES or the org's policy file instead)`);
+    return warn(
+      name,
+      `"${group.name}" is open to selected repositories only: jobs of other repositories stay queued`,
+      `${installation.account}'s Settings → Actions → Runner groups → ${group.name}: Repository access: All repositories (narrow with ALLOWED_REPOSITORIES or the org's policy file instead)`,
+    );
   }
   if (settings.policy.allowPublicRepos && group.allows_public_repositories === false) {
-    return warn(name, `ALLOW_PUBLIC_REPOS is on, but "${group.name}" does not allow public repositories`, `allow public repositories on the group, or turn ALLOW_PUBLIC_REPOS off`);
+    return warn(
+      name,
+      `ALLOW_PUBLIC_REPOS is on, but "${group.name}" does not allow public repositories`,
+      `allow public repositories on the group, or turn ALLOW_PUBLIC_REPOS off`,
+    );
   }
   return ok(name, `"${group.name}" (id ${group.id}) is open to all repositories`);
 }

@@ -11,9 +11,19 @@ const TOKEN_FIX = "set MODAL_TOKEN_ID/MODAL_TOKEN_SECRET to a token from https:/
 
 function modalFailure(check: string, error: unknown, settings: Settings): CheckResult {
   const code = error instanceof ClientError ? error.code : undefined;
-  if (code === Status.UNAUTHENTICATED || code === Status.PERMISSION_DENIED) return fail(check, `Modal refused the token: ${describeFailure(error).reason}`, TOKEN_FIX);
-  if (code === Status.NOT_FOUND && settings.modal.environment) return fail(check, `${describeFailure(error).reason}`, `create Modal environment "${settings.modal.environment}" or fix MODAL_ENVIRONMENT`);
-  return fail(check, `cannot reach Modal: ${describeFailure(error).reason}`, "check MODAL_SERVER_URL (unset for Modal itself) and the network path to api.modal.com");
+  if (code === Status.UNAUTHENTICATED || code === Status.PERMISSION_DENIED)
+    return fail(check, `Modal refused the token: ${describeFailure(error).reason}`, TOKEN_FIX);
+  if (code === Status.NOT_FOUND && settings.modal.environment)
+    return fail(
+      check,
+      `${describeFailure(error).reason}`,
+      `create Modal environment "${settings.modal.environment}" or fix MODAL_ENVIRONMENT`,
+    );
+  return fail(
+    check,
+    `cannot reach Modal: ${describeFailure(error).reason}`,
+    "check MODAL_SERVER_URL (unset for Modal itself) and the network path to api.modal.com",
+  );
 }
 
 /** The app the sandboxes live in; undefined when it does not exist (yet) or Modal failed. */
@@ -25,22 +35,46 @@ export async function checkModalApp(modal: ModalClient, settings: Settings): Pro
     return { result: ok("Modal", `token accepted; app "${appName}" in ${env}`), app };
   } catch (error) {
     if (error instanceof NotFoundError || (error instanceof ClientError && error.code === Status.NOT_FOUND && /app/i.test(error.details))) {
-      return { result: warn("Modal", `token accepted; app "${appName}" does not exist in ${env} yet`, "none: the App creates it at start-up (or set MODAL_APP_NAME to an existing app)") };
+      return {
+        result: warn(
+          "Modal",
+          `token accepted; app "${appName}" does not exist in ${env} yet`,
+          "none: the App creates it at start-up (or set MODAL_APP_NAME to an existing app)",
+        ),
+      };
     }
     return { result: modalFailure("Modal", error, settings) };
   }
 }
 
-export async function checkProfile(modal: ModalClient, app: App | undefined, profile: RunnerProfile, settings: Settings): Promise<CheckResult[]> {
+export async function checkProfile(
+  modal: ModalClient,
+  app: App | undefined,
+  profile: RunnerProfile,
+  settings: Settings,
+): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const imageCheck = `profile ${profile.name}: image`;
-  if (!app) results.push(warn(imageCheck, `${profile.image.baseImage} not built: no Modal app yet`, "run the App once (it creates the app), then run doctor again"));
+  if (!app)
+    results.push(
+      warn(
+        imageCheck,
+        `${profile.image.baseImage} not built: no Modal app yet`,
+        "run the App once (it creates the app), then run doctor again",
+      ),
+    );
   else {
     try {
       const image = await modal.images.fromRegistry(profile.image.baseImage).dockerfileCommands(profile.image.commands).build(app);
       results.push(ok(imageCheck, `${profile.image.baseImage} built (${image.imageId})`));
     } catch (error) {
-      results.push(fail(imageCheck, `${profile.image.baseImage} does not build: ${describeFailure(error).reason}`, "fix the profile's Dockerfile (RUNNER_DOCKERFILE or the runner config's image)"));
+      results.push(
+        fail(
+          imageCheck,
+          `${profile.image.baseImage} does not build: ${describeFailure(error).reason}`,
+          "fix the profile's Dockerfile (RUNNER_DOCKERFILE or the runner config's image)",
+        ),
+      );
     }
   }
   for (const name of profile.secrets) {
@@ -49,7 +83,14 @@ export async function checkProfile(modal: ModalClient, app: App | undefined, pro
       await modal.secrets.fromName(name, { environment: settings.modal.environment });
       results.push(ok(check, "found"));
     } catch (error) {
-      if (error instanceof NotFoundError) results.push(fail(check, `no Modal secret "${name}"`, `create it: modal secret create ${name} KEY=value${settings.modal.environment ? ` --env ${settings.modal.environment}` : ""}`));
+      if (error instanceof NotFoundError)
+        results.push(
+          fail(
+            check,
+            `no Modal secret "${name}"`,
+            `create it: modal secret create ${name} KEY=value${settings.modal.environment ? ` --env ${settings.modal.environment}` : ""}`,
+          ),
+        );
       else results.push(modalFailure(check, error, settings));
     }
   }

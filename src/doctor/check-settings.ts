@@ -7,9 +7,16 @@ export function checkSettings(env: Record<string, string | undefined>, cwd: stri
   try {
     const settings = loadSettings(env, cwd, { command: "doctor" });
     const profiles = settings.runner.config.profiles.map((profile) => profile.name).join(", ");
-    return { settings, results: [ok("settings", `valid; GitHub ${settings.github.baseUrl}, App ${settings.github.appId}, profiles ${profiles}`)] };
+    return {
+      settings,
+      results: [ok("settings", `valid; GitHub ${settings.github.baseUrl}, App ${settings.github.appId}, profiles ${profiles}`)],
+    };
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
-    return { results: error.problems.map((problem) => fail("settings", `${problem.key}: ${problem.message}`, "set it in .env or the environment (README: Settings)")) };
+    return {
+      results: error.problems.map((problem) =>
+        fail("settings", `${problem.key}: ${problem.message}`, "set it in .env or the environment (README: Settings)"),
+      ),
+    };
   }
 }

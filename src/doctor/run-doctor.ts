@@ -35,18 +35,33 @@ async function githubChecks(settings: Settings, io: DoctorIo): Promise<CheckResu
   let installations: InstallationInfo[];
   try {
     const raw = (await app.paginate("GET /app/installations", { per_page: 100 })) as unknown as RawInstallation[];
-    installations = raw.map((i) => ({ id: i.id, account: i.account?.login ?? String(i.id), isOrg: i.account?.type === "Organization", permissions: i.permissions, events: i.events, settingsUrl: i.html_url }));
+    installations = raw.map((i) => ({
+      id: i.id,
+      account: i.account?.login ?? String(i.id),
+      isOrg: i.account?.type === "Organization",
+      permissions: i.permissions,
+      events: i.events,
+      settingsUrl: i.html_url,
+    }));
   } catch (error) {
     return [...results, fail("installations", `cannot list them: ${describeFailure(error).reason}`, "fix the GitHub App check first")];
   }
   if (installations.length === 0) {
-    results.push(fail("installations", "the App is installed nowhere: no job can reach it", `install it on an org: ${identity.htmlUrl ?? "the App's page"}/installations/new`));
+    results.push(
+      fail(
+        "installations",
+        "the App is installed nowhere: no job can reach it",
+        `install it on an org: ${identity.htmlUrl ?? "the App's page"}/installations/new`,
+      ),
+    );
   }
   for (const installation of installations) {
     const grants = checkGrants(installation, settings);
     results.push(grants);
-    const orgRunners = installation.isOrg && installation.permissions.organization_self_hosted_runners === "write" && settings.runner.scope !== "repo";
-    if (grants.status !== "fail" && orgRunners) results.push(await checkRunnerGroup(await io.installationOctokit(installation.id), installation, settings));
+    const orgRunners =
+      installation.isOrg && installation.permissions.organization_self_hosted_runners === "write" && settings.runner.scope !== "repo";
+    if (grants.status !== "fail" && orgRunners)
+      results.push(await checkRunnerGroup(await io.installationOctokit(installation.id), installation, settings));
   }
   results.push(await checkRecentDeliveries(app, (io.now ?? Date.now)()));
   return results;

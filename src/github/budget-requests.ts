@@ -85,7 +85,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
-  return function budgetRequestsPlugin(octokit: Octokit, options: { auth?: { installationId?: number | string }; requestPriority?: RequestPriority }) {
+  return function budgetRequestsPlugin(
+    octokit: Octokit,
+    options: { auth?: { installationId?: number | string }; requestPriority?: RequestPriority },
+  ) {
     const installationId = Number(options.auth?.installationId);
     const installationBudget = budgets.of(Number.isFinite(installationId) ? installationId : "app");
     const appBudget = budgets.of("app");

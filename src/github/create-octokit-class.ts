@@ -28,7 +28,10 @@ export type AppOctokit = InstanceType<typeof ProbotOctokit>;
  * `budgets` is shared by every instance of the class (one bucket per installation);
  * pass your own to read its headroom for a status page or a metrics gauge.
  */
-export function createOctokitClass(tuning: OctokitTuning = DEFAULT_OCTOKIT_TUNING, budgets: RequestBudgets = new RequestBudgets()): typeof ProbotOctokit {
+export function createOctokitClass(
+  tuning: OctokitTuning = DEFAULT_OCTOKIT_TUNING,
+  budgets: RequestBudgets = new RequestBudgets(),
+): typeof ProbotOctokit {
   // Order matters: the last plugin wraps the others. Conditional requests answer from
   // their cache outside the budget; the budget sees GitHub's real answers and headers.
   return ProbotOctokit.plugin(budgetRequests(budgets, tuning), conditionalRequests).defaults((options: Record<string, any>) => ({

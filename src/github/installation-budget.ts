@@ -23,7 +23,6 @@ export type RequestPriority = "foreground" | "background";
 
 import { systemClock, type Clock } from "../lib/clock.js";
 
-
 export interface BudgetLimits {
   /** Points that may be spent in any window (GitHub: 900 a minute; a burst of 180 writes). */
   capacity: number;

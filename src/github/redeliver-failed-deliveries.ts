@@ -13,7 +13,10 @@ import { describeFailure } from "../lib/errors.js";
 import { BACKGROUND } from "./budget-requests.js";
 
 export interface DeliveriesOctokit {
-  request(route: string, parameters?: Record<string, unknown>): Promise<{ data: unknown; headers: Record<string, string | number | undefined> }>;
+  request(
+    route: string,
+    parameters?: Record<string, unknown>,
+  ): Promise<{ data: unknown; headers: Record<string, string | number | undefined> }>;
 }
 
 interface Asked {
@@ -159,7 +162,13 @@ export async function redeliverFailedDeliveries(
 }
 
 /** Pages the delivery log newest first until a delivery older than `horizon` (or `maxPages`). */
-async function listBack(octokit: DeliveriesOctokit, status: "failure" | "success", horizon: number, maxPages: number, perPage: number): Promise<Delivery[]> {
+async function listBack(
+  octokit: DeliveriesOctokit,
+  status: "failure" | "success",
+  horizon: number,
+  maxPages: number,
+  perPage: number,
+): Promise<Delivery[]> {
   const out: Delivery[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < maxPages; page++) {

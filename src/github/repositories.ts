@@ -51,17 +51,38 @@ export async function listActiveRuns(octokit: AppOctokit, repository: Repository
   const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
   const runs = await Promise.all(
     (["queued", "in_progress"] as const).map(async (status) =>
-      (await octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })).map((run) => ({ id: run.id, status, createdAt: run.created_at, updatedAt: run.updated_at })),
+      (await octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })).map(
+        (run) => ({ id: run.id, status, createdAt: run.created_at, updatedAt: run.updated_at }),
+      ),
     ),
   );
   return runs.flat();
 }
 
 /** The queued jobs of one run. */
-export async function listQueuedJobsOfRun(octokit: AppOctokit, repository: RepositoryRef, runId: number, installationId: number): Promise<JobRef[]> {
+export async function listQueuedJobsOfRun(
+  octokit: AppOctokit,
+  repository: RepositoryRef,
+  runId: number,
+  installationId: number,
+): Promise<JobRef[]> {
   const { owner, name: repo } = repository;
-  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, { owner, repo, run_id: runId, filter: "latest", per_page: 100 });
+  const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, {
+    owner,
+    repo,
+    run_id: runId,
+    filter: "latest",
+    per_page: 100,
+  });
   return jobs
     .filter((job) => job.status === "queued")
-    .map((job) => ({ id: job.id, runId: job.run_id, name: job.name, labels: job.labels, createdAt: job.created_at, repository, installationId }));
+    .map((job) => ({
+      id: job.id,
+      runId: job.run_id,
+      name: job.name,
+      labels: job.labels,
+      createdAt: job.created_at,
+      repository,
+      installationId,
+    }));
 }

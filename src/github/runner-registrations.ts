@@ -17,7 +17,13 @@ export type JitConfigResult =
   /** GitHub answered 409: a runner with this name is already registered in the scope. */
   | { kind: "name-taken" };
 
-function toRegistration(runner: { id: number; name: string; status: string; busy: boolean; labels: { name: string }[] }): RunnerRegistration {
+function toRegistration(runner: {
+  id: number;
+  name: string;
+  status: string;
+  busy: boolean;
+  labels: { name: string }[];
+}): RunnerRegistration {
   return { id: runner.id, name: runner.name, status: runner.status, busy: runner.busy, labels: runner.labels.map((label) => label.name) };
 }
 

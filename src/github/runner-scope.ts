@@ -28,8 +28,7 @@ export class RunnerScopes {
   async resolve(octokit: AppOctokit, job: Pick<JobRef, "installationId" | "repository">): Promise<RunnerScope> {
     const { owner, name, ownerType } = job.repository;
     const orgLevel =
-      ownerType === "Organization" &&
-      (this.setting === "org" || (this.setting === "auto" && !this.#orgRefused.has(job.installationId)));
+      ownerType === "Organization" && (this.setting === "org" || (this.setting === "auto" && !this.#orgRefused.has(job.installationId)));
     if (!orgLevel) return { kind: "repo", owner, repo: name, runnerGroupId: DEFAULT_RUNNER_GROUP_ID };
     return { kind: "org", org: owner, runnerGroupId: await this.#groupId(octokit, owner) };
   }

@@ -9,10 +9,15 @@ export function forwardWebhookProxy(source: string, target: string, log: Logger)
   const client = new SmeeClient({
     source,
     target,
-    logger: { info: (...args: unknown[]) => log.debug({ detail: args.join(" ") }, "webhook proxy"), error: (...args: unknown[]) => log.warn({ detail: args.join(" ") }, "webhook proxy") },
+    logger: {
+      info: (...args: unknown[]) => log.debug({ detail: args.join(" ") }, "webhook proxy"),
+      error: (...args: unknown[]) => log.warn({ detail: args.join(" ") }, "webhook proxy"),
+    },
   });
   log.info({ source, target }, "forwarding webhooks from the proxy channel");
   // Connecting may take a while (or fail while offline): never hold up start-up.
-  client.start().catch((error: unknown) => log.warn({ source, reason: (error as Error).message }, "cannot reach the webhook proxy channel"));
+  client
+    .start()
+    .catch((error: unknown) => log.warn({ source, reason: (error as Error).message }, "cannot reach the webhook proxy channel"));
   return { stop: () => client.stop() };
 }

@@ -29,4 +29,10 @@ export const duration = () =>
   });
 
 /** A sandbox lifetime: Modal's bounds, at least a minute and at most a day. */
-export const sandboxLifetime = () => duration().pipe(z.number().min(60_000, "at least 60s").max(24 * 3_600_000, "at most 24h"));
+export const sandboxLifetime = () =>
+  duration().pipe(
+    z
+      .number()
+      .min(60_000, "at least 60s")
+      .max(24 * 3_600_000, "at most 24h"),
+  );

@@ -51,11 +51,16 @@ export function describeFailure(error: unknown): FailureReport {
     return { retryable: TRANSIENT_GRPC.has(error.code), reason: `Modal ${Status[error.code]}: ${error.details}` };
   }
   if (isHttpError(error)) {
-    const where = error.request?.method && error.request.url ? ` (${error.request.method} ${new URL(error.request.url, "http://x").pathname})` : "";
+    const where =
+      error.request?.method && error.request.url ? ` (${error.request.method} ${new URL(error.request.url, "http://x").pathname})` : "";
     const status = error.status;
-    if (status === 401) return { retryable: false, reason: `GitHub rejected the App's credentials (401)${where}: check APP_ID and PRIVATE_KEY` };
+    if (status === 401)
+      return { retryable: false, reason: `GitHub rejected the App's credentials (401)${where}: check APP_ID and PRIVATE_KEY` };
     if (status === 404 && /access_tokens/.test(error.request?.url ?? "")) {
-      return { retryable: false, reason: `GitHub does not know this installation (404)${where}: the App was uninstalled or APP_ID is wrong` };
+      return {
+        retryable: false,
+        reason: `GitHub does not know this installation (404)${where}: the App was uninstalled or APP_ID is wrong`,
+      };
     }
     if (status === 403 && /rate limit/i.test(error.message)) return { retryable: true, reason: `GitHub rate limit${where}` };
     // Octokit reports a request that never got an answer (DNS, refused, TLS) as a 500
@@ -72,11 +77,16 @@ export function describeFailure(error: unknown): FailureReport {
   return { retryable: network, reason: message };
 }
 
-const NETWORK_CODES = /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_|CERT_|ERR_TLS|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/;
+const NETWORK_CODES =
+  /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_|CERT_|ERR_TLS|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/;
 
 /** The network error code behind a failed request (fetch's cause chain), if any. */
 function networkCode(error: unknown): string | undefined {
-  for (let cause = (error as { cause?: unknown }).cause, depth = 0; cause && depth < 4; cause = (cause as { cause?: unknown }).cause, depth++) {
+  for (
+    let cause = (error as { cause?: unknown }).cause, depth = 0;
+    cause && depth < 4;
+    cause = (cause as { cause?: unknown }).cause, depth++
+  ) {
     const code = (cause as { code?: unknown }).code;
     if (typeof code === "string" && NETWORK_CODES.test(code)) return code;
   }

@@ -75,7 +75,14 @@ export class CircuitBreaker {
   state(): BreakerSnapshot {
     const o = this.open;
     if (!o) return { state: "closed", consecutiveFailures: this.consecutiveFailures };
-    return { state: "open", reason: o.reason, openedAt: o.openedAt, nextProbeAt: o.nextProbeAt, probing: o.probing, failedProbes: o.failedProbes };
+    return {
+      state: "open",
+      reason: o.reason,
+      openedAt: o.openedAt,
+      nextProbeAt: o.nextProbeAt,
+      probing: o.probing,
+      failedProbes: o.failedProbes,
+    };
   }
 
   /** Would run() attempt a call now (closed, or open with a probe due and none running)? */
@@ -135,7 +142,15 @@ export class CircuitBreaker {
       if (++this.consecutiveFailures < this.options.failureThreshold) return;
       const reason = describeFailure(error).reason;
       const now = this.clock.now();
-      this.open = { reason, openedAt: now, nextProbeAt: 0, probeDelayMs: this.options.probeBaseMs, failedProbes: 0, probing: false, timer: undefined };
+      this.open = {
+        reason,
+        openedAt: now,
+        nextProbeAt: 0,
+        probeDelayMs: this.options.probeBaseMs,
+        failedProbes: 0,
+        probing: false,
+        timer: undefined,
+      };
       this.scheduleProbe();
       this.options.onOpen?.(reason);
       return;

@@ -5,7 +5,16 @@
 // time looks for the recovery, so an outage neither hammers Modal nor holds jobs in
 // retry loops. An image that fails to build is reported and retried after a pause,
 // without holding up other profiles.
-import { AlreadyExistsError, NotFoundError, type App, type Image, type ModalClient, type Sandbox, type SandboxCreateParams, type Secret } from "modal";
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  type App,
+  type Image,
+  type ModalClient,
+  type Sandbox,
+  type SandboxCreateParams,
+  type Secret,
+} from "modal";
 import type { Logger } from "pino";
 import type { RunnerProfile } from "../model/runner-profile.js";
 import { isTransientModalError } from "../lib/errors.js";
@@ -67,8 +76,7 @@ export class Fleet {
   ) {
     this.#retry = {
       ...(options.retry ?? DEFAULT_MODAL_RETRY),
-      onRetry: (error, attempt, delayMs) =>
-        log.warn({ attempt, delayMs, reason: (error as Error).message }, "Modal call failed; retrying"),
+      onRetry: (error, attempt, delayMs) => log.warn({ attempt, delayMs, reason: (error as Error).message }, "Modal call failed; retrying"),
     };
     this.#now = options.now ?? Date.now;
     this.breaker = new CircuitBreaker({
@@ -78,7 +86,11 @@ export class Fleet {
         this.#calls++;
         return client.apps.fromName(options.appName, { environment: options.environment, createIfMissing: true });
       },
-      onOpen: (reason) => log.error({ reason }, "Modal is unavailable: new jobs wait, no runner is registered for them, one probe at a time looks for the recovery"),
+      onOpen: (reason) =>
+        log.error(
+          { reason },
+          "Modal is unavailable: new jobs wait, no runner is registered for them, one probe at a time looks for the recovery",
+        ),
       onClose: (downForMs) => log.info({ downForMs }, "Modal answers again: waiting jobs start, oldest first"),
     });
   }
@@ -135,7 +147,11 @@ export class Fleet {
   /** Creates the sandbox; "exists" when a running sandbox already has this name. */
   async create(spec: SandboxSpec): Promise<{ kind: "created"; sandboxId: string } | { kind: "exists" }> {
     const { profile } = spec;
-    const [app, image, secrets] = await Promise.all([this.app(), this.image(profile), Promise.all(profile.secrets.map((name) => this.#secret(name)))]);
+    const [app, image, secrets] = await Promise.all([
+      this.app(),
+      this.image(profile),
+      Promise.all(profile.secrets.map((name) => this.#secret(name))),
+    ]);
     const params: SandboxCreateParams = {
       name: spec.name,
       command: spec.command,
@@ -166,9 +182,7 @@ export class Fleet {
   /** The running sandbox of this name, if any. */
   async findByName(name: string): Promise<Sandbox | undefined> {
     try {
-      return await this.#call(() =>
-        this.client.sandboxes.fromName(this.options.appName, name, { environment: this.options.environment }),
-      );
+      return await this.#call(() => this.client.sandboxes.fromName(this.options.appName, name, { environment: this.options.environment }));
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;
@@ -203,7 +217,12 @@ export class Fleet {
     const cp = this.client.cpClient;
     let beforeTimestamp: number | undefined;
     for (;;) {
-      const request = { appId: app.appId, beforeTimestamp, includeFinished: false, tags: [{ tagName: "managed_by", tagValue: MANAGED_BY }] };
+      const request = {
+        appId: app.appId,
+        beforeTimestamp,
+        includeFinished: false,
+        tags: [{ tagName: "managed_by", tagValue: MANAGED_BY }],
+      };
       const page = await this.#call(() => (this.client.profile.sandboxV2 ? cp.sandboxListV2(request) : cp.sandboxList(request as never)));
       if (page.sandboxes.length === 0) return listed;
       for (const info of page.sandboxes) {

@@ -33,11 +33,11 @@ function entrypoint({ sudo }: RunnerCommandOptions): string {
       '  echo "sudo: false needs an image with a non-root runner user; refusing to run jobs as root" >&2; exit 78',
       "fi",
       'if [ -n "$as_runner" ]; then',
-      "  for group in sudo admin wheel; do gpasswd -d runner \"$group\" >/dev/null 2>&1 || true; done",
+      '  for group in sudo admin wheel; do gpasswd -d runner "$group" >/dev/null 2>&1 || true; done',
       "  rm -f /etc/sudoers.d/runner",
       "fi",
       // Whatever else the image's sudoers says, the runner user must not get root.
-      'if $as_runner sudo -n true >/dev/null 2>&1; then',
+      "if $as_runner sudo -n true >/dev/null 2>&1; then",
       '  echo "sudo: false, yet the runner user still has passwordless sudo (check the image\'s sudoers); refusing to start" >&2; exit 78',
       "fi",
     );

@@ -39,4 +39,3 @@ export function sameOwner(a: Pick<RepositoryRef, "owner" | "name"> | string, b: 
 export function oldestFirst(a: Pick<JobRef, "createdAt" | "id">, b: Pick<JobRef, "createdAt" | "id">): number {
   return (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id;
 }
-

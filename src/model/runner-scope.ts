@@ -2,8 +2,7 @@
 // repositories through a runner group) or at repository level, and the key that
 // names a scope in tags and logs.
 export type RunnerScope =
-  | { kind: "org"; org: string; runnerGroupId: number }
-  | { kind: "repo"; owner: string; repo: string; runnerGroupId: number };
+  { kind: "org"; org: string; runnerGroupId: number } | { kind: "repo"; owner: string; repo: string; runnerGroupId: number };
 
 /** "org:<org>" or "repo:<owner>/<repo>": how tags and logs name a scope. */
 export function scopeKey(scope: { kind: "org"; org: string } | { kind: "repo"; owner: string; repo: string }): string {
@@ -21,4 +20,3 @@ export function scopeFromKey(key: string): RunnerScope | undefined {
 
 /** The default runner group; repository-level runners always live in it. */
 export const DEFAULT_RUNNER_GROUP_ID = 1;
-

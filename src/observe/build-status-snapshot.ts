@@ -43,17 +43,28 @@ export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
     return entry;
   };
   for (const job of sources.jobs) countFor(job.installationId, job.profile ?? "(choosing)")[job.state]++;
-  for (const sandbox of sources.sandboxes) if (sources.busyRunners.has(sandbox.name)) countFor(sandbox.installationId, sandbox.profile).running++;
+  for (const sandbox of sources.sandboxes)
+    if (sources.busyRunners.has(sandbox.name)) countFor(sandbox.installationId, sandbox.profile).running++;
 
-  const installationIds = new Set([...sources.accounts.keys(), ...sources.jobs.map((job) => job.installationId), ...sources.sandboxes.map((sandbox) => sandbox.installationId)]);
-  const installations = [...installationIds].sort((a, b) => a - b).map((id) => {
-    const budget = sources.budget(id);
-    return {
-      id,
-      account: sources.accounts.get(id) ?? String(id),
-      githubBudget: { remaining: Math.floor(budget.points), limit: budget.capacity, ...(budget.pausedUntil ? { resetAt: iso(budget.pausedUntil) } : {}) },
-    };
-  });
+  const installationIds = new Set([
+    ...sources.accounts.keys(),
+    ...sources.jobs.map((job) => job.installationId),
+    ...sources.sandboxes.map((sandbox) => sandbox.installationId),
+  ]);
+  const installations = [...installationIds]
+    .sort((a, b) => a - b)
+    .map((id) => {
+      const budget = sources.budget(id);
+      return {
+        id,
+        account: sources.accounts.get(id) ?? String(id),
+        githubBudget: {
+          remaining: Math.floor(budget.points),
+          limit: budget.capacity,
+          ...(budget.pausedUntil ? { resetAt: iso(budget.pausedUntil) } : {}),
+        },
+      };
+    });
 
   return {
     generatedAt: iso(sources.now),

@@ -50,23 +50,94 @@ const PASS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 export class Metrics {
   readonly registry = new Registry();
   readonly #now: () => number;
-  readonly #jobs = new Counter({ name: "modal_runner_jobs_total", help: "Queued jobs handled, by outcome (started, already-served, not-queued, retry-later, waiting, refused, failed)", labelNames: ["outcome"], registers: [this.registry] });
-  readonly #repairs = new Counter({ name: "modal_runner_reconcile_repairs_total", help: "Repairs made by the reconciler, by kind", labelNames: ["kind"], registers: [this.registry] });
-  readonly #passes = new Counter({ name: "modal_runner_reconcile_passes_total", help: "Reconcile passes, by result (ok: Modal could be observed)", labelNames: ["result"], registers: [this.registry] });
-  readonly #apiCalls = new Counter({ name: "modal_runner_reconcile_api_calls_total", help: "API calls spent by reconcile passes", labelNames: ["api"], registers: [this.registry] });
-  readonly #passDuration = new Histogram({ name: "modal_runner_reconcile_duration_seconds", help: "How long reconcile passes took", buckets: PASS_BUCKETS, registers: [this.registry] });
-  readonly #lastSuccess = new Gauge({ name: "modal_runner_last_reconcile_success_timestamp_seconds", help: "Unix time of the last reconcile pass that could observe both GitHub and Modal (alert when it falls behind)", registers: [this.registry] });
-  readonly #cost = new Counter({ name: "modal_runner_cost_dollars_total", help: "Estimated Modal spend of ended runner sandboxes, in dollars, at the configured per-second prices", labelNames: ["installation", "profile"], registers: [this.registry] });
-  readonly #startup = new Histogram({ name: "modal_runner_job_startup_duration_seconds", help: "From a job queued at GitHub to a runner starting it (ARC's gha_job_startup_duration_seconds)", labelNames: ["installation", "profile"], buckets: STARTUP_BUCKETS, registers: [this.registry] });
-  readonly #execution = new Histogram({ name: "modal_runner_job_execution_duration_seconds", help: "From a job starting on a runner to its completion (ARC's gha_job_execution_duration_seconds)", labelNames: ["installation", "profile"], buckets: EXECUTION_BUCKETS, registers: [this.registry] });
-  readonly #webhookToSandbox = new Histogram({ name: "modal_runner_webhook_to_sandbox_duration_seconds", help: "From a queued webhook's arrival to its runner sandbox being created at Modal", labelNames: ["installation", "profile"], buckets: CREATE_BUCKETS, registers: [this.registry] });
+  readonly #jobs = new Counter({
+    name: "modal_runner_jobs_total",
+    help: "Queued jobs handled, by outcome (started, already-served, not-queued, retry-later, waiting, refused, failed)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly #repairs = new Counter({
+    name: "modal_runner_reconcile_repairs_total",
+    help: "Repairs made by the reconciler, by kind",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly #passes = new Counter({
+    name: "modal_runner_reconcile_passes_total",
+    help: "Reconcile passes, by result (ok: Modal could be observed)",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
+  readonly #apiCalls = new Counter({
+    name: "modal_runner_reconcile_api_calls_total",
+    help: "API calls spent by reconcile passes",
+    labelNames: ["api"],
+    registers: [this.registry],
+  });
+  readonly #passDuration = new Histogram({
+    name: "modal_runner_reconcile_duration_seconds",
+    help: "How long reconcile passes took",
+    buckets: PASS_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #lastSuccess = new Gauge({
+    name: "modal_runner_last_reconcile_success_timestamp_seconds",
+    help: "Unix time of the last reconcile pass that could observe both GitHub and Modal (alert when it falls behind)",
+    registers: [this.registry],
+  });
+  readonly #cost = new Counter({
+    name: "modal_runner_cost_dollars_total",
+    help: "Estimated Modal spend of ended runner sandboxes, in dollars, at the configured per-second prices",
+    labelNames: ["installation", "profile"],
+    registers: [this.registry],
+  });
+  readonly #startup = new Histogram({
+    name: "modal_runner_job_startup_duration_seconds",
+    help: "From a job queued at GitHub to a runner starting it (ARC's gha_job_startup_duration_seconds)",
+    labelNames: ["installation", "profile"],
+    buckets: STARTUP_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #execution = new Histogram({
+    name: "modal_runner_job_execution_duration_seconds",
+    help: "From a job starting on a runner to its completion (ARC's gha_job_execution_duration_seconds)",
+    labelNames: ["installation", "profile"],
+    buckets: EXECUTION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #webhookToSandbox = new Histogram({
+    name: "modal_runner_webhook_to_sandbox_duration_seconds",
+    help: "From a queued webhook's arrival to its runner sandbox being created at Modal",
+    labelNames: ["installation", "profile"],
+    buckets: CREATE_BUCKETS,
+    registers: [this.registry],
+  });
 
-  readonly #guard = new Counter({ name: "modal_runner_assignment_checks_total", help: "Jobs our runners took, checked against policy after dispatch, by outcome (stopped: the job was refused and its runner stopped)", labelNames: ["outcome"], registers: [this.registry] });
+  readonly #guard = new Counter({
+    name: "modal_runner_assignment_checks_total",
+    help: "Jobs our runners took, checked against policy after dispatch, by outcome (stopped: the job was refused and its runner stopped)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
 
   constructor(sources: MetricsSources, options: MetricsOptions = {}) {
     this.#now = options.now ?? Date.now;
-    new Gauge({ name: "modal_runner_jobs_waiting", help: "Jobs waiting for capacity (a cap is reached)", registers: [this.registry], collect() { this.set(sources.waiting()); } });
-    new Gauge({ name: "modal_runner_sandboxes", help: "Runner sandboxes counted against the caps (last reconcile list plus those started since)", registers: [this.registry], collect() { this.set(sources.sandboxes()); } });
+    new Gauge({
+      name: "modal_runner_jobs_waiting",
+      help: "Jobs waiting for capacity (a cap is reached)",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.waiting());
+      },
+    });
+    new Gauge({
+      name: "modal_runner_sandboxes",
+      help: "Runner sandboxes counted against the caps (last reconcile list plus those started since)",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.sandboxes());
+      },
+    });
     new Gauge({
       name: "modal_runner_jobs_current",
       help: "Jobs now waiting for capacity, being dispatched, or running, by installation and profile",
@@ -92,7 +163,9 @@ export class Metrics {
       name: "modal_runner_modal_breaker_open",
       help: "1 while the Modal circuit breaker is open (sandbox creation held back), else 0",
       registers: [this.registry],
-      collect() { this.set(sources.modalBreakerOpen?.() ? 1 : 0); },
+      collect() {
+        this.set(sources.modalBreakerOpen?.() ? 1 : 0);
+      },
     });
     // On this registry, not prom-client's global one: several Apps (tests, replicas in
     // one process) must not share or double-register series.
@@ -104,7 +177,11 @@ export class Metrics {
     this.#jobs.inc({ outcome });
   }
 
-  readonly #policyUnreadable = new Counter({ name: "modal_runner_policy_file_unreadable_total", help: "Reads of an org's or repository's policy file that failed or found it invalid (that org or repository is not served until it reads)", registers: [this.registry] });
+  readonly #policyUnreadable = new Counter({
+    name: "modal_runner_policy_file_unreadable_total",
+    help: "Reads of an org's or repository's policy file that failed or found it invalid (that org or repository is not served until it reads)",
+    registers: [this.registry],
+  });
 
   policyUnreadable(): void {
     this.#policyUnreadable.inc();
@@ -154,7 +231,12 @@ export class Metrics {
       if (access !== "open") {
         if (!access.token) return false;
         if (!authorizeRequest(req, access.token)) {
-          res.writeHead(401, { "www-authenticate": 'Bearer realm="modal-github-runner", Basic realm="modal-github-runner"', "content-type": "text/plain" }).end("Unauthorized\n");
+          res
+            .writeHead(401, {
+              "www-authenticate": 'Bearer realm="modal-github-runner", Basic realm="modal-github-runner"',
+              "content-type": "text/plain",
+            })
+            .end("Unauthorized\n");
           return true;
         }
       }

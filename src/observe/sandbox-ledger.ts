@@ -85,7 +85,10 @@ export class SandboxLedger {
     if (!profile) return;
     // Pinned regions cost more: about 1.5x (broad) to 1.75x (narrow); the estimate takes the lower.
     const regionMultiplier = profile.regions.length > 0 ? 1.5 : 1;
-    const cost = sandboxCost({ lifetimeMs: endedAt - entry.createdAt, cpu: profile.cpu, memoryMiB: profile.memoryMiB, gpu: profile.gpu, regionMultiplier }, this.prices);
+    const cost = sandboxCost(
+      { lifetimeMs: endedAt - entry.createdAt, cpu: profile.cpu, memoryMiB: profile.memoryMiB, gpu: profile.gpu, regionMultiplier },
+      this.prices,
+    );
     this.onEnded({ ...entry, endedAt, cost });
   }
 }

@@ -40,12 +40,19 @@ export function statusHandler(options: StatusHandlerOptions) {
 
     const snapshot = await options.snapshot();
     if (route === "json") {
-      res.writeHead(200, { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8" }).end(req.method === "HEAD" ? undefined : JSON.stringify(snapshot));
+      res
+        .writeHead(200, { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8" })
+        .end(req.method === "HEAD" ? undefined : JSON.stringify(snapshot));
       return true;
     }
     const body = url.searchParams.has("fragment") ? renderStatusFragment(snapshot) : renderStatusPage(snapshot);
     res
-      .writeHead(200, { ...COMMON_HEADERS, "content-type": "text/html; charset=utf-8", "content-security-policy": STATUS_PAGE_CSP, "x-frame-options": "DENY" })
+      .writeHead(200, {
+        ...COMMON_HEADERS,
+        "content-type": "text/html; charset=utf-8",
+        "content-security-policy": STATUS_PAGE_CSP,
+        "x-frame-options": "DENY",
+      })
       .end(req.method === "HEAD" ? undefined : body);
     return true;
   };

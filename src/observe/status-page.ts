@@ -127,7 +127,15 @@ function table(headers: string[], rows: string[], empty: string): string {
 const n = (value: number | string): string => `<td class="n">${escape(value)}</td>`;
 const td = (value: string): string => `<td>${value}</td>`;
 
-const OUTCOME_CLASS: Record<string, string> = { started: "ok", "already-served": "ok", completed: "ok", failed: "bad", refused: "warn", waiting: "warn", "retry-later": "warn" };
+const OUTCOME_CLASS: Record<string, string> = {
+  started: "ok",
+  "already-served": "ok",
+  completed: "ok",
+  failed: "bad",
+  refused: "warn",
+  waiting: "warn",
+  "retry-later": "warn",
+};
 const STATE_CLASS: Record<string, string> = { busy: "ok", idle: "warn", finished: "muted", closed: "ok", "half-open": "warn", open: "bad" };
 
 function cls(map: Record<string, string>, key: string): string {
@@ -173,7 +181,8 @@ export function renderStatusFragment(s: StatusSnapshot): string {
   const outcomes = table(
     ["Time", "Job", "Repository", "Outcome", "Reason"],
     s.outcomes.map(
-      (o) => `<tr data-job="${escape(o.jobId)}">${td(time(o.at))}${td(escape(o.jobId))}${td(escape(o.repo))}${td(cls(OUTCOME_CLASS, o.kind))}${td(escape(o.reason ?? ""))}</tr>`,
+      (o) =>
+        `<tr data-job="${escape(o.jobId)}">${td(time(o.at))}${td(escape(o.jobId))}${td(escape(o.repo))}${td(cls(OUTCOME_CLASS, o.kind))}${td(escape(o.reason ?? ""))}</tr>`,
     ),
     "No job handled yet.",
   );

@@ -42,8 +42,12 @@ export class JobPolicy {
     const { owner, name } = job.repository;
     const effective = await this.files.effective(await this.octokitFor(job.installationId), this.#operator, job.repository);
     if (effective.refused) return { refused: effective.refused };
-    if (!repositoryAllowed(effective, owner, name)) return { refused: `${owner}/${name} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
-    const choice = selectProfile(job.labels, this.config.profiles.filter((profile) => effective.profiles.includes(profile.name)));
+    if (!repositoryAllowed(effective, owner, name))
+      return { refused: `${owner}/${name} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
+    const choice = selectProfile(
+      job.labels,
+      this.config.profiles.filter((profile) => effective.profiles.includes(profile.name)),
+    );
     return "profile" in choice ? { profile: choice.profile, caps: effective.caps } : { refused: choice.reason };
   }
 }

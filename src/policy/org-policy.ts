@@ -57,7 +57,8 @@ export function narrowPolicy(policy: EffectivePolicy, file: OrgPolicyFile): { po
   }
   const caps: Caps = { ...policy.caps, perProfile: { ...policy.caps.perProfile } };
   const narrowCap = (key: string, current: number | undefined, wanted: number | undefined) => {
-    if (wanted !== undefined && current !== undefined && wanted > current) ignored.push(`caps.${key} ${wanted} is above the operator's ${current}`);
+    if (wanted !== undefined && current !== undefined && wanted > current)
+      ignored.push(`caps.${key} ${wanted} is above the operator's ${current}`);
     return lower(current, wanted);
   };
   if (file.caps) {
@@ -79,5 +80,10 @@ export function refusedPolicy(operator: EffectivePolicy, reason: string): Effect
 /** Every list of repository patterns must admit the repository (each file narrows). */
 export function repositoryAllowed(policy: EffectivePolicy, owner: string, name: string): boolean {
   // Names in an org's file are its own repositories: "app" means "<org>/app".
-  return policy.repositories.every((patterns) => matchesAny(`${owner}/${name}`, patterns.map((pattern) => (pattern.includes("/") ? pattern : `${owner}/${pattern}`))));
+  return policy.repositories.every((patterns) =>
+    matchesAny(
+      `${owner}/${name}`,
+      patterns.map((pattern) => (pattern.includes("/") ? pattern : `${owner}/${pattern}`)),
+    ),
+  );
 }

@@ -84,12 +84,19 @@ export class PolicyFiles {
       const chain = await this.#chain(octokit, owner, repo);
       if (chain.state === "absent") continue;
       if (chain.state === "not-granted") {
-        this.#reportOnce("warn", chain.file, "not granted", "policy files are not read: the installation granted no Single file (or Contents) permission; only the operator's policy applies");
+        this.#reportOnce(
+          "warn",
+          chain.file,
+          "not granted",
+          "policy files are not read: the installation granted no Single file (or Contents) permission; only the operator's policy applies",
+        );
         continue;
       }
-      if (chain.state === "unreadable") return refusedPolicy(operator, `policy file ${chain.file} ${chain.reason}; not served until it reads`);
+      if (chain.state === "unreadable")
+        return refusedPolicy(operator, `policy file ${chain.file} ${chain.reason}; not served until it reads`);
       const narrowed = narrowPolicy(policy, chain.config);
-      for (const attempt of narrowed.ignored) this.#reportOnce("warn", chain.file, attempt, "policy file tries to widen the operator's policy; that part is ignored");
+      for (const attempt of narrowed.ignored)
+        this.#reportOnce("warn", chain.file, attempt, "policy file tries to widen the operator's policy; that part is ignored");
       policy = narrowed.policy;
     }
     return policy;
@@ -111,7 +118,10 @@ export class PolicyFiles {
         if (this.#failing.get(chain.file) === chain.reason) return;
         this.#failing.set(chain.file, chain.reason);
         if (this.#failing.size > MAX_CACHED_FILES) this.#failing.delete(this.#failing.keys().next().value!);
-        this.log.error({ file: chain.file, problem: chain.reason }, "policy file unreadable; its org or repository is not served until it reads");
+        this.log.error(
+          { file: chain.file, problem: chain.reason },
+          "policy file unreadable; its org or repository is not served until it reads",
+        );
       } else if (this.#failing.delete(file)) {
         this.log.info({ file }, "policy file reads again");
       }
@@ -145,7 +155,12 @@ export class PolicyFiles {
         ref = undefined;
         if (extendsValue !== undefined) {
           const match = typeof extendsValue === "string" ? EXTENDS.exec(extendsValue) : null;
-          if (!match) return { state: "unreadable", file, reason: `${at}: _extends ${JSON.stringify(extendsValue)} is not "repo", "owner/repo" or "owner/repo:path.yml"` };
+          if (!match)
+            return {
+              state: "unreadable",
+              file,
+              reason: `${at}: _extends ${JSON.stringify(extendsValue)} is not "repo", "owner/repo" or "owner/repo:path.yml"`,
+            };
           ref = { owner: match[1] ?? top.owner, repo: match[2]!, path: match[3] ?? POLICY_PATH };
         }
       }
@@ -155,7 +170,11 @@ export class PolicyFiles {
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         const key = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".") || "(top level)";
-        return { state: "unreadable", file, reason: `is invalid: ${key}: ${issue.code === "unrecognized_keys" ? "unknown key" : issue.message}` };
+        return {
+          state: "unreadable",
+          file,
+          reason: `is invalid: ${key}: ${issue.code === "unrecognized_keys" ? "unknown key" : issue.message}`,
+        };
       }
       return { state: "read", file, config: parsed.data };
     } catch (error) {

@@ -39,27 +39,42 @@ function parse(text: string): Parsed {
   const document = parseDocument(text, { logLevel: "silent" });
   if (document.errors.length > 0) return { invalid: `invalid YAML: ${document.errors[0]!.message.split("\n")[0]}` };
   const value: unknown = document.toJS() ?? {};
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return { invalid: "the file is not a YAML mapping (key: value)" };
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { invalid: "the file is not a YAML mapping (key: value)" };
   return { config: value as Record<string, unknown> };
 }
 
 export async function readPolicyFile(octokit: AppOctokit, file: PolicyFileRef, parsed: ParsedBySha): Promise<PolicyFileRead> {
   let data: ContentsFile | ContentsFile[] | string;
   try {
-    ({ data } = (await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", { owner: file.owner, repo: file.repo, path: file.path })) as { data: ContentsFile | ContentsFile[] | string });
+    ({ data } = (await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", {
+      owner: file.owner,
+      repo: file.repo,
+      path: file.path,
+    })) as { data: ContentsFile | ContentsFile[] | string });
   } catch (error) {
     const status = httpStatus(error);
     if (status === 404) return { state: "absent" };
-    if (status === 403) return { state: "unreadable", status, reason: "the App may not read it (403): grant the Single file permission for this path" };
-    return { state: "unreadable", status, reason: status === undefined ? `read failed: ${(error as Error).message.split("\n")[0]}` : `GitHub answered ${status}` };
+    if (status === 403)
+      return { state: "unreadable", status, reason: "the App may not read it (403): grant the Single file permission for this path" };
+    return {
+      state: "unreadable",
+      status,
+      reason: status === undefined ? `read failed: ${(error as Error).message.split("\n")[0]}` : `GitHub answered ${status}`,
+    };
   }
   const tooBig = `over ${MAX_POLICY_FILE_BYTES / 1024} KB; a policy file is a few lines`;
   // Octokit hands over the body as text when it could not parse it (a huge answer): never parse it ourselves.
-  if (typeof data === "string") return { state: "unreadable", reason: data.length > MAX_POLICY_FILE_BYTES ? `${data.length} bytes, ${tooBig}` : "GitHub's answer is not a contents object" };
+  if (typeof data === "string")
+    return {
+      state: "unreadable",
+      reason: data.length > MAX_POLICY_FILE_BYTES ? `${data.length} bytes, ${tooBig}` : "GitHub's answer is not a contents object",
+    };
   if (Array.isArray(data) || data.type !== "file") return { state: "unreadable", reason: "it is a directory or a submodule, not a file" };
   if ((data.size ?? 0) > MAX_POLICY_FILE_BYTES) return { state: "unreadable", reason: `${data.size} bytes, ${tooBig}` };
   // GitHub sends no content for files over 1 MB (encoding "none"), and the size could lie: check what arrived too.
-  if (data.encoding !== "base64" || typeof data.content !== "string") return { state: "unreadable", reason: `no content in GitHub's answer (encoding ${data.encoding ?? "missing"})` };
+  if (data.encoding !== "base64" || typeof data.content !== "string")
+    return { state: "unreadable", reason: `no content in GitHub's answer (encoding ${data.encoding ?? "missing"})` };
   if (data.content.length > (MAX_POLICY_FILE_BYTES * 4) / 3 + 4096) return { state: "unreadable", reason: tooBig };
   const bytes = Buffer.from(data.content, "base64");
   if (bytes.length > MAX_POLICY_FILE_BYTES) return { state: "unreadable", reason: `${bytes.length} bytes, ${tooBig}` };

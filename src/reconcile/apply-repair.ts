@@ -55,6 +55,13 @@ export async function applyRepair(repair: Repair, deps: RepairDeps): Promise<Rep
     await deps.fleet.terminate(sandbox.sandboxId);
     if (sandbox.installationId !== undefined) deps.ended(sandbox.name, sandbox.installationId);
   }
-  deps.log.info(fields, runner && sandbox ? "reconcile: removed a runner and its sandbox" : runner ? "reconcile: deleted a runner registration" : "reconcile: terminated a sandbox");
+  deps.log.info(
+    fields,
+    runner && sandbox
+      ? "reconcile: removed a runner and its sandbox"
+      : runner
+        ? "reconcile: deleted a runner registration"
+        : "reconcile: terminated a sandbox",
+  );
   return "done";
 }

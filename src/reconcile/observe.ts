@@ -61,7 +61,10 @@ export class Observer {
     let errors = 0;
     const failed = (what: Record<string, unknown>, error: unknown) => {
       errors++;
-      deps.log.warn({ ...what, reason: describeFailure(error).reason }, "reconcile could not read part of the world; it is left alone this pass");
+      deps.log.warn(
+        { ...what, reason: describeFailure(error).reason },
+        "reconcile could not read part of the world; it is left alone this pass",
+      );
     };
 
     const sandboxes = (await deps.fleet.listRunnerSandboxes()).map(toObservedSandbox);
@@ -79,7 +82,9 @@ export class Observer {
       sandboxes
         .filter((sandbox) => sandbox.repository && sandbox.installationId && !targets.has(repositoryKey(sandbox.repository)))
         .map((sandbox) => async () => {
-          const target = await this.#lookUp(sandbox.repository!, sandbox.installationId!).catch((error: unknown) => failed({ repo: sandbox.repository }, error));
+          const target = await this.#lookUp(sandbox.repository!, sandbox.installationId!).catch((error: unknown) =>
+            failed({ repo: sandbox.repository }, error),
+          );
           if (target) addTarget(target);
         }),
     );
@@ -120,10 +125,14 @@ export class Observer {
         try {
           const octokit = await deps.octokitFor(target.installationId);
           const runs = await listActiveRuns(octokit, target.repository, since);
-          const { jobs } = await this.#runJobs.queuedJobs(runs, (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId), {
-            refresh: full,
-            youngerThan: now - deps.unservedJobGraceMs,
-          });
+          const { jobs } = await this.#runJobs.queuedJobs(
+            runs,
+            (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId),
+            {
+              refresh: full,
+              youngerThan: now - deps.unservedJobGraceMs,
+            },
+          );
           queuedJobs.push(...jobs.filter(deps.wanted));
           scannedRepositories.push(fullName(target.repository));
         } catch (error) {
@@ -148,7 +157,9 @@ export class Observer {
       ),
       sandboxWithoutRunnerSince: this.#sandboxWithoutRunner.update(
         sandboxes
-          .filter((sandbox) => sandbox.scopeKey && listed.has(sandbox.scopeKey) && !runnerKeys.has(runnerKey(sandbox.scopeKey, sandbox.name)))
+          .filter(
+            (sandbox) => sandbox.scopeKey && listed.has(sandbox.scopeKey) && !runnerKeys.has(runnerKey(sandbox.scopeKey, sandbox.name)),
+          )
           .map((sandbox) => sandbox.name),
         now,
       ),

@@ -36,11 +36,7 @@ export interface PlanSettings {
 }
 
 export type RepairKind =
-  | "serve-unserved-job"
-  | "remove-surplus-runner"
-  | "reap-never-assigned"
-  | "terminate-finished"
-  | "delete-orphan-registration";
+  "serve-unserved-job" | "remove-surplus-runner" | "reap-never-assigned" | "terminate-finished" | "delete-orphan-registration";
 
 export type Repair =
   | { kind: "serve-unserved-job"; job: JobRef; attempt: number; reason: string }
@@ -71,7 +67,12 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
   const runnerOf = (sandbox: ObservedSandbox) => (sandbox.scopeKey ? runners.get(runnerKey(sandbox.scopeKey, sandbox.name)) : undefined);
   const sandboxNames = new Set(world.sandboxes.map((sandbox) => sandbox.name));
   const touched = new Set<string>();
-  const remove = (kind: Exclude<RepairKind, "serve-unserved-job">, runner: ObservedRunner | undefined, sandbox: ObservedSandbox | undefined, reason: string) => {
+  const remove = (
+    kind: Exclude<RepairKind, "serve-unserved-job">,
+    runner: ObservedRunner | undefined,
+    sandbox: ObservedSandbox | undefined,
+    reason: string,
+  ) => {
     repairs.push({ kind, runner, sandbox, reason });
     touched.add((sandbox ?? runner)!.name);
   };
@@ -83,7 +84,12 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
     const scopeListed = sandbox.scopeKey !== undefined && listed.has(sandbox.scopeKey);
     const withoutRunnerFor = now - (world.sandboxWithoutRunnerSince[sandbox.name] ?? now);
     if (scopeListed && !runner && withoutRunnerFor >= settings.finishedGraceMs) {
-      remove("terminate-finished", undefined, sandbox, `its runner registration has been gone for ${seconds(withoutRunnerFor)} (the runner finished or was removed)`);
+      remove(
+        "terminate-finished",
+        undefined,
+        sandbox,
+        `its runner registration has been gone for ${seconds(withoutRunnerFor)} (the runner finished or was removed)`,
+      );
     } else if (runner && now - sandbox.createdAt >= settings.idleRunnerTimeoutMs) {
       remove("reap-never-assigned", runner, sandbox, `took no job in ${seconds(now - sandbox.createdAt)}`);
     }

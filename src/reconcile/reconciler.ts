@@ -61,7 +61,11 @@ export class Reconciler {
   readonly #counted = new WeakSet<object>();
 
   constructor(private readonly options: ReconcilerOptions) {
-    this.#observer = new Observer({ ...options, octokitFor: (id) => this.#octokitFor(id), appOctokit: async () => this.#count(await options.appOctokit()) });
+    this.#observer = new Observer({
+      ...options,
+      octokitFor: (id) => this.#octokitFor(id),
+      appOctokit: async () => this.#count(await options.appOctokit()),
+    });
   }
 
   /** A pass now (a full sweep at start-up), then one every interval. */
@@ -142,7 +146,12 @@ export class Reconciler {
       if (full) this.#lastFullSweep = started;
       options.observed?.(world);
       summary.failed += world.errors;
-      summary.checked = { sandboxes: world.sandboxes.length, runners: world.runners.length, repositories: world.scannedRepositories.length, queuedJobs: world.queuedJobs.length };
+      summary.checked = {
+        sandboxes: world.sandboxes.length,
+        runners: world.runners.length,
+        repositories: world.scannedRepositories.length,
+        queuedJobs: world.queuedJobs.length,
+      };
       // Asked now, not at observation time: a dispatch that ended while the pass
       // observed may have made a registration or sandbox the observation missed.
       world.dispatching = options.dispatching(world.now);
@@ -153,7 +162,10 @@ export class Reconciler {
           else summary.leftAlone++;
         } catch (error) {
           summary.failed++;
-          options.log.warn({ repair: repair.kind, reason: describeFailure(error).reason }, "reconcile: repair failed; the next pass tries again");
+          options.log.warn(
+            { repair: repair.kind, reason: describeFailure(error).reason },
+            "reconcile: repair failed; the next pass tries again",
+          );
         }
       }
     } catch (error) {
@@ -177,11 +189,19 @@ export class Reconciler {
       const result = await this.options.redeliver(this.#count(await this.options.appOctokit()));
       summary.redelivered = result.requested;
       summary.failed += result.failed;
-      if (result.requested > 0) this.options.log.info({ requested: result.requested, skipped: result.skipped }, "reconcile: asked GitHub to redeliver failed webhook deliveries");
-      for (const failure of result.failures) this.options.log.warn({ reason: failure }, "reconcile: GitHub refused a redelivery; asking again later");
+      if (result.requested > 0)
+        this.options.log.info(
+          { requested: result.requested, skipped: result.skipped },
+          "reconcile: asked GitHub to redeliver failed webhook deliveries",
+        );
+      for (const failure of result.failures)
+        this.options.log.warn({ reason: failure }, "reconcile: GitHub refused a redelivery; asking again later");
     } catch (error) {
       summary.failed++;
-      this.options.log.warn({ reason: describeFailure(error).reason }, "reconcile: could not read the App's delivery log; the next pass tries again");
+      this.options.log.warn(
+        { reason: describeFailure(error).reason },
+        "reconcile: could not read the App's delivery log; the next pass tries again",
+      );
     }
   }
 

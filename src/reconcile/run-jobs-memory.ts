@@ -26,7 +26,11 @@ export class RunJobsMemory {
    * The queued jobs of a repository's active runs: remembered for unchanged runs,
    * read with `read` for the others (all of them when `refresh`).
    */
-  async queuedJobs(runs: ActiveRun[], read: (runId: number) => Promise<JobRef[]>, options: { refresh: boolean; youngerThan: number }): Promise<{ jobs: JobRef[]; reads: number }> {
+  async queuedJobs(
+    runs: ActiveRun[],
+    read: (runId: number) => Promise<JobRef[]>,
+    options: { refresh: boolean; youngerThan: number },
+  ): Promise<{ jobs: JobRef[]; reads: number }> {
     const jobs: JobRef[] = [];
     let reads = 0;
     await Promise.all(

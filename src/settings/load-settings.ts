@@ -12,7 +12,15 @@ import { parseDockerfile } from "../config/parse-dockerfile.js";
 import { type RunnerImageDefinition } from "../model/runner-profile.js";
 import { runnerBuildArgs } from "../config/runner-build-args.js";
 import { closestName } from "./closest-name.js";
-import { APP_PREFIXES, type Command, FOREIGN_PATTERN, FOREIGN_VARIABLES, SERVER_ONLY, SETTINGS, type SettingName } from "./settings-schema.js";
+import {
+  APP_PREFIXES,
+  type Command,
+  FOREIGN_PATTERN,
+  FOREIGN_VARIABLES,
+  SERVER_ONLY,
+  SETTINGS,
+  type SettingName,
+} from "./settings-schema.js";
 
 export { ConfigError } from "../config/config-error.js";
 /** The name main.ts and the CLIs catch; settings and runner-config mistakes share one class. */
@@ -90,7 +98,9 @@ function validateEach(env: Env, command: Command, problems: ConfigProblem[]): Va
     }
     const reason = result.error.issues.map((issue) => issue.message).join("; ");
     const shown = "secret" in definition || raw === undefined ? "" : ` (got "${raw}")`;
-    problems.push(raw === undefined ? { key: name, message: `required: ${definition.description}` } : { key: name, message: `${reason}${shown}` });
+    problems.push(
+      raw === undefined ? { key: name, message: `required: ${definition.description}` } : { key: name, message: `${reason}${shown}` },
+    );
   }
   return values;
 }
@@ -99,7 +109,13 @@ function validateEach(env: Env, command: Command, problems: ConfigProblem[]): Va
 function checkUnknown(env: Env, problems: ConfigProblem[]): void {
   const names = Object.keys(SETTINGS);
   for (const variable of Object.keys(env).sort()) {
-    if (variable in SETTINGS || FOREIGN_VARIABLES.has(variable) || FOREIGN_PATTERN.test(variable) || !APP_PREFIXES.some((prefix) => variable.startsWith(prefix))) continue;
+    if (
+      variable in SETTINGS ||
+      FOREIGN_VARIABLES.has(variable) ||
+      FOREIGN_PATTERN.test(variable) ||
+      !APP_PREFIXES.some((prefix) => variable.startsWith(prefix))
+    )
+      continue;
     const suggestion = closestName(variable, names);
     const hint = suggestion ? `did you mean ${suggestion}?` : "see the settings table in the README";
     problems.push({ key: variable, message: `not a setting of this App; ${hint}` });
@@ -116,13 +132,19 @@ function readPrivateKey(env: Env, problems: ConfigProblem[]): string {
     return "";
   }
   if (!key) {
-    problems.push({ key: "PRIVATE_KEY or PRIVATE_KEY_PATH", message: "required: the App's private key, downloaded from its settings page on GitHub" });
+    problems.push({
+      key: "PRIVATE_KEY or PRIVATE_KEY_PATH",
+      message: "required: the App's private key, downloaded from its settings page on GitHub",
+    });
     return "";
   }
   try {
     createPrivateKey(key);
   } catch {
-    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: "not a valid PEM private key (download a new one from the App's settings page)" });
+    problems.push({
+      key: "PRIVATE_KEY / PRIVATE_KEY_PATH",
+      message: "not a valid PEM private key (download a new one from the App's settings page)",
+    });
   }
   return key;
 }
@@ -132,13 +154,19 @@ function checkModalCredentials(env: Env, problems: ConfigProblem[]): void {
   const secret = present(env, "MODAL_TOKEN_SECRET");
   if (id && secret) return;
   if (id || secret) {
-    problems.push({ key: id ? "MODAL_TOKEN_SECRET" : "MODAL_TOKEN_ID", message: `required when ${id ? "MODAL_TOKEN_ID" : "MODAL_TOKEN_SECRET"} is set (create a token with \`modal token new\`)` });
+    problems.push({
+      key: id ? "MODAL_TOKEN_SECRET" : "MODAL_TOKEN_ID",
+      message: `required when ${id ? "MODAL_TOKEN_ID" : "MODAL_TOKEN_SECRET"} is set (create a token with \`modal token new\`)`,
+    });
     return;
   }
   const configPath = present(env, "MODAL_CONFIG_PATH") ?? path.join(os.homedir(), ".modal.toml");
   const config = existsSync(configPath) ? readFileSync(configPath, "utf8") : "";
   if (!/^\s*token_id\s*=/m.test(config)) {
-    problems.push({ key: "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET", message: `required (or a profile with a token in ${configPath}); create a token with \`modal token new\`` });
+    problems.push({
+      key: "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET",
+      message: `required (or a profile with a token in ${configPath}); create a token with \`modal token new\``,
+    });
   }
 }
 
@@ -152,7 +180,13 @@ function readRunnerImage(file: string, buildArgs: Record<string, string>, proble
   }
 }
 
-function readRunnerConfig(v: Values, image: RunnerImageDefinition, buildArgs: Record<string, string>, cwd: string, problems: ConfigProblem[]): RunnerConfig | undefined {
+function readRunnerConfig(
+  v: Values,
+  image: RunnerImageDefinition,
+  buildArgs: Record<string, string>,
+  cwd: string,
+  problems: ConfigProblem[],
+): RunnerConfig | undefined {
   // When one of these settings is itself wrong (already reported), the file is still
   // checked, with stand-in values, so one run shows every mistake.
   const defaults = {

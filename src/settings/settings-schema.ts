@@ -43,49 +43,221 @@ export type Command = "server" | "reconcile" | "doctor";
 export const COMMANDS: readonly Command[] = ["server", "reconcile", "doctor"];
 
 export const SETTINGS = {
-  APP_ID: { standard: "probot", description: "The GitHub App's id. Without it `npm start` serves the App-creation (manifest) page instead.", schema: positiveInteger() },
-  PRIVATE_KEY: { standard: "probot", secret: true, description: "The App's private key (PEM; `\\n`-escaped or base64 also accepted). Or use PRIVATE_KEY_PATH.", schema: z.string().optional() },
+  APP_ID: {
+    standard: "probot",
+    description: "The GitHub App's id. Without it `npm start` serves the App-creation (manifest) page instead.",
+    schema: positiveInteger(),
+  },
+  PRIVATE_KEY: {
+    standard: "probot",
+    secret: true,
+    description: "The App's private key (PEM; `\\n`-escaped or base64 also accepted). Or use PRIVATE_KEY_PATH.",
+    schema: z.string().optional(),
+  },
   PRIVATE_KEY_PATH: { standard: "probot", description: "Path of the App's private key file.", schema: z.string().optional() },
-  WEBHOOK_SECRET: { standard: "probot", secret: true, description: "The App's webhook secret; deliveries with a wrong signature are refused.", schema: z.string().min(1) },
-  GHE_HOST: { standard: "probot", description: "GitHub Enterprise Server host (e.g. `github.example.com`); unset for github.com.", schema: z.string().optional() },
-  GHE_PROTOCOL: { standard: "probot", shownDefault: "https", description: "Protocol for GHE_HOST.", schema: z.enum(["http", "https"]).default("https") },
-  PORT: { standard: "probot", shownDefault: "3000", description: "HTTP port the App listens on.", schema: z.coerce.number().int().min(0).max(65535).default(3000) },
-  HOST: { standard: "probot", shownDefault: "0.0.0.0", description: "Interface to listen on (default: all IPv4 interfaces; `::` for IPv6 too). Probot alone would listen on localhost only, out of reach in a container.", schema: z.string().min(1).default("0.0.0.0") },
-  LOG_LEVEL: { standard: "probot", shownDefault: "info", description: "trace, debug, info, warn, error, fatal or silent.", schema: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") },
-  WEBHOOK_PATH: { standard: "probot", shownDefault: "/api/github/webhooks", description: "Path that receives webhooks.", schema: z.string().startsWith("/").default("/api/github/webhooks") },
-  WEBHOOK_PROXY_URL: { standard: "probot", description: "A smee.io channel that forwards webhooks to a local App (development).", schema: z.url().optional() },
+  WEBHOOK_SECRET: {
+    standard: "probot",
+    secret: true,
+    description: "The App's webhook secret; deliveries with a wrong signature are refused.",
+    schema: z.string().min(1),
+  },
+  GHE_HOST: {
+    standard: "probot",
+    description: "GitHub Enterprise Server host (e.g. `github.example.com`); unset for github.com.",
+    schema: z.string().optional(),
+  },
+  GHE_PROTOCOL: {
+    standard: "probot",
+    shownDefault: "https",
+    description: "Protocol for GHE_HOST.",
+    schema: z.enum(["http", "https"]).default("https"),
+  },
+  PORT: {
+    standard: "probot",
+    shownDefault: "3000",
+    description: "HTTP port the App listens on.",
+    schema: z.coerce.number().int().min(0).max(65535).default(3000),
+  },
+  HOST: {
+    standard: "probot",
+    shownDefault: "0.0.0.0",
+    description:
+      "Interface to listen on (default: all IPv4 interfaces; `::` for IPv6 too). Probot alone would listen on localhost only, out of reach in a container.",
+    schema: z.string().min(1).default("0.0.0.0"),
+  },
+  LOG_LEVEL: {
+    standard: "probot",
+    shownDefault: "info",
+    description: "trace, debug, info, warn, error, fatal or silent.",
+    schema: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  },
+  WEBHOOK_PATH: {
+    standard: "probot",
+    shownDefault: "/api/github/webhooks",
+    description: "Path that receives webhooks.",
+    schema: z.string().startsWith("/").default("/api/github/webhooks"),
+  },
+  WEBHOOK_PROXY_URL: {
+    standard: "probot",
+    description: "A smee.io channel that forwards webhooks to a local App (development).",
+    schema: z.url().optional(),
+  },
 
-  MODAL_TOKEN_ID: { standard: "modal", description: "Modal token id (or a profile in ~/.modal.toml / MODAL_CONFIG_PATH).", schema: z.string().optional() },
+  MODAL_TOKEN_ID: {
+    standard: "modal",
+    description: "Modal token id (or a profile in ~/.modal.toml / MODAL_CONFIG_PATH).",
+    schema: z.string().optional(),
+  },
   MODAL_TOKEN_SECRET: { standard: "modal", secret: true, description: "Modal token secret.", schema: z.string().optional() },
-  MODAL_ENVIRONMENT: { standard: "modal", description: "Modal environment to run sandboxes in (default: the workspace's default).", schema: z.string().optional() },
-  MODAL_SERVER_URL: { standard: "modal", description: "Modal control-plane URL (default https://api.modal.com:443).", schema: z.url().optional() },
-  MODAL_CONFIG_PATH: { standard: "modal", description: "Path of a Modal config file with profiles (default ~/.modal.toml).", schema: z.string().optional() },
+  MODAL_ENVIRONMENT: {
+    standard: "modal",
+    description: "Modal environment to run sandboxes in (default: the workspace's default).",
+    schema: z.string().optional(),
+  },
+  MODAL_SERVER_URL: {
+    standard: "modal",
+    description: "Modal control-plane URL (default https://api.modal.com:443).",
+    schema: z.url().optional(),
+  },
+  MODAL_CONFIG_PATH: {
+    standard: "modal",
+    description: "Path of a Modal config file with profiles (default ~/.modal.toml).",
+    schema: z.string().optional(),
+  },
 
-  RUNNER_LABEL: { shownDefault: "modal", description: "A job is served only if its `runs-on` labels include this one.", schema: z.string().regex(/^[^\s,]+$/, "one label, no spaces or commas").default("modal") },
-  RUNNER_NAME_PREFIX: { shownDefault: "modal", description: "Runner (and sandbox) names are `<prefix>-<job id>-<attempt>`; how the App recognises its own runners.", schema: modalName.max(40).default("modal") },
-  RUNNER_SCOPE: { shownDefault: "auto", description: "`org`: register runners at org level; `repo`: at repository level; `auto`: org level for org installations that granted it, else repository level.", schema: z.enum(["auto", "org", "repo"]).default("auto") },
-  RUNNER_GROUP: { shownDefault: "Default", description: "Runner group for org-level runners, by name or numeric id.", schema: z.string().min(1).default("Default") },
-  RUNNER_WORK_FOLDER: { shownDefault: "_work", description: "The runner's work folder (`work_folder` of the JIT config).", schema: z.string().min(1).default("_work") },
-  RUNNER_DOCKERFILE: { shownDefault: "docker/runner/Dockerfile", description: "Dockerfile of the default runner image: its `FROM` image plus the lines after it, built once on Modal.", schema: z.string().min(1).default("docker/runner/Dockerfile") },
-  RUNNER_CONFIG: { description: "Path of the runner configuration (YAML): runner profiles (labels, image, CPU, memory, GPU, lifetime, region, env, secrets, egress) and concurrency caps. Without it one default profile serves RUNNER_LABEL with the SANDBOX_* settings.", schema: z.string().min(1).optional() },
-  MODAL_APP_NAME: { shownDefault: "github-actions-runners", description: "Modal app that holds the sandboxes (created if missing).", schema: modalName.default("github-actions-runners") },
+  RUNNER_LABEL: {
+    shownDefault: "modal",
+    description: "A job is served only if its `runs-on` labels include this one.",
+    schema: z
+      .string()
+      .regex(/^[^\s,]+$/, "one label, no spaces or commas")
+      .default("modal"),
+  },
+  RUNNER_NAME_PREFIX: {
+    shownDefault: "modal",
+    description: "Runner (and sandbox) names are `<prefix>-<job id>-<attempt>`; how the App recognises its own runners.",
+    schema: modalName.max(40).default("modal"),
+  },
+  RUNNER_SCOPE: {
+    shownDefault: "auto",
+    description:
+      "`org`: register runners at org level; `repo`: at repository level; `auto`: org level for org installations that granted it, else repository level.",
+    schema: z.enum(["auto", "org", "repo"]).default("auto"),
+  },
+  RUNNER_GROUP: {
+    shownDefault: "Default",
+    description: "Runner group for org-level runners, by name or numeric id.",
+    schema: z.string().min(1).default("Default"),
+  },
+  RUNNER_WORK_FOLDER: {
+    shownDefault: "_work",
+    description: "The runner's work folder (`work_folder` of the JIT config).",
+    schema: z.string().min(1).default("_work"),
+  },
+  RUNNER_DOCKERFILE: {
+    shownDefault: "docker/runner/Dockerfile",
+    description: "Dockerfile of the default runner image: its `FROM` image plus the lines after it, built once on Modal.",
+    schema: z.string().min(1).default("docker/runner/Dockerfile"),
+  },
+  RUNNER_CONFIG: {
+    description:
+      "Path of the runner configuration (YAML): runner profiles (labels, image, CPU, memory, GPU, lifetime, region, env, secrets, egress) and concurrency caps. Without it one default profile serves RUNNER_LABEL with the SANDBOX_* settings.",
+    schema: z.string().min(1).optional(),
+  },
+  MODAL_APP_NAME: {
+    shownDefault: "github-actions-runners",
+    description: "Modal app that holds the sandboxes (created if missing).",
+    schema: modalName.default("github-actions-runners"),
+  },
   SANDBOX_CPU: { shownDefault: "2", description: "CPU cores reserved per sandbox (default profile).", schema: positiveNumber().default(2) },
-  SANDBOX_MEMORY_MIB: { shownDefault: "4096", description: "Memory per sandbox, MiB (default profile).", schema: positiveInteger().default(4096) },
-  SANDBOX_TIMEOUT: { shownDefault: "6h", description: "Hard lifetime cap of a sandbox (`90s`, `45m`, `1h30m`, `6h`, `1d`; a bare number counts seconds); Modal ends it after this however busy it is.", schema: sandboxLifetime().default(6 * 3_600_000) },
-  ALLOW_PUBLIC_REPOS: { shownDefault: "false", description: "Serve public repositories. Off by default: on a public repository anyone can open a pull request that runs code on your runner.", schema: bool().default(false) },
-  ALLOWED_REPOSITORIES: { shownDefault: "(all)", description: "Only serve these: `owner` (all its repositories), `owner/repo`, `owner/prefix-*`. Comma-separated.", schema: list().default([]) },
-  DENIED_REPOSITORIES: { shownDefault: "(none)", description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.", schema: list().default([]) },
-  DISPATCH_CONCURRENCY: { shownDefault: "256", description: "Jobs whose runner is being set up at the same time, per replica. Their calls mostly wait on the network, and each installation's GitHub budget already paces them, so this is a memory bound, not a pace.", schema: positiveInteger().max(1024).default(256) },
-  RECONCILE_INTERVAL: { shownDefault: "60s", description: "How often the reconciler compares GitHub with Modal and repairs the difference (`0` turns the timer off; POST /reconcile or `npm run reconcile` still work).", schema: z.union([z.literal("0").transform(() => 0), duration().pipe(z.number().min(1000, "at least 1s"))]).default(60_000) },
-  FULL_SWEEP_INTERVAL: { shownDefault: "30m", description: "How often the reconciler looks for queued jobs in every repository of every installation (also at start-up); in between it looks only at repositories with recent Actions activity.", schema: duration().pipe(z.number().min(60_000, "at least 60s")).default(30 * 60_000) },
-  RECONCILE_SECRET: { secret: true, description: "Bearer token for `POST /reconcile` (for cron or serverless deployments); the endpoint is off without it.", schema: z.string().min(16, "at least 16 characters").optional() },
-  IDLE_RUNNER_TIMEOUT: { shownDefault: "15m", description: "A runner that has not taken a job this long after its sandbox started is removed.", schema: duration().default(15 * 60_000) },
-  FINISHED_GRACE: { shownDefault: "2m", description: "A sandbox still running this long after its job finished (or its registration went away) is terminated.", schema: duration().default(2 * 60_000) },
-  UNSERVED_JOB_GRACE: { shownDefault: "60s", description: "A queued job with no runner for this long is served by the reconciler (lost webhook, failed dispatch, runner taken by another job).", schema: duration().default(60_000) },
-  ACTIVE_REPOSITORY_WINDOW: { shownDefault: "2h", description: "Repositories with a workflow_job event this recent are swept for queued jobs on every reconcile pass.", schema: duration().default(2 * 3_600_000) },
-  STATUS_TOKEN: { secret: true, description: "Bearer token for the status page (`GET /status`); the page is not served without it.", schema: z.string().min(16, "at least 16 characters").optional() },
-  METRICS_PORT: { description: "Serve `/metrics` on this port only (not on `PORT`); without it `/metrics` is served on `PORT`.", schema: z.coerce.number().int().min(1).max(65535).optional() },
-  REGISTRATION_GRACE: { shownDefault: "3m", description: "How long a runner registration without a sandbox is presumed to be another replica's attempt in progress before it is replaced.", schema: duration().default(180_000) },
+  SANDBOX_MEMORY_MIB: {
+    shownDefault: "4096",
+    description: "Memory per sandbox, MiB (default profile).",
+    schema: positiveInteger().default(4096),
+  },
+  SANDBOX_TIMEOUT: {
+    shownDefault: "6h",
+    description:
+      "Hard lifetime cap of a sandbox (`90s`, `45m`, `1h30m`, `6h`, `1d`; a bare number counts seconds); Modal ends it after this however busy it is.",
+    schema: sandboxLifetime().default(6 * 3_600_000),
+  },
+  ALLOW_PUBLIC_REPOS: {
+    shownDefault: "false",
+    description:
+      "Serve public repositories. Off by default: on a public repository anyone can open a pull request that runs code on your runner.",
+    schema: bool().default(false),
+  },
+  ALLOWED_REPOSITORIES: {
+    shownDefault: "(all)",
+    description: "Only serve these: `owner` (all its repositories), `owner/repo`, `owner/prefix-*`. Comma-separated.",
+    schema: list().default([]),
+  },
+  DENIED_REPOSITORIES: {
+    shownDefault: "(none)",
+    description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.",
+    schema: list().default([]),
+  },
+  DISPATCH_CONCURRENCY: {
+    shownDefault: "256",
+    description:
+      "Jobs whose runner is being set up at the same time, per replica. Their calls mostly wait on the network, and each installation's GitHub budget already paces them, so this is a memory bound, not a pace.",
+    schema: positiveInteger().max(1024).default(256),
+  },
+  RECONCILE_INTERVAL: {
+    shownDefault: "60s",
+    description:
+      "How often the reconciler compares GitHub with Modal and repairs the difference (`0` turns the timer off; POST /reconcile or `npm run reconcile` still work).",
+    schema: z.union([z.literal("0").transform(() => 0), duration().pipe(z.number().min(1000, "at least 1s"))]).default(60_000),
+  },
+  FULL_SWEEP_INTERVAL: {
+    shownDefault: "30m",
+    description:
+      "How often the reconciler looks for queued jobs in every repository of every installation (also at start-up); in between it looks only at repositories with recent Actions activity.",
+    schema: duration()
+      .pipe(z.number().min(60_000, "at least 60s"))
+      .default(30 * 60_000),
+  },
+  RECONCILE_SECRET: {
+    secret: true,
+    description: "Bearer token for `POST /reconcile` (for cron or serverless deployments); the endpoint is off without it.",
+    schema: z.string().min(16, "at least 16 characters").optional(),
+  },
+  IDLE_RUNNER_TIMEOUT: {
+    shownDefault: "15m",
+    description: "A runner that has not taken a job this long after its sandbox started is removed.",
+    schema: duration().default(15 * 60_000),
+  },
+  FINISHED_GRACE: {
+    shownDefault: "2m",
+    description: "A sandbox still running this long after its job finished (or its registration went away) is terminated.",
+    schema: duration().default(2 * 60_000),
+  },
+  UNSERVED_JOB_GRACE: {
+    shownDefault: "60s",
+    description:
+      "A queued job with no runner for this long is served by the reconciler (lost webhook, failed dispatch, runner taken by another job).",
+    schema: duration().default(60_000),
+  },
+  ACTIVE_REPOSITORY_WINDOW: {
+    shownDefault: "2h",
+    description: "Repositories with a workflow_job event this recent are swept for queued jobs on every reconcile pass.",
+    schema: duration().default(2 * 3_600_000),
+  },
+  STATUS_TOKEN: {
+    secret: true,
+    description: "Bearer token for the status page (`GET /status`); the page is not served without it.",
+    schema: z.string().min(16, "at least 16 characters").optional(),
+  },
+  METRICS_PORT: {
+    description: "Serve `/metrics` on this port only (not on `PORT`); without it `/metrics` is served on `PORT`.",
+    schema: z.coerce.number().int().min(1).max(65535).optional(),
+  },
+  REGISTRATION_GRACE: {
+    shownDefault: "3m",
+    description:
+      "How long a runner registration without a sandbox is presumed to be another replica's attempt in progress before it is replaced.",
+    schema: duration().default(180_000),
+  },
 } satisfies Record<string, SettingDefinition>;
 
 export type SettingName = keyof typeof SETTINGS;

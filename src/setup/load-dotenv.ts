@@ -8,7 +8,10 @@ import path from "node:path";
 import { parseEnv } from "node:util";
 
 /** Applies `<cwd>/.env` to `env` (missing file: nothing); returns the names it set. */
-export function loadDotenv(cwd: string = process.cwd(), env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): string[] {
+export function loadDotenv(
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env,
+): string[] {
   let text: string;
   try {
     text = readFileSync(path.join(cwd, ".env"), "utf8");

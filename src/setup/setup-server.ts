@@ -53,7 +53,13 @@ export async function startSetupServer(options: SetupServerOptions): Promise<Run
   const callback = async (url: URL): Promise<[number, string]> => {
     const code = url.searchParams.get("code");
     if (!code || url.searchParams.get("state") !== state) {
-      return [400, renderErrorPage("Not a setup this App started", "Start again from the setup page: GitHub's link is valid for this run of `npm start` only.")];
+      return [
+        400,
+        renderErrorPage(
+          "Not a setup this App started",
+          "Start again from the setup page: GitHub's link is valid for this run of `npm start` only.",
+        ),
+      ];
     }
     try {
       const app = await convertManifestCode(code, githubApiUrl(env));
@@ -69,7 +75,10 @@ export async function startSetupServer(options: SetupServerOptions): Promise<Run
       return [200, renderCreatedPage({ htmlUrl: app.htmlUrl, envFile, webhookUrl: webhookProxyUrl })];
     } catch (error) {
       const status = (error as { status?: number }).status;
-      const detail = status === 404 ? "GitHub does not know this code (it is valid once, for one hour). Create the App again." : `GitHub answered ${status ?? "nothing"}: try again.`;
+      const detail =
+        status === 404
+          ? "GitHub does not know this code (it is valid once, for one hour). Create the App again."
+          : `GitHub answered ${status ?? "nothing"}: try again.`;
       return [502, renderErrorPage("Could not fetch the new App's credentials", detail)];
     }
   };

@@ -27,15 +27,7 @@ import { registerRunnerRoutes } from "./github/routes-runners.js";
 import { HttpError, lc, type Ctx, type Handler, type Permissions, type Reply } from "./github/route-kit.js";
 import { decodeJitConfig } from "./github/jit-config.js";
 import { SecondaryLimits } from "./github/secondary-limits.js";
-import {
-  iso,
-  jobObject,
-  organizationObject,
-  randomHex,
-  repositoryObject,
-  userObject,
-  type Urls,
-} from "./github/shapes.js";
+import { iso, jobObject, organizationObject, randomHex, repositoryObject, userObject, type Urls } from "./github/shapes.js";
 import { exampleFor, send } from "./github/webhooks.js";
 import type {
   Account,
@@ -133,9 +125,7 @@ function defaultMessage(status: number): string {
 }
 
 type Auth =
-  | { kind: "none"; reason: string }
-  | { kind: "app"; error?: string }
-  | { kind: "installation"; token?: InstallationToken; error?: string };
+  { kind: "none"; reason: string } | { kind: "app"; error?: string } | { kind: "installation"; token?: InstallationToken; error?: string };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -546,7 +536,15 @@ export class FakeGitHub {
         record.error = url ? "fake GitHub is closed" : "no webhookUrl set";
         return { status: 0, body: "", ms: 0, deliveryId };
       }
-      const logged = { guid: deliveryId, event, action, body, redelivery: opts.redelivery ?? false, startedAt: Date.now(), requestHeaders: { "X-GitHub-Delivery": deliveryId, "X-GitHub-Event": event } };
+      const logged = {
+        guid: deliveryId,
+        event,
+        action,
+        body,
+        redelivery: opts.redelivery ?? false,
+        startedAt: Date.now(),
+        requestHeaders: { "X-GitHub-Delivery": deliveryId, "X-GitHub-Event": event },
+      };
       if (this.hookDeliveries.ingressDown) {
         record.error = "failed to connect to host";
         this.hookDeliveries.record({ ...logged, durationMs: 0, statusCode: 0, error: record.error, responseBody: "" });
@@ -809,7 +807,12 @@ export class FakeGitHub {
       if (Number.isFinite(id)) record.installationId = id;
     }
 
-    const limited = this.secondaryLimits.admit(auth.kind === "app" ? "app" : `installation:${record.installationId}`, method, match?.template ?? decodedPath, res);
+    const limited = this.secondaryLimits.admit(
+      auth.kind === "app" ? "app" : `installation:${record.installationId}`,
+      method,
+      match?.template ?? decodedPath,
+      res,
+    );
     if (this.latencyMs > 0) await sleep(this.latencyMs);
 
     const reply = (r: Reply, validate: boolean): void => this.respond(req, res, record, match, r, validate);
@@ -1056,7 +1059,8 @@ export class FakeGitHub {
   // Routes (registered by github/routes-*.ts)
 
   private route(method: string, template: string, handler: Handler): void {
-    if (this.api && !this.api.templates.includes(template)) throw new Error(`fake-github: ${template} is not in GitHub's OpenAPI description`);
+    if (this.api && !this.api.templates.includes(template))
+      throw new Error(`fake-github: ${template} is not in GitHub's OpenAPI description`);
     this.table.add(method, template);
     this.handlers.set(`${method} ${template}`, handler);
   }

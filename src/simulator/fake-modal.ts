@@ -599,7 +599,12 @@ export class FakeModal {
 
   #imageGetOrCreate(req: {
     appId?: string;
-    image?: { dockerfileCommands?: string[]; baseImages?: Array<{ dockerTag?: string; imageId?: string }>; gpuConfig?: unknown; imageRegistryConfig?: unknown };
+    image?: {
+      dockerfileCommands?: string[];
+      baseImages?: Array<{ dockerTag?: string; imageId?: string }>;
+      gpuConfig?: unknown;
+      imageRegistryConfig?: unknown;
+    };
     builderVersion?: string;
     forceBuild?: boolean;
   }): unknown {
@@ -740,7 +745,11 @@ export class FakeModal {
     }
 
     const gpuConfig = def.resources?.gpuConfig as { gpuType?: string; count?: number } | undefined;
-    const gpu = gpuConfig?.gpuType ? ((gpuConfig.count ?? 1) > 1 ? `${gpuConfig.gpuType}:${gpuConfig.count}` : gpuConfig.gpuType) : undefined;
+    const gpu = gpuConfig?.gpuType
+      ? (gpuConfig.count ?? 1) > 1
+        ? `${gpuConfig.gpuType}:${gpuConfig.count}`
+        : gpuConfig.gpuType
+      : undefined;
     if (version === "v2" && gpu) {
       throw grpcError(method, Status.INVALID_ARGUMENT, "GPUs are not supported by V2 sandboxes");
     }

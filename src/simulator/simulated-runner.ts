@@ -81,10 +81,13 @@ export function attachSimulatedRunners(modal: FakeModal, github: RunnerSide, opt
   const sleep = (ms: number): Promise<boolean> =>
     new Promise<boolean>((resolve) => {
       if (stopped) return resolve(false);
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve(!stopped);
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          resolve(!stopped);
+        },
+        Math.max(0, ms),
+      );
       timer.unref();
       timers.set(timer, () => resolve(false));
     });

@@ -21,7 +21,6 @@ import { hasLabel } from "../policy/decide-to-serve.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
 import type { RepositoryDirectory } from "../reconcile/repository-directory.js";
 
-
 export interface WorkflowJobDeps {
   runnerLabel: string;
   namePrefix: string;

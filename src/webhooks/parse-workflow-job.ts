@@ -26,7 +26,8 @@ const workflowJobPayload = z.object({
 });
 
 /** The job of a delivery, the runner that took it and when (in_progress, completed). */
-export type WebhookJob = { job: JobRef; runnerName: string | undefined; startedAt: string | undefined; completedAt: string | undefined } | { rejected: string };
+export type WebhookJob =
+  { job: JobRef; runnerName: string | undefined; startedAt: string | undefined; completedAt: string | undefined } | { rejected: string };
 
 /** The job of a `workflow_job` delivery, or why the delivery cannot be used. */
 export function jobFromWebhook(payload: unknown): WebhookJob {

@@ -49,7 +49,9 @@ test("a payload without an installation is rejected in the log", async () => {
   const delivery = await world.github.deliverWorkflowJob("queued", job, { omitInstallation: true });
   expect(delivery.status).toBe(200);
   await settled(world);
-  expect(linesWith(app, { deliveryId: delivery.deliveryId, level: 40 })).toEqual([expect.objectContaining({ jobId: job.id, reason: "the delivery names no installation" })]);
+  expect(linesWith(app, { deliveryId: delivery.deliveryId, level: 40 })).toEqual([
+    expect.objectContaining({ jobId: job.id, reason: "the delivery names no installation" }),
+  ]);
   expect(world.github.requests).toHaveLength(0);
   await expectStillServing();
 });
@@ -59,8 +61,16 @@ test("an installation GitHub does not know is rejected in the log", async () => 
   const job = queueJob();
   await world.github.deliverWorkflowJob("queued", job, { installationId: 987654 });
   await eventually(() => outcomes(app, { jobId: job.id, kind: "failed" }).length === 1, "the job is recorded as failed");
-  expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "failed", reason: expect.stringContaining("does not know this installation") })]);
-  expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([expect.objectContaining({ installationId: 987654, reason: expect.stringContaining("does not know this installation"), retryable: false })]);
+  expect(outcomes(app, { jobId: job.id })).toEqual([
+    expect.objectContaining({ kind: "failed", reason: expect.stringContaining("does not know this installation") }),
+  ]);
+  expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([
+    expect.objectContaining({
+      installationId: 987654,
+      reason: expect.stringContaining("does not know this installation"),
+      retryable: false,
+    }),
+  ]);
   expect(world.github.runners()).toHaveLength(0);
   expect(world.modal.sandboxes()).toHaveLength(0);
   await expectStillServing();
@@ -71,7 +81,9 @@ test("a payload of the wrong shape is rejected in the log", async () => {
   const body = JSON.stringify({ action: "queued", workflow_job: { id: "x" }, installation: { id: 1 } });
   const delivery = await world.github.deliverRaw("workflow_job", body);
   expect(delivery.status).toBe(200);
-  expect(linesWith(app, { deliveryId: delivery.deliveryId, level: 40 })).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^malformed payload: workflow_job.id/) })]);
+  expect(linesWith(app, { deliveryId: delivery.deliveryId, level: 40 })).toEqual([
+    expect.objectContaining({ reason: expect.stringMatching(/^malformed payload: workflow_job.id/) }),
+  ]);
   expect(world.github.requests).toHaveLength(0);
   await expectStillServing();
 });

@@ -17,7 +17,8 @@ afterEach(async () => {
 });
 
 const queueJob = () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] });
-const registrations = () => world.github.requests.filter((request) => request.route.endsWith("/generate-jitconfig") && request.status === 201);
+const registrations = () =>
+  world.github.requests.filter((request) => request.route.endsWith("/generate-jitconfig") && request.status === 201);
 
 test("a redelivered webhook creates no second runner or sandbox", async () => {
   await world.startApp();
@@ -39,7 +40,10 @@ test("a late redelivery after the job ran and its runner left starts nothing", a
   const runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 10, jobDurationMs: 10 });
   const job = queueJob();
   const first = await world.github.deliverWorkflowJob("queued", job);
-  await eventually(() => world.github.jobs()[0]!.status === "completed" && world.modal.running().length === 0, "the job ran and its sandbox ended");
+  await eventually(
+    () => world.github.jobs()[0]!.status === "completed" && world.modal.running().length === 0,
+    "the job ran and its sandbox ended",
+  );
   await settled(world);
   expect(world.github.runners()).toHaveLength(0); // the ephemeral runner deregistered: its name is free again
 
@@ -108,7 +112,9 @@ test("a registration left by an attempt that failed to create its sandbox is rep
   expect(world.modal.running()[0]!.tags.runner_id).toBe(String(runner!.id));
   expect(registrations()).toHaveLength(2);
   // The leftover was deleted before the name was registered again.
-  expect(world.github.requests.filter((request) => request.method === "DELETE").map((request) => request.status)).toEqual([500, 500, 500, 500, 204]);
+  expect(world.github.requests.filter((request) => request.method === "DELETE").map((request) => request.status)).toEqual([
+    500, 500, 500, 500, 204,
+  ]);
 });
 
 test("a sandbox created although Modal's answer was lost is recognised as ours", async () => {
@@ -130,11 +136,19 @@ test("a sandbox left from an earlier, deleted registration of the name is replac
   const job = queueJob();
   const modal = world.modal.client();
   const app = await modal.apps.fromName("github-actions-runners", { createIfMissing: true });
-  const stale = await modal.sandboxes.create(app, modal.images.fromRegistry("busybox"), { name: `modal-${job.id}-0`, tags: { runner_id: "999" } });
+  const stale = await modal.sandboxes.create(app, modal.images.fromRegistry("busybox"), {
+    name: `modal-${job.id}-0`,
+    tags: { runner_id: "999" },
+  });
 
   await world.github.deliverWorkflowJob("queued", job);
   await eventually(() => outcomes(world.apps[0]!, { jobId: job.id, kind: "started" }).length === 1, "the runner is reported started");
 
   expect(world.modal.sandbox(stale.sandboxId)).toMatchObject({ state: "finished", endedBy: "terminate" });
-  expect(world.modal.running()).toEqual([expect.objectContaining({ name: `modal-${job.id}-0`, tags: expect.objectContaining({ runner_id: String(world.github.runners()[0]!.id) }) })]);
+  expect(world.modal.running()).toEqual([
+    expect.objectContaining({
+      name: `modal-${job.id}-0`,
+      tags: expect.objectContaining({ runner_id: String(world.github.runners()[0]!.id) }),
+    }),
+  ]);
 });

@@ -24,10 +24,21 @@ describe("GitHub faults are retried", () => {
     ["a 502", { status: 502, body: { message: "Bad Gateway" } }],
     ["a 503", { status: 503, body: { message: "Service Unavailable" } }],
     ["a 429", { status: 429, headers: { "retry-after": "1" }, body: { message: "Too Many Requests" } }],
-    ["a secondary rate limit", { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." } }],
+    [
+      "a secondary rate limit",
+      {
+        status: 403,
+        headers: { "retry-after": "1" },
+        body: { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." },
+      },
+    ],
     [
       "the primary rate limit",
-      { status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000)) }, body: { message: "API rate limit exceeded for installation." } },
+      {
+        status: 403,
+        headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000)) },
+        body: { message: "API rate limit exceeded for installation." },
+      },
     ],
   ])("%s from generate-jitconfig", async (_name, response) => {
     const app = await world.startApp();
@@ -55,7 +66,9 @@ describe("GitHub faults are retried", () => {
     await world.github.deliverWorkflowJob("queued", queueJob());
     await eventually(() => world.modal.running().length === 1, "a sandbox runs");
     // 409 → look the name up (nothing there) → register again.
-    const calls = world.github.requests.filter((request) => request.route.includes("/actions/runners")).map((request) => `${request.status} ${request.method} ${request.route}`);
+    const calls = world.github.requests
+      .filter((request) => request.route.includes("/actions/runners"))
+      .map((request) => `${request.status} ${request.method} ${request.route}`);
     expect(calls).toEqual([`409 POST ${JIT_ROUTE}`, "200 GET /orgs/{org}/actions/runners", `201 POST ${JIT_ROUTE}`]);
   });
 });
@@ -90,8 +103,12 @@ describe("a job that still fails", () => {
     await eventually(() => app.parts.dispatcher.unserved().length === 1, "the failure is recorded");
     await settled(world);
 
-    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "failed", repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT") })]);
-    expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([expect.objectContaining({ repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT"), retryable: false })]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([
+      expect.objectContaining({ kind: "failed", repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT") }),
+    ]);
+    expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([
+      expect.objectContaining({ repo: "octo-org/app", reason: expect.stringContaining("INVALID_ARGUMENT"), retryable: false }),
+    ]);
     expect(world.github.runners()).toHaveLength(0);
     expect(world.modal.sandboxes()).toHaveLength(0);
     expect(app.parts.dispatcher.unserved().map((entry) => entry.job.id)).toEqual([job.id]);
@@ -110,7 +127,9 @@ describe("a job that still fails", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => outcomes(app, { jobId: job.id, kind: "failed" }).length === 1, "the failure is recorded");
     await settled(world);
-    expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([expect.objectContaining({ repo: "octo-org/app", reason: expect.stringContaining("GitHub answered 500") })]);
+    expect(linesWith(app, { jobId: job.id, level: 50 })).toEqual([
+      expect.objectContaining({ repo: "octo-org/app", reason: expect.stringContaining("GitHub answered 500") }),
+    ]);
     expect(world.github.requests.filter((request) => request.route === JIT_ROUTE)).toHaveLength(4); // the first try and three retries
     expect(world.modal.sandboxes()).toHaveLength(0);
   });

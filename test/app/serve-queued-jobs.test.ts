@@ -17,7 +17,13 @@ afterEach(async () => {
 
 function orgWithRepo(visibility: "private" | "public" | "internal" = "private") {
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-  world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app", visibility, private: visibility !== "public" });
+  world.github.addRepository({
+    installationId: installation.id,
+    owner: "octo-org",
+    name: "app",
+    visibility,
+    private: visibility !== "public",
+  });
   return installation;
 }
 
@@ -81,7 +87,10 @@ describe("serving queued jobs", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => world.modal.running().length === 1, "a sandbox runs");
 
-    expect(jitRequests()[0]).toMatchObject({ route: "/repos/{owner}/{repo}/actions/runners/generate-jitconfig", body: { labels: ["modal"], runner_group_id: 1 } });
+    expect(jitRequests()[0]).toMatchObject({
+      route: "/repos/{owner}/{repo}/actions/runners/generate-jitconfig",
+      body: { labels: ["modal"], runner_group_id: 1 },
+    });
     expect(world.modal.running()[0]!.tags.scope).toBe("repo:octocat/hello");
   });
 
@@ -109,7 +118,9 @@ describe("serving queued jobs", () => {
     await world.github.deliverWorkflowJob("queued", second);
     await eventually(() => world.modal.running().length === 2, "two sandboxes run");
 
-    const attempts = world.github.requests.filter((request) => request.route.endsWith("/generate-jitconfig")).map((request) => `${request.status} ${request.route}`);
+    const attempts = world.github.requests
+      .filter((request) => request.route.endsWith("/generate-jitconfig"))
+      .map((request) => `${request.status} ${request.route}`);
     // The org level is tried once; afterwards the installation goes straight to repository level.
     expect(attempts).toEqual([
       "403 /orgs/{org}/actions/runners/generate-jitconfig",
@@ -139,7 +150,9 @@ describe("serving queued jobs", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await settled(world);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "failed", repo: "octo-org/app", reason: expect.stringContaining("RUNNER_GROUP") })]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([
+      expect.objectContaining({ kind: "failed", repo: "octo-org/app", reason: expect.stringContaining("RUNNER_GROUP") }),
+    ]);
   });
 
   test("the Modal app and the runner image are resolved once, not per job", async () => {
@@ -169,7 +182,9 @@ describe("jobs the App leaves alone", () => {
     await settled(world);
     expect(world.github.runners()).toHaveLength(0);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(linesWith(app, { jobId: job.id, component: "webhooks" })).toEqual([expect.objectContaining({ level: 20, reason: expect.stringContaining('do not include "modal"') })]);
+    expect(linesWith(app, { jobId: job.id, component: "webhooks" })).toEqual([
+      expect.objectContaining({ level: 20, reason: expect.stringContaining('do not include "modal"') }),
+    ]);
     expect(outcomes(app, { jobId: job.id })).toEqual([]);
   });
 
@@ -190,7 +205,9 @@ describe("jobs the App leaves alone", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await settled(world);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "refused", reason: expect.stringContaining("public") })]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([
+      expect.objectContaining({ kind: "refused", reason: expect.stringContaining("public") }),
+    ]);
 
     await app.stop();
     world.github.webhookUrl = (await world.startApp({ ALLOW_PUBLIC_REPOS: "true" })).webhookUrl;
@@ -205,6 +222,8 @@ describe("jobs the App leaves alone", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await settled(world);
     expect(world.modal.sandboxes()).toHaveLength(0);
-    expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "refused", reason: expect.stringMatching(/DENIED_REPOSITORIES/) })]);
+    expect(outcomes(app, { jobId: job.id })).toEqual([
+      expect.objectContaining({ kind: "refused", reason: expect.stringMatching(/DENIED_REPOSITORIES/) }),
+    ]);
   });
 });

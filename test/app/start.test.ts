@@ -24,13 +24,26 @@ describe("without App credentials", () => {
     server = undefined;
   });
 
-  async function setupPage(env: Record<string, string>, query = ""): Promise<{ action: string; manifest: Record<string, any>; port: number; page: string }> {
+  async function setupPage(
+    env: Record<string, string>,
+    query = "",
+  ): Promise<{ action: string; manifest: Record<string, any>; port: number; page: string }> {
     const port = await freePort();
     server = await start({ PORT: String(port), LOG_LEVEL: "silent", ...env }, { cwd: dir });
     const page = await (await fetch(`http://127.0.0.1:${port}/${query}`)).text();
     const action = /<form method="post" action="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, "&");
     const raw = /name="manifest" id="manifest" value="([^"]+)"/.exec(page)![1]!;
-    return { action, manifest: JSON.parse(raw.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&")), port, page };
+    return {
+      action,
+      manifest: JSON.parse(
+        raw
+          .replace(/&quot;/g, '"')
+          .replace(/&#39;/g, "'")
+          .replace(/&amp;/g, "&"),
+      ),
+      port,
+      page,
+    };
   }
 
   test("npm start serves our setup page: the manifest from app.yml, webhooks to the webhook path, on all interfaces", async () => {
@@ -39,7 +52,13 @@ describe("without App credentials", () => {
     expect(action).toMatch(/^https:\/\/github\.com\/settings\/apps\/new\?state=[0-9a-f]{32}$/);
     expect(manifest.name).toBe("modal-github-runner");
     expect(manifest.default_events).toEqual(["workflow_job"]);
-    expect(manifest.default_permissions).toEqual({ actions: "read", administration: "write", organization_self_hosted_runners: "write", metadata: "read", single_file: "read" });
+    expect(manifest.default_permissions).toEqual({
+      actions: "read",
+      administration: "write",
+      organization_self_hosted_runners: "write",
+      metadata: "read",
+      single_file: "read",
+    });
     expect(manifest.hook_attributes).toEqual({ url: `http://127.0.0.1:${port}/api/github/webhooks`, active: true });
     expect(manifest.redirect_url).toBe(`http://127.0.0.1:${port}/setup/callback`);
   });
@@ -64,7 +83,13 @@ describe("without App credentials", () => {
   test("app.yml asks only for what the App needs", () => {
     const manifest = parse(readFileSync("app.yml", "utf8"));
     expect(manifest.default_events).toEqual(["workflow_job"]);
-    expect(Object.keys(manifest.default_permissions).sort()).toEqual(["actions", "administration", "metadata", "organization_self_hosted_runners", "single_file"]);
+    expect(Object.keys(manifest.default_permissions).sort()).toEqual([
+      "actions",
+      "administration",
+      "metadata",
+      "organization_self_hosted_runners",
+      "single_file",
+    ]);
   });
 });
 
@@ -98,9 +123,17 @@ describe("the built App (dist/main.js)", () => {
   test("a runner config with a mistake stops it even before the App exists, with the file, line and key", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
     writeFileSync(path.join(dir, "runner.yml"), "profiles:\n  default:\n    labels: [modal]\n    gpu: A100X\n");
-    await expect(start({ PORT: String(await freePort()), LOG_LEVEL: "silent", RUNNER_CONFIG: "runner.yml", RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile") }, { cwd: dir })).rejects.toThrow(
-      /runner\.yml:4.*gpu|gpu.*runner\.yml:4/s,
-    );
+    await expect(
+      start(
+        {
+          PORT: String(await freePort()),
+          LOG_LEVEL: "silent",
+          RUNNER_CONFIG: "runner.yml",
+          RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
+        },
+        { cwd: dir },
+      ),
+    ).rejects.toThrow(/runner\.yml:4.*gpu|gpu.*runner\.yml:4/s);
   });
 
   test("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
@@ -124,8 +157,15 @@ describe("the built App (dist/main.js)", () => {
       expect(delivery.status).toBe(200);
       expect(delivery.ms).toBeLessThan(1000);
       await eventually(() => main.output().includes(`"msg":"job waits for Modal"`), "the wait is logged", 30_000);
-      const waiting = main.output().split("\n").find((line) => line.includes(`"msg":"job waits for Modal"`))!;
-      expect(JSON.parse(waiting)).toMatchObject({ jobId: job.id, repo: "octo-org/app", reason: expect.stringMatching(/Modal UNAVAILABLE/) });
+      const waiting = main
+        .output()
+        .split("\n")
+        .find((line) => line.includes(`"msg":"job waits for Modal"`))!;
+      expect(JSON.parse(waiting)).toMatchObject({
+        jobId: job.id,
+        repo: "octo-org/app",
+        reason: expect.stringMatching(/Modal UNAVAILABLE/),
+      });
       // At most the registration minted before the outage was noticed, kept for the retry (not deleted and minted again).
       expect(github.runners().length).toBeLessThanOrEqual(1);
       expect(github.requests.filter((request) => request.method === "DELETE")).toHaveLength(0);
@@ -134,7 +174,10 @@ describe("the built App (dist/main.js)", () => {
       main.child.kill("SIGTERM");
     }
     expect(await main.exited).toBe(0);
-    const shutdown = main.output().split("\n").find((line) => line.includes("shutting down"))!;
+    const shutdown = main
+      .output()
+      .split("\n")
+      .find((line) => line.includes("shutting down"))!;
     expect(JSON.parse(shutdown)).toMatchObject({ signal: "SIGTERM", component: "main" });
   }, 60_000);
 });

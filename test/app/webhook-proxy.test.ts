@@ -20,8 +20,13 @@ test("a delivery through the proxy channel is verified and served", async () => 
   const payload = world.github.workflowJobPayload("queued", job);
   const body = JSON.stringify(payload);
   // smee's event: the delivery's headers as fields, its JSON body under "body".
-  const event = { "x-github-event": "workflow_job", "x-github-delivery": "proxy-delivery-1", "x-hub-signature-256": sign(world.github.webhookSecret, body), body: payload };
-  channel = http.createServer((req, res) => {
+  const event = {
+    "x-github-event": "workflow_job",
+    "x-github-delivery": "proxy-delivery-1",
+    "x-hub-signature-256": sign(world.github.webhookSecret, body),
+    body: payload,
+  };
+  channel = http.createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.write(`event: ready\ndata: {}\n\n`);
     res.write(`data: ${JSON.stringify(event)}\n\n`);

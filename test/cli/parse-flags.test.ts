@@ -18,7 +18,12 @@ test("flags are read, with defaults for those not given", () => {
 
 test("the usage lists every flag with its sentence", () => {
   expect(usage(spec)).toBe(
-    ["Usage: npm run example -- [--full] [--config <path>] [--help]", "  --full           sweep everything", "  --config <path>  a file to read", "  --help           print this help"].join("\n"),
+    [
+      "Usage: npm run example -- [--full] [--config <path>] [--help]",
+      "  --full           sweep everything",
+      "  --config <path>  a file to read",
+      "  --help           print this help",
+    ].join("\n"),
   );
   expect(parseFlags(["--help"], spec)).toEqual({ help: usage(spec) });
 });

@@ -10,7 +10,14 @@ import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
 
 const buildArgs = runnerBuildArgs();
 const runnerImage = `ghcr.io/actions/actions-runner:${buildArgs.RUNNER_VERSION}@${buildArgs.RUNNER_IMAGE_DIGEST}`;
-const defaults = { runnerLabel: "modal", image: { baseImage: runnerImage, commands: [] }, cpu: 2, memoryMiB: 4096, timeoutMs: 6 * 3600_000, buildArgs };
+const defaults = {
+  runnerLabel: "modal",
+  image: { baseImage: runnerImage, commands: [] },
+  cpu: 2,
+  memoryMiB: 4096,
+  timeoutMs: 6 * 3600_000,
+  buildArgs,
+};
 
 function fileWith(content: string): string {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), "runner-config-")), "config.yml");
@@ -36,13 +43,35 @@ test("the documented example loads", () => {
   expect(config.caps).toEqual({ total: 50, perInstallation: 20, perRepository: 10, perProfile: { large: 5, gpu: 2 } });
   expect(config.profiles.map((entry) => entry.name)).toEqual(["default", "large", "gpu", "locked-down"]);
   const [standard, large, gpu, lockedDown] = config.profiles;
-  expect(standard).toMatchObject({ labels: ["modal"], cpu: 2, memoryMiB: 4096, timeoutMs: 2 * 3600_000, image: defaults.image, network: { egress: "open" }, sudo: true });
-  expect(large).toMatchObject({ labels: ["modal", "large"], cpu: 16, memoryMiB: 65536, image: { baseImage: runnerImage, commands: [expect.stringMatching(/^RUN sudo apt-get/)] } });
-  expect(gpu).toMatchObject({ gpu: "A10G", regions: ["us-east"], secrets: ["huggingface-token"], image: { baseImage: runnerImage, commands: [expect.stringMatching(/^RUN /)] } });
+  expect(standard).toMatchObject({
+    labels: ["modal"],
+    cpu: 2,
+    memoryMiB: 4096,
+    timeoutMs: 2 * 3600_000,
+    image: defaults.image,
+    network: { egress: "open" },
+    sudo: true,
+  });
+  expect(large).toMatchObject({
+    labels: ["modal", "large"],
+    cpu: 16,
+    memoryMiB: 65536,
+    image: { baseImage: runnerImage, commands: [expect.stringMatching(/^RUN sudo apt-get/)] },
+  });
+  expect(gpu).toMatchObject({
+    gpu: "A10G",
+    regions: ["us-east"],
+    secrets: ["huggingface-token"],
+    image: { baseImage: runnerImage, commands: [expect.stringMatching(/^RUN /)] },
+  });
   expect(lockedDown).toMatchObject({
     env: { NPM_CONFIG_REGISTRY: "https://registry.npmjs.org/", NODE_MAJOR: "22" },
     sudo: false,
-    network: { egress: "allowlist", cidrs: [], domains: expect.arrayContaining(["github.com", "*.actions.githubusercontent.com", "registry.npmjs.org"]) },
+    network: {
+      egress: "allowlist",
+      cidrs: [],
+      domains: expect.arrayContaining(["github.com", "*.actions.githubusercontent.com", "registry.npmjs.org"]),
+    },
   });
   expect(config.prices).toEqual({ gpuPerSecond: { A10G: 0.000306 } });
 });
@@ -52,7 +81,9 @@ test.each(["README.md", "DEPLOY.md"])("%s shows the example exactly as it is", (
 });
 
 test("CIDRs (IPv4 and IPv6) and domains are told apart; no network at all is possible", () => {
-  const file = fileWith("profiles:\n  a:\n    labels: [modal]\n    network: { egress: allowlist, allow: [10.0.0.0/8, '2001:DB8::/32', example.com] }\n  b:\n    labels: [modal, b]\n    network: { egress: none }\n");
+  const file = fileWith(
+    "profiles:\n  a:\n    labels: [modal]\n    network: { egress: allowlist, allow: [10.0.0.0/8, '2001:DB8::/32', example.com] }\n  b:\n    labels: [modal, b]\n    network: { egress: none }\n",
+  );
   const [a, b] = loadRunnerConfig(file, defaults).profiles;
   expect(a!.network).toEqual({ egress: "allowlist", cidrs: ["10.0.0.0/8", "2001:db8::/32"], domains: ["example.com"] });
   expect(b!.network).toEqual({ egress: "none" });
@@ -67,22 +98,38 @@ test("env values are strings, GPUs canonical, sudo and prices read", () => {
   expect(config.prices).toEqual({ cpuPerCoreSecond: 0.00004, memoryPerGiBSecond: 0.000007, gpuPerSecond: { H100: 0.0011 } });
 });
 
-test.each(["T4", "L4", "A10", "a10g", "L40S", "A100", "A100-40GB", "a100-80gb", "H100", "H200", "B200", "H100:8", "T4:1"])("gpu %s is accepted", (spec) => {
-  expect(problems(profile(`    gpu: ${spec}`))).toEqual([]);
-});
+test.each(["T4", "L4", "A10", "a10g", "L40S", "A100", "A100-40GB", "a100-80gb", "H100", "H200", "B200", "H100:8", "T4:1"])(
+  "gpu %s is accepted",
+  (spec) => {
+    expect(problems(profile(`    gpu: ${spec}`))).toEqual([]);
+  },
+);
 
 test.each([
   ["profiles: {}", ["<file>:1: profiles: define at least one profile"]],
   [profile("    cpu: lots"), ["<file>:4: profiles.a.cpu: Invalid input: expected number, received string"]],
   ["profiles:\n  a:\n    labels: []", ["<file>:3: profiles.a.labels: Too small: expected array to have >=1 items"]],
-  [profile("    gpu: A100X"), [expect.stringMatching(/^<file>:4: profiles\.a\.gpu: "A100X" is not a Modal GPU type; one of T4, L4, .*H100:2/)]],
+  [
+    profile("    gpu: A100X"),
+    [expect.stringMatching(/^<file>:4: profiles\.a\.gpu: "A100X" is not a Modal GPU type; one of T4, L4, .*H100:2/)],
+  ],
   [profile("    gpu: H100:9"), ['<file>:4: profiles.a.gpu: "H100:9": a GPU count is 1 to 8']],
   [profile("    timeout: 3d"), ["<file>:4: profiles.a.timeout: at most 24h"]],
   [profile("    timeout: soon"), [expect.stringMatching(/^<file>:4: profiles\.a\.timeout: expected a duration such as 90s, 5m, 1h30m/)]],
-  [profile("    network: { egress: allowlist }"), ["<file>:4: profiles.a.network.allow: egress allowlist needs at least one domain or CIDR"]],
-  [profile("    network: { egress: allowlist, allow: ['not a host!'] }"), ['<file>:4: profiles.a.network.allow (entry 1): "not a host!" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)']],
   [
-    profile("    network:\n      egress: allowlist\n      allow:\n        - github.com\n        - 0.0.0.0/0\n        - ::/0\n        - 999.1.1.1/99\n        - 10.0.0.1/8\n        - 10.0.0.0/33"),
+    profile("    network: { egress: allowlist }"),
+    ["<file>:4: profiles.a.network.allow: egress allowlist needs at least one domain or CIDR"],
+  ],
+  [
+    profile("    network: { egress: allowlist, allow: ['not a host!'] }"),
+    [
+      '<file>:4: profiles.a.network.allow (entry 1): "not a host!" is neither a domain (example.com, *.example.com) nor a CIDR (10.0.0.0/8)',
+    ],
+  ],
+  [
+    profile(
+      "    network:\n      egress: allowlist\n      allow:\n        - github.com\n        - 0.0.0.0/0\n        - ::/0\n        - 999.1.1.1/99\n        - 10.0.0.1/8\n        - 10.0.0.0/33",
+    ),
     [
       '<file>:8: profiles.a.network.allow (entry 2): "0.0.0.0/0" allows every address; use egress: open if that is meant',
       '<file>:9: profiles.a.network.allow (entry 3): "::/0" allows every address; use egress: open if that is meant',
@@ -93,9 +140,14 @@ test.each([
   ],
   [profile("    memory: 4096"), ["<file>:4: profiles.a.memory: unknown key"]],
   [profile("    env: { PORT: [1] }"), ["<file>:4: profiles.a.env.PORT: a string, number or boolean"]],
-  [profile("    image: { dockerfile: docker/nope.Dockerfile }"), [expect.stringMatching(/^<file>:4: profiles\.a\.image\.dockerfile: .*nope\.Dockerfile does not exist$/)]],
   [
-    profile("    image:\n      from: ubuntu:24.04\n      steps:\n        - RUN true\n        - FROM debian\n        - COPY tool /usr/bin/tool\n        - \"RUN a\\nRUN b\""),
+    profile("    image: { dockerfile: docker/nope.Dockerfile }"),
+    [expect.stringMatching(/^<file>:4: profiles\.a\.image\.dockerfile: .*nope\.Dockerfile does not exist$/)],
+  ],
+  [
+    profile(
+      '    image:\n      from: ubuntu:24.04\n      steps:\n        - RUN true\n        - FROM debian\n        - COPY tool /usr/bin/tool\n        - "RUN a\\nRUN b"',
+    ),
     [
       "<file>:8: profiles.a.image.steps (entry 2): FROM is not a step: set the base image with image.from (multi-stage builds are not supported)",
       '<file>:9: profiles.a.image.steps (entry 3): "COPY" from a build context is not supported by Modal images; use RUN (curl, apt-get) or a pre-built base image',
@@ -103,15 +155,26 @@ test.each([
     ],
   ],
   ["caps: { total: -1 }\nprofiles:\n  a:\n    labels: [modal]", ["<file>:1: caps.total: Too small: expected number to be >=0"]],
-  ["prices: { gpu_per_second: { H100X: 1 } }\nprofiles:\n  a:\n    labels: [modal]", [expect.stringMatching(/^<file>:1: prices\.gpu_per_second\.H100X: a Modal GPU type/)]],
+  [
+    "prices: { gpu_per_second: { H100X: 1 } }\nprofiles:\n  a:\n    labels: [modal]",
+    [expect.stringMatching(/^<file>:1: prices\.gpu_per_second\.H100X: a Modal GPU type/)],
+  ],
   ["profiles: [", [expect.stringMatching(/^<file>:1: \(file\): not valid YAML: /)]],
 ])("%j is refused: %j", (content, expected) => {
   expect(problems(content)).toEqual(expected);
 });
 
 test.each([
-  ["the same labels, listed later", "profiles:\n  a:\n    labels: [modal, gpu]\n  b:\n    labels: [gpu, modal]\n", '<file>:5: profiles.b.labels: no job can reach this profile: profile "a" has the same labels and is listed first [modal, gpu]'],
-  ["labels every runner has anyway", "profiles:\n  a:\n    labels: [modal]\n  b:\n    labels: [modal, linux]\n", '<file>:5: profiles.b.labels: no job can reach this profile: profile "a" covers the same jobs with fewer labels [modal]'],
+  [
+    "the same labels, listed later",
+    "profiles:\n  a:\n    labels: [modal, gpu]\n  b:\n    labels: [gpu, modal]\n",
+    '<file>:5: profiles.b.labels: no job can reach this profile: profile "a" has the same labels and is listed first [modal, gpu]',
+  ],
+  [
+    "labels every runner has anyway",
+    "profiles:\n  a:\n    labels: [modal]\n  b:\n    labels: [modal, linux]\n",
+    '<file>:5: profiles.b.labels: no job can reach this profile: profile "a" covers the same jobs with fewer labels [modal]',
+  ],
 ])("a profile no job can reach is refused (%s)", (_case, content, expected) => {
   expect(problems(content)).toEqual([expected]);
 });
@@ -124,7 +187,9 @@ test("the start-up description lists profiles and caps, and no env values", () =
   const config = loadRunnerConfig("examples/runner-config.yml", defaults);
   const description = describeRunnerConfig(config);
   expect(description).toMatchObject({
-    profiles: expect.arrayContaining([expect.objectContaining({ name: "gpu", labels: ["modal", "gpu"], cpu: 8, memoryMiB: 32768, gpu: "A10G", maxSandboxes: 2 })]),
+    profiles: expect.arrayContaining([
+      expect.objectContaining({ name: "gpu", labels: ["modal", "gpu"], cpu: 8, memoryMiB: 32768, gpu: "A10G", maxSandboxes: 2 }),
+    ]),
     caps: { total: 50, perInstallation: 20, perRepository: 10, perProfile: { large: 5, gpu: 2 } },
   });
   expect(JSON.stringify(description)).not.toContain("registry.npmjs.org/");

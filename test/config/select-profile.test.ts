@@ -3,10 +3,30 @@ import type { RunnerProfile } from "../../src/model/runner-profile.js";
 import { selectProfile } from "../../src/config/select-profile.js";
 
 function profile(name: string, labels: string[]): RunnerProfile {
-  return { name, labels, image: { baseImage: "x", commands: [] }, cpu: 1, memoryMiB: 1, gpu: undefined, timeoutMs: 60_000, regions: [], env: {}, secrets: [], network: { egress: "open" }, sudo: true, maxSandboxes: undefined };
+  return {
+    name,
+    labels,
+    image: { baseImage: "x", commands: [] },
+    cpu: 1,
+    memoryMiB: 1,
+    gpu: undefined,
+    timeoutMs: 60_000,
+    regions: [],
+    env: {},
+    secrets: [],
+    network: { egress: "open" },
+    sudo: true,
+    maxSandboxes: undefined,
+  };
 }
 
-const profiles = [profile("default", ["modal"]), profile("large", ["modal", "large"]), profile("gpu", ["modal", "gpu"]), profile("gpu-large", ["modal", "gpu", "large"]), profile("also-large", ["modal", "large"])];
+const profiles = [
+  profile("default", ["modal"]),
+  profile("large", ["modal", "large"]),
+  profile("gpu", ["modal", "gpu"]),
+  profile("gpu-large", ["modal", "gpu", "large"]),
+  profile("also-large", ["modal", "large"]),
+];
 
 test.each([
   [["self-hosted", "modal"], "default"],
@@ -22,11 +42,7 @@ test.each([
   expect("profile" in choice && choice.profile.name).toBe(expected);
 });
 
-test.each([
-  [["modal", "windows"]],
-  [["modal", "arm64"]],
-  [["modal", "huge"]],
-])("%j has no profile, and the reason says why", (labels) => {
+test.each([[["modal", "windows"]], [["modal", "arm64"]], [["modal", "huge"]]])("%j has no profile, and the reason says why", (labels) => {
   const choice = selectProfile(labels, profiles);
   expect(choice).toEqual({ reason: expect.stringContaining(`no runner profile covers the labels [${labels.join(", ")}]`) });
 });

@@ -42,7 +42,10 @@ afterAll(async () => {
 
 test("a job queued in the simulator shows on the status page, running, then finished, without a reload", async () => {
   const workload = new AbortController();
-  const context = await browser.newContext({ httpCredentials: { username: "demo", password: demo.statusToken }, viewport: { width: 1200, height: 900 } });
+  const context = await browser.newContext({
+    httpCredentials: { username: "demo", password: demo.statusToken },
+    viewport: { width: 1200, height: 900 },
+  });
   try {
     const page = await context.newPage();
     const errors = collectPageErrors(page);

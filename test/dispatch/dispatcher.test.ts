@@ -30,7 +30,12 @@ function job(o: { createdAt?: string; repo?: string } = {}): JobRef {
   };
 }
 
-const started = (target: JobRef, request: ServeRequest): ServeOutcome => ({ kind: "started", runnerName: `modal-${target.id}-${request.attempt}`, runnerId: target.id, sandboxId: `sb-${target.id}` });
+const started = (target: JobRef, request: ServeRequest): ServeOutcome => ({
+  kind: "started",
+  runnerName: `modal-${target.id}-${request.attempt}`,
+  runnerId: target.id,
+  sandboxId: `sb-${target.id}`,
+});
 
 interface Setup {
   caps?: Caps;
@@ -68,10 +73,30 @@ function setup(options: Setup = {}) {
 
 describe("what one attempt's outcome leaves behind", () => {
   test.each<[string, (j: JobRef, r: ServeRequest) => Promise<ServeOutcome>, Partial<OutcomeRecord>, number]>([
-    ["a started runner holds a slot", async (j, r) => started(j, r), { kind: "started", sandboxId: expect.stringMatching(/^sb-/), profile: "default" }, 1],
-    ["a job that already has a runner frees its slot", async (j) => ({ kind: "already-served", runnerName: `modal-${j.id}-0`, reason: "its sandbox is running" }), { kind: "already-served", reason: "its sandbox is running" }, 0],
-    ["a job no longer queued frees its slot", async () => ({ kind: "not-queued", status: "completed" }), { kind: "not-queued", reason: "the job is completed" }, 0],
-    ["a failure is recorded as unserved and frees its slot", async () => Promise.reject(Object.assign(new Error("GitHub answered 500"), { status: 500 })), { kind: "failed", reason: expect.stringContaining("500") }, 0],
+    [
+      "a started runner holds a slot",
+      async (j, r) => started(j, r),
+      { kind: "started", sandboxId: expect.stringMatching(/^sb-/), profile: "default" },
+      1,
+    ],
+    [
+      "a job that already has a runner frees its slot",
+      async (j) => ({ kind: "already-served", runnerName: `modal-${j.id}-0`, reason: "its sandbox is running" }),
+      { kind: "already-served", reason: "its sandbox is running" },
+      0,
+    ],
+    [
+      "a job no longer queued frees its slot",
+      async () => ({ kind: "not-queued", status: "completed" }),
+      { kind: "not-queued", reason: "the job is completed" },
+      0,
+    ],
+    [
+      "a failure is recorded as unserved and frees its slot",
+      async () => Promise.reject(Object.assign(new Error("GitHub answered 500"), { status: 500 })),
+      { kind: "failed", reason: expect.stringContaining("500") },
+      0,
+    ],
   ])("%s", async (_case, serve, expected, slots) => {
     const { dispatcher, records, capacity } = setup({ serve });
     const queued = job();
@@ -89,7 +114,9 @@ describe("what one attempt's outcome leaves behind", () => {
     dispatcher.enqueue(queued);
     await dispatcher.idle();
     expect(kinds()).toEqual(["failed"]);
-    expect(dispatcher.unserved()).toEqual([expect.objectContaining({ job: queued, reason: expect.stringContaining("policy file read failed") })]);
+    expect(dispatcher.unserved()).toEqual([
+      expect.objectContaining({ job: queued, reason: expect.stringContaining("policy file read failed") }),
+    ]);
   });
 
   test("a later success clears the job from the unserved list", async () => {
@@ -163,7 +190,12 @@ test("retry-later: the job stays active (no second attempt meanwhile) and is loo
     serve: async (j, r) => {
       if (!first) return started(j, r);
       first = false;
-      return { kind: "retry-later", runnerName: `modal-${j.id}-0`, delayMs: 1, reason: "a registration without a sandbox, maybe another replica's" };
+      return {
+        kind: "retry-later",
+        runnerName: `modal-${j.id}-0`,
+        delayMs: 1,
+        reason: "a registration without a sandbox, maybe another replica's",
+      };
     },
   });
   const queued = job();
@@ -177,7 +209,11 @@ test("retry-later: the job stays active (no second attempt meanwhile) and is loo
 });
 
 test("Modal unavailable: jobs wait without being served, a minted registration is kept and reused on recovery, oldest first", async () => {
-  const minted = { jitConfig: "secret", runner: { id: 99, name: "modal-x-0", status: "offline", busy: false, labels: ["modal"] }, scope: { kind: "org", org: "octo-org", runnerGroupId: 1 } } as MintedRunner;
+  const minted = {
+    jitConfig: "secret",
+    runner: { id: 99, name: "modal-x-0", status: "offline", busy: false, labels: ["modal"] },
+    scope: { kind: "org", org: "octo-org", runnerGroupId: 1 },
+  } as MintedRunner;
   let outage = true;
   const { dispatcher, served, modal, capacity, records } = setup({
     serve: async (j, r) => {

@@ -36,7 +36,8 @@ afterEach(async () => {
   modal.close();
 });
 
-const doctor = () => runDoctor(settings, doctorIo(settings, { modal: modal.client(), octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 } }));
+const doctor = () =>
+  runDoctor(settings, doctorIo(settings, { modal: modal.client(), octokitTuning: { retryBaseMs: 5, rateLimitBaseMs: 5 } }));
 const row = (results: CheckResult[], check: string) => results.find((result) => result.check === check);
 const failures = (results: CheckResult[]) => results.filter((result) => result.status === "fail");
 
@@ -64,22 +65,36 @@ test("failed deliveries in the App's delivery log are a warning with their statu
   const job = github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
   github.webhookUrl = "http://127.0.0.1:9/unreachable";
   await github.deliverWorkflowJob("queued", job);
-  expect(row(await doctor(), "webhook deliveries")).toMatchObject({ status: "warn", detail: expect.stringMatching(/1 of 1 in the last 24 h failed \(status 0\)/) });
+  expect(row(await doctor(), "webhook deliveries")).toMatchObject({
+    status: "warn",
+    detail: expect.stringMatching(/1 of 1 in the last 24 h failed \(status 0\)/),
+  });
 });
 
 test("a missing permission fails its installation and says what to grant", async () => {
   github.addInstallation({ account: "lean-org", accountType: "Organization", permissions: { metadata: "read", administration: "write" } });
   const results = await doctor();
-  expect(row(results, "installation lean-org")).toMatchObject({ status: "fail", detail: expect.stringContaining("Actions: read"), fix: expect.stringContaining("grant Actions: read") });
+  expect(row(results, "installation lean-org")).toMatchObject({
+    status: "fail",
+    detail: expect.stringContaining("Actions: read"),
+    fix: expect.stringContaining("grant Actions: read"),
+  });
   expect(row(results, "installation octo-org")!.status).toBe("ok");
   expect(summarizeChecks(results)).toMatchObject({ ok: false, counts: { fail: 1 } });
 });
 
 test("RUNNER_SCOPE=org without the org runners permission fails", async () => {
   settings = loadSettings(appEnv(github, 3000, { LOG_LEVEL: "silent", RUNNER_SCOPE: "org" }));
-  github.addInstallation({ account: "repo-only-org", accountType: "Organization", permissions: { actions: "read", metadata: "read", administration: "write" } });
+  github.addInstallation({
+    account: "repo-only-org",
+    accountType: "Organization",
+    permissions: { actions: "read", metadata: "read", administration: "write" },
+  });
   const results = await doctor();
-  expect(row(results, "installation repo-only-org")).toMatchObject({ status: "fail", detail: expect.stringContaining("Self-hosted runners (organization): write") });
+  expect(row(results, "installation repo-only-org")).toMatchObject({
+    status: "fail",
+    detail: expect.stringContaining("Self-hosted runners (organization): write"),
+  });
 });
 
 test("a webhook with no secret and the form content type fails each setting", async () => {
@@ -94,18 +109,28 @@ test("a runner group open to selected repositories only is a warning", async () 
   settings = loadSettings(appEnv(github, 3000, { LOG_LEVEL: "silent", RUNNER_GROUP: "modal" }));
   github.addRunnerGroup("octo-org", { id: 7, name: "modal", visibility: "selected", selectedRepositories: ["app"] });
   const results = await doctor();
-  expect(row(results, "runner group octo-org")).toMatchObject({ status: "warn", detail: expect.stringContaining("selected repositories only") });
+  expect(row(results, "runner group octo-org")).toMatchObject({
+    status: "warn",
+    detail: expect.stringContaining("selected repositories only"),
+  });
 });
 
 test("a runner group that does not exist fails", async () => {
   settings = loadSettings(appEnv(github, 3000, { LOG_LEVEL: "silent", RUNNER_GROUP: "nope" }));
-  expect(row(await doctor(), "runner group octo-org")).toMatchObject({ status: "fail", detail: expect.stringContaining('no runner group "nope"') });
+  expect(row(await doctor(), "runner group octo-org")).toMatchObject({
+    status: "fail",
+    detail: expect.stringContaining('no runner group "nope"'),
+  });
 });
 
 test("Modal refusing the token fails with how to get one; a missing app is only a warning", async () => {
   modal.failNext("appGetOrCreate", Status.UNAUTHENTICATED, 1, "Token is invalid");
   const refused = await doctor();
-  expect(row(refused, "Modal")).toMatchObject({ status: "fail", detail: expect.stringContaining("UNAUTHENTICATED"), fix: expect.stringContaining("MODAL_TOKEN_ID") });
+  expect(row(refused, "Modal")).toMatchObject({
+    status: "fail",
+    detail: expect.stringContaining("UNAUTHENTICATED"),
+    fix: expect.stringContaining("MODAL_TOKEN_ID"),
+  });
 
   settings = loadSettings(appEnv(github, 3000, { LOG_LEVEL: "silent", MODAL_APP_NAME: "not-created-yet" }));
   const missing = await doctor();
@@ -136,10 +161,17 @@ test("the CLI prints the table and exits 1 when Modal is unreachable", async () 
 }, 60_000);
 
 test("a profile's named secret missing on Modal fails with the command that creates it", async () => {
-  const config = runnerConfigFile(["profiles:", "  default:", "    labels: [modal]", "  gpu:", "    labels: [modal, ml]", "    secrets: [hf-token, wandb-key]", ""].join("\n"));
+  const config = runnerConfigFile(
+    ["profiles:", "  default:", "    labels: [modal]", "  gpu:", "    labels: [modal, ml]", "    secrets: [hf-token, wandb-key]", ""].join(
+      "\n",
+    ),
+  );
   settings = loadSettings(appEnv(github, 3000, { LOG_LEVEL: "silent", RUNNER_CONFIG: config }));
   modal.addSecret("hf-token", { HF_TOKEN: "x" });
   const results = await doctor();
   expect(row(results, "profile gpu: secret hf-token")!.status).toBe("ok");
-  expect(row(results, "profile gpu: secret wandb-key")).toMatchObject({ status: "fail", fix: "create it: modal secret create wandb-key KEY=value" });
+  expect(row(results, "profile gpu: secret wandb-key")).toMatchObject({
+    status: "fail",
+    fix: "create it: modal secret create wandb-key KEY=value",
+  });
 });

@@ -33,7 +33,12 @@ afterEach(async () => {
 });
 
 function installationOctokit(options: Record<string, unknown> = {}) {
-  return new Octokit({ auth: { appId: gh.appId, privateKey: gh.privateKey, installationId: INST }, baseUrl: gh.baseUrl, log: quiet, ...options });
+  return new Octokit({
+    auth: { appId: gh.appId, privateKey: gh.privateKey, installationId: INST },
+    baseUrl: gh.baseUrl,
+    log: quiet,
+    ...options,
+  });
 }
 
 const jitConfig = (octokit: ReturnType<typeof installationOctokit>, name: string) =>
@@ -61,9 +66,18 @@ test("a burst of reconcile reads does not hold back dispatch writes, and no read
 
   // A reconcile pass starts reading first, then 200 jobs arrive.
   const reads = Array.from({ length: 400 }, (_, i) =>
-    reconcile.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api", per_page: 1 + (i % 100), page: 1 + Math.floor(i / 100) }),
+    reconcile.request("GET /repos/{owner}/{repo}/actions/runs", {
+      owner: "acme",
+      repo: "api",
+      per_page: 1 + (i % 100),
+      page: 1 + Math.floor(i / 100),
+    }),
   );
-  const perRequest = dispatch.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api", request: { priority: "background" } });
+  const perRequest = dispatch.request("GET /repos/{owner}/{repo}/actions/runs", {
+    owner: "acme",
+    repo: "api",
+    request: { priority: "background" },
+  });
   const writes = Array.from({ length: 200 }, (_, i) => jitConfig(dispatch, `modal-${i}`));
   const results = await Promise.allSettled([...reads, perRequest, ...writes]);
 
@@ -88,7 +102,10 @@ function indexOfNth(list: string[], value: string, n: number): number {
 
 test("a secondary-limit 403 pauses the installation and is retried through the budget; a 409 is never retried", async () => {
   const octokit = installationOctokit();
-  gh.failNext({ method: "POST", route: JIT }, { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit." } });
+  gh.failNext(
+    { method: "POST", route: JIT },
+    { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit." } },
+  );
   await jitConfig(octokit, "modal-a");
   await expect(jitConfig(octokit, "modal-a")).rejects.toMatchObject({ status: 409 });
   expect(gh.requests.filter((r) => r.route === JIT).map((r) => r.status)).toEqual([403, 201, 409]);
@@ -98,7 +115,9 @@ test("5xx answers are retried with backoff; a 404 is not", async () => {
   const octokit = installationOctokit();
   gh.failNext({ method: "POST", route: JIT }, { status: 502 }, 2);
   await jitConfig(octokit, "modal-b");
-  await expect(octokit.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "api", job_id: 1 })).rejects.toMatchObject({ status: 404 });
+  await expect(
+    octokit.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "api", job_id: 1 }),
+  ).rejects.toMatchObject({ status: 404 });
   expect(gh.requests.filter((r) => r.route === JIT).map((r) => r.status)).toEqual([502, 502, 201]);
   expect(gh.requests.filter((r) => r.route.endsWith("{job_id}"))).toHaveLength(1);
 });
@@ -109,9 +128,15 @@ test("an exhausted primary limit holds the installation until its reset; request
   const reset = Math.floor(Date.now() / 1000) + 3600;
   gh.failNext(
     { method: "GET", route: RUNS },
-    { status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }, body: { message: "API rate limit exceeded for installation." } },
+    {
+      status: 403,
+      headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+      body: { message: "API rate limit exceeded for installation." },
+    },
   );
-  await expect(octokit.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api" })).rejects.toMatchObject({ status: 403 });
+  await expect(octokit.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api" })).rejects.toMatchObject({
+    status: 403,
+  });
   expect(budgets.headroom(INST).pausedUntil).toBe(reset * 1000);
   const sent = gh.requests.length;
   await expect(jitConfig(octokit, "modal-c")).rejects.toBeInstanceOf(RateLimitedError);
@@ -127,7 +152,9 @@ test("BACKGROUND marks every page of octokit.paginate as background, and backgro
   for (let i = 0; i < 8; i++) gh.queueJob({ owner: "acme", repo: "api", labels: ["modal"] });
 
   let finished = false;
-  void octokit.paginate("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api", per_page: 1, ...BACKGROUND }).then(() => (finished = true));
+  void octokit
+    .paginate("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api", per_page: 1, ...BACKGROUND })
+    .then(() => (finished = true));
   for (let i = 0; i < 500 && budgets.headroom(INST).queued.background === 0; i++) await new Promise((r) => setTimeout(r, 10));
 
   // five pages spent the five points above the reserve; the sixth waits for the window

@@ -1,6 +1,11 @@
 // The per-installation request budget, driven by a manual clock: what starts when,
 // counted in grants, never in wall-clock time.
-import { GITHUB_SECONDARY_LIMITS, InstallationBudget, type BudgetLimits, type RequestPriority } from "../../src/github/installation-budget.js";
+import {
+  GITHUB_SECONDARY_LIMITS,
+  InstallationBudget,
+  type BudgetLimits,
+  type RequestPriority,
+} from "../../src/github/installation-budget.js";
 import { RequestBudgets } from "../../src/github/request-budgets.js";
 import { ManualClock, flush } from "../support/manual-clock.js";
 
@@ -120,7 +125,13 @@ test("headroom shows points, requests in flight and queued, per installation", a
   void budgets.of(7).acquire(WRITE, "foreground");
   void budgets.of(7).acquire(WRITE, "background");
   await flush();
-  expect(budgets.headroom(7)).toEqual({ points: 0, capacity: 10, inFlight: 2, queued: { foreground: 0, background: 1 }, pausedUntil: undefined });
+  expect(budgets.headroom(7)).toEqual({
+    points: 0,
+    capacity: 10,
+    inFlight: 2,
+    queued: { foreground: 0, background: 1 },
+    pausedUntil: undefined,
+  });
   expect(budgets.headroom(8)).toMatchObject({ points: 10, inFlight: 0 });
   expect(budgets.all().map((h) => h.key)).toEqual([7]);
   release();

@@ -44,7 +44,12 @@ describe("opening", () => {
 
   test("opening calls onOpen exactly once with the reason, however many calls fail after", async () => {
     const { breaker, opened } = setup();
-    const inFlight = [breaker.run(fail(unavailable())), breaker.run(fail(unavailable())), breaker.run(fail(unavailable())), breaker.run(fail(unavailable()))];
+    const inFlight = [
+      breaker.run(fail(unavailable())),
+      breaker.run(fail(unavailable())),
+      breaker.run(fail(unavailable())),
+      breaker.run(fail(unavailable())),
+    ];
     await Promise.allSettled(inFlight);
     expect(opened).toHaveLength(1);
     expect(opened[0]).toMatch(/UNAVAILABLE/);

@@ -9,7 +9,9 @@ import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
 const { RUNNER_VERSION: version, RUNNER_IMAGE_DIGEST: digest } = runnerBuildArgs();
 const tracked = execFileSync("git", ["ls-files"], { encoding: "utf8" })
   .split("\n")
-  .filter((file) => file !== "" && !file.startsWith("src/simulator/") && !file.startsWith("test/simulator/") && !/package-lock\.json$/.test(file));
+  .filter(
+    (file) => file !== "" && !file.startsWith("src/simulator/") && !file.startsWith("test/simulator/") && !/package-lock\.json$/.test(file),
+  );
 
 test("versions.env gives a version and a digest", () => {
   expect(version).toMatch(/^\d+\.\d+\.\d+$/);

@@ -32,8 +32,17 @@ function known(): Map<string, { base: string; labels: Set<string> }> {
   for (const metric of metrics.registry.getMetricsAsArray()) {
     const { name, labelNames = [] } = metric as unknown as { name: string; labelNames?: string[] };
     const type = (metric as unknown as { type: string }).type;
-    const series = type === "histogram" ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : type === "summary" ? [name, `${name}_sum`, `${name}_count`] : [name];
-    for (const s of series) names.set(s, { base: name, labels: new Set([...labelNames, ...(s.endsWith("_bucket") ? ["le"] : []), ...(type === "summary" ? ["quantile"] : [])]) });
+    const series =
+      type === "histogram"
+        ? [`${name}_bucket`, `${name}_sum`, `${name}_count`]
+        : type === "summary"
+          ? [name, `${name}_sum`, `${name}_count`]
+          : [name];
+    for (const s of series)
+      names.set(s, {
+        base: name,
+        labels: new Set([...labelNames, ...(s.endsWith("_bucket") ? ["le"] : []), ...(type === "summary" ? ["quantile"] : [])]),
+      });
   }
   return names;
 }
@@ -60,7 +69,9 @@ test.each([
   expect(refs.length).toBeGreaterThan(5);
   const unknownMetrics = refs.filter((ref) => !registry.has(ref.metric)).map((ref) => ref.metric);
   expect(unknownMetrics).toEqual([]);
-  const unknownLabels = refs.flatMap((ref) => ref.labels.filter((label) => !registry.get(ref.metric)?.labels.has(label)).map((label) => `${ref.metric}{${label}}`));
+  const unknownLabels = refs.flatMap((ref) =>
+    ref.labels.filter((label) => !registry.get(ref.metric)?.labels.has(label)).map((label) => `${ref.metric}{${label}}`),
+  );
   expect(unknownLabels).toEqual([]);
 });
 
@@ -81,7 +92,7 @@ test("the alert rules cover what an operator must hear about", () => {
 
 test("the check itself catches a misspelt metric or label", () => {
   const registry = known();
-  const [wrongMetric, wrongLabel] = references(['rate(modal_runner_jobs_totl[5m])', 'modal_runner_jobs_current{stat="running"}']);
+  const [wrongMetric, wrongLabel] = references(["rate(modal_runner_jobs_totl[5m])", 'modal_runner_jobs_current{stat="running"}']);
   expect(registry.has(wrongMetric?.metric ?? "")).toBe(false);
   expect(registry.get(wrongLabel?.metric ?? "")?.labels.has(wrongLabel?.labels[0] ?? "")).toBe(false);
 });

@@ -12,7 +12,13 @@ function world() {
     now: 1_800_000_000_000,
   };
   const metrics = new Metrics(
-    { waiting: () => 2, sandboxes: () => 3, jobs: () => state.jobs, githubBudget: () => state.budget, modalBreakerOpen: () => state.breakerOpen },
+    {
+      waiting: () => 2,
+      sandboxes: () => 3,
+      jobs: () => state.jobs,
+      githubBudget: () => state.budget,
+      modalBreakerOpen: () => state.breakerOpen,
+    },
     { now: () => state.now },
   );
   return { state, metrics };
@@ -114,7 +120,12 @@ describe("GET /metrics on the main port is protected by STATUS_TOKEN", () => {
   });
 
   test("without it, or with a wrong one, 401 and no metrics; the token is never echoed", async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: "Bearer nope" }, { authorization: basic(`${TOKEN}x`) }, { authorization: `Basic ${TOKEN}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: "Bearer nope" },
+      { authorization: basic(`${TOKEN}x`) },
+      { authorization: `Basic ${TOKEN}` },
+    ]) {
       const res = await fetch(`${server.url}/metrics`, { headers });
       expect(res.status).toBe(401);
       const body = await res.text();

@@ -17,7 +17,13 @@ export function sampleSnapshot(overrides: Partial<StatusSnapshot> = {}, now = Da
     ],
     outcomes: [
       { at: at("2026-11-28T10:04:58.000Z"), jobId: 9001, repo: "acme/api", kind: "started" },
-      { at: at("2026-11-28T10:04:40.000Z"), jobId: 9000, repo: "acme/web", kind: "waiting", reason: "cap reached: 4 of 4 sandboxes for profile gpu-l4" },
+      {
+        at: at("2026-11-28T10:04:40.000Z"),
+        jobId: 9000,
+        repo: "acme/web",
+        kind: "waiting",
+        reason: "cap reached: 4 of 4 sandboxes for profile gpu-l4",
+      },
       { at: at("2026-11-28T10:03:12.000Z"), jobId: 8999, repo: "octo-labs/site", kind: "refused", reason: "public repository" },
       { at: at("2026-11-28T10:01:00.000Z"), jobId: 8998, repo: "acme/api", kind: "failed", reason: "Modal answered UNAVAILABLE" },
     ],
@@ -27,7 +33,13 @@ export function sampleSnapshot(overrides: Partial<StatusSnapshot> = {}, now = Da
       { name: "mgr-8995-1", createdAt: at("2026-11-28T10:04:30.000Z"), profile: "default", state: "idle" },
     ],
     reconciler: {
-      lastPass: { at: at("2026-11-28T10:04:30.000Z"), ok: true, durationMs: 412, repairs: { "serve-job": 1, "delete-runner": 2 }, errors: [] },
+      lastPass: {
+        at: at("2026-11-28T10:04:30.000Z"),
+        ok: true,
+        durationMs: 412,
+        repairs: { "serve-job": 1, "delete-runner": 2 },
+        errors: [],
+      },
       lastSuccessAt: at("2026-11-28T10:04:30.000Z"),
     },
     modalBreaker: { state: "closed" },

@@ -105,7 +105,9 @@ test("every value is escaped: markup in a repository name or a reason stays text
 });
 
 test("sections say what they show: counts, budget headroom, breaker, spend by installation and profile", () => {
-  const html = renderStatusPage(sampleSnapshot({ modalBreaker: { state: "open", since: "2026-11-28T10:03:00Z", nextProbeAt: "2026-11-28T10:05:30Z" } }));
+  const html = renderStatusPage(
+    sampleSnapshot({ modalBreaker: { state: "open", since: "2026-11-28T10:03:00Z", nextProbeAt: "2026-11-28T10:05:30Z" } }),
+  );
   expect(html).toMatch(/Running<\/span><b>5<\/b>/);
   expect(html).toMatch(/Waiting<\/span><b>2<\/b>/);
   expect(html).toContain('<td class="n bad">7%</td>'); // 60 of 900 left

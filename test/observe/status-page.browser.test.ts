@@ -30,7 +30,17 @@ function world() {
           : { at: new Date().toISOString(), jobId: 4242, repo: "acme/checkout", kind: "completed", reason: "job succeeded" },
         ...base.outcomes,
       ],
-      sandboxes: [{ name: "mgr-4242-0", createdAt: started, jobId: 4242, repo: "acme/checkout", profile: "default", state: phase === "running" ? "busy" : "finished" }, ...base.sandboxes],
+      sandboxes: [
+        {
+          name: "mgr-4242-0",
+          createdAt: started,
+          jobId: 4242,
+          repo: "acme/checkout",
+          profile: "default",
+          state: phase === "running" ? "busy" : "finished",
+        },
+        ...base.sandboxes,
+      ],
     };
   };
   return { snapshot, finish: () => (phase = "finished") };
@@ -39,7 +49,10 @@ function world() {
 test("behind the token, the page shows a running job and follows it to its end without a reload", async () => {
   const { snapshot, finish } = world();
   const server = await serveHandler(statusHandler({ token: TOKEN, snapshot }));
-  const context = await browser.newContext({ httpCredentials: { username: "ops", password: TOKEN }, viewport: { width: 1100, height: 900 } });
+  const context = await browser.newContext({
+    httpCredentials: { username: "ops", password: TOKEN },
+    viewport: { width: 1100, height: 900 },
+  });
   try {
     const page = await context.newPage();
     const errors = collectPageErrors(page);
@@ -102,13 +115,20 @@ test("with no STATUS_TOKEN the page is not served", async () => {
 test("at a phone's width the page does not scroll sideways", async () => {
   const { snapshot } = world();
   const server = await serveHandler(statusHandler({ token: TOKEN, snapshot }));
-  const context = await browser.newContext({ httpCredentials: { username: "ops", password: TOKEN }, viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const context = await browser.newContext({
+    httpCredentials: { username: "ops", password: TOKEN },
+    viewport: { width: 360, height: 740 },
+    isMobile: true,
+    hasTouch: true,
+  });
   try {
     const page = await context.newPage();
     const errors = collectPageErrors(page);
     expect((await page.goto(`${server.url}/`))?.status()).toBe(200);
     // A string, so the test's TypeScript needs no DOM types: it runs in the page.
-    const widths = (await page.evaluate("({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth })")) as { page: number; body: number; viewport: number };
+    const widths = (await page.evaluate(
+      "({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth })",
+    )) as { page: number; body: number; viewport: number };
     expect(widths.viewport).toBe(360);
     expect(widths.page).toBeLessThanOrEqual(widths.viewport);
     expect(widths.body).toBeLessThanOrEqual(widths.viewport);

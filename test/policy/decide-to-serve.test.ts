@@ -31,7 +31,12 @@ describe("which jobs the App serves", () => {
     ["an allowed wildcard", job(["modal"], "octo-org/svc-api"), { ...base, allowedRepositories: ["octo-org/svc-*"] }, true],
     ["outside the allow list", job(["modal"], "octo-org/web"), { ...base, allowedRepositories: ["octo-org/svc-*"] }, false],
     ["deny wins over allow", job(["modal"]), { ...base, allowedRepositories: ["octo-org"], deniedRepositories: ["octo-org/app"] }, false],
-    ["another owner's repository is not matched by a prefix", job(["modal"], "octo-organisation/app"), { ...base, allowedRepositories: ["octo-org"] }, false],
+    [
+      "another owner's repository is not matched by a prefix",
+      job(["modal"], "octo-organisation/app"),
+      { ...base, allowedRepositories: ["octo-org"] },
+      false,
+    ],
   ])("%s", (_name, candidate, policy, serve) => {
     expect(decideToServe(candidate, policy).serve).toBe(serve);
   });

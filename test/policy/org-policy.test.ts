@@ -8,9 +8,17 @@ const operator: EffectivePolicy = {
 };
 
 test("lists intersect and caps take the lower value", () => {
-  const { policy, ignored } = narrowPolicy(operator, { repositories: ["app", "svc-*"], profiles: ["default", "gpu"], caps: { total: 5, perRepository: 2, perProfile: { gpu: 1 } } });
+  const { policy, ignored } = narrowPolicy(operator, {
+    repositories: ["app", "svc-*"],
+    profiles: ["default", "gpu"],
+    caps: { total: 5, perRepository: 2, perProfile: { gpu: 1 } },
+  });
   expect(ignored).toEqual([]);
-  expect(policy).toEqual({ repositories: [["app", "svc-*"]], profiles: ["default", "gpu"], caps: { total: 100, perInstallation: 5, perRepository: 2, perProfile: { gpu: 1 } } });
+  expect(policy).toEqual({
+    repositories: [["app", "svc-*"]],
+    profiles: ["default", "gpu"],
+    caps: { total: 100, perInstallation: 5, perRepository: 2, perProfile: { gpu: 1 } },
+  });
   expect(repositoryAllowed(policy, "octo-org", "svc-api")).toBe(true);
   expect(repositoryAllowed(policy, "octo-org", "web")).toBe(false);
 });
@@ -19,7 +27,11 @@ test("attempts to widen are ignored and reported", () => {
   const { policy, ignored } = narrowPolicy(operator, { profiles: ["default", "xl"], caps: { total: 500, perProfile: { gpu: 10 } } });
   expect(policy.profiles).toEqual(["default"]);
   expect(policy.caps).toEqual(operator.caps);
-  expect(ignored).toEqual(['profile "xl" is not offered', "caps.total 500 is above the operator's 20", "caps.perProfile.gpu 10 is above the operator's 4"]);
+  expect(ignored).toEqual([
+    'profile "xl" is not offered',
+    "caps.total 500 is above the operator's 20",
+    "caps.perProfile.gpu 10 is above the operator's 4",
+  ]);
 });
 
 test("a repository file narrows the org's further; another owner's names never match", () => {

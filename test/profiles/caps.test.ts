@@ -29,7 +29,19 @@ afterEach(async () => {
 });
 
 function configWith(caps: string, largeMax = ""): string {
-  return runnerConfigFile(["caps:", ...caps.split("\n").map((line) => `  ${line}`), "profiles:", "  default:", "    labels: [modal]", "  large:", "    labels: [modal, large]", largeMax && `    maxSandboxes: ${largeMax}`, ""].join("\n"));
+  return runnerConfigFile(
+    [
+      "caps:",
+      ...caps.split("\n").map((line) => `  ${line}`),
+      "profiles:",
+      "  default:",
+      "    labels: [modal]",
+      "  large:",
+      "    labels: [modal, large]",
+      largeMax && `    maxSandboxes: ${largeMax}`,
+      "",
+    ].join("\n"),
+  );
 }
 
 async function start(config: string, jobDurationMs: number | ((jobId: number) => number) = 300): Promise<RunningApp> {
@@ -51,30 +63,36 @@ test.each([
   // Jobs asking for "large": a runner made for the plain job in "web" cannot take them.
   ["per repository", configWith("perRepository: 1"), ["octo-org/app", "large"], ["octo-org/app", "large"], "octo-org/web"],
   ["per profile", configWith("{}", "1"), ["octo-org/app", "large"], ["octo-org/web", "large"], "octo-org/web"],
-])("the %s cap: the second job waits until the first is done; others are not held back", async (_cap, config, first, second, unaffected) => {
-  const app = await start(config);
-  const [firstRepo, firstLabel] = first;
-  const [secondRepo, secondLabel] = second;
-  const one = queue(firstRepo!, ["modal", ...(firstLabel ? [firstLabel] : [])]);
-  const two = queue(secondRepo!, ["modal", ...(secondLabel ? [secondLabel] : [])]);
-  await world.github.deliverWorkflowJob("queued", one);
-  await world.github.deliverWorkflowJob("queued", two);
-  await eventually(() => outcomes(app, { kind: "waiting" }).length === 1 && startedNames().length === 1, "the first job starts and the second waits");
-  expect(outcomes(app, { kind: "waiting" })).toEqual([expect.objectContaining({ jobId: two.id, reason: expect.stringContaining(_cap) })]);
-  expect(startedNames()).toEqual([String(one.id)]);
-  expect(await fetchProtected(app)).toContain("modal_runner_jobs_waiting 1");
+])(
+  "the %s cap: the second job waits until the first is done; others are not held back",
+  async (_cap, config, first, second, unaffected) => {
+    const app = await start(config);
+    const [firstRepo, firstLabel] = first;
+    const [secondRepo, secondLabel] = second;
+    const one = queue(firstRepo!, ["modal", ...(firstLabel ? [firstLabel] : [])]);
+    const two = queue(secondRepo!, ["modal", ...(secondLabel ? [secondLabel] : [])]);
+    await world.github.deliverWorkflowJob("queued", one);
+    await world.github.deliverWorkflowJob("queued", two);
+    await eventually(
+      () => outcomes(app, { kind: "waiting" }).length === 1 && startedNames().length === 1,
+      "the first job starts and the second waits",
+    );
+    expect(outcomes(app, { kind: "waiting" })).toEqual([expect.objectContaining({ jobId: two.id, reason: expect.stringContaining(_cap) })]);
+    expect(startedNames()).toEqual([String(one.id)]);
+    expect(await fetchProtected(app)).toContain("modal_runner_jobs_waiting 1");
 
-  if (unaffected) {
-    const three = queue(unaffected);
-    await world.github.deliverWorkflowJob("queued", three);
-    await eventually(() => startedNames().includes(String(three.id)), "a job the cap does not concern starts at once");
-    expect(statusOf(two.id)).toBe("queued");
-  }
+    if (unaffected) {
+      const three = queue(unaffected);
+      await world.github.deliverWorkflowJob("queued", three);
+      await eventually(() => startedNames().includes(String(three.id)), "a job the cap does not concern starts at once");
+      expect(statusOf(two.id)).toBe("queued");
+    }
 
-  await eventually(() => statusOf(one.id) === "completed", "the first job is done");
-  await eventually(() => startedNames().includes(String(two.id)), "the waiting job starts once the slot is free");
-  await eventually(() => statusOf(two.id) === "completed", "the second job is done");
-});
+    await eventually(() => statusOf(one.id) === "completed", "the first job is done");
+    await eventually(() => startedNames().includes(String(two.id)), "the waiting job starts once the slot is free");
+    await eventually(() => statusOf(two.id) === "completed", "the second job is done");
+  },
+);
 
 test("waiting jobs start oldest first, one per freed slot", async () => {
   const app = await start(configWith("total: 1"), 150);

@@ -12,7 +12,16 @@ let world: World;
 let app: RunningApp;
 let runners: SimulatedRunners | undefined;
 
-const OPERATOR_CONFIG = ["caps:", "  perInstallation: 3", "profiles:", "  default:", "    labels: [modal]", "  large:", "    labels: [modal, large]", ""].join("\n");
+const OPERATOR_CONFIG = [
+  "caps:",
+  "  perInstallation: 3",
+  "profiles:",
+  "  default:",
+  "    labels: [modal]",
+  "  large:",
+  "    labels: [modal, large]",
+  "",
+].join("\n");
 
 beforeEach(async () => {
   world = await startWorld();
@@ -64,7 +73,9 @@ test("the org sets a lower cap: the second job waits", async () => {
   const second = await deliver("web");
   expect(started(first.id)).toBe(true);
   expect(started(second.id)).toBe(false);
-  expect(outcomes(app, { kind: "waiting" })).toEqual([expect.objectContaining({ jobId: second.id, reason: "cap reached: per installation (1/1)" })]);
+  expect(outcomes(app, { kind: "waiting" })).toEqual([
+    expect.objectContaining({ jobId: second.id, reason: "cap reached: per installation (1/1)" }),
+  ]);
   await eventually(() => started(second.id), "the second job starts when the first is done");
 });
 
@@ -85,8 +96,10 @@ test("a file that tries to widen the operator's policy gets only the narrowing p
   const second = await deliver("app");
   expect(started(first.id)).toBe(true);
   expect(started(second.id)).toBe(false); // perRepository 1 applies
-  const warnings = linesWith(app, { component: "policy", level: 40, file: "octo-org/.github/.github/modal-runner.yml" }).map((line) => line.problem);
-  expect(warnings.sort()).toEqual(['caps.total 500 is above the operator\'s 3', 'profile "gpu-xl" is not offered']);
+  const warnings = linesWith(app, { component: "policy", level: 40, file: "octo-org/.github/.github/modal-runner.yml" }).map(
+    (line) => line.problem,
+  );
+  expect(warnings.sort()).toEqual(["caps.total 500 is above the operator's 3", 'profile "gpu-xl" is not offered']);
 });
 
 /** The error lines about policy files (one per failure): matched on their fields. */
@@ -102,7 +115,9 @@ test.each([
   const first = await deliver("web");
   const second = await deliver("app");
   expect(started(first.id) || started(second.id)).toBe(false);
-  expect(unreadable()).toEqual([expect.objectContaining({ level: 50, file: "octo-org/.github/.github/modal-runner.yml", problem: expect.stringMatching(problem) })]);
+  expect(unreadable()).toEqual([
+    expect.objectContaining({ level: 50, file: "octo-org/.github/.github/modal-runner.yml", problem: expect.stringMatching(problem) }),
+  ]);
   expect(refusals()).toHaveLength(2);
 });
 
@@ -122,7 +137,11 @@ test.each([
   world.github.failNext({ method: "GET", route: "/repos/{owner}/{repo}/contents/{path}" }, { status, body: { message: "no" } }, 100);
   const job = await deliver("web");
   expect(started(job.id)).toBe(false);
-  expect(unreadable()).toEqual(expect.arrayContaining([expect.objectContaining({ file: "octo-org/.github/.github/modal-runner.yml", problem: expect.stringMatching(problem) })]));
+  expect(unreadable()).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ file: "octo-org/.github/.github/modal-runner.yml", problem: expect.stringMatching(problem) }),
+    ]),
+  );
 });
 
 test("a file that does not exist narrows nothing", async () => {
@@ -140,7 +159,12 @@ test("a 20 MB policy file is refused from its size, before it is parsed", async 
 test("the whole _extends chain is merged, the extending file's keys winning", async () => {
   world.github.addRepository({ installationId: world.github.installations()[0]!.id, owner: "octo-org", name: "policies" });
   orgPolicy("_extends: policies\nprofiles: [default]\n");
-  world.github.addFile("octo-org", "policies", ".github/modal-runner.yml", "_extends: octo-org/policies:base.yml\nprofiles: [default, large]\n");
+  world.github.addFile(
+    "octo-org",
+    "policies",
+    ".github/modal-runner.yml",
+    "_extends: octo-org/policies:base.yml\nprofiles: [default, large]\n",
+  );
   world.github.addFile("octo-org", "policies", "base.yml", "repositories: [app]\n");
   expect(started((await deliver("app")).id)).toBe(true);
   expect(started((await deliver("web")).id)).toBe(false); // repositories from the base file
@@ -150,7 +174,11 @@ test("the whole _extends chain is merged, the extending file's keys winning", as
 
 test.each([
   ["a cycle", "_extends: .github\nrepositories: [app]\n", /_extends cycle/],
-  ["a missing target", "_extends: nowhere\nrepositories: [app]\n", /extends octo-org\/nowhere\/.github\/modal-runner.yml, which does not exist/],
+  [
+    "a missing target",
+    "_extends: nowhere\nrepositories: [app]\n",
+    /extends octo-org\/nowhere\/.github\/modal-runner.yml, which does not exist/,
+  ],
   ["a malformed value", "_extends: [a, b]\n", /_extends \["a","b"\] is not/],
 ])("an _extends with %s stops the org's jobs", async (_name, yaml, problem) => {
   orgPolicy(yaml);
@@ -167,13 +195,23 @@ test("a file over 64 KB is refused from the size GitHub reports", async () => {
 test("policy files are read once for several jobs of several repositories (the operator caps at 3)", async () => {
   orgPolicy("repositories: [app, web]\n");
   for (const repo of ["app", "web", "app"]) expect(started((await deliver(repo)).id)).toBe(true);
-  const reads = world.github.requests.filter((request) => request.route === "/repos/{owner}/{repo}/contents/{path}").map((request) => request.path);
+  const reads = world.github.requests
+    .filter((request) => request.route === "/repos/{owner}/{repo}/contents/{path}")
+    .map((request) => request.path);
   // The org's file once, each repository's (absent) file once.
-  expect(reads.sort()).toEqual(["/repos/octo-org/.github/contents/.github/modal-runner.yml", "/repos/octo-org/app/contents/.github/modal-runner.yml", "/repos/octo-org/web/contents/.github/modal-runner.yml"]);
+  expect(reads.sort()).toEqual([
+    "/repos/octo-org/.github/contents/.github/modal-runner.yml",
+    "/repos/octo-org/app/contents/.github/modal-runner.yml",
+    "/repos/octo-org/web/contents/.github/modal-runner.yml",
+  ]);
 });
 
 test("an installation that granted no file permission has no policy files: the operator's policy applies, with a warning", async () => {
-  const other = world.github.addInstallation({ account: "other-org", accountType: "Organization", permissions: { actions: "read", administration: "write", metadata: "read", organization_self_hosted_runners: "write" } });
+  const other = world.github.addInstallation({
+    account: "other-org",
+    accountType: "Organization",
+    permissions: { actions: "read", administration: "write", metadata: "read", organization_self_hosted_runners: "write" },
+  });
   world.github.addRepository({ installationId: other.id, owner: "other-org", name: "api" });
   world.github.addFile("other-org", ".github", ".github/modal-runner.yml", "repositories: [nothing]\n");
   const job = world.github.queueJob({ owner: "other-org", repo: "api", labels: ["self-hosted", "modal"] });

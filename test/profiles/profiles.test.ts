@@ -29,9 +29,26 @@ async function serve(labels: string[]) {
 
 test.each([
   [["self-hosted", "modal"], "default", { cpu: 2, memoryMiB: 4096, gpu: undefined, timeoutSecs: 7200, egress: "open", regions: [] }],
-  [["self-hosted", "linux", "x64", "modal", "large"], "large", { cpu: 16, memoryMiB: 65536, gpu: undefined, timeoutSecs: 21600, egress: "open" }],
-  [["self-hosted", "modal", "gpu"], "gpu", { cpu: 8, memoryMiB: 32768, gpu: "A10G", timeoutSecs: 14400, regions: ["us-east"], secretNames: ["huggingface-token"], version: "v1" }],
-  [["self-hosted", "modal", "locked-down"], "locked-down", { egress: "allowlist", blockNetwork: false, cidrAllowlist: [], domainAllowlist: expect.arrayContaining(["github.com", "*.githubusercontent.com", "registry.npmjs.org"]) }],
+  [
+    ["self-hosted", "linux", "x64", "modal", "large"],
+    "large",
+    { cpu: 16, memoryMiB: 65536, gpu: undefined, timeoutSecs: 21600, egress: "open" },
+  ],
+  [
+    ["self-hosted", "modal", "gpu"],
+    "gpu",
+    { cpu: 8, memoryMiB: 32768, gpu: "A10G", timeoutSecs: 14400, regions: ["us-east"], secretNames: ["huggingface-token"], version: "v1" },
+  ],
+  [
+    ["self-hosted", "modal", "locked-down"],
+    "locked-down",
+    {
+      egress: "allowlist",
+      blockNetwork: false,
+      cidrAllowlist: [],
+      domainAllowlist: expect.arrayContaining(["github.com", "*.githubusercontent.com", "registry.npmjs.org"]),
+    },
+  ],
 ])("%j runs on profile %s with exactly its parameters", async (labels, profile, expected) => {
   const { sandbox } = await serve(labels);
   expect(sandbox).toMatchObject({ ...expected, tags: expect.objectContaining({ profile }) });
@@ -41,13 +58,17 @@ test("a profile's env and Modal secrets reach the sandbox's environment, next to
   const gpu = await serve(["modal", "gpu"]);
   expect(gpu.sandbox!.env).toMatchObject({ HF_TOKEN: "hf-secret-value", ACTIONS_RUNNER_INPUT_JITCONFIG: expect.any(String) });
   const lockedDown = await serve(["modal", "locked-down"]);
-  expect(lockedDown.sandbox!.env).toMatchObject({ NPM_CONFIG_REGISTRY: "https://registry.npmjs.org/", ACTIONS_RUNNER_INPUT_JITCONFIG: expect.any(String) });
+  expect(lockedDown.sandbox!.env).toMatchObject({
+    NPM_CONFIG_REGISTRY: "https://registry.npmjs.org/",
+    ACTIONS_RUNNER_INPUT_JITCONFIG: expect.any(String),
+  });
 });
 
 test("each profile's image is built once and reused", async () => {
   for (const labels of [["modal"], ["modal"], ["modal", "large"], ["modal", "large"], ["modal", "gpu"]]) await serve(labels);
   const byProfile = new Map<string, Set<string>>();
-  for (const sandbox of world.modal.sandboxes()) byProfile.set(sandbox.tags.profile!, (byProfile.get(sandbox.tags.profile!) ?? new Set()).add(sandbox.imageId));
+  for (const sandbox of world.modal.sandboxes())
+    byProfile.set(sandbox.tags.profile!, (byProfile.get(sandbox.tags.profile!) ?? new Set()).add(sandbox.imageId));
   expect([...byProfile.values()].map((ids) => ids.size)).toEqual([1, 1, 1]);
   // default and locked-down share the default image: three distinct definitions, each built once at start-up.
   expect(new Set(world.modal.sandboxes().map((sandbox) => sandbox.imageId)).size).toBe(3);
@@ -63,8 +84,12 @@ test("a job with the runner label that no profile can serve is logged once, with
   await settled(world);
   expect(world.github.runners()).toHaveLength(0);
   expect(world.modal.sandboxes()).toHaveLength(0);
-  expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "refused", reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") })]);
-  expect(linesWith(app, { jobId: job.id, component: "dispatch" })).toEqual([expect.objectContaining({ reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") })]);
+  expect(outcomes(app, { jobId: job.id })).toEqual([
+    expect.objectContaining({ kind: "refused", reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") }),
+  ]);
+  expect(linesWith(app, { jobId: job.id, component: "dispatch" })).toEqual([
+    expect.objectContaining({ reason: expect.stringContaining("no runner profile covers the labels [modal, windows]") }),
+  ]);
   const metrics = await fetchProtected(app);
   expect(metrics).toContain('modal_runner_jobs_total{outcome="refused"} 1');
 });

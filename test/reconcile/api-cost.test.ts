@@ -14,7 +14,8 @@ afterEach(async () => {
 async function fleetOf(sandboxes: number, repositories: number) {
   world = await startWorld();
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-  for (let i = 0; i < repositories; i++) world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: `repo-${i}` });
+  for (let i = 0; i < repositories; i++)
+    world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: `repo-${i}` });
   const app = await world.startApp({ ...FAST_RECONCILE, UNSERVED_JOB_GRACE: "1h" });
   for (let i = 0; i < sandboxes; i++) {
     await world.github.deliverWorkflowJob("queued", world.github.queueJob({ owner: "octo-org", repo: "repo-0", labels: ["modal"] }));

@@ -38,7 +38,9 @@ test("one pass serves a lost job, waits for its sandbox and returns the summary"
   expect(summary).toMatchObject({ ok: true, full: true, reason: "cli", repaired: { "serve-unserved-job": 1 } });
   expect(modal.running()).toEqual([expect.objectContaining({ name: `modal-${job.id}-0` })]);
   // One summary line (known by its fields), as in the App.
-  expect(logs.lines.filter((line) => line.component === "reconcile" && typeof line.checked === "object")).toEqual([expect.objectContaining({ reason: "cli", full: true })]);
+  expect(logs.lines.filter((line) => line.component === "reconcile" && typeof line.checked === "object")).toEqual([
+    expect.objectContaining({ reason: "cli", full: true }),
+  ]);
 });
 
 test("the command prints its usage, and stops on a bad setting with a message naming it", () => {

@@ -5,7 +5,13 @@ import { planRepairs, type PlanSettings } from "../../src/reconcile/plan-repairs
 
 const NOW = Date.parse("2026-11-27T12:00:00Z");
 const MIN = 60_000;
-const settings: PlanSettings = { namePrefix: "modal", idleRunnerTimeoutMs: 15 * MIN, finishedGraceMs: 2 * MIN, registrationGraceMs: 3 * MIN, unservedJobGraceMs: MIN };
+const settings: PlanSettings = {
+  namePrefix: "modal",
+  idleRunnerTimeoutMs: 15 * MIN,
+  finishedGraceMs: 2 * MIN,
+  registrationGraceMs: 3 * MIN,
+  unservedJobGraceMs: MIN,
+};
 
 function job(id: number, options: { ageMs?: number; labels?: string[]; repo?: string } = {}): JobRef {
   const [owner, name] = (options.repo ?? "octo-org/app").split("/") as [string, string];
@@ -21,10 +27,21 @@ function job(id: number, options: { ageMs?: number; labels?: string[]; repo?: st
 }
 
 /** A runner made for `jobId` (attempt 0 unless given), with its sandbox unless `sandbox: false`. */
-function runner(jobId: number, options: { attempt?: number; busy?: boolean; ageMs?: number; labels?: string[]; scope?: string; sandbox?: boolean; repo?: string } = {}) {
+function runner(
+  jobId: number,
+  options: { attempt?: number; busy?: boolean; ageMs?: number; labels?: string[]; scope?: string; sandbox?: boolean; repo?: string } = {},
+) {
   const name = `modal-${jobId}-${options.attempt ?? 0}`;
   const scopeKey = options.scope ?? "org:octo-org";
-  const registration: ObservedRunner = { id: jobId * 10 + (options.attempt ?? 0), name, status: "online", busy: options.busy ?? false, labels: options.labels ?? ["self-hosted", "modal"], scopeKey, installationId: 9 };
+  const registration: ObservedRunner = {
+    id: jobId * 10 + (options.attempt ?? 0),
+    name,
+    status: "online",
+    busy: options.busy ?? false,
+    labels: options.labels ?? ["self-hosted", "modal"],
+    scopeKey,
+    installationId: 9,
+  };
   const sandbox: ObservedSandbox | undefined =
     options.sandbox === false
       ? undefined
@@ -65,7 +82,11 @@ function world(parts: {
 }
 
 const summary = (observation: Observation) =>
-  planRepairs(observation, settings).map((repair) => (repair.kind === "serve-unserved-job" ? `serve ${repair.job.id} attempt ${repair.attempt}` : `${repair.kind} ${(repair.sandbox ?? repair.runner)!.name}`));
+  planRepairs(observation, settings).map((repair) =>
+    repair.kind === "serve-unserved-job"
+      ? `serve ${repair.job.id} attempt ${repair.attempt}`
+      : `${repair.kind} ${(repair.sandbox ?? repair.runner)!.name}`,
+  );
 
 describe("planning repairs", () => {
   test("a job waiting for its own idle runner needs nothing", () => {
@@ -75,22 +96,46 @@ describe("planning repairs", () => {
   test("a cancelled job's idle runner is removed, registration first", () => {
     const cancelled = runner(1);
     const [repair] = planRepairs(world({ runners: [cancelled], queued: [] }), settings);
-    expect(repair).toMatchObject({ kind: "remove-surplus-runner", runner: cancelled.registration, sandbox: cancelled.sandbox, reason: expect.stringContaining("no longer queued") });
+    expect(repair).toMatchObject({
+      kind: "remove-surplus-runner",
+      runner: cancelled.registration,
+      sandbox: cancelled.sandbox,
+      reason: expect.stringContaining("no longer queued"),
+    });
   });
 
   test("exactly one surplus runner goes when a job finished elsewhere and another with the same labels still waits", () => {
     // Job 1 was done by another runner; job 2 still waits for its runner, which has not started yet.
-    expect(summary(world({ runners: [runner(1), runner(2, { sandbox: false })], queued: [job(2)], since: { runnerWithoutSandboxSince: { "org:octo-org modal-2-0": NOW } } }))).toEqual([]);
+    expect(
+      summary(
+        world({
+          runners: [runner(1), runner(2, { sandbox: false })],
+          queued: [job(2)],
+          since: { runnerWithoutSandboxSince: { "org:octo-org modal-2-0": NOW } },
+        }),
+      ),
+    ).toEqual([]);
     // Job 2's runner was taken by another job: job 1's idle runner serves job 2 instead of being removed.
     expect(summary(world({ runners: [runner(1), runner(2, { busy: true })], queued: [job(2)] }))).toEqual([]);
     // Both jobs done elsewhere: both runners go.
-    expect(summary(world({ runners: [runner(1), runner(2)], queued: [] }))).toEqual(["remove-surplus-runner modal-1-0", "remove-surplus-runner modal-2-0"]);
+    expect(summary(world({ runners: [runner(1), runner(2)], queued: [] }))).toEqual([
+      "remove-surplus-runner modal-1-0",
+      "remove-surplus-runner modal-2-0",
+    ]);
   });
 
   test("a busy runner is never touched", () => {
     expect(summary(world({ runners: [runner(1, { busy: true, ageMs: 60 * MIN })], queued: [] }))).toEqual([]);
     // Even when no list shows its registration any more because listing its scope failed.
-    expect(summary(world({ runners: [runner(1, { busy: true, ageMs: 60 * MIN })], listed: [], since: { sandboxWithoutRunnerSince: { "modal-1-0": NOW - 60 * MIN } } }))).toEqual([]);
+    expect(
+      summary(
+        world({
+          runners: [runner(1, { busy: true, ageMs: 60 * MIN })],
+          listed: [],
+          since: { sandboxWithoutRunnerSince: { "modal-1-0": NOW - 60 * MIN } },
+        }),
+      ),
+    ).toEqual([]);
   });
 
   test("a young idle runner is not removed as surplus (its job may not be listed yet)", () => {
@@ -119,13 +164,26 @@ describe("planning repairs", () => {
 
   test("a registration whose sandbox is gone past the registration grace is deleted, unless busy", () => {
     const key = "org:octo-org modal-1-0";
-    expect(summary(world({ runners: [runner(1, { sandbox: false })], since: { runnerWithoutSandboxSince: { [key]: NOW - 4 * MIN } }, queued: [job(1)] }))).toEqual([
-      "delete-orphan-registration modal-1-0",
-      "serve 1 attempt 1",
-    ]);
+    expect(
+      summary(
+        world({
+          runners: [runner(1, { sandbox: false })],
+          since: { runnerWithoutSandboxSince: { [key]: NOW - 4 * MIN } },
+          queued: [job(1)],
+        }),
+      ),
+    ).toEqual(["delete-orphan-registration modal-1-0", "serve 1 attempt 1"]);
     // Younger than the grace: an attempt (here or on another replica) is still creating the sandbox.
-    expect(summary(world({ runners: [runner(1, { sandbox: false })], since: { runnerWithoutSandboxSince: { [key]: NOW - MIN } }, queued: [job(1)] }))).toEqual([]);
-    expect(summary(world({ runners: [runner(1, { sandbox: false, busy: true })], since: { runnerWithoutSandboxSince: { [key]: NOW - 4 * MIN } } }))).toEqual([]);
+    expect(
+      summary(
+        world({ runners: [runner(1, { sandbox: false })], since: { runnerWithoutSandboxSince: { [key]: NOW - MIN } }, queued: [job(1)] }),
+      ),
+    ).toEqual([]);
+    expect(
+      summary(
+        world({ runners: [runner(1, { sandbox: false, busy: true })], since: { runnerWithoutSandboxSince: { [key]: NOW - 4 * MIN } } }),
+      ),
+    ).toEqual([]);
   });
 
   test("a queued job without a runner is served after the grace period, not before", () => {
@@ -135,19 +193,31 @@ describe("planning repairs", () => {
 
   test("a job whose runner was taken by another job is served under the next name", () => {
     expect(summary(world({ runners: [runner(1, { busy: true })], queued: [job(1)] }))).toEqual(["serve 1 attempt 1"]);
-    expect(summary(world({ runners: [runner(1, { busy: true }), runner(1, { attempt: 1, busy: true })], queued: [job(1)] }))).toEqual(["serve 1 attempt 2"]);
+    expect(summary(world({ runners: [runner(1, { busy: true }), runner(1, { attempt: 1, busy: true })], queued: [job(1)] }))).toEqual([
+      "serve 1 attempt 2",
+    ]);
   });
 
   test("idle runners serve the oldest jobs first; labels and scope must fit", () => {
     const other = runner(3); // made for job 3, which is done
     const queued = [job(2, { ageMs: 3 * MIN }), job(1, { ageMs: 4 * MIN })];
     expect(summary(world({ runners: [other], queued }))).toEqual(["serve 2 attempt 0"]);
-    expect(summary(world({ runners: [runner(3, { labels: ["self-hosted", "modal"] })], queued: [job(1, { labels: ["self-hosted", "modal", "gpu"] })] }))).toEqual([
-      "serve 1 attempt 0",
-      "remove-surplus-runner modal-3-0",
-    ]);
-    expect(summary(world({ runners: [runner(3, { scope: "org:other-org", repo: "other-org/tool" })], queued: [job(1)], listed: ["org:other-org"] }))).toEqual(["serve 1 attempt 0"]);
-    expect(summary(world({ runners: [runner(3, { scope: "repo:octo-org/app" })], queued: [job(1)], listed: ["repo:octo-org/app"] }))).toEqual([]);
+    expect(
+      summary(
+        world({
+          runners: [runner(3, { labels: ["self-hosted", "modal"] })],
+          queued: [job(1, { labels: ["self-hosted", "modal", "gpu"] })],
+        }),
+      ),
+    ).toEqual(["serve 1 attempt 0", "remove-surplus-runner modal-3-0"]);
+    expect(
+      summary(
+        world({ runners: [runner(3, { scope: "org:other-org", repo: "other-org/tool" })], queued: [job(1)], listed: ["org:other-org"] }),
+      ),
+    ).toEqual(["serve 1 attempt 0"]);
+    expect(
+      summary(world({ runners: [runner(3, { scope: "repo:octo-org/app" })], queued: [job(1)], listed: ["repo:octo-org/app"] })),
+    ).toEqual([]);
   });
 
   test("a job whose dispatch is in flight, or ended after the observation began, is being served", () => {
@@ -162,9 +232,17 @@ describe("planning repairs", () => {
   });
 
   test("the plan is deterministic, so replicas planning at once choose the same repairs", () => {
-    const observation = world({ runners: [runner(5), runner(4), runner(6, { busy: true })], queued: [job(7, { ageMs: 2 * MIN }), job(8, { ageMs: 2 * MIN })] });
+    const observation = world({
+      runners: [runner(5), runner(4), runner(6, { busy: true })],
+      queued: [job(7, { ageMs: 2 * MIN }), job(8, { ageMs: 2 * MIN })],
+    });
     const first = summary(observation);
-    const shuffled = { ...observation, sandboxes: [...observation.sandboxes].reverse(), runners: [...observation.runners].reverse(), queuedJobs: [...observation.queuedJobs].reverse() };
+    const shuffled = {
+      ...observation,
+      sandboxes: [...observation.sandboxes].reverse(),
+      runners: [...observation.runners].reverse(),
+      queuedJobs: [...observation.queuedJobs].reverse(),
+    };
     expect(summary(shuffled)).toEqual(first);
     expect(first).toEqual([]);
   });

@@ -23,11 +23,14 @@ export async function startReconcileWorld(
 ): Promise<ReconcileWorld> {
   const world = await startWorld();
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-  for (const name of options.repositories ?? ["app"]) world.github.addRepository({ installationId: installation.id, owner: "octo-org", name });
-  const app = await world.startApp({ ...FAST_RECONCILE, ...options.env }, { reconcile: options.reconcileOnStart ?? false }).catch(async (error: unknown) => {
-    await world.close();
-    throw error;
-  });
+  for (const name of options.repositories ?? ["app"])
+    world.github.addRepository({ installationId: installation.id, owner: "octo-org", name });
+  const app = await world
+    .startApp({ ...FAST_RECONCILE, ...options.env }, { reconcile: options.reconcileOnStart ?? false })
+    .catch(async (error: unknown) => {
+      await world.close();
+      throw error;
+    });
   const runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 20, pollMs: 10, jobDurationMs: 50, ...options.runner });
   const close = world.close;
   return Object.assign(world, {

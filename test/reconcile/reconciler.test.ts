@@ -30,7 +30,10 @@ async function idleRunnerOfCancelledJob() {
 
 const repairLines = () => world.app.logs.lines.filter((line) => typeof line.repair === "string");
 /** Each pass's summary line (known by its fields, not its message). */
-const passLines = () => world.app.logs.lines.filter((line) => line.component === "reconcile" && typeof line.checked === "object" && typeof line.apiCalls === "object");
+const passLines = () =>
+  world.app.logs.lines.filter(
+    (line) => line.component === "reconcile" && typeof line.checked === "object" && typeof line.apiCalls === "object",
+  );
 
 describe("lost webhooks", () => {
   test("a job whose webhook was never sent is served by the start-up pass (full sweep)", async () => {
@@ -119,7 +122,12 @@ describe("runners taken by other jobs", () => {
     await eventually(() => statusOf(newer.id) === "completed" && statusOf(older.id) === "completed", "both jobs ran");
     // Nothing was terminated: every sandbox ended by itself after its job.
     expect(world.modal.sandboxes().map((sandbox) => sandbox.endedBy)).toEqual(["exit", "exit"]);
-    expect(world.modal.sandboxes().map((sandbox) => sandbox.name).sort()).toEqual([`modal-${newer.id}-0`, `modal-${newer.id}-1`]);
+    expect(
+      world.modal
+        .sandboxes()
+        .map((sandbox) => sandbox.name)
+        .sort(),
+    ).toEqual([`modal-${newer.id}-0`, `modal-${newer.id}-1`]);
   });
 });
 
@@ -138,7 +146,13 @@ describe("runners nobody needs", () => {
     const terminatedAt = world.modal.calls.find((call) => call.method === "sandboxTerminateV2")!.at;
     expect(deletedAt).toBeLessThanOrEqual(terminatedAt);
     expect(repairLines()).toEqual([
-      expect.objectContaining({ repair: "remove-surplus-runner", jobId: job.id, runner: `modal-${job.id}-0`, sandbox: `modal-${job.id}-0`, reason: expect.stringContaining("no longer queued") }),
+      expect.objectContaining({
+        repair: "remove-surplus-runner",
+        jobId: job.id,
+        runner: `modal-${job.id}-0`,
+        sandbox: `modal-${job.id}-0`,
+        reason: expect.stringContaining("no longer queued"),
+      }),
     ]);
   });
 
@@ -179,7 +193,9 @@ describe("runners nobody needs", () => {
     expect(statusOf(next!.id)).toBe("in_progress");
     expect(world.modal.running()).toHaveLength(1);
     expect(world.github.runners()).toEqual([expect.objectContaining({ id: runner.id, busy: true })]);
-    expect(world.app.logs.lines.filter((line) => line.component === "reconcile" && line.reason === "the runner took a job meanwhile")).toHaveLength(1);
+    expect(
+      world.app.logs.lines.filter((line) => line.component === "reconcile" && line.reason === "the runner took a job meanwhile"),
+    ).toHaveLength(1);
   });
 
   test("a runner that never takes a job is reaped after IDLE_RUNNER_TIMEOUT, and its job gets a new runner", async () => {
@@ -266,9 +282,21 @@ describe("replicas", () => {
     await settled(world);
 
     expect(a.failed + b.failed).toBe(0);
-    expect(world.modal.running().map((sandbox) => sandbox.name).sort()).toEqual(lost.map((job) => `modal-${job.id}-0`).sort());
-    expect(world.github.runners().map((runner) => runner.name).sort()).toEqual(lost.map((job) => `modal-${job.id}-0`).sort());
-    expect(world.github.requests.filter((request) => request.route.endsWith("generate-jitconfig") && request.status === 201)).toHaveLength(3);
+    expect(
+      world.modal
+        .running()
+        .map((sandbox) => sandbox.name)
+        .sort(),
+    ).toEqual(lost.map((job) => `modal-${job.id}-0`).sort());
+    expect(
+      world.github
+        .runners()
+        .map((runner) => runner.name)
+        .sort(),
+    ).toEqual(lost.map((job) => `modal-${job.id}-0`).sort());
+    expect(world.github.requests.filter((request) => request.route.endsWith("generate-jitconfig") && request.status === 201)).toHaveLength(
+      3,
+    );
   });
 });
 
@@ -317,7 +345,14 @@ describe("reporting", () => {
       apiCalls: { github: expect.any(Number), modal: expect.any(Number) },
     });
     expect(repairLines()).toEqual([
-      expect.objectContaining({ repair: "remove-surplus-runner", jobId: job.id, runner: `modal-${job.id}-0`, sandbox: `modal-${job.id}-0`, sandboxId: expect.any(String), reason: expect.any(String) }),
+      expect.objectContaining({
+        repair: "remove-surplus-runner",
+        jobId: job.id,
+        runner: `modal-${job.id}-0`,
+        sandbox: `modal-${job.id}-0`,
+        sandboxId: expect.any(String),
+        reason: expect.any(String),
+      }),
     ]);
   });
 

@@ -7,12 +7,20 @@ import { RunJobsMemory } from "../../src/reconcile/run-jobs-memory.js";
 const NOW = Date.parse("2026-11-28T12:00:00Z");
 const old = new Date(NOW - 60_000).toISOString();
 const young = new Date(NOW - 1_000).toISOString();
-const run = (id: number, status: ActiveRun["status"], updatedAt: string, createdAt = old): ActiveRun => ({ id, status, createdAt, updatedAt });
+const run = (id: number, status: ActiveRun["status"], updatedAt: string, createdAt = old): ActiveRun => ({
+  id,
+  status,
+  createdAt,
+  updatedAt,
+});
 const job = (id: number, runId: number) => ({ id, runId }) as JobRef;
 
 async function pass(memory: RunJobsMemory, runs: ActiveRun[], queuedByRun: Record<number, JobRef[]>, refresh = false) {
   const read: number[] = [];
-  const { jobs } = await memory.queuedJobs(runs, async (runId) => (read.push(runId), queuedByRun[runId] ?? []), { refresh, youngerThan: NOW - 2_000 });
+  const { jobs } = await memory.queuedJobs(runs, async (runId) => (read.push(runId), queuedByRun[runId] ?? []), {
+    refresh,
+    youngerThan: NOW - 2_000,
+  });
   return { read: read.sort(), jobs: jobs.map((entry) => entry.id).sort() };
 }
 

@@ -41,7 +41,13 @@ test("one replica: the dispatch completes between the pass's observation and its
 
 test("two replicas: another replica's pass sees the registration without its sandbox and leaves the job alone", async () => {
   world = await startReconcileWorld({ env: { REGISTRATION_GRACE: "6s" }, runner: { bootDelayMs: 60_000 } });
-  const other = await world.startApp({ RECONCILE_INTERVAL: "0", REGISTRATION_GRACE: "6s", UNSERVED_JOB_GRACE: "0s", IDLE_RUNNER_TIMEOUT: "60s", FINISHED_GRACE: "0s" });
+  const other = await world.startApp({
+    RECONCILE_INTERVAL: "0",
+    REGISTRATION_GRACE: "6s",
+    UNSERVED_JOB_GRACE: "0s",
+    IDLE_RUNNER_TIMEOUT: "60s",
+    FINISHED_GRACE: "0s",
+  });
   const job = await dispatchInFlight(); // on the first replica (the fake delivers to it)
   slowGitHubReads();
   const pass = await other.parts.reconciler.run({ reason: "test" });

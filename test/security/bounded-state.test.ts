@@ -22,7 +22,14 @@ import { RunJobsMemory } from "../../src/reconcile/run-jobs-memory.js";
 import { Sightings } from "../../src/reconcile/sightings.js";
 import { ManualClock } from "../support/manual-clock.js";
 
-const repository = (name: string, owner = "octo-org"): RepositoryRef => ({ id: 1, owner, name, ownerType: "Organization", private: true, visibility: "private" });
+const repository = (name: string, owner = "octo-org"): RepositoryRef => ({
+  id: 1,
+  owner,
+  name,
+  ownerType: "Organization",
+  private: true,
+  visibility: "private",
+});
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 test("the repository directory keeps at most its bound, the least recently seen forgotten first", () => {
@@ -48,15 +55,25 @@ test("orphan sightings keep a bounded number, oldest forgotten first", () => {
 
 test("reconcile sightings keep only what the last pass saw", () => {
   const sightings = new Sightings();
-  for (const pass of range(20)) sightings.update(range(5_000).map((i) => `scope-${pass} runner-${i}`), pass);
+  for (const pass of range(20))
+    sightings.update(
+      range(5_000).map((i) => `scope-${pass} runner-${i}`),
+      pass,
+    );
   const since = sightings.update(["scope-0 runner-0", "scope-19 runner-1"], 100);
   // Keys not seen in a pass were forgotten: one seen again starts over.
   expect(since).toEqual({ "scope-0 runner-0": 100, "scope-19 runner-1": 19 });
 });
 
 test("the sandbox ledger keeps a bounded number of sandboxes", () => {
-  const ledger = new SandboxLedger(() => undefined, priceTable(), () => undefined, () => 0);
-  for (const i of range(60_000)) ledger.started({ name: `modal-${i}-0`, installationId: 1, profile: "default", repository: "octo-org/app", jobId: i });
+  const ledger = new SandboxLedger(
+    () => undefined,
+    priceTable(),
+    () => undefined,
+    () => 0,
+  );
+  for (const i of range(60_000))
+    ledger.started({ name: `modal-${i}-0`, installationId: 1, profile: "default", repository: "octo-org/app", jobId: i });
   expect(ledger.list().length).toBeLessThanOrEqual(20_000);
   expect(ledger.get("modal-59999-0", 1)).toBeDefined();
   expect(ledger.get("modal-0-0", 1)).toBeUndefined();
@@ -104,7 +121,10 @@ test("policy files: the cache of read files keeps a bounded number, oldest forgo
     },
   } as unknown as AppOctokit;
   const files = new PolicyFiles(pino({ level: "silent" }), () => 0);
-  const operator = operatorPolicy({ profiles: [], caps: { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} } } as unknown as RunnerConfig);
+  const operator = operatorPolicy({
+    profiles: [],
+    caps: { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} },
+  } as unknown as RunnerConfig);
   const total = 30_000;
   for (const i of range(total)) await files.effective(octokit, operator, repository(".github", `org-${i}`));
   reads.length = 0;

@@ -26,12 +26,22 @@ test("a busy runner survives a pass whose runner list fails, even after a forged
   // Org A: an event for one of its own jobs, validly signed, naming our busy runner.
   const forged = world.github.queueJob({ owner: "evil-org", repo: "tools", labels: ["self-hosted", "attacker"] });
   const payload = world.github.workflowJobPayload("completed", forged);
-  Object.assign(payload.workflow_job as Record<string, unknown>, { runner_id: 4242, runner_name: name, runner_group_id: 1, runner_group_name: "Default", started_at: new Date().toISOString() });
+  Object.assign(payload.workflow_job as Record<string, unknown>, {
+    runner_id: 4242,
+    runner_name: name,
+    runner_group_id: 1,
+    runner_group_name: "Default",
+    started_at: new Date().toISOString(),
+  });
   expect((await world.github.deliverRaw("workflow_job", JSON.stringify(payload))).status).toBeLessThan(300);
   await settled(world);
 
   // Every read of the org's runners fails for this pass (the first try and each retry).
-  world.github.failNext({ method: "GET", route: /^\/orgs\/octo-org\/actions\/runners(\?|$)/ }, { status: 502, body: { message: "Server Error" } }, DEFAULT_OCTOKIT_TUNING.maxRetries + 1);
+  world.github.failNext(
+    { method: "GET", route: /^\/orgs\/octo-org\/actions\/runners(\?|$)/ },
+    { status: 502, body: { message: "Server Error" } },
+    DEFAULT_OCTOKIT_TUNING.maxRetries + 1,
+  );
   const failed = await world.pass();
   expect(failed).toMatchObject({ failed: 1, repaired: {} });
   expect(world.github.requests.filter((request) => request.status === 502)).toHaveLength(DEFAULT_OCTOKIT_TUNING.maxRetries + 1);

@@ -24,7 +24,10 @@ beforeEach(async () => {
   victim = world.github.addInstallation({ account: "octo-org", accountType: "Organization" }).id;
   world.github.addRepository({ installationId: evil, owner: "evil-org", name: "tools" });
   world.github.addRepository({ installationId: victim, owner: "octo-org", name: "app" });
-  app = await world.startApp({ ...FAST_RECONCILE, RUNNER_CONFIG: runnerConfigFile("caps:\n  perInstallation: 1\nprofiles:\n  default:\n    labels: [modal]\n") });
+  app = await world.startApp({
+    ...FAST_RECONCILE,
+    RUNNER_CONFIG: runnerConfigFile("caps:\n  perInstallation: 1\nprofiles:\n  default:\n    labels: [modal]\n"),
+  });
   victimJob = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] });
   await world.github.deliverWorkflowJob("queued", victimJob);
   await eventually(() => world.modal.running().length === 1, "B's sandbox runs");
@@ -37,7 +40,8 @@ afterEach(async () => {
 });
 
 const victimName = () => `modal-${victimJob.id}-0`;
-const victimRegistration = () => world.github.runners().find((runner) => runner.name === victimName() && runner.scope.kind === "org" && runner.scope.org === "octo-org");
+const victimRegistration = () =>
+  world.github.runners().find((runner) => runner.name === victimName() && runner.scope.kind === "org" && runner.scope.org === "octo-org");
 
 /** Everything of B's the attack must leave as it was. */
 async function expectVictimUntouched(secondVictimJob: FakeJob): Promise<void> {
@@ -60,7 +64,12 @@ test("org A's runner named after org B's job runs A's job: nothing of B's change
   const second = await queueSecondVictimJob();
   // Org A: a job for A's own self-hosted runners, and a runner named like ours.
   const attackerJob = world.github.queueJob({ owner: "evil-org", repo: "tools", labels: ["self-hosted", "attacker"] });
-  const runner = await registerForeignRunner(world.github, { installationId: evil, org: "evil-org", name: victimName(), labels: ["self-hosted", "attacker"] });
+  const runner = await registerForeignRunner(world.github, {
+    installationId: evil,
+    org: "evil-org",
+    name: victimName(),
+    labels: ["self-hosted", "attacker"],
+  });
   expect(world.github.acquireJob(runner.id)?.id).toBe(attackerJob.id); // GitHub sends A's installation in_progress
   await settled(world);
   world.github.completeJob(attackerJob.id); // and completed
@@ -87,7 +96,13 @@ describe("a validly signed event naming another installation's runner changes no
     const job = world.github.queueJob({ owner, repo, labels: ["self-hosted", "attacker"] });
     for (const action of ["in_progress", "completed"] as const) {
       const payload = world.github.workflowJobPayload(action, job, installationId());
-      Object.assign(payload.workflow_job as Record<string, unknown>, { runner_id: 4242, runner_name: victimName(), runner_group_id: 1, runner_group_name: "Default", started_at: new Date().toISOString() });
+      Object.assign(payload.workflow_job as Record<string, unknown>, {
+        runner_id: 4242,
+        runner_name: victimName(),
+        runner_group_id: 1,
+        runner_group_name: "Default",
+        started_at: new Date().toISOString(),
+      });
       const answer = await world.github.deliverRaw("workflow_job", JSON.stringify(payload));
       expect(answer.status).toBeLessThan(300);
     }

@@ -23,7 +23,11 @@ afterEach(async () => {
 });
 
 /** POSTs `totalBytes` in 1 MiB chunks (chunked encoding), stopping once the App answers; tracks this process's peak memory meanwhile. */
-function streamBody(url: string, headers: Record<string, string>, totalBytes: number): Promise<{ status: number | undefined; sent: number; peakGrowth: number }> {
+function streamBody(
+  url: string,
+  headers: Record<string, string>,
+  totalBytes: number,
+): Promise<{ status: number | undefined; sent: number; peakGrowth: number }> {
   const chunk = Buffer.from(MARKER.repeat(Math.ceil(MiB / MARKER.length)).slice(0, MiB));
   const before = process.memoryUsage();
   let peakGrowth = 0;
@@ -41,7 +45,10 @@ function streamBody(url: string, headers: Record<string, string>, totalBytes: nu
       sample();
       resolve({ status, sent, peakGrowth });
     };
-    const req = http.request(url, { method: "POST", headers: { ...headers, "content-type": "application/json", "transfer-encoding": "chunked" } });
+    const req = http.request(url, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", "transfer-encoding": "chunked" },
+    });
     req.on("response", (res) => {
       status = res.statusCode;
       res.resume();
@@ -63,7 +70,11 @@ function streamBody(url: string, headers: Record<string, string>, totalBytes: nu
 }
 
 test("a 100 MB unsigned webhook body is answered 413 without being held, and never logged", async () => {
-  const result = await streamBody(app.webhookUrl, { "x-github-event": "workflow_job", "x-github-delivery": "large-body", "x-hub-signature-256": "sha256=" + "0".repeat(64) }, 100 * MiB);
+  const result = await streamBody(
+    app.webhookUrl,
+    { "x-github-event": "workflow_job", "x-github-delivery": "large-body", "x-hub-signature-256": "sha256=" + "0".repeat(64) },
+    100 * MiB,
+  );
   expect(result.status).toBe(413);
   expect(result.sent).toBeLessThan(100 * MiB);
   // Up to GitHub's 25 MB cap is read before the signature can be checked; the rest is dropped as it comes.

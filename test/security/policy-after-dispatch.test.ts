@@ -13,37 +13,51 @@ afterEach(async () => {
   await world.close();
 });
 
-const checks = (app: RunningApp, outcome: string) => counterValue(app.parts.metrics.registry, "modal_runner_assignment_checks_total", { outcome });
+const checks = (app: RunningApp, outcome: string) =>
+  counterValue(app.parts.metrics.registry, "modal_runner_assignment_checks_total", { outcome });
 
 test.each([
   ["on DENIED_REPOSITORIES", { DENIED_REPOSITORIES: "octo-org/secret" }, undefined],
   ["left out by the org's policy file", {}, "repositories: [app]\n"],
-])("a job of a repository %s takes a runner started for an allowed job: its sandbox is stopped, another runner's allowed job is untouched", async (_case, env, orgPolicy) => {
-  world = await startOrgWorld();
-  const installationId = world.github.installations()[0]!.id;
-  world.github.addRepository({ installationId, owner: "octo-org", name: "secret" });
-  world.github.addRepository({ installationId, owner: "octo-org", name: ".github" });
-  if (orgPolicy) world.github.addFile("octo-org", ".github", ".github/modal-runner.yml", orgPolicy);
-  const app = await world.startApp({ RUNNER_SCOPE: "org", ...env });
+])(
+  "a job of a repository %s takes a runner started for an allowed job: its sandbox is stopped, another runner's allowed job is untouched",
+  async (_case, env, orgPolicy) => {
+    world = await startOrgWorld();
+    const installationId = world.github.installations()[0]!.id;
+    world.github.addRepository({ installationId, owner: "octo-org", name: "secret" });
+    world.github.addRepository({ installationId, owner: "octo-org", name: ".github" });
+    if (orgPolicy) world.github.addFile("octo-org", ".github", ".github/modal-runner.yml", orgPolicy);
+    const app = await world.startApp({ RUNNER_SCOPE: "org", ...env });
 
-  // Oldest first: the refused job is the one a fresh runner takes first.
-  const denied = world.github.queueJob({ owner: "octo-org", repo: "secret", labels: ["self-hosted", "modal"], createdAt: new Date(Date.now() - 60_000) });
-  const allowed = [0, 1].map(() => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }));
-  for (const job of [denied, ...allowed]) await world.github.deliverWorkflowJob("queued", job);
-  await eventually(() => world.modal.running().length === 2, "a runner for each allowed job");
-  await settled(world);
-  expect(world.modal.sandboxes().map((sandbox) => sandbox.name).sort()).toEqual(allowed.map((job) => `modal-${job.id}-0`).sort());
+    // Oldest first: the refused job is the one a fresh runner takes first.
+    const denied = world.github.queueJob({
+      owner: "octo-org",
+      repo: "secret",
+      labels: ["self-hosted", "modal"],
+      createdAt: new Date(Date.now() - 60_000),
+    });
+    const allowed = [0, 1].map(() => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] }));
+    for (const job of [denied, ...allowed]) await world.github.deliverWorkflowJob("queued", job);
+    await eventually(() => world.modal.running().length === 2, "a runner for each allowed job");
+    await settled(world);
+    expect(
+      world.modal
+        .sandboxes()
+        .map((sandbox) => sandbox.name)
+        .sort(),
+    ).toEqual(allowed.map((job) => `modal-${job.id}-0`).sort());
 
-  // Both runners connect: the first takes the refused job, the second an allowed one.
-  const runnerOf = (jobId: number) => world.github.runners().find((runner) => runner.name === `modal-${jobId}-0`)!;
-  for (const job of allowed) world.github.connectRunner(runnerOf(job.id).jitConfig);
-  expect(world.github.acquireJob(runnerOf(allowed[0]!.id).id)?.id).toBe(denied.id);
-  expect(world.github.acquireJob(runnerOf(allowed[1]!.id).id)?.id).toBe(allowed[0]!.id);
-  await settled(world);
+    // Both runners connect: the first takes the refused job, the second an allowed one.
+    const runnerOf = (jobId: number) => world.github.runners().find((runner) => runner.name === `modal-${jobId}-0`)!;
+    for (const job of allowed) world.github.connectRunner(runnerOf(job.id).jitConfig);
+    expect(world.github.acquireJob(runnerOf(allowed[0]!.id).id)?.id).toBe(denied.id);
+    expect(world.github.acquireJob(runnerOf(allowed[1]!.id).id)?.id).toBe(allowed[0]!.id);
+    await settled(world);
 
-  expect(world.modal.sandboxes().find((sandbox) => sandbox.name === `modal-${allowed[0]!.id}-0`)).toMatchObject({ endedBy: "terminate" });
-  expect(world.modal.running().map((sandbox) => sandbox.name)).toEqual([`modal-${allowed[1]!.id}-0`]);
-  expect(await checks(app, "stopped")).toBe(1);
-  expect(await checks(app, "allowed")).toBe(1);
-  expect(await checks(app, "foreign")).toBe(0);
-});
+    expect(world.modal.sandboxes().find((sandbox) => sandbox.name === `modal-${allowed[0]!.id}-0`)).toMatchObject({ endedBy: "terminate" });
+    expect(world.modal.running().map((sandbox) => sandbox.name)).toEqual([`modal-${allowed[1]!.id}-0`]);
+    expect(await checks(app, "stopped")).toBe(1);
+    expect(await checks(app, "allowed")).toBe(1);
+    expect(await checks(app, "foreign")).toBe(0);
+  },
+);

@@ -4,7 +4,11 @@ import os from "node:os";
 import path from "node:path";
 import { loadSettings, SettingsError } from "../../src/settings/load-settings.js";
 
-const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+const { privateKey } = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+});
 
 const complete = {
   APP_ID: "12345",
@@ -33,7 +37,15 @@ describe("settings", () => {
     expect(settings.modal.appName).toBe("github-actions-runners");
     // Without RUNNER_CONFIG, one default profile from the SANDBOX_* settings and the runner Dockerfile.
     expect(settings.runner.config.profiles).toEqual([
-      expect.objectContaining({ name: "default", labels: ["modal"], cpu: 2, memoryMiB: 4096, timeoutMs: 6 * 3600_000, gpu: undefined, network: { egress: "open" } }),
+      expect.objectContaining({
+        name: "default",
+        labels: ["modal"],
+        cpu: 2,
+        memoryMiB: 4096,
+        timeoutMs: 6 * 3600_000,
+        gpu: undefined,
+        network: { egress: "open" },
+      }),
     ]);
     expect(settings.runner.config.profiles[0]!.image.baseImage).toMatch(/^ghcr\.io\/actions\/actions-runner:/);
     expect(settings.runner.config.caps).toEqual({ total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} });
@@ -72,18 +84,38 @@ describe("settings", () => {
     ["APP_ID", { APP_ID: "abc" }, /^APP_ID: .*got "abc"/],
     ["WEBHOOK_SECRET", { WEBHOOK_SECRET: "" }, /^WEBHOOK_SECRET is required/],
     ["PRIVATE_KEY", { PRIVATE_KEY: "" }, /^PRIVATE_KEY or PRIVATE_KEY_PATH is required/],
-    ["PRIVATE_KEY", { PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----" }, /not a valid PEM private key/],
+    [
+      "PRIVATE_KEY",
+      { PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----" },
+      /not a valid PEM private key/,
+    ],
     ["PRIVATE_KEY_PATH", { PRIVATE_KEY: "", PRIVATE_KEY_PATH: "/nonexistent/key.pem" }, /PRIVATE_KEY/],
     ["MODAL_TOKEN_SECRET", { MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_SECRET is required when MODAL_TOKEN_ID is set/],
     ["MODAL_TOKEN_ID", { MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_ID and MODAL_TOKEN_SECRET are required/],
     ["SANDBOX_CPU", { SANDBOX_CPU: "lots" }, /^SANDBOX_CPU: .*got "lots"/],
     ["SANDBOX_MEMORY_MIB", { SANDBOX_MEMORY_MIB: "1.5" }, /^SANDBOX_MEMORY_MIB: /],
-    ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "forever" }, /^SANDBOX_TIMEOUT: expected a duration such as 90s, 5m, 1h30m, 1d or 500ms \(a bare number counts seconds\) \(got "forever"\)$/],
+    [
+      "SANDBOX_TIMEOUT",
+      { SANDBOX_TIMEOUT: "forever" },
+      /^SANDBOX_TIMEOUT: expected a duration such as 90s, 5m, 1h30m, 1d or 500ms \(a bare number counts seconds\) \(got "forever"\)$/,
+    ],
     ["IDLE_RUNNER_TIMEOUT", { IDLE_RUNNER_TIMEOUT: "abc" }, /^IDLE_RUNNER_TIMEOUT: expected a duration such as 90s, 5m, 1h30m/],
     ["SANDBOX_MEMORY", { SANDBOX_MEMORY: "8192" }, /^SANDBOX_MEMORY: not a setting of this App; did you mean SANDBOX_MEMORY_MIB\?$/],
-    ["RECONCILE_INTERVALL", { RECONCILE_INTERVALL: "5m" }, /^RECONCILE_INTERVALL: not a setting of this App; did you mean RECONCILE_INTERVAL\?$/],
-    ["DISPATCH_CONCURENCY", { DISPATCH_CONCURENCY: "4" }, /^DISPATCH_CONCURENCY: not a setting of this App; did you mean DISPATCH_CONCURRENCY\?$/],
-    ["RUNNER_XYZZY_PLUGH", { RUNNER_XYZZY_PLUGH: "1" }, /^RUNNER_XYZZY_PLUGH: not a setting of this App; see the settings table in the README$/],
+    [
+      "RECONCILE_INTERVALL",
+      { RECONCILE_INTERVALL: "5m" },
+      /^RECONCILE_INTERVALL: not a setting of this App; did you mean RECONCILE_INTERVAL\?$/,
+    ],
+    [
+      "DISPATCH_CONCURENCY",
+      { DISPATCH_CONCURENCY: "4" },
+      /^DISPATCH_CONCURENCY: not a setting of this App; did you mean DISPATCH_CONCURRENCY\?$/,
+    ],
+    [
+      "RUNNER_XYZZY_PLUGH",
+      { RUNNER_XYZZY_PLUGH: "1" },
+      /^RUNNER_XYZZY_PLUGH: not a setting of this App; see the settings table in the README$/,
+    ],
     ["METRICS_PORT", { METRICS_PORT: "99999" }, /^METRICS_PORT: /],
     ["STATUS_TOKEN", { STATUS_TOKEN: "short" }, /^STATUS_TOKEN: at least 16 characters$/],
     ["SANDBOX_TIMEOUT", { SANDBOX_TIMEOUT: "2d" }, /^SANDBOX_TIMEOUT: at most 24h/],
@@ -106,7 +138,18 @@ describe("settings", () => {
   });
 
   test("variables of other software that share a prefix are left alone", () => {
-    expect(problems({ ...complete, RUNNER_OS: "Linux", RUNNER_TEMP: "/tmp", MODAL_SANDBOX_V2: "0", HOME: "/root", RUNNER_SERVICE_HOST: "10.0.0.1", RUNNER_PORT: "tcp://10.0.0.1:80", METRICS_PORT_9464_TCP_ADDR: "10.0.0.2" })).toEqual([]);
+    expect(
+      problems({
+        ...complete,
+        RUNNER_OS: "Linux",
+        RUNNER_TEMP: "/tmp",
+        MODAL_SANDBOX_V2: "0",
+        HOME: "/root",
+        RUNNER_SERVICE_HOST: "10.0.0.1",
+        RUNNER_PORT: "tcp://10.0.0.1:80",
+        METRICS_PORT_9464_TCP_ADDR: "10.0.0.2",
+      }),
+    ).toEqual([]);
   });
 
   test("the status page and a separate metrics port are settings", () => {
@@ -130,7 +173,10 @@ describe("settings", () => {
     const file = path.join(dir, "config.yml");
     writeFileSync(file, "profiles:\n  a:\n    labels: [modal]\n    gpu: A100X\n");
     const found = problems({ ...complete, RUNNER_CONFIG: file, SANDBOX_CPU: "lots" });
-    expect(found).toEqual([expect.stringMatching(/^SANDBOX_CPU: /), expect.stringMatching(new RegExp(`^RUNNER_CONFIG ${file}:4: profiles\\.a\\.gpu: "A100X" is not a Modal GPU type`))]);
+    expect(found).toEqual([
+      expect.stringMatching(/^SANDBOX_CPU: /),
+      expect.stringMatching(new RegExp(`^RUNNER_CONFIG ${file}:4: profiles\\.a\\.gpu: "A100X" is not a Modal GPU type`)),
+    ]);
   });
 
   test("all problems are reported at once, and secrets are never echoed", () => {

@@ -15,13 +15,26 @@ beforeEach(() => {
 
 test("values written read back unchanged; other lines, even Probot's multi-line key, are handled", () => {
   const file = path.join(dir, ".env");
-  writeFileSync(file, `# notes\nLOG_LEVEL=debug\nPRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\nold\n-----END RSA PRIVATE KEY-----"\nAPP_ID=1\n`);
+  writeFileSync(
+    file,
+    `# notes\nLOG_LEVEL=debug\nPRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\nold\n-----END RSA PRIVATE KEY-----"\nAPP_ID=1\n`,
+  );
   updateDotenv(file, { APP_ID: "42", PRIVATE_KEY: PEM, WEBHOOK_SECRET: "it's a secret", GITHUB_CLIENT_SECRET: 'say "hi"' });
   const env: Record<string, string | undefined> = {};
   expect(loadDotenv(dir, env).sort()).toEqual(["APP_ID", "GITHUB_CLIENT_SECRET", "LOG_LEVEL", "PRIVATE_KEY", "WEBHOOK_SECRET"]);
-  expect(env).toEqual({ LOG_LEVEL: "debug", APP_ID: "42", PRIVATE_KEY: PEM, WEBHOOK_SECRET: "it's a secret", GITHUB_CLIENT_SECRET: 'say "hi"' });
+  expect(env).toEqual({
+    LOG_LEVEL: "debug",
+    APP_ID: "42",
+    PRIVATE_KEY: PEM,
+    WEBHOOK_SECRET: "it's a secret",
+    GITHUB_CLIENT_SECRET: 'say "hi"',
+  });
   expect(readFileSync(file, "utf8")).toMatch(/^# notes\n/);
-  expect(readFileSync(file, "utf8").split("\n").filter((line) => line.startsWith("PRIVATE_KEY"))).toHaveLength(1);
+  expect(
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("PRIVATE_KEY")),
+  ).toHaveLength(1);
   expect(statSync(file).mode & 0o777).toBe(0o600);
 });
 

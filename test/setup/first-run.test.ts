@@ -37,7 +37,14 @@ afterEach(async () => {
 function formOf(page: string): { action: string; manifest: Record<string, any> } {
   const action = /<form method="post" action="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, "&");
   const value = /name="manifest" id="manifest" value="([^"]+)"/.exec(page)![1]!;
-  const manifest = JSON.parse(value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"));
+  const manifest = JSON.parse(
+    value
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&amp;/g, "&"),
+  );
   return { action, manifest };
 }
 
@@ -73,7 +80,12 @@ test("setup page → GitHub's redirect with a code → .env written → the next
   expect(statSync(envFile).mode & 0o777).toBe(0o600);
   const written = readFileSync(envFile, "utf8");
   expect(written).toContain("# my own notes stay");
-  expect(parseEnv(written)).toMatchObject({ APP_ID: String(github.appId), PRIVATE_KEY: github.privateKey, WEBHOOK_SECRET: github.webhookSecret, RUNNER_LABEL: "modal" });
+  expect(parseEnv(written)).toMatchObject({
+    APP_ID: String(github.appId),
+    PRIVATE_KEY: github.privateKey,
+    WEBHOOK_SECRET: github.webhookSecret,
+    RUNNER_LABEL: "modal",
+  });
 
   // 3. Restart with only the GHE and Modal settings in the environment; the rest comes from .env.
   const port = await freePort();

@@ -43,7 +43,8 @@ afterAll(async () => {
 });
 
 const appOctokit = () => new TestOctokit({ auth: { appId: gh.appId, privateKey: gh.privateKey }, baseUrl: gh.baseUrl });
-const installationOctokit = () => new TestOctokit({ auth: { appId: gh.appId, privateKey: gh.privateKey, installationId: INST }, baseUrl: gh.baseUrl });
+const installationOctokit = () =>
+  new TestOctokit({ auth: { appId: gh.appId, privateKey: gh.privateKey, installationId: INST }, baseUrl: gh.baseUrl });
 
 test("every delivery is logged; the log pages newest first by cursor, filters by status, and redelivers with the same GUID", async () => {
   const job = gh.queueJob({ owner: "acme", repo: "api", labels: ["modal"] });
@@ -99,9 +100,20 @@ test("secondary limits, when enabled: 900 points a window per installation, then
   try {
     const names = Array.from({ length: 181 }, (_, i) => `limit-${i}`);
     const results = await Promise.allSettled(
-      names.map((name) => octokit.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "acme", name, runner_group_id: 1, labels: ["modal"] })),
+      names.map((name) =>
+        octokit.request("POST /orgs/{org}/actions/runners/generate-jitconfig", {
+          org: "acme",
+          name,
+          runner_group_id: 1,
+          labels: ["modal"],
+        }),
+      ),
     );
-    const refused = results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason as { status: number; message: string; response: { headers: Record<string, string> } });
+    const refused = results
+      .filter((r) => r.status === "rejected")
+      .map(
+        (r) => (r as PromiseRejectedResult).reason as { status: number; message: string; response: { headers: Record<string, string> } },
+      );
     // 100 concurrent at most, 180 writes a window: at least one is refused, each with GitHub's answer
     expect(refused.length).toBeGreaterThanOrEqual(1);
     for (const e of refused) {
@@ -111,7 +123,9 @@ test("secondary limits, when enabled: 900 points a window per installation, then
     }
     expect(gh.secondaryLimits.limitedByRoute.get("POST /orgs/{org}/actions/runners/generate-jitconfig")).toBe(refused.length);
     // the window is spent: a read is refused too, and counted under its route
-    await expect(octokit.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api" })).rejects.toMatchObject({ status: 403 });
+    await expect(octokit.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "api" })).rejects.toMatchObject({
+      status: 403,
+    });
     expect(gh.secondaryLimits.limitedByRoute.get("GET /repos/{owner}/{repo}/actions/runs")).toBe(1);
     // another installation (here: the App's JWT) has its own budget
     expect((await appOctokit().request("GET /app")).status).toBe(200);

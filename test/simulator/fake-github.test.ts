@@ -56,7 +56,10 @@ function silentLog(): { debug: () => void; info: () => void; warn: () => void; e
   return { debug: noop, info: noop, warn: noop, error: noop };
 }
 
-async function expectStatus(p: Promise<unknown>, status: number): Promise<{ response?: { data: unknown; headers: Record<string, string> } }> {
+async function expectStatus(
+  p: Promise<unknown>,
+  status: number,
+): Promise<{ response?: { data: unknown; headers: Record<string, string> } }> {
   try {
     await p;
   } catch (e) {
@@ -89,7 +92,13 @@ afterAll(async () => {
 });
 
 test("the App mints an installation token with its JWT, through Probot on a GHE base URL", async () => {
-  const probot = new Probot({ appId: gh.appId, privateKey: gh.privateKey, baseUrl: gh.baseUrl, Octokit: TestOctokit, log: pino({ level: "silent" }) });
+  const probot = new Probot({
+    appId: gh.appId,
+    privateKey: gh.privateKey,
+    baseUrl: gh.baseUrl,
+    Octokit: TestOctokit,
+    log: pino({ level: "silent" }),
+  });
   const octokit = await probot.auth(ORG_INST);
   const { data } = await octokit.request("GET /repos/{owner}/{repo}", { owner: "acme", repo: "api" });
   expect(data.full_name).toBe("acme/api");
@@ -139,7 +148,12 @@ test("JIT configs at org and repo level, duplicate names, permissions, busy runn
 
   // same name in the same scope → 409; the same name at repo scope is another runner
   const dup = await expectStatus(
-    acme.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "acme", name: "modal-1", runner_group_id: 1, labels: ["modal"] }),
+    acme.request("POST /orgs/{org}/actions/runners/generate-jitconfig", {
+      org: "acme",
+      name: "modal-1",
+      runner_group_id: 1,
+      labels: ["modal"],
+    }),
     409,
   );
   expect((dup.response?.data as { message: string }).message).toBe("Already exists - A runner with the name modal-1 already exists.");
@@ -167,12 +181,19 @@ test("JIT configs at org and repo level, duplicate names, permissions, busy runn
   expect(gh.connectRunner(org.encoded_jit_config)).toBeUndefined(); // one session per JIT config
   const job = gh.queueJob({ owner: "acme", repo: "api", labels: ["self-hosted", "modal"] });
   expect(gh.acquireJob(org.runner.id)?.id).toBe(job.id);
-  const busy = await expectStatus(acme.request("DELETE /orgs/{org}/actions/runners/{runner_id}", { org: "acme", runner_id: org.runner.id }), 422);
+  const busy = await expectStatus(
+    acme.request("DELETE /orgs/{org}/actions/runners/{runner_id}", { org: "acme", runner_id: org.runner.id }),
+    422,
+  );
   expect((busy.response?.data as { message: string }).message).toBe('Bad request - Runner "modal-1" is still running a job".');
   gh.completeJob(job.id);
   expect(gh.runners().map((r) => r.id)).not.toContain(org.runner.id); // ephemeral: gone after its job
   await expectStatus(acme.request("DELETE /orgs/{org}/actions/runners/{runner_id}", { org: "acme", runner_id: org.runner.id }), 404);
-  const del = await acme.request("DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}", { owner: "acme", repo: "api", runner_id: repo.runner.id });
+  const del = await acme.request("DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}", {
+    owner: "acme",
+    repo: "api",
+    runner_id: repo.runner.id,
+  });
   expect(del.status).toBe(204);
 
   // another account's org/repo is 404; a missing permission is 403
@@ -184,7 +205,16 @@ test("JIT configs at org and repo level, duplicate names, permissions, busy runn
     403,
   );
   expect((denied.response?.data as { message: string }).message).toBe("Resource not accessible by integration");
-  await expectStatus(tiny.request("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig", { owner: "tiny", repo: "app", name: "t", runner_group_id: 1, labels: ["x"] }), 403);
+  await expectStatus(
+    tiny.request("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig", {
+      owner: "tiny",
+      repo: "app",
+      name: "t",
+      runner_group_id: 1,
+      labels: ["x"],
+    }),
+    403,
+  );
   await gh.settle();
   gh.assertNoViolations();
 });
@@ -193,11 +223,22 @@ test("a request that does not match GitHub's description is answered 422 and rec
   const acme = installationOctokit(ORG_INST);
   const before = gh.violations.length;
   await expectStatus(
-    acme.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "acme", name: "bad", runner_group_id: 1, labels: "modal" as unknown as string[] }),
+    acme.request("POST /orgs/{org}/actions/runners/generate-jitconfig", {
+      org: "acme",
+      name: "bad",
+      runner_group_id: 1,
+      labels: "modal" as unknown as string[],
+    }),
     422,
   );
-  await expectStatus(acme.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "acme", name: "bad", runner_group_id: 1, labels: [] }), 422);
-  await expectStatus(acme.request("GET /orgs/{org}/actions/runners", { org: "acme", per_page: "lots" as unknown as number, colour: "red" }), 422);
+  await expectStatus(
+    acme.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "acme", name: "bad", runner_group_id: 1, labels: [] }),
+    422,
+  );
+  await expectStatus(
+    acme.request("GET /orgs/{org}/actions/runners", { org: "acme", per_page: "lots" as unknown as number, colour: "red" }),
+    422,
+  );
   await expectStatus(acme.request("GET /repos/{owner}/{repo}/actions/artifacts", { owner: "acme", repo: "api" }), 404);
   const added = gh.violations.slice(before);
   expect(added).toEqual([
@@ -213,7 +254,13 @@ test("a request that does not match GitHub's description is answered 422 and rec
 
 test("jobs, runs, contents, runner groups, conditional requests and rate-limit headers", async () => {
   const acme = installationOctokit(ORG_INST);
-  const first = gh.queueJob({ owner: "acme", repo: "site", labels: ["self-hosted", "modal"], name: "lint", createdAt: new Date(Date.now() - 60_000) });
+  const first = gh.queueJob({
+    owner: "acme",
+    repo: "site",
+    labels: ["self-hosted", "modal"],
+    name: "lint",
+    createdAt: new Date(Date.now() - 60_000),
+  });
   const second = gh.queueJob({ owner: "acme", repo: "site", labels: ["self-hosted", "modal"], name: "test", runId: first.runId });
 
   const job = await acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "site", job_id: first.id });
@@ -221,18 +268,36 @@ test("jobs, runs, contents, runner groups, conditional requests and rate-limit h
   expect(job.headers.etag).toMatch(/^W\/"/);
   expect(Number(job.headers["x-ratelimit-remaining"])).toBeLessThan(Number(job.headers["x-ratelimit-limit"]));
   await expectStatus(
-    acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "site", job_id: first.id, headers: { "if-none-match": job.headers.etag as string } }),
+    acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", {
+      owner: "acme",
+      repo: "site",
+      job_id: first.id,
+      headers: { "if-none-match": job.headers.etag as string },
+    }),
     304,
   );
   expect(gh.requests.at(-1)).toMatchObject({ status: 304, route: "/repos/{owner}/{repo}/actions/jobs/{job_id}" });
-  await expectStatus(acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "api", job_id: first.id }), 404);
+  await expectStatus(
+    acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "api", job_id: first.id }),
+    404,
+  );
 
   const queued = await acme.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "site", status: "queued" });
   expect(queued.data.workflow_runs.map((r) => r.id)).toEqual([first.runId]);
-  const jobs = await acme.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", { owner: "acme", repo: "site", run_id: first.runId, per_page: 1 });
+  const jobs = await acme.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", {
+    owner: "acme",
+    repo: "site",
+    run_id: first.runId,
+    per_page: 1,
+  });
   expect(jobs.data.total_count).toBe(2);
   expect(jobs.headers.link).toContain('rel="next"');
-  const allJobs = await acme.paginate("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", { owner: "acme", repo: "site", run_id: first.runId, per_page: 1 });
+  const allJobs = await acme.paginate("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", {
+    owner: "acme",
+    repo: "site",
+    run_id: first.runId,
+    per_page: 1,
+  });
   expect(allJobs.map((j) => j.id)).toEqual([first.id, second.id]);
   const since = new Date(Date.now() - 3_600_000).toISOString();
   const created = await acme.request("GET /repos/{owner}/{repo}/actions/runs", { owner: "acme", repo: "site", created: `>=${since}` });
@@ -245,11 +310,18 @@ test("jobs, runs, contents, runner groups, conditional requests and rate-limit h
     mediaType: { format: "raw" },
   });
   expect(raw).toBe("image: debian\ncpu: 2\n");
-  const { data: file } = await acme.request("GET /repos/{owner}/{repo}/contents/{path}", { owner: "acme", repo: "api", path: ".github/modal-runners.yml" });
+  const { data: file } = await acme.request("GET /repos/{owner}/{repo}/contents/{path}", {
+    owner: "acme",
+    repo: "api",
+    path: ".github/modal-runners.yml",
+  });
   expect(Buffer.from((file as { content: string }).content, "base64").toString()).toBe("image: debian\ncpu: 2\n");
   // the default permissions have no contents: read, like a GitHub App that did not ask for it
   gh.addFile("tiny", "app", "x.yml", "a: 1\n");
-  await expectStatus(installationOctokit(LIMITED_INST).request("GET /repos/{owner}/{repo}/contents/{path}", { owner: "tiny", repo: "app", path: "x.yml" }), 403);
+  await expectStatus(
+    installationOctokit(LIMITED_INST).request("GET /repos/{owner}/{repo}/contents/{path}", { owner: "tiny", repo: "app", path: "x.yml" }),
+    403,
+  );
   await expectStatus(acme.request("GET /repos/{owner}/{repo}/contents/{path}", { owner: "acme", repo: "api", path: "nope.yml" }), 404);
 
   const groups = await acme.request("GET /orgs/{org}/actions/runner-groups", { org: "acme" });
@@ -262,7 +334,10 @@ test("jobs, runs, contents, runner groups, conditional requests and rate-limit h
 
   // faults: a 403 secondary rate limit with retry-after, then a 502 the retry plugin retries
   gh.failNext({ method: "GET", route: "/repos/{owner}/{repo}/actions/jobs/{job_id}" }, { status: 403, headers: { "retry-after": "1" } });
-  const limited = await expectStatus(acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "site", job_id: first.id }), 403);
+  const limited = await expectStatus(
+    acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "site", job_id: first.id }),
+    403,
+  );
   expect(limited.response?.headers["retry-after"]).toBe("1");
   gh.failNext({ route: /jobs\/\{job_id\}$/ }, { status: 502 });
   const retried = await acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "site", job_id: first.id });
@@ -281,7 +356,13 @@ test("deliveries are signed, built from GitHub's examples, and match the webhook
   expect(got.headers["x-github-hook-installation-target-type"]).toBe("integration");
   expect(await verify(gh.webhookSecret, got.body, got.headers["x-hub-signature-256"] as string)).toBe(true);
   const payload = JSON.parse(got.body) as Record<string, Record<string, unknown>>;
-  expect(payload.workflow_job).toMatchObject({ id: job.id, run_id: job.runId, status: "queued", labels: ["self-hosted", "gpu"], runner_id: null });
+  expect(payload.workflow_job).toMatchObject({
+    id: job.id,
+    run_id: job.runId,
+    status: "queued",
+    labels: ["self-hosted", "gpu"],
+    runner_id: null,
+  });
   expect(payload.repository).toMatchObject({ full_name: "acme/api", private: true, url: `${gh.baseUrl}/repos/acme/api` });
   expect(payload.organization).toMatchObject({ login: "acme" });
   expect(payload.installation).toMatchObject({ id: ORG_INST });
@@ -289,7 +370,13 @@ test("deliveries are signed, built from GitHub's examples, and match the webhook
 
   const wrong = await gh.deliverWorkflowJob("queued", job, { signature: "wrong", deliveryId: "redelivery-1" });
   expect(wrong.deliveryId).toBe("redelivery-1");
-  expect(await verify(gh.webhookSecret, receiver.received.at(-1)?.body ?? "", receiver.received.at(-1)?.headers["x-hub-signature-256"] as string)).toBe(false);
+  expect(
+    await verify(
+      gh.webhookSecret,
+      receiver.received.at(-1)?.body ?? "",
+      receiver.received.at(-1)?.headers["x-hub-signature-256"] as string,
+    ),
+  ).toBe(false);
   await gh.deliverWorkflowJob("waiting", job, { signature: "missing", omitInstallation: true });
   expect(receiver.received.at(-1)?.headers["x-hub-signature-256"]).toBeUndefined();
   expect(JSON.parse(receiver.received.at(-1)?.body ?? "{}")).not.toHaveProperty("installation");
@@ -310,7 +397,13 @@ test("acquireJob respects labels and scope, and sends in_progress", async () => 
   const acme = installationOctokit(ORG_INST);
   const mk = async (name: string, labels: string[], group = 1, repo?: string): Promise<number> => {
     const { data } = repo
-      ? await acme.request("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig", { owner: "acme", repo, name, runner_group_id: group, labels })
+      ? await acme.request("POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig", {
+          owner: "acme",
+          repo,
+          name,
+          runner_group_id: group,
+          labels,
+        })
       : await acme.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "acme", name, runner_group_id: group, labels });
     const runner = gh.connectRunner(data.encoded_jit_config);
     if (!runner) throw new Error("runner did not connect");
@@ -332,20 +425,30 @@ test("acquireJob respects labels and scope, and sends in_progress", async () => 
   const gpuOrg = await mk("gpu-3", ["Gpu", "extra"]);
   const taken = gh.acquireJob(gpuOrg) as FakeJob;
   expect(taken.id).toBe(gpuJob.id);
-  expect(taken).toMatchObject({ status: "in_progress", runnerId: gpuOrg, runnerName: "gpu-3", runnerGroupId: 1, runnerGroupName: "Default" });
+  expect(taken).toMatchObject({
+    status: "in_progress",
+    runnerId: gpuOrg,
+    runnerName: "gpu-3",
+    runnerGroupId: 1,
+    runnerGroupName: "Default",
+  });
   expect(gh.runners().find((r) => r.id === gpuOrg)?.busy).toBe(true);
   expect(userJob.status).toBe("queued"); // no acme runner may take alice's job
 
   await gh.settle();
   const inProgress = receiver.received
-    .filter((r) => r.body.startsWith("{\""))
+    .filter((r) => r.body.startsWith('{"'))
     .map((r) => JSON.parse(r.body) as { action: string; workflow_job: { id: number; runner_name: string | null } })
     .filter((p) => p.action === "in_progress" && p.workflow_job.id === gpuJob.id);
   expect(inProgress).toHaveLength(1);
   expect(inProgress[0]?.workflow_job.runner_name).toBe("gpu-3");
 
   // the job's API view follows, and cancelling keeps the runner busy until it exits
-  const view = await acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", { owner: "acme", repo: "secret-sauce", job_id: gpuJob.id });
+  const view = await acme.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", {
+    owner: "acme",
+    repo: "secret-sauce",
+    job_id: gpuJob.id,
+  });
   expect(view.data).toMatchObject({ status: "in_progress", runner_id: gpuOrg, runner_name: "gpu-3" });
   gh.cancelJob(gpuJob.id);
   expect(gh.runners().find((r) => r.id === gpuOrg)?.busy).toBe(true);
@@ -372,7 +475,10 @@ test("a Probot app receives the fake's delivery and calls back with the installa
   const middleware = await createNodeMiddleware(
     (app) => {
       app.on("workflow_job.queued", async (context) => {
-        const { data } = await context.octokit.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", context.repo({ job_id: context.payload.workflow_job.id }));
+        const { data } = await context.octokit.request(
+          "GET /repos/{owner}/{repo}/actions/jobs/{job_id}",
+          context.repo({ job_id: context.payload.workflow_job.id }),
+        );
         seen.push(Number(data.id));
       });
     },
@@ -419,7 +525,9 @@ test("the OpenAPI checks are not vacuous: a drifted response or payload is caugh
   expect(api.checkResponse("GET", match, 201, {})).toEqual(["response status 201 is not documented"]);
   const contents = api.match("GET", "/repos/acme/api/contents/.github%2Fa%20b.yml");
   expect(contents?.params.path).toBe(".github/a b.yml");
-  expect(api.match("POST", "/orgs/acme/actions/runners/generate-jitconfig")?.template).toBe("/orgs/{org}/actions/runners/generate-jitconfig");
+  expect(api.match("POST", "/orgs/acme/actions/runners/generate-jitconfig")?.template).toBe(
+    "/orgs/{org}/actions/runners/generate-jitconfig",
+  );
   expect(api.checkWebhook("workflow_job", "queued", { action: "queued" })).toEqual(
     expect.arrayContaining(["payload must have required property 'workflow_job'"]),
   );
@@ -444,10 +552,22 @@ describe("without the OpenAPI checks (the demo)", () => {
     try {
       const inst = plain.addInstallation({ id: 7007, account: "plain-org" });
       plain.addRepository({ installationId: inst.id, owner: "plain-org", name: "app" });
-      const octokit = new TestOctokit({ auth: { appId: plain.appId, privateKey: plain.privateKey, installationId: inst.id }, baseUrl: plain.baseUrl, log: silentLog() });
-      const { data } = await octokit.request("POST /orgs/{org}/actions/runners/generate-jitconfig", { org: "plain-org", name: "modal-1-0", runner_group_id: 1, labels: ["modal"] });
+      const octokit = new TestOctokit({
+        auth: { appId: plain.appId, privateKey: plain.privateKey, installationId: inst.id },
+        baseUrl: plain.baseUrl,
+        log: silentLog(),
+      });
+      const { data } = await octokit.request("POST /orgs/{org}/actions/runners/generate-jitconfig", {
+        org: "plain-org",
+        name: "modal-1-0",
+        runner_group_id: 1,
+        labels: ["modal"],
+      });
       expect(decodeJitConfig(data.encoded_jit_config)?.runnerName).toBe("modal-1-0");
-      const { data: one } = await octokit.request("GET /orgs/{org}/actions/runners/{runner_id}", { org: "plain-org", runner_id: data.runner.id });
+      const { data: one } = await octokit.request("GET /orgs/{org}/actions/runners/{runner_id}", {
+        org: "plain-org",
+        runner_id: data.runner.id,
+      });
       expect(one.name).toBe("modal-1-0");
       await expectStatus(octokit.request("GET /orgs/{org}/hooks", { org: "plain-org" }), 404);
       expect(plain.violations).toEqual(["GET /orgs/plain-org/hooks: not implemented by the fake"]);

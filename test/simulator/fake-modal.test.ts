@@ -173,7 +173,10 @@ describe("sandbox create", () => {
     });
     // V2 passes env as a secret source, not as an ephemeral secret.
     expect(fake.request).toMatchObject({
-      secretSources: [{ secretId: secret.secretId }, { env: { contents: { ACTIONS_RUNNER_INPUT_JITCONFIG: "abc==", SHARED: "from-env" } } }],
+      secretSources: [
+        { secretId: secret.secretId },
+        { env: { contents: { ACTIONS_RUNNER_INPUT_JITCONFIG: "abc==", SHARED: "from-env" } } },
+      ],
     });
     expect(modal.calls.filter((c) => c.method === "secretGetOrCreate")).toHaveLength(1);
   });
@@ -194,7 +197,12 @@ describe("sandbox create", () => {
       command: [],
     });
     const blocked = await client.sandboxes.create(app, image, { blockNetwork: true });
-    expect(modal.sandbox(blocked.sandboxId)).toMatchObject({ egress: "blocked", blockNetwork: true, cidrAllowlist: [], domainAllowlist: [] });
+    expect(modal.sandbox(blocked.sandboxId)).toMatchObject({
+      egress: "blocked",
+      blockNetwork: true,
+      cidrAllowlist: [],
+      domainAllowlist: [],
+    });
   });
 
   test("a gpu takes the V1 path: ephemeral env secret, SandboxCreate, task id polling", async () => {
@@ -206,7 +214,14 @@ describe("sandbox create", () => {
     expect(methods).not.toContain("sandboxCreateV2");
     const ephemeral = modal.calls.find((c) => c.method === "secretGetOrCreate")!.request;
     expect(ephemeral).toMatchObject({ objectCreationType: 5, envDict: { JIT: "x" } });
-    expect(modal.sandbox(sb.sandboxId)).toMatchObject({ version: "v1", gpu: "A100:2", env: { JIT: "x" }, secretNames: [], cpu: 4, memoryMiB: 16384 });
+    expect(modal.sandbox(sb.sandboxId)).toMatchObject({
+      version: "v1",
+      gpu: "A100:2",
+      env: { JIT: "x" },
+      secretNames: [],
+      cpu: 4,
+      memoryMiB: 16384,
+    });
     expect(modal.sandbox(sb.sandboxId)?.definition).toMatchObject({ resources: { gpuConfig: { gpuType: "A100", count: 2 } } });
 
     // V1 handles use V1 RPCs; fromName finds it through the V1 fallback.
@@ -214,7 +229,9 @@ describe("sandbox create", () => {
     expect(await sb.getTags()).toEqual({ a: "1" });
     const found = await client.sandboxes.fromName("gh-runners", "gpu-one");
     expect(found.sandboxId).toBe(sb.sandboxId);
-    expect(modal.methods()).toEqual(expect.arrayContaining(["sandboxTagsSet", "sandboxTagsGet", "sandboxGetFromNameV2", "sandboxGetFromName"]));
+    expect(modal.methods()).toEqual(
+      expect.arrayContaining(["sandboxTagsSet", "sandboxTagsGet", "sandboxGetFromNameV2", "sandboxGetFromName"]),
+    );
     await sb.terminate();
     expect(await sb.wait()).toBe(137);
     expect(modal.methods()).toEqual(expect.arrayContaining(["sandboxTerminate", "sandboxWait"]));
@@ -388,7 +405,9 @@ describe("faults and latency", () => {
     const started = Date.now();
     await client.apps.fromName("gh-runners", { createIfMissing: true });
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
-    expect(modal.calls).toEqual([{ method: "appGetOrCreate", at: expect.any(Number), request: expect.objectContaining({ appName: "gh-runners" }) }]);
+    expect(modal.calls).toEqual([
+      { method: "appGetOrCreate", at: expect.any(Number), request: expect.objectContaining({ appName: "gh-runners" }) },
+    ]);
   });
 
   test("unknown RPCs are recorded and UNIMPLEMENTED", async () => {

@@ -26,7 +26,9 @@ function staticGraph(entry: string): { files: Set<string>; packages: Set<string>
 
 test("the App's entry point does not load the simulator", () => {
   const { files } = staticGraph("src/main.ts");
-  expect([...files].filter((file) => file.startsWith(path.join("src", "simulator")) || file.startsWith(path.join("src", "demo")))).toEqual([]);
+  expect([...files].filter((file) => file.startsWith(path.join("src", "simulator")) || file.startsWith(path.join("src", "demo")))).toEqual(
+    [],
+  );
 });
 
 test("the demo loads the simulator but not the OpenAPI description nor ajv", () => {

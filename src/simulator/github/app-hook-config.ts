@@ -20,7 +20,13 @@ export function registerAppHookConfig(fake: RouteHost, route: Register): void {
   route("GET", "/app/hook/config", {
     auth: "app",
     fn: () => {
-      const config: HookConfig = { url: fake.webhookUrl ?? "https://runners.example.com/api/github/webhooks", content_type: "json", secret: "********", insecure_ssl: "0", ...configs.get(fake) };
+      const config: HookConfig = {
+        url: fake.webhookUrl ?? "https://runners.example.com/api/github/webhooks",
+        content_type: "json",
+        secret: "********",
+        insecure_ssl: "0",
+        ...configs.get(fake),
+      };
       if (config.secret === undefined) delete config.secret;
       return { status: 200, body: config };
     },

@@ -20,9 +20,16 @@ export function registerAppManifestConversions(fake: RouteHost, route: Register)
     auth: "none",
     fn: ({ params }) => {
       const known = codes.get(fake);
-      if (!known?.delete(params.code!)) return { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" } };
+      if (!known?.delete(params.code!))
+        return { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest", status: "404" } };
       const urls = { api: fake.baseUrl, web: `http://${fake.host}` };
-      const app = appObject(urls, fake.appId, fake.appSlug, { login: "fake-app-owner", id: 583_232, type: "Organization" }, new Date(Date.now() - 1000));
+      const app = appObject(
+        urls,
+        fake.appId,
+        fake.appSlug,
+        { login: "fake-app-owner", id: 583_232, type: "Organization" },
+        new Date(Date.now() - 1000),
+      );
       return {
         status: 201,
         body: { ...app, client_secret: randomBytes(20).toString("hex"), webhook_secret: fake.webhookSecret, pem: fake.privateKey },

@@ -78,7 +78,12 @@ export class DeliveryLog {
     requestHeaders: Record<string, string>;
   }): HookDelivery {
     const payload = parseBody(o.body);
-    const status = o.statusCode === 0 ? (o.error ?? "failed to connect to host") : succeeded({ statusCode: o.statusCode } as HookDelivery) ? "OK" : `Invalid HTTP Response: ${o.statusCode}`;
+    const status =
+      o.statusCode === 0
+        ? (o.error ?? "failed to connect to host")
+        : succeeded({ statusCode: o.statusCode } as HookDelivery)
+          ? "OK"
+          : `Invalid HTTP Response: ${o.statusCode}`;
     const delivery: HookDelivery = {
       id: this.nextId++,
       guid: o.guid,
@@ -107,7 +112,8 @@ export class DeliveryLog {
   list(query: Record<string, string>, rawPath: string): DeliveryLogReply {
     const perPage = Math.min(MAX_PER_PAGE, Math.max(1, Number.parseInt(query.per_page ?? "30", 10) || 30));
     const cursor = /^v1_(\d+)$/.exec(query.cursor ?? "");
-    if (query.cursor !== undefined && !cursor) return { status: 400, body: { message: "Invalid cursor", documentation_url: "https://docs.github.com/rest" } };
+    if (query.cursor !== undefined && !cursor)
+      return { status: 400, body: { message: "Invalid cursor", documentation_url: "https://docs.github.com/rest" } };
     const before = cursor ? Number(cursor[1]) : Infinity;
     const matching = this.entries
       .filter((d) => d.id < before)

@@ -267,7 +267,9 @@ function formatErrors(where: string, errors: ErrorObject[] | null | undefined, l
   for (const e of errors ?? []) {
     const at = `${where}${e.instancePath}`;
     if (e.keyword === "additionalProperties") {
-      out.push(`${at}/${String((e.params as { additionalProperty?: unknown }).additionalProperty)} is not a known ${where === "query" ? "parameter" : "property"}`);
+      out.push(
+        `${at}/${String((e.params as { additionalProperty?: unknown }).additionalProperty)} is not a known ${where === "query" ? "parameter" : "property"}`,
+      );
     } else if (e.keyword === "enum") {
       out.push(`${at} must be one of ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}`);
     } else {
@@ -304,11 +306,7 @@ export class OpenApi {
       const params = matchTemplate(route, parts);
       if (!params) continue;
       const hasMethod = method in route.operations;
-      if (
-        !best ||
-        (hasMethod && !best.hasMethod) ||
-        (hasMethod === best.hasMethod && route.literalCount > best.route.literalCount)
-      ) {
+      if (!best || (hasMethod && !best.hasMethod) || (hasMethod === best.hasMethod && route.literalCount > best.route.literalCount)) {
         best = { route, params, hasMethod };
       }
     }

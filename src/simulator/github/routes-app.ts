@@ -17,7 +17,11 @@ export function registerAppRoutes(gh: FakeGitHub, route: Route): void {
   route("GET", "/app/hook/deliveries/{delivery_id}", { auth: "app", fn: (ctx) => gh.hookDeliveries.get(Number(ctx.params.delivery_id)) });
   route("POST", "/app/hook/deliveries/{delivery_id}/attempts", {
     auth: "app",
-    fn: (ctx) => gh.hookDeliveries.attempt(Number(ctx.params.delivery_id), (d) => void gh.deliver(d.event, d.action ?? undefined, d.body, { deliveryId: d.guid, redelivery: true })),
+    fn: (ctx) =>
+      gh.hookDeliveries.attempt(
+        Number(ctx.params.delivery_id),
+        (d) => void gh.deliver(d.event, d.action ?? undefined, d.body, { deliveryId: d.guid, redelivery: true }),
+      ),
   });
   route("GET", "/app/installations", {
     auth: "app",
@@ -80,12 +84,19 @@ export function registerAppRoutes(gh: FakeGitHub, route: Route): void {
         repositoryIds = new Set();
         for (const name of body.repositories ?? []) {
           const r = own.find((x) => lc(x.name) === lc(name) || lc(x.fullName) === lc(name));
-          if (!r) throw new HttpError(422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
+          if (!r)
+            throw new HttpError(
+              422,
+              "There is at least one repository that does not exist or is not accessible to the parent installation.",
+            );
           repositoryIds.add(r.id);
         }
         for (const id of body.repository_ids ?? []) {
           if (!own.some((x) => x.id === id)) {
-            throw new HttpError(422, "There is at least one repository that does not exist or is not accessible to the parent installation.");
+            throw new HttpError(
+              422,
+              "There is at least one repository that does not exist or is not accessible to the parent installation.",
+            );
           }
           repositoryIds.add(id);
         }

@@ -98,8 +98,16 @@ export function registerRunnerRoutes(gh: FakeGitHub, route: Route): void {
     return { status: 204 };
   };
 
-  route("POST", "/orgs/{org}/actions/runners/generate-jitconfig", { auth: "installation", permission: orgRunnersWrite, fn: generateJitConfig });
-  route("POST", "/repos/{owner}/{repo}/actions/runners/generate-jitconfig", { auth: "installation", permission: adminWrite, fn: generateJitConfig });
+  route("POST", "/orgs/{org}/actions/runners/generate-jitconfig", {
+    auth: "installation",
+    permission: orgRunnersWrite,
+    fn: generateJitConfig,
+  });
+  route("POST", "/repos/{owner}/{repo}/actions/runners/generate-jitconfig", {
+    auth: "installation",
+    permission: adminWrite,
+    fn: generateJitConfig,
+  });
   route("GET", "/orgs/{org}/actions/runners", { auth: "installation", permission: orgRunnersRead, fn: listRunners });
   route("GET", "/repos/{owner}/{repo}/actions/runners", { auth: "installation", permission: adminRead, fn: listRunners });
   route("GET", "/orgs/{org}/actions/runners/{runner_id}", {
@@ -127,7 +135,11 @@ export function registerRunnerRoutes(gh: FakeGitHub, route: Route): void {
         groups = groups.filter((g) => g.default || g.visibility === "all" || g.selectedRepositories.has(full));
       }
       const { page, headers } = gh.paginate(ctx, groups);
-      return { status: 200, headers, body: { total_count: groups.length, runner_groups: page.map((g) => runnerGroupObject(gh.urls, org, g)) } };
+      return {
+        status: 200,
+        headers,
+        body: { total_count: groups.length, runner_groups: page.map((g) => runnerGroupObject(gh.urls, org, g)) },
+      };
     },
   });
 }
