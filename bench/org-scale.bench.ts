@@ -3,6 +3,7 @@
 // Everything runs against the fakes with 50 ms injected on every GitHub and Modal
 // call, and with the App's timings scaled down 30× (the defaults divided by 30), so
 // the figures are counts and ratios that hold on a noisy machine.
+import { spawnSync } from "node:child_process";
 import os from "node:os";
 import { attachSimulatedRunners, type SimulatedRunners } from "../src/simulator/simulated-runner.js";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../test/support/app-harness.js";
@@ -118,6 +119,22 @@ test("300 jobs over 10 installations within 3 s", async () => {
       .join(", ")}`,
   );
   expect(creates.size).toBe(jobs.length);
+}, 240_000);
+
+test("the same burst in a process of its own (App and simulators, no Jest): memory", () => {
+  const child = spawnSync(process.execPath, ["--expose-gc", "bench/burst-process.mjs"], { encoding: "utf8", timeout: 180_000 });
+  expect(child.status).toBe(0);
+  const figures = JSON.parse(child.stdout.trim().split("\n").pop()!) as {
+    baselineMiB: number;
+    peakMiB: number;
+    liveHeapMiB: number;
+    sandboxes: number;
+    jobs: number;
+  };
+  report.push(
+    `  memory (burst in its own process, App + simulators without OpenAPI checks, no Jest): peak RSS ${figures.peakMiB} MiB (${figures.baselineMiB} MiB at rest, of which about 50 MiB are the simulators and their example payloads), live heap after the burst ${figures.liveHeapMiB} MiB; ${figures.sandboxes} sandboxes for ${figures.jobs} jobs`,
+  );
+  expect(figures.sandboxes).toBe(figures.jobs);
 }, 240_000);
 
 test("200 jobs on one installation with GitHub's secondary limits enforced", async () => {
