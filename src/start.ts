@@ -8,7 +8,7 @@ import { startServer } from "./server.js";
 import { checkRunnerSettings, loadSettings } from "./settings/load-settings.js";
 import { SETTINGS } from "./settings/settings-schema.js";
 import { loadDotenv } from "./setup/load-dotenv.js";
-import type { RunningServer } from "./setup/running-server.js";
+import type { ListeningServer } from "./setup/listening-server.js";
 import { startSetupServer } from "./setup/setup-server.js";
 
 export interface StartOptions extends RuntimeOptions {
@@ -16,7 +16,7 @@ export interface StartOptions extends RuntimeOptions {
   cwd?: string;
 }
 
-export async function start(env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<RunningServer> {
+export async function start(env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<ListeningServer> {
   const { cwd = process.cwd(), ...serverOptions } = options;
   loadDotenv(cwd, env);
   if (!env.APP_ID && env.NODE_ENV !== "production") {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { appManifest, readAppYml } from "./app-manifest.js";
 import { convertManifestCode } from "./convert-manifest-code.js";
 import { githubApiUrl, newAppUrl } from "./github-web-url.js";
-import type { RunningServer } from "./running-server.js";
+import type { ListeningServer } from "./listening-server.js";
 import { renderCreatedPage, renderErrorPage, renderSetupPage } from "./setup-pages.js";
 import { updateDotenv } from "./update-dotenv.js";
 
@@ -29,7 +29,7 @@ function send(res: http.ServerResponse, status: number, html: string): void {
   res.end(html);
 }
 
-export async function startSetupServer(options: SetupServerOptions): Promise<RunningServer> {
+export async function startSetupServer(options: SetupServerOptions): Promise<ListeningServer> {
   const { env, cwd } = options;
   const log = options.log ?? ((line: string) => console.log(line));
   const appYml = readAppYml(cwd);

@@ -7,14 +7,14 @@ import { parse } from "yaml";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { RunningServer } from "../../src/setup/running-server.js";
+import type { ListeningServer } from "../../src/setup/listening-server.js";
 import { start } from "../../src/start.js";
 import { FakeGitHub } from "../../src/simulator/fake-github.js";
 import { appEnv, eventually } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 
 describe("without App credentials", () => {
-  let server: RunningServer | undefined;
+  let server: ListeningServer | undefined;
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "start-"));

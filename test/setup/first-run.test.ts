@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseEnv } from "node:util";
 import { start } from "../../src/start.js";
-import type { RunningServer } from "../../src/setup/running-server.js";
+import type { ListeningServer } from "../../src/setup/listening-server.js";
 import { FakeGitHub } from "../../src/simulator/fake-github.js";
 import { FakeModal } from "../../src/simulator/fake-modal.js";
 import { manifestCode } from "../../src/simulator/github/app-manifest-conversions.js";
@@ -19,7 +19,7 @@ const DOCKERFILE = path.resolve("docker/runner/Dockerfile");
 let github: FakeGitHub;
 let modal: FakeModal;
 let dir: string;
-const servers: RunningServer[] = [];
+const servers: ListeningServer[] = [];
 
 beforeEach(async () => {
   github = await FakeGitHub.start();

@@ -2,7 +2,7 @@
 // to stop it (stop taking requests, let in-flight work finish within a bound).
 import type { AddressInfo } from "node:net";
 
-export interface RunningServer {
+export interface ListeningServer {
   address(): AddressInfo;
   shutdown(timeoutMs: number): Promise<void>;
 }
