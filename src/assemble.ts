@@ -90,8 +90,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
 
   const reconciler = new Reconciler({
     fleet,
-    octokitFor: github.installation,
-    appOctokit: github.app,
+    octokitFor: (installationId) => github.installation(installationId, "reconcile"),
+    appOctokit: () => github.app("reconcile"),
     scopes,
     directory,
     unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],

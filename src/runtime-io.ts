@@ -8,6 +8,7 @@ import { Probot } from "probot";
 import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type OctokitTuning } from "./github/create-octokit-class.js";
 import { GITHUB_SECONDARY_LIMITS, type BudgetLimits } from "./github/installation-budget.js";
 import { RequestBudgets } from "./github/request-budgets.js";
+import { PromiseMemo } from "./lib/promise-memo.js";
 import type { FleetOptions } from "./modal/fleet.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
 import { createLogger } from "./observe/create-logger.js";
@@ -32,12 +33,18 @@ export interface RuntimeOptions {
   startupChecks?: boolean;
 }
 
+/**
+ * Who a client is for. The reconciler gets clients of its own, because it hooks its
+ * requests (to count them and send them as background requests in the budget).
+ */
+export type ClientRole = "dispatch" | "reconcile";
+
 /** GitHub as the App's parts see it: Octokit clients, authenticated. */
 export interface GitHubAccess {
   /** As the App itself (JWT): installations, the delivery log. */
-  app(): Promise<AppOctokit>;
+  app(role?: ClientRole): Promise<AppOctokit>;
   /** As one installation (an installation token, cached and renewed by Probot). */
-  installation(installationId: number): Promise<AppOctokit>;
+  installation(installationId: number, role?: ClientRole): Promise<AppOctokit>;
 }
 
 export interface RuntimeIo {
@@ -65,6 +72,7 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     ],
     destination: options.logDestination,
   });
+  const clients = new PromiseMemo<string, AppOctokit>();
   const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits });
   const probot = new Probot({
     appId: settings.github.appId,
@@ -80,8 +88,12 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     budgets,
     modal: options.modal ?? new ModalClient({ environment: settings.modal.environment }),
     github: {
-      app: async () => (await probot.auth()) as AppOctokit,
-      installation: async (installationId) => (await probot.auth(installationId)) as AppOctokit,
+      // One client per installation and role, kept: Probot makes a new one per call,
+      // and in a burst those are thousands of short-lived objects; a kept client
+      // renews its installation token by itself.
+      app: (role = "dispatch") => clients.get(`${role} app`, async () => (await probot.auth()) as AppOctokit),
+      installation: (installationId, role = "dispatch") =>
+        clients.get(`${role} ${installationId}`, async () => (await probot.auth(installationId)) as AppOctokit),
     },
     modalRetry: options.modalRetry,
     modalBreaker: options.modalBreaker,
