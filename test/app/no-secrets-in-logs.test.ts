@@ -27,7 +27,11 @@ test("no secret appears in the log output", async () => {
   await world.github.deliverWorkflowJob("queued", queueJob());
   world.github.failNext({ method: "GET", route: "/repos/{owner}/{repo}/actions/jobs/{job_id}" }, { status: 500 }, 5);
   await world.github.deliverWorkflowJob("queued", queueJob());
-  await eventually(() => world.github.jobs().filter((job) => job.status === "completed").length === 2, "two jobs ran", 25_000);
+  await eventually(
+    () => world.github.jobs().filter((job) => job.status === "completed").length >= 2,
+    "at least two jobs ran (which ones depends on where the injected faults land)",
+    25_000,
+  );
   await settled(world);
   runners.stop();
 
