@@ -8,7 +8,7 @@ import type { Dispatcher, OutcomeRecord } from "./dispatch/dispatcher.js";
 import { fullName } from "./model/job.js";
 import type { RequestBudgets } from "./github/request-budgets.js";
 import type { CircuitBreaker } from "./modal/circuit-breaker.js";
-import { buildStatusSnapshot } from "./observe/build-status-snapshot.js";
+import { buildStatusSnapshot, countJobs } from "./observe/build-status-snapshot.js";
 import { priceTable } from "./observe/cost.js";
 import { Metrics } from "./observe/metrics.js";
 import { OutcomeLog } from "./observe/outcome-log.js";
@@ -164,12 +164,7 @@ export class Observability {
     const { sources } = this;
     return buildStatusSnapshot({
       now: sources.now(),
-      jobs: sources
-        .dispatcher()
-        .jobs()
-        .map((entry) => ({ installationId: entry.job.installationId, profile: entry.profile, state: entry.state })),
-      sandboxes: this.ledger.list(),
-      busyRunners: this.#busyRunners,
+      ...this.#jobSources(),
       accounts: sources.directory.accounts(),
       budget: (id) => sources.budgets.headroom(id),
       outcomes: this.#outcomes.list(),
@@ -180,20 +175,23 @@ export class Observability {
     });
   }
 
-  #jobCounts() {
-    const counts = new Map<
-      string,
-      { installation: string; profile: string; state: "waiting" | "dispatching" | "running"; count: number }
-    >();
-    const add = (installation: number, profile: string, state: "waiting" | "dispatching" | "running") => {
-      const key = `${installation} ${profile} ${state}`;
-      const entry = counts.get(key) ?? { installation: String(installation), profile, state, count: 0 };
-      entry.count++;
-      counts.set(key, entry);
+  /** What jobs and sandboxes the counts come from (the page's and the gauge's). */
+  #jobSources() {
+    return {
+      jobs: this.sources
+        .dispatcher()
+        .jobs()
+        .map((entry) => ({ installationId: entry.job.installationId, profile: entry.profile, state: entry.state })),
+      sandboxes: this.ledger.list(),
+      busyRunners: this.#busyRunners,
     };
-    for (const entry of this.sources.dispatcher().jobs()) add(entry.job.installationId, entry.profile ?? "unknown", entry.state);
-    for (const sandbox of this.ledger.list())
-      if (this.#busyRunners.has(sandbox.name)) add(sandbox.installationId, sandbox.profile, "running");
-    return counts.values();
+  }
+
+  /** The gauge's rows: one per installation, profile and state. */
+  #jobCounts() {
+    const states = ["waiting", "dispatching", "running"] as const;
+    return countJobs(this.#jobSources()).flatMap((counts) =>
+      states.map((state) => ({ installation: String(counts.installation), profile: counts.profile, state, count: counts[state] })),
+    );
   }
 }

@@ -1,7 +1,8 @@
 // How the App talks to the world: the logger that scrubs secrets, GitHub through
-// Probot's authentication and our tuned Octokit, and the Modal client. The server,
-// the CLI and the tests build it here; tests inject the fakes' clients and shorter
-// backoffs through RuntimeOptions, the one type for what a test may change.
+// Probot's authentication (App JWT, installation tokens) and our tuned Octokit,
+// and the Modal client. The server, the CLI and the tests build it here; tests
+// inject the fakes' clients and shorter backoffs through RuntimeOptions, the one
+// type for what a test may change.
 import { ModalClient } from "modal";
 import type { DestinationStream, Logger } from "pino";
 import { Probot } from "probot";
@@ -51,8 +52,6 @@ export interface RuntimeIo {
   log: Logger;
   modal: ModalClient;
   github: GitHubAccess;
-  /** Probot: verifies and routes webhook deliveries (the server registers our handlers on it). */
-  probot: Probot;
   /** Each installation's share of GitHub's secondary rate limit (for the status page and metrics). */
   budgets: RequestBudgets;
   modalRetry?: RetryOptions;
@@ -84,7 +83,6 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
   });
   return {
     log,
-    probot,
     budgets,
     modal: options.modal ?? new ModalClient({ environment: settings.modal.environment }),
     github: {

@@ -1,22 +1,23 @@
 // The running App: the parts from `assemble`, an HTTP server in front of them, and
 // an orderly shutdown. The server is plain node:http with a short list of
-// handlers (webhooks first); Probot verifies nothing here by itself: we check the
-// size and signature of a delivery, then Probot's router calls our handlers.
+// handlers (webhooks first): we check the size and signature of a delivery
+// ourselves, then call the handler for its event.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
 import { assemble, type Runtime } from "./assemble.js";
+import { runDoctor } from "./doctor/run-doctor.js";
+import { summarizeChecks } from "./doctor/summarize-checks.js";
 import { forwardWebhookProxy } from "./http/forward-webhook-proxy.js";
 import { healthEndpoint } from "./http/health-endpoint.js";
 import { homePage } from "./http/home-page.js";
 import { limitBody } from "./http/limit-body.js";
 import { webhookEndpoint } from "./http/webhook-endpoint.js";
+import { describeFailure } from "./lib/errors.js";
+import { requestUrl } from "./lib/request-url.js";
 import { startMetricsServer, type MetricsServer } from "./observe/start-metrics-server.js";
 import { statusHandler } from "./observe/status-handler.js";
 import { RECONCILE_PATH, reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
-import type { Logger } from "pino";
-import { runDoctor } from "./doctor/run-doctor.js";
-import { summarizeChecks } from "./doctor/summarize-checks.js";
-import { describeFailure } from "./lib/errors.js";
 import { createRuntimeIo, type RuntimeIo, type RuntimeOptions } from "./runtime-io.js";
 import type { Settings } from "./settings/load-settings.js";
 
@@ -33,7 +34,7 @@ export interface RunningServer {
 }
 
 const ping: Handler = (req, res) => {
-  if (req.method !== "GET" || new URL(req.url ?? "/", "http://localhost").pathname !== "/ping") return false;
+  if (req.method !== "GET" || requestUrl(req).pathname !== "/ping") return false;
   res.writeHead(200, { "content-type": "text/plain" }).end("PONG");
   return true;
 };
@@ -68,11 +69,15 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
   const io = createRuntimeIo(settings, options);
   const runtime = assemble(settings, io, { reconcileOnTimer: options.reconcileOnTimer });
   const log = io.log.child({ component: "server" });
-  io.probot.on("workflow_job", (context) => runtime.handleWorkflowJob(context.payload, context.id));
 
   const { statusToken, metricsPort } = settings.observe;
   const handlers: Handler[] = [
-    webhookEndpoint({ path: settings.github.webhookPath, secret: settings.github.webhookSecret, probot: io.probot, log }),
+    webhookEndpoint({
+      path: settings.github.webhookPath,
+      secret: settings.github.webhookSecret,
+      on: { workflow_job: runtime.handleWorkflowJob },
+      log,
+    }),
     ping,
     healthEndpoint({ modalUnavailable: runtime.modalUnavailable, lastPass: () => runtime.observability.lastPass }),
     // With METRICS_PORT, /metrics lives on that port only (no token); else here, behind STATUS_TOKEN.
@@ -91,7 +96,6 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       if (!res.headersSent) res.writeHead(500).end();
     }
   });
-  await io.probot.ready();
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen({ port: settings.server.port, host: settings.server.host }, () => {

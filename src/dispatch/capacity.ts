@@ -4,7 +4,7 @@
 // dispatches in flight here. Several replicas each count the others' sandboxes only
 // from the last list, so together they may overshoot a cap briefly, by at most what
 // they start between two passes.
-import { sameOwner } from "../model/job.js";
+import { sameTenant } from "../model/job.js";
 import type { Caps } from "../model/runner-profile.js";
 
 export interface Placement {
@@ -79,8 +79,6 @@ export class Capacity {
    */
   ended(sandboxName: string, installationId: number, repository?: string): void {
     const counted = this.#running.get(sandboxName);
-    if (counted?.installationId !== installationId) return;
-    if (repository !== undefined && !sameOwner(counted.repository, repository)) return;
-    this.#running.delete(sandboxName);
+    if (counted && sameTenant(counted, { installationId, repository })) this.#running.delete(sandboxName);
   }
 }

@@ -4,6 +4,7 @@
 // reconcile pass able to observe the world. 200 when ready, 503 with the reasons
 // otherwise. No secret, no repository name: states and times only.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { requestUrl } from "../lib/request-url.js";
 
 export interface HealthSources {
   /** Why Modal cannot take sandboxes now, or undefined. */
@@ -14,7 +15,7 @@ export interface HealthSources {
 
 export function healthEndpoint(sources: HealthSources) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (req.method !== "GET" || new URL(req.url ?? "/", "http://localhost").pathname !== "/health") return false;
+    if (req.method !== "GET" || requestUrl(req).pathname !== "/health") return false;
     const problems: string[] = [];
     const modal = sources.modalUnavailable();
     if (modal !== undefined) problems.push(`Modal is unavailable: ${modal}`);

@@ -1,10 +1,11 @@
 // GET / when the status page is off: a short page that says the App runs and how to
 // see more, instead of a blank 404. It shows nothing about the deployment.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { requestUrl } from "../lib/request-url.js";
 
 export function homePage(options: { statusPage: boolean; webhookPath: string }) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (req.method !== "GET" || new URL(req.url ?? "/", "http://localhost").pathname !== "/") return false;
+    if (req.method !== "GET" || requestUrl(req).pathname !== "/") return false;
     const next = options.statusPage
       ? "" // the status page answers / itself when it is on
       : "<p>The status page is off. Set <code>STATUS_TOKEN</code> to serve it here (and <code>/metrics</code> behind the same token).</p>";

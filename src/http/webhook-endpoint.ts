@@ -1,20 +1,30 @@
 // POST <WEBHOOK_PATH>: GitHub's deliveries. The body is read up to GitHub's own cap
 // on payloads (25 MB) and its signature checked before anything is parsed; a
 // refused delivery is answered with the reason and logged without its payload.
-// A valid one is handed to Probot's router, whose handlers only queue work, so
-// the answer goes out at once (GitHub gives a delivery 10 s).
+// A valid one goes to the handler for its event, which only queues work, so the
+// answer goes out at once (GitHub gives a delivery 10 s). (Probot's router would
+// build an authenticated Octokit per delivery first; the handlers need none.)
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { verify } from "@octokit/webhooks-methods";
 import type { Logger } from "pino";
-import type { Probot } from "probot";
 import { BodyTooLarge, readBody, refuseTooLarge } from "./read-body.js";
+import { requestUrl } from "../lib/request-url.js";
 
 /** GitHub caps webhook payloads at 25 MB. */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
 
 const REQUIRED_HEADERS = ["x-github-event", "x-hub-signature-256", "x-github-delivery"] as const;
 
-export function webhookEndpoint(options: { path: string; secret: string; probot: Probot; log: Logger; maxBytes?: number }) {
+/** Handles one verified delivery of an event; must not wait for GitHub or Modal. */
+export type EventHandler = (payload: unknown, deliveryId: string) => void;
+
+export function webhookEndpoint(options: {
+  path: string;
+  secret: string;
+  on: Record<string, EventHandler>;
+  log: Logger;
+  maxBytes?: number;
+}) {
   const { log } = options;
   const refuse = (res: ServerResponse, status: number, reason: string, fields: Record<string, unknown>): true => {
     log.warn({ ...fields, status, reason }, "webhook delivery refused");
@@ -23,7 +33,7 @@ export function webhookEndpoint(options: { path: string; secret: string; probot:
   };
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    if (new URL(req.url ?? "/", "http://localhost").pathname !== options.path) return false;
+    if (requestUrl(req).pathname !== options.path) return false;
     if (req.method !== "POST") {
       res.writeHead(405, { allow: "POST" }).end();
       return true;
@@ -54,7 +64,8 @@ export function webhookEndpoint(options: { path: string; secret: string; probot:
       return refuse(res, 400, "Invalid JSON", fields);
     }
     try {
-      await options.probot.webhooks.receive({ id, name, payload } as Parameters<Probot["webhooks"]["receive"]>[0]);
+      // Events the App does not handle are answered 200 and ignored, as GitHub expects.
+      options.on[name]?.(payload, id);
     } catch (error) {
       log.error({ ...fields, reason: (error as Error).message }, "webhook handler failed");
       res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "handler failed" }));

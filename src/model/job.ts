@@ -35,6 +35,19 @@ export function sameOwner(a: Pick<RepositoryRef, "owner" | "name"> | string, b: 
   return repositoryKey(a).split("/")[0] === repositoryKey(b).split("/")[0];
 }
 
+/**
+ * Whether an event from `origin` may affect something placed for `owner`: the same
+ * installation, and (where both are known) a repository of the same account.
+ * Runner names are unique only within one org, so a name alone never suffices.
+ */
+export function sameTenant(
+  owner: { installationId: number; repository?: string | undefined },
+  origin: { installationId: number; repository?: string | undefined },
+): boolean {
+  if (owner.installationId !== origin.installationId) return false;
+  return owner.repository === undefined || origin.repository === undefined || sameOwner(owner.repository, origin.repository);
+}
+
 /** Oldest job first (by creation time, then id): the order jobs wait and are served in. */
 export function oldestFirst(a: Pick<JobRef, "createdAt" | "id">, b: Pick<JobRef, "createdAt" | "id">): number {
   return (a.createdAt ?? "").localeCompare(b.createdAt ?? "") || a.id - b.id;

@@ -23,6 +23,24 @@ export interface StatusSources {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * Jobs by installation and profile: waiting and dispatching here, running on our
+ * busy runners. The status page shows it; the metrics gauge reads it too.
+ */
+export function countJobs(sources: Pick<StatusSources, "jobs" | "sandboxes" | "busyRunners">): JobCounts[] {
+  const counts = new Map<string, JobCounts>();
+  const countFor = (installation: number, profile: string) => {
+    const key = `${installation} ${profile}`;
+    let entry = counts.get(key);
+    if (!entry) counts.set(key, (entry = { installation, profile, waiting: 0, dispatching: 0, running: 0 }));
+    return entry;
+  };
+  for (const job of sources.jobs) countFor(job.installationId, job.profile ?? "(choosing)")[job.state]++;
+  for (const sandbox of sources.sandboxes)
+    if (sources.busyRunners.has(sandbox.name)) countFor(sandbox.installationId, sandbox.profile).running++;
+  return [...counts.values()].sort((a, b) => a.installation - b.installation || a.profile.localeCompare(b.profile));
+}
+
 export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
   const sandboxes: SandboxStatus[] = sources.sandboxes
     .map((sandbox) => ({
@@ -34,17 +52,6 @@ export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
       state: sources.busyRunners.has(sandbox.name) ? ("busy" as const) : ("idle" as const),
     }))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-
-  const counts = new Map<string, JobCounts>();
-  const countFor = (installation: number, profile: string) => {
-    const key = `${installation} ${profile}`;
-    let entry = counts.get(key);
-    if (!entry) counts.set(key, (entry = { installation, profile, waiting: 0, dispatching: 0, running: 0 }));
-    return entry;
-  };
-  for (const job of sources.jobs) countFor(job.installationId, job.profile ?? "(choosing)")[job.state]++;
-  for (const sandbox of sources.sandboxes)
-    if (sources.busyRunners.has(sandbox.name)) countFor(sandbox.installationId, sandbox.profile).running++;
 
   const installationIds = new Set([
     ...sources.accounts.keys(),
@@ -69,7 +76,7 @@ export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
   return {
     generatedAt: iso(sources.now),
     installations,
-    jobs: [...counts.values()].sort((a, b) => a.installation - b.installation || a.profile.localeCompare(b.profile)),
+    jobs: countJobs(sources),
     outcomes: sources.outcomes,
     sandboxes,
     reconciler: { lastPass: sources.lastPass, lastSuccessAt: sources.lastSuccessAt === undefined ? undefined : iso(sources.lastSuccessAt) },

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { authorizeRequest } from "./authorize-request.js";
+import { requestUrl } from "../lib/request-url.js";
 
 export type JobState = "waiting" | "dispatching" | "running";
 
@@ -227,7 +228,7 @@ export class Metrics {
    */
   handler(access: MetricsAccess = "open") {
     return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-      if (req.method !== "GET" || new URL(req.url ?? "/", "http://localhost").pathname !== "/metrics") return false;
+      if (req.method !== "GET" || requestUrl(req).pathname !== "/metrics") return false;
       if (access !== "open") {
         if (!access.token) return false;
         if (!authorizeRequest(req, access.token)) {

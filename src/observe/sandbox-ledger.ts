@@ -6,7 +6,7 @@
 // another replica (or before a restart) are shown but not costed here: each replica
 // reports what it started, so the replicas' sums add up without double counting.
 import { BoundedMap } from "../lib/bounded.js";
-import { sameOwner } from "../model/job.js";
+import { sameTenant } from "../model/job.js";
 import type { RunnerProfile } from "../model/runner-profile.js";
 import { sandboxCost, type PriceTable, type SandboxCost } from "./cost.js";
 
@@ -64,9 +64,7 @@ export class SandboxLedger {
    */
   ended(name: string, installationId: number, repository?: string): void {
     const entry = this.#entries.get(name);
-    if (entry?.installationId !== installationId) return;
-    if (repository !== undefined && entry.repository !== undefined && !sameOwner(entry.repository, repository)) return;
-    this.#end(entry, this.now());
+    if (entry && sameTenant(entry, { installationId, repository })) this.#end(entry, this.now());
   }
 
   get(name: string, installationId: number): LedgerEntry | undefined {

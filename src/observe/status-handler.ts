@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { authorizeRequest } from "./authorize-request.js";
 import { renderStatusFragment, renderStatusPage, STATUS_PAGE_CSP } from "./status-page.js";
 import type { StatusSnapshot } from "./status-snapshot.js";
+import { requestUrl } from "../lib/request-url.js";
 
 export interface StatusHandlerOptions {
   token: string | undefined;
@@ -23,7 +24,7 @@ export function statusHandler(options: StatusHandlerOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (!options.token) return false;
     if (req.method !== "GET" && req.method !== "HEAD") return false;
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = requestUrl(req);
     const route = url.pathname === "/status.json" ? "json" : url.pathname === "/" || url.pathname === "/status" ? "html" : undefined;
     if (!route) return false;
 

@@ -4,6 +4,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PassSummary } from "./reconciler.js";
+import { requestUrl } from "../lib/request-url.js";
 
 export const RECONCILE_PATH = "/reconcile";
 
@@ -20,7 +21,7 @@ function answer(res: ServerResponse, status: number, body: unknown): true {
 
 export function reconcileEndpoint(secret: string | undefined, run: (full: boolean) => Promise<PassSummary>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = requestUrl(req);
     if (url.pathname !== RECONCILE_PATH || !secret) return false;
     if (req.method !== "POST") return answer(res, 405, { error: "use POST" });
     const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "";

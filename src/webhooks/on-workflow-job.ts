@@ -45,9 +45,11 @@ export interface RunnerEvent {
 
 export function onWorkflowJob(deps: WorkflowJobDeps) {
   const { log, now } = deps;
-  return (payload: { action?: string; workflow_job?: { id?: number }; repository?: { full_name?: string } }, deliveryId: string): void => {
-    const { action } = payload;
-    const fields = { deliveryId, action, jobId: payload.workflow_job?.id, repo: payload.repository?.full_name };
+  return (payload: unknown, deliveryId: string): void => {
+    // What a log line can name even when the payload turns out malformed.
+    const loose = (payload ?? {}) as { action?: string; workflow_job?: { id?: number }; repository?: { full_name?: string } };
+    const { action } = loose;
+    const fields = { deliveryId, action, jobId: loose.workflow_job?.id, repo: loose.repository?.full_name };
     const parsed = jobFromWebhook(payload);
     if ("rejected" in parsed) {
       log.warn({ ...fields, reason: parsed.rejected }, "webhook rejected");
