@@ -3,6 +3,7 @@
 // and a 304 does not count against the rate limit. The reconciler polls the same
 // lists every minute, so most of its reads become free.
 import type { Octokit } from "@octokit/core";
+import { BoundedMap } from "../lib/bounded.js";
 import { httpStatus } from "../lib/errors.js";
 
 interface Remembered {
@@ -25,7 +26,7 @@ export function conditionalRequests(octokit: Octokit, options: { auth?: { instal
       const response = await request(requestOptions);
       const etag = response.headers.etag;
       // Copies: callers such as octokit.paginate reshape the response they get.
-      if (etag) remember(cache, key, { etag, response: structuredClone(response) });
+      if (etag) cache.set(key, { etag, response: structuredClone(response) });
       return response;
     } catch (error) {
       if (httpStatus(error) === 304 && remembered) return structuredClone(remembered.response) as Awaited<ReturnType<typeof request>>;
@@ -35,19 +36,14 @@ export function conditionalRequests(octokit: Octokit, options: { auth?: { instal
 }
 
 // One cache per Octokit class, shared by its instances (one instance per installation token).
-const caches = new WeakMap<object, Map<string, Remembered>>();
+// Bounded, the most recently answered kept.
+const caches = new WeakMap<object, BoundedMap<string, Remembered>>();
 
-function cacheFor(owner: object): Map<string, Remembered> {
+function cacheFor(owner: object): BoundedMap<string, Remembered> {
   let cache = caches.get(owner);
   if (!cache) {
-    cache = new Map();
+    cache = new BoundedMap(MAX_ENTRIES);
     caches.set(owner, cache);
   }
   return cache;
-}
-
-function remember(cache: Map<string, Remembered>, key: string, entry: Remembered): void {
-  cache.delete(key); // re-insert: the map's order is its recency
-  cache.set(key, entry);
-  if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
 }

@@ -14,9 +14,10 @@
 // unchanged file).
 import type { Logger } from "pino";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import type { RepositoryRef } from "../model/job.js";
+import { BoundedMap } from "../lib/bounded.js";
+import { repositoryKey, type RepositoryRef } from "../model/job.js";
 import { narrowPolicy, orgPolicySchema, POLICY_PATH, refusedPolicy, type EffectivePolicy, type OrgPolicyFile } from "./org-policy.js";
-import { readPolicyFile, type ParsedBySha, type PolicyFileRef } from "./read-policy-file.js";
+import { PARSED_LIMIT, readPolicyFile, type ParsedBySha, type PolicyFileRef } from "./read-policy-file.js";
 
 const TTL_MS = 60_000;
 const FAILURE_TTL_MS = 15_000;
@@ -58,12 +59,12 @@ export interface PolicyFilesOptions {
 const where = (ref: PolicyFileRef) => `${ref.owner}/${ref.repo}/${ref.path}`;
 
 export class PolicyFiles {
-  readonly #chains = new Map<string, { at: number; ttl: number; chain: Promise<Chain> }>();
-  readonly #parsed: ParsedBySha = new Map();
+  readonly #chains = new BoundedMap<string, { at: number; ttl: number; chain: Promise<Chain> }>(MAX_CACHED_FILES);
+  readonly #parsed: ParsedBySha = new BoundedMap(PARSED_LIMIT);
   /** Warnings already logged per file, so each is logged once. */
-  readonly #reported = new Map<string, Set<string>>();
+  readonly #reported = new BoundedMap<string, Set<string>>(MAX_CACHED_FILES);
   /** Files that fail now, with the reason last logged: one error line per failure, again only if it changes or comes back. */
-  readonly #failing = new Map<string, string>();
+  readonly #failing = new BoundedMap<string, string>(MAX_CACHED_FILES);
 
   constructor(
     private readonly log: Logger,
@@ -103,21 +104,18 @@ export class PolicyFiles {
   }
 
   #chain(octokit: AppOctokit, owner: string, repo: string): Promise<Chain> {
-    const key = `${owner}/${repo}`.toLowerCase();
+    const key = repositoryKey({ owner, name: repo });
     const file = where({ owner, repo, path: POLICY_PATH });
     const cached = this.#chains.get(key);
     if (cached && this.now() - cached.at < cached.ttl) return cached.chain;
     const entry = { at: this.now(), ttl: TTL_MS, chain: this.#readChain(octokit, { owner, repo, path: POLICY_PATH }) };
-    this.#chains.delete(key); // re-insert: the map's order is its age
     this.#chains.set(key, entry);
-    if (this.#chains.size > MAX_CACHED_FILES) this.#chains.delete(this.#chains.keys().next().value!);
     void entry.chain.then((chain) => {
       if (chain.state === "unreadable") {
         entry.ttl = FAILURE_TTL_MS;
         this.options.onUnreadable?.({ file: chain.file, reason: chain.reason });
         if (this.#failing.get(chain.file) === chain.reason) return;
         this.#failing.set(chain.file, chain.reason);
-        if (this.#failing.size > MAX_CACHED_FILES) this.#failing.delete(this.#failing.keys().next().value!);
         this.log.error(
           { file: chain.file, problem: chain.reason },
           "policy file unreadable; its org or repository is not served until it reads",
@@ -185,10 +183,7 @@ export class PolicyFiles {
   #reportOnce(level: "warn", file: string, problem: string, message: string): void {
     let problems = this.#reported.get(file);
     if (problems?.has(problem)) return;
-    if (!problems) {
-      if (this.#reported.size >= MAX_CACHED_FILES) this.#reported.delete(this.#reported.keys().next().value!);
-      this.#reported.set(file, (problems = new Set()));
-    }
+    if (!problems) this.#reported.set(file, (problems = new Set()));
     problems.add(problem);
     this.log[level]({ file, problem }, message);
   }

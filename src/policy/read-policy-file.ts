@@ -4,6 +4,7 @@
 // 11 s). The outcome is a value: absent (404), a parsed object, or unreadable with
 // a reason; only the caller decides what each means.
 import { parseDocument } from "yaml";
+import type { BoundedMap } from "../lib/bounded.js";
 import { httpStatus } from "../lib/errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 
@@ -28,12 +29,12 @@ interface ContentsFile {
   sha?: string;
 }
 
-/** Parsed contents by blob sha: an unchanged file (the usual case) is not parsed again. */
-export type ParsedBySha = Map<string, Parsed>;
+/** Parsed contents by blob sha (at most PARSED_LIMIT): an unchanged file (the usual case) is not parsed again. */
+export type ParsedBySha = BoundedMap<string, Parsed>;
 
 type Parsed = { config: Record<string, unknown> } | { invalid: string };
 
-const PARSED_LIMIT = 1000;
+export const PARSED_LIMIT = 1000;
 
 function parse(text: string): Parsed {
   const document = parseDocument(text, { logLevel: "silent" });
@@ -85,7 +86,6 @@ export async function readPolicyFile(octokit: AppOctokit, file: PolicyFileRef, p
     result = parse(bytes.toString("utf8"));
     if (sha) {
       parsed.set(sha, result);
-      if (parsed.size > PARSED_LIMIT) parsed.delete(parsed.keys().next().value!);
     }
   }
   if ("invalid" in result) return { state: "unreadable", reason: result.invalid };
