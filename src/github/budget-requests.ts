@@ -5,10 +5,11 @@
 //   installation's bucket that long (not just this request: the others would get
 //   the same answer), then retry this request through the bucket;
 // - `x-ratelimit-remaining: 0`: pause the installation until `x-ratelimit-reset`;
-// - 5xx and network failures: retry with backoff, through the bucket;
-// - anything else (409 included) is never retried: for generate-jitconfig a 409 means
-//   "a runner of that name exists", and a blind late retry could register a second.
-// It replaces plugin-throttling and plugin-retry (both disabled), so nothing paces twice.
+// - anything else is thrown to @octokit/plugin-retry, which wraps this plugin (see
+//   create-octokit-class.ts): it retries 5xx and network failures, each attempt
+//   coming back through the bucket, and never a 409 (for generate-jitconfig a 409
+//   means "a runner of that name exists": a blind late retry could register a second).
+// It replaces plugin-throttling (disabled), so nothing paces twice.
 //
 // Priority: a request is "foreground" unless its options say
 // `request: { priority: "background" }`, or carry the header PRIORITY_HEADER (what
@@ -21,13 +22,13 @@ import type { InstallationBudget, RequestPriority } from "./installation-budget.
 import type { RequestBudgets } from "./request-budgets.js";
 
 export interface RetryTuning {
-  /** Multiplier of the 5xx backoff (ms; n-th retry waits n² of it); tests make it small. */
+  /** Multiplier of plugin-retry's 5xx backoff (ms; n-th retry waits n² of it); tests make it small. */
   retryBaseMs: number;
   /** Milliseconds per second of retry-after; tests make it small. */
   rateLimitBaseMs: number;
   /** Longest rate-limit wait worth sitting through, in seconds; beyond it the request fails (the reconciler retries later). */
   maxRateLimitWaitSeconds: number;
-  /** Retries of one request after a rate limit or a 5xx. */
+  /** Retries of one request after a rate limit (here) or a 5xx (plugin-retry). */
   maxRetries: number;
 }
 
@@ -72,16 +73,6 @@ export function rateLimitWaitMs(error: unknown, now: number, rateLimitBaseMs: nu
   }
   if (e.status === 429 || /secondary rate limit|abuse/i.test(e.message ?? "")) return SECONDARY_DEFAULT_WAIT_SECONDS * rateLimitBaseMs;
   return undefined; // a 403 for a permission: not ours to wait out
-}
-
-function isRetryableFailure(error: unknown): boolean {
-  const status = (error as ErrorLike | undefined)?.status;
-  // @octokit/request reports a network failure as status 500
-  return typeof status === "number" && status >= 500;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
@@ -133,10 +124,7 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
             if (!retry) throw error;
             continue; // acquire() waits for the pause to end
           }
-          if (!isRetryableFailure(error) || attempt >= tuning.maxRetries) throw error;
-          release(); // do not hold a slot while backing off
-          await sleep((attempt + 1) ** 2 * tuning.retryBaseMs);
-          continue;
+          throw error; // plugin-retry decides, and its retry comes back through here
         } finally {
           release();
         }

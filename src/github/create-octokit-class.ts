@@ -4,10 +4,16 @@
 //   flight), with dispatch ("foreground") ahead of reconcile reads ("background"), see
 //   installation-budget.ts. Probot's default paces every write one second apart for
 //   the whole process; a 256-job matrix would wait minutes for its last runner.
-// - Rate-limit answers pause the installation's bucket and are retried through it;
-//   5xx are retried with backoff; 409 is never retried (budget-requests.ts). Probot's
-//   plugin-throttling and plugin-retry are off, so nothing paces or retries twice.
+// - Rate-limit answers pause the installation's bucket and are retried through it
+//   (budget-requests.ts). Probot's plugin-throttling is off, so nothing paces twice.
+// - @octokit/plugin-retry retries 5xx and network failures with backoff. Probot's own
+//   copy is switched off and ours is plugged in after the budget, so it wraps it: every
+//   retry waits for the budget again. Never retried: 400, 401, 403 (a rate limit is the
+//   budget's to wait out), 404, 409 (a late retry of a JIT registration could register
+//   a second runner), 410, 422, 429 (the budget's) and 451.
 // - GETs are conditional (ETag): unchanged answers cost no rate limit.
+import { retry } from "@octokit/plugin-retry";
+import type { Octokit } from "@octokit/core";
 import { ProbotOctokit } from "probot";
 import { budgetRequests, type RetryTuning } from "./budget-requests.js";
 import { conditionalRequests } from "./conditional-requests.js";
@@ -22,6 +28,9 @@ export const DEFAULT_OCTOKIT_TUNING: OctokitTuning = {
   maxRetries: 3,
 };
 
+/** Statuses plugin-retry never retries. */
+export const DO_NOT_RETRY = Object.freeze([400, 401, 403, 404, 409, 410, 422, 429, 451]);
+
 export type AppOctokit = InstanceType<typeof ProbotOctokit>;
 
 /**
@@ -32,9 +41,17 @@ export function createOctokitClass(
   tuning: OctokitTuning = DEFAULT_OCTOKIT_TUNING,
   budgets: RequestBudgets = new RequestBudgets(),
 ): typeof ProbotOctokit {
+  // plugin-retry reads its options from `retry`, which Probot's disabled copy reads too:
+  // ours reads them from `budgetedRetry` instead.
+  const budgetedRetry = (octokit: Octokit, options: Record<string, any>) =>
+    retry(octokit, {
+      ...options,
+      retry: { enabled: true, retries: tuning.maxRetries, retryAfterBaseValue: tuning.retryBaseMs, doNotRetry: [...DO_NOT_RETRY] },
+    });
   // Order matters: the last plugin wraps the others. Conditional requests answer from
-  // their cache outside the budget; the budget sees GitHub's real answers and headers.
-  return ProbotOctokit.plugin(budgetRequests(budgets, tuning), conditionalRequests).defaults((options: Record<string, any>) => ({
+  // their cache outside the budget; the budget sees GitHub's real answers and headers;
+  // plugin-retry sits between them, so each retry goes through the budget.
+  return ProbotOctokit.plugin(budgetRequests(budgets, tuning), budgetedRetry, conditionalRequests).defaults((options: Record<string, any>) => ({
     ...options,
     retry: { ...options.retry, enabled: false },
     throttle: { ...options.throttle, enabled: false },

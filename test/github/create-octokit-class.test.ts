@@ -7,6 +7,7 @@ import { createOctokitClass, type OctokitTuning } from "../../src/github/create-
 import { BACKGROUND, RateLimitedError } from "../../src/github/budget-requests.js";
 import { GITHUB_SECONDARY_LIMITS } from "../../src/github/installation-budget.js";
 import { RequestBudgets } from "../../src/github/request-budgets.js";
+import { ManualClock } from "../support/manual-clock.js";
 import { DEFAULT_PERMISSIONS, FakeGitHub } from "../../src/simulator/fake-github.js";
 
 const WINDOW_MS = 1000;
@@ -120,6 +121,27 @@ test("5xx answers are retried with backoff; a 404 is not", async () => {
   ).rejects.toMatchObject({ status: 404 });
   expect(gh.requests.filter((r) => r.route === JIT).map((r) => r.status)).toEqual([502, 502, 201]);
   expect(gh.requests.filter((r) => r.route.endsWith("{job_id}"))).toHaveLength(1);
+});
+
+test("plugin-retry retries a 5xx through the budget (every attempt is paid for); a 409 or a 422 is never retried", async () => {
+  // A clock that never moves: the bucket does not refill, so what it lost is what was spent.
+  const stillBudgets = new RequestBudgets(GITHUB_SECONDARY_LIMITS, new ManualClock());
+  const octokit = new (createOctokitClass(TUNING, stillBudgets))({
+    auth: { appId: gh.appId, privateKey: gh.privateKey, installationId: INST },
+    baseUrl: gh.baseUrl,
+    log: quiet,
+  });
+  const spent = () => stillBudgets.headroom(INST).capacity - stillBudgets.headroom(INST).points;
+  gh.failNext({ method: "POST", route: JIT }, { status: 502 }, 2);
+  await jitConfig(octokit, "modal-c");
+  expect(gh.requests.filter((r) => r.route === JIT).map((r) => r.status)).toEqual([502, 502, 201]);
+  expect(spent()).toBe(3 * 5);
+
+  await expect(jitConfig(octokit, "modal-c")).rejects.toMatchObject({ status: 409 });
+  gh.failNext({ method: "POST", route: JIT }, { status: 422, body: { message: "Validation Failed" } });
+  await expect(jitConfig(octokit, "modal-d")).rejects.toMatchObject({ status: 422 });
+  expect(gh.requests.filter((r) => r.route === JIT).map((r) => r.status)).toEqual([502, 502, 201, 409, 422]);
+  expect(spent()).toBe(5 * 5);
 });
 
 test("an exhausted primary limit holds the installation until its reset; requests that would wait too long fail without reaching GitHub", async () => {
