@@ -1,7 +1,7 @@
 // The composition root: builds every part of the App from its settings and the
 // world it talks to (RuntimeIo), and owns their life: start, idle, drain, stop.
-// It knows nothing of HTTP servers or Probot's app functions; the server and the
-// CLI call it directly, and tests through them.
+// It knows nothing of HTTP servers or Probot's app functions: the app function
+// (index.ts) and the CLI call it.
 import { repositoryKey } from "./model/job.js";
 import { describeRunnerConfig } from "./config/describe-runner-config.js";
 import { Capacity } from "./dispatch/capacity.js";
@@ -158,6 +158,11 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     observability,
     modalUnavailable,
     handleWorkflowJob,
+    /** `installation` and `installation_repositories` deliveries (issue 12 acts on them; for now they are noted). */
+    handleInstallation(payload: unknown, deliveryId: string): void {
+      const { action, installation } = (payload ?? {}) as { action?: string; installation?: { id?: number } };
+      log.child({ component: "webhooks" }).info({ deliveryId, action, installationId: installation?.id }, "installation event");
+    },
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
     start(): void {

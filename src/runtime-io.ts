@@ -50,6 +50,13 @@ export interface GitHubAccess {
 
 export interface RuntimeIo {
   log: Logger;
+  /**
+   * The Probot the clients come from: our Octokit class (budget, plugin-retry, ETags) and
+   * our logger. `npm start` mounts the app function on it, so there `app === io.probot`,
+   * `app.log` is this logger and `app.auth()` gives these clients. Under `probot run`,
+   * Probot's own instance (its stock Octokit) only receives webhooks.
+   */
+  probot: Probot;
   modal: ModalClient;
   github: GitHubAccess;
   /** Each installation's share of GitHub's secondary rate limit (for the status page and metrics). */
@@ -78,11 +85,13 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     privateKey: settings.github.privateKey,
     secret: settings.github.webhookSecret,
     baseUrl: settings.github.baseUrl,
+    webhookPath: settings.github.webhookPath,
     Octokit: createOctokitClass({ ...DEFAULT_OCTOKIT_TUNING, ...options.octokitTuning }, budgets),
-    log: log.child({ component: "github" }),
+    log: log.child({ component: "probot" }),
   });
   return {
     log,
+    probot,
     budgets,
     modal: options.modal ?? new ModalClient({ environment: settings.modal.environment }),
     github: {

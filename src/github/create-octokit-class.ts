@@ -51,9 +51,11 @@ export function createOctokitClass(
   // Order matters: the last plugin wraps the others. Conditional requests answer from
   // their cache outside the budget; the budget sees GitHub's real answers and headers;
   // plugin-retry sits between them, so each retry goes through the budget.
-  return ProbotOctokit.plugin(budgetRequests(budgets, tuning), budgetedRetry, conditionalRequests).defaults((options: Record<string, any>) => ({
-    ...options,
-    retry: { ...options.retry, enabled: false },
-    throttle: { ...options.throttle, enabled: false },
-  })) as typeof ProbotOctokit;
+  return ProbotOctokit.plugin(budgetRequests(budgets, tuning), budgetedRetry, conditionalRequests).defaults(
+    (options: Record<string, any>) => ({
+      ...options,
+      retry: { ...options.retry, enabled: false },
+      throttle: { ...options.throttle, enabled: false },
+    }),
+  ) as typeof ProbotOctokit;
 }

@@ -52,8 +52,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
  * That costs bandwidth for a moment, never memory.
  */
 export function refuseTooLarge(res: ServerResponse, error: BodyTooLarge): true {
+  return refuseUnread(res, 413, `${error.message}\n`);
+}
+
+/** Answers without reading the body, then drops what the sender still writes (see refuseTooLarge). */
+export function refuseUnread(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): true {
   const req = res.req;
-  res.writeHead(413, { "content-type": "text/plain" }).end(`${error.message}\n`);
+  res.writeHead(status, { "content-type": "text/plain", ...headers }).end(text);
   req.resume();
   const timer = setTimeout(() => req.destroy(), LINGER_MS);
   timer.unref();

@@ -20,14 +20,31 @@ const queueJob = () => world.github.queueJob({ owner: "octo-org", repo: "app", l
 const registrations = () =>
   world.github.requests.filter((request) => request.route.endsWith("/generate-jitconfig") && request.status === 201);
 
-test("a redelivered webhook creates no second runner or sandbox", async () => {
+test("a redelivered webhook (same delivery id) is acknowledged and ignored: no second runner or sandbox", async () => {
   await world.startApp();
   const job = queueJob();
   const first = await world.github.deliverWorkflowJob("queued", job);
   await eventually(() => world.modal.running().length === 1, "a sandbox runs");
   await settled(world);
 
-  await world.github.deliverWorkflowJob("queued", job, { deliveryId: first.deliveryId });
+  const replay = await world.github.deliverWorkflowJob("queued", job, { deliveryId: first.deliveryId });
+  await settled(world);
+
+  expect(replay.status).toBe(200);
+  expect(registrations()).toHaveLength(1);
+  expect(world.modal.sandboxes()).toHaveLength(1);
+  // The delivery-id window drops the replay before the dispatcher sees it.
+  expect(outcomes(world.apps[0]!, { jobId: job.id }).map((outcome) => outcome.kind)).toEqual(["started"]);
+});
+
+test("the same job delivered again under a new delivery id still creates no second runner or sandbox", async () => {
+  await world.startApp();
+  const job = queueJob();
+  await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+  await settled(world);
+
+  await world.github.deliverWorkflowJob("queued", job);
   await settled(world);
 
   expect(registrations()).toHaveLength(1);
