@@ -1,0 +1,150 @@
+// The three ways to run the App (docs/probot-modes.md), each started as a child
+// process the way a user starts it, against the simulators over the wire: the fake
+// GitHub's HTTP server and the fake Modal served over gRPC (the stock SDK, pointed at
+// it by MODAL_SERVER_URL). Each serves a queued job end to end; the modes that put the
+// App's guard in front of Probot also answer an oversized body 413 before reading it
+// and keep a refused payload out of the logs. `probot run` cannot (Probot's own
+// middleware reads the body first); that is documented, not tested here.
+import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { FakeGitHub } from "../../src/simulator/fake-github.js";
+import { FakeModal } from "../../src/simulator/fake-modal.js";
+import { startModalGrpcServer, type ModalGrpcServer } from "../../src/simulator/modal-grpc-server.js";
+import { appEnv, eventually } from "../support/app-harness.js";
+import { freePort } from "../support/free-port.js";
+
+const TIMEOUT_MS = 60_000;
+
+const MODES = {
+  "npm start": [path.resolve("dist/main.js")],
+  "npx probot run ./dist/index.js": [path.resolve("node_modules/probot/bin/probot.js"), "run", path.resolve("dist/index.js")],
+  "createNodeMiddleware in a bare node:http server": [path.resolve("examples/node-middleware-server.js")],
+} as const;
+type Mode = keyof typeof MODES;
+const GUARDED: Mode[] = ["npm start", "createNodeMiddleware in a bare node:http server"];
+
+const MARKER = "REFUSED-PAYLOAD-MARKER";
+
+let github: FakeGitHub;
+let modal: FakeModal;
+let grpc: ModalGrpcServer;
+let child: { process: ChildProcess; output: () => string; exited: Promise<number | null> } | undefined;
+
+beforeEach(async () => {
+  github = await FakeGitHub.start();
+  modal = new FakeModal();
+  grpc = await startModalGrpcServer(modal);
+  const installation = github.addInstallation({ account: "octo-org", accountType: "Organization" });
+  github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+});
+
+afterEach(async () => {
+  if (child && child.process.exitCode === null) {
+    child.process.kill("SIGKILL");
+    await child.exited;
+  }
+  child = undefined;
+  await grpc.close();
+  modal.close();
+  await github.close();
+});
+
+async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string }> {
+  const port = await freePort();
+  const env = {
+    ...appEnv(github, port, { MODAL_SERVER_URL: grpc.url, MODAL_TOKEN_ID: grpc.tokenId, MODAL_TOKEN_SECRET: grpc.tokenSecret }),
+    PATH: process.env.PATH!,
+    NO_SMEE_SETUP: "true",
+    RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
+  };
+  let output = "";
+  // A directory of its own: no .env is read from the repository.
+  const process_ = spawn(process.execPath, [...MODES[mode]], {
+    cwd: mkdtempSync(path.join(os.tmpdir(), "probot-mode-")),
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  process_.stdout!.on("data", (chunk) => (output += String(chunk)));
+  process_.stderr!.on("data", (chunk) => (output += String(chunk)));
+  const exited = new Promise<number | null>((resolve) => process_.on("exit", (code) => resolve(code)));
+  child = { process: process_, output: () => output, exited };
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(
+    async () => {
+      if (process_.exitCode !== null) throw new Error(`${mode} exited: ${output}`);
+      return (await fetch(`${url}/ping`).catch(() => undefined))?.status === 200;
+    },
+    `${mode} answers /ping`,
+    30_000,
+  );
+  const webhookUrl = `${url}/api/github/webhooks`;
+  github.webhookUrl = webhookUrl;
+  return { url, webhookUrl };
+}
+
+/** A POST that announces `length` bytes and sends none: the answer must come before the body. */
+function announce(url: string, headers: Record<string, string>, length: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = http.request(url, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", "content-length": String(length) },
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode);
+      req.destroy();
+    });
+    req.on("error", () => resolve(undefined));
+    req.flushHeaders();
+  });
+}
+
+describe.each(Object.keys(MODES) as Mode[])("%s", (mode) => {
+  test(
+    "serves a queued job end to end: one runner registration, one sandbox",
+    async () => {
+      await startMode(mode);
+      const job = github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] });
+      const delivery = await github.deliverWorkflowJob("queued", job);
+      expect(delivery.status).toBeLessThan(300);
+      await eventually(() => modal.running().length === 1, "a sandbox runs", 30_000);
+      expect(github.requests.filter((request) => request.route.endsWith("/generate-jitconfig") && request.status === 201)).toHaveLength(1);
+      expect(modal.running()[0]!.name).toContain(String(job.id));
+    },
+    TIMEOUT_MS,
+  );
+});
+
+describe.each(GUARDED)("%s: the App's guard stands in front of Probot", (mode) => {
+  test(
+    "a body announced over 25 MB is answered 413 before it is sent; a bad signature is refused and its payload never logged",
+    async () => {
+      const { webhookUrl } = await startMode(mode);
+      const headers = {
+        "x-github-event": "workflow_job",
+        "x-github-delivery": "too-large",
+        "x-hub-signature-256": "sha256=" + "0".repeat(64),
+      };
+      expect(await announce(webhookUrl, headers, 26 * 1024 * 1024)).toBe(413);
+
+      const refused = await github.deliverRaw("workflow_job", JSON.stringify({ action: "queued", marker: MARKER }), { signature: "wrong" });
+      expect(refused.status).toBe(400);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // let the log lines out
+      expect(child!.output()).not.toContain(MARKER);
+    },
+    TIMEOUT_MS,
+  );
+});
+
+test(
+  "npm start drains on SIGTERM and exits 0",
+  async () => {
+    await startMode("npm start");
+    child!.process.kill("SIGTERM");
+    expect(await child!.exited).toBe(0);
+  },
+  TIMEOUT_MS,
+);
