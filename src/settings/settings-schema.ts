@@ -58,8 +58,15 @@ export const SETTINGS = {
   WEBHOOK_SECRET: {
     standard: "probot",
     secret: true,
-    description: "The App's webhook secret; deliveries with a wrong signature are refused.",
-    schema: z.string().min(1),
+    description: "The App's webhook secret, at least 16 characters; deliveries with a wrong signature are refused.",
+    // A short secret can be guessed offline from one captured delivery's signature.
+    schema: z
+      .string()
+      .min(1)
+      .min(
+        16,
+        "must be at least 16 characters; rotate it: generate one (`openssl rand -hex 32`), paste it into the App's settings page on GitHub (Webhook secret), then set the same value here and restart",
+      ),
   },
   GHE_HOST: {
     standard: "probot",

@@ -193,3 +193,15 @@ describe("settings", () => {
     expect(message).not.toContain("as-very-secret-modal-token");
   });
 });
+
+test("a WEBHOOK_SECRET shorter than 16 characters is refused, with how to rotate it; the doctor's settings row says so", async () => {
+  const { checkSettings } = await import("../../src/doctor/check-settings.js");
+  const env = { ...complete, WEBHOOK_SECRET: "short-secret" };
+  expect(() => loadSettings(env)).toThrow(/WEBHOOK_SECRET: must be at least 16 characters; rotate it/);
+  expect(() => loadSettings(env)).not.toThrow(/short-secret/);
+  const { results } = checkSettings(env, process.cwd());
+  expect(results).toEqual([
+    expect.objectContaining({ status: "fail", detail: expect.stringContaining("WEBHOOK_SECRET: must be at least 16") }),
+  ]);
+  expect(() => loadSettings({ ...env, WEBHOOK_SECRET: "sixteen-chars-ok" })).not.toThrow();
+});
