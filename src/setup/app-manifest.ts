@@ -27,12 +27,15 @@ export interface ManifestChoices {
   webhookUrl: string;
   /** Our callback, which receives `?code=` after the App is created. */
   redirectUrl: string;
+  /** The App's homepage: its own page on GitHub (from the chosen name), not app.yml's. */
+  homepageUrl: string;
 }
 
 export function appManifest(appYml: AppYml, choices: ManifestChoices): Record<string, unknown> {
   return {
     ...appYml,
     name: choices.name,
+    url: choices.homepageUrl,
     public: appYml.public ?? false,
     hook_attributes: { url: choices.webhookUrl, active: true },
     redirect_url: choices.redirectUrl,

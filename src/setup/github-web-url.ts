@@ -15,3 +15,16 @@ export function newAppUrl(env: Env, org: string | undefined, state: string): str
   const owner = org ? `/organizations/${encodeURIComponent(org)}` : "";
   return `${githubWebUrl(env)}${owner}/settings/apps/new?state=${encodeURIComponent(state)}`;
 }
+
+/** GitHub's slug for an App name: lower case, each run of other characters one dash. */
+export function appSlug(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+}
+
+/** The App's public page, the manifest's homepage URL: github.com/apps/<slug>, or the Enterprise Server's github-apps/<slug>. */
+export function appHomepageUrl(env: Env, name: string): string {
+  return env.GHE_HOST ? `${githubWebUrl(env)}/github-apps/${appSlug(name)}` : `https://github.com/apps/${appSlug(name)}`;
+}

@@ -54,15 +54,15 @@ afterEach(async () => {
 
 async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string }> {
   const port = await freePort();
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...appEnv(github, port, { MODAL_SERVER_URL: grpc.url, MODAL_TOKEN_ID: grpc.tokenId, MODAL_TOKEN_SECRET: grpc.tokenSecret }),
     PATH: process.env.PATH!,
-    NO_SMEE_SETUP: "true",
+    NO_SMEE_SETUP: "true" as const,
     RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
   };
   let output = "";
   // A directory of its own: no .env is read from the repository.
-  const process_ = spawn(process.execPath, [...MODES[mode]], {
+  const process_: ChildProcess = spawn(process.execPath, [...MODES[mode]], {
     cwd: mkdtempSync(path.join(os.tmpdir(), "probot-mode-")),
     env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -3,6 +3,7 @@
 // callback writes `.env`; the next start reads `.env` (with the same loadDotenv
 // `npm start` uses) and serves a queued job. Everything happens in a fresh directory.
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { parseEnv } from "node:util";
@@ -56,7 +57,9 @@ test("setup page → GitHub's redirect with a code → .env written → the next
   const setupPort = await freePort();
   const setup = await start({ ...gheEnv, PORT: String(setupPort), LOG_LEVEL: "silent" }, { cwd: dir });
   servers.push(setup);
-  const page = await (await fetch(`http://127.0.0.1:${setupPort}/?name=acme-modal-runners`)).text();
+  const loaded = await fetch(`http://127.0.0.1:${setupPort}/?name=acme-modal-runners`);
+  const cookie = loaded.headers.get("set-cookie")!.split(";")[0]!; // the browser's: state is bound to it
+  const page = await loaded.text();
   const { action, manifest } = formOf(page);
   const state = new URL(action).searchParams.get("state")!;
   expect(action).toBe(`http://${github.host}/settings/apps/new?state=${state}`);
@@ -68,7 +71,7 @@ test("setup page → GitHub's redirect with a code → .env written → the next
   });
 
   // 2. GitHub created the App and sends the browser back with a one-time code.
-  const created = await fetch(`${manifest.redirect_url}?code=${manifestCode(github)}&state=${state}`);
+  const created = await fetch(`${manifest.redirect_url}?code=${manifestCode(github)}&state=${state}`, { headers: { cookie } });
   expect(created.status).toBe(200);
   const next = await created.text();
   expect(next).toContain(`http://${github.host}/apps/${github.appSlug}/installations/new`);
@@ -125,4 +128,109 @@ test("a callback without the state of this run's setup page writes nothing", asy
   expect(response.status).toBe(400);
   expect(() => statSync(path.join(dir, ".env"))).toThrow();
   expect(github.requests.filter((request) => request.route === "/app-manifests/{code}/conversions")).toHaveLength(0);
+});
+
+describe("the setup page trusts no one it did not meet", () => {
+  let port: number;
+  const conversions = () => github.requests.filter((request) => request.route === "/app-manifests/{code}/conversions");
+
+  beforeEach(async () => {
+    port = await freePort();
+    servers.push(await start({ GHE_HOST: github.host, GHE_PROTOCOL: "http", PORT: String(port), LOG_LEVEL: "silent" }, { cwd: dir }));
+  });
+
+  /** A GET with a Host header of our choosing (fetch does not let one set it). */
+  function getWithHost(pathAndQuery: string, host: string, cookie?: string): Promise<{ status: number; body: string; setCookie?: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: "127.0.0.1", port, path: pathAndQuery, headers: { host, ...(cookie ? { cookie } : {}) } }, (res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += String(chunk)));
+        res.on("end", () => resolve({ status: res.statusCode!, body, setCookie: res.headers["set-cookie"]?.[0] }));
+      });
+      req.on("error", reject);
+    });
+  }
+
+  async function loadPage(): Promise<{ state: string; cookie: string; homepage: string }> {
+    const loaded = await fetch(`http://127.0.0.1:${port}/probot?name=Acme%20Runners`);
+    expect(loaded.status).toBe(200);
+    const cookie = loaded.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/HttpOnly/);
+    const { action, manifest } = formOf(await loaded.text());
+    return { state: new URL(action).searchParams.get("state")!, cookie: cookie.split(";")[0]!, homepage: manifest.url };
+  }
+
+  test("a foreign Host (DNS rebinding) gets no page and no state", async () => {
+    const foreign = await getWithHost("/", `attacker.example:${port}`);
+    expect(foreign.status).toBe(421);
+    expect(foreign.setCookie).toBeUndefined();
+    expect(foreign.body).not.toMatch(/state=/);
+    expect((await getWithHost("/", `localhost:${port}`)).status).toBe(200);
+    expect((await getWithHost("/", `[::1]:${port}`)).status).toBe(200);
+  });
+
+  test("the manifest's homepage is the chosen App's own page on GitHub", async () => {
+    const { homepage } = await loadPage();
+    expect(homepage).toBe(`http://${github.host}/github-apps/acme-runners`);
+  });
+
+  test("a state is bound to the browser that loaded the page, and used once; a second callback cannot rewrite .env", async () => {
+    const first = await loadPage();
+    const second = await loadPage();
+    // Another browser (no cookie, or another page's cookie) cannot use the state.
+    expect((await fetch(`http://127.0.0.1:${port}/setup/callback?code=${manifestCode(github)}&state=${first.state}`)).status).toBe(400);
+    const crossed = await fetch(`http://127.0.0.1:${port}/setup/callback?code=${manifestCode(github)}&state=${first.state}`, {
+      headers: { cookie: second.cookie },
+    });
+    expect(crossed.status).toBe(400);
+    expect(conversions()).toHaveLength(0);
+
+    const created = await fetch(`http://127.0.0.1:${port}/setup/callback?code=${manifestCode(github)}&state=${first.state}`, {
+      headers: { cookie: first.cookie },
+    });
+    expect(created.status).toBe(200);
+    const written = readFileSync(path.join(dir, ".env"), "utf8");
+
+    // Replayed, or with the other page's own state: the page has stopped serving.
+    const replayed = await fetch(`http://127.0.0.1:${port}/setup/callback?code=${manifestCode(github)}&state=${first.state}`, {
+      headers: { cookie: first.cookie },
+    });
+    const other = await fetch(`http://127.0.0.1:${port}/setup/callback?code=${manifestCode(github)}&state=${second.state}`, {
+      headers: { cookie: second.cookie },
+    });
+    expect([replayed.status, other.status]).toEqual([410, 410]);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(410);
+    expect(readFileSync(path.join(dir, ".env"), "utf8")).toBe(written);
+    expect(conversions()).toHaveLength(1);
+  });
+
+  test("a replayed state is refused even before credentials are written", async () => {
+    const page = await loadPage();
+    github.failNext({ method: "POST", route: "/app-manifests/{code}/conversions" }, { status: 500 });
+    const url = `http://127.0.0.1:${port}/setup/callback?code=${manifestCode(github)}&state=${page.state}`;
+    const failed = await fetch(url, { headers: { cookie: page.cookie } });
+    expect(failed.status).toBe(502);
+    expect(await failed.text()).toContain("GitHub answered 500");
+    expect((await fetch(url, { headers: { cookie: page.cookie } })).status).toBe(400);
+    expect(conversions()).toHaveLength(1);
+    expect(() => statSync(path.join(dir, ".env"))).toThrow();
+  });
+});
+
+test("when GitHub cannot be reached, the callback says so, quickly", async () => {
+  const closedPort = await freePort(); // nothing listens there
+  const port = await freePort();
+  servers.push(
+    await start({ GHE_HOST: `127.0.0.1:${closedPort}`, GHE_PROTOCOL: "http", PORT: String(port), LOG_LEVEL: "silent" }, { cwd: dir }),
+  );
+  const loaded = await fetch(`http://127.0.0.1:${port}/`);
+  const cookie = loaded.headers.get("set-cookie")!.split(";")[0]!;
+  const state = new URL(formOf(await loaded.text()).action).searchParams.get("state")!;
+  const startedAt = Date.now();
+  const answer = await fetch(`http://127.0.0.1:${port}/setup/callback?code=any&state=${state}`, { headers: { cookie } });
+  expect(Date.now() - startedAt).toBeLessThan(5_000);
+  expect(answer.status).toBe(502);
+  const page = await answer.text();
+  expect(page).toContain("GitHub could not be reached (");
+  expect(page).not.toContain("GitHub answered");
 });
