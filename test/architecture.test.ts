@@ -60,3 +60,9 @@ test("model/ and lib/ import nothing from the project but each other's own files
   const leaves = imports.filter(({ from, to }) => ["model", "lib"].includes(roomOf(from)) && roomOf(to) !== roomOf(from));
   expect(leaves.map(({ from, to }) => `${from} → ${to}`)).toEqual([]);
 });
+
+test("a job enters the App only through app.on(...): src/index.ts is the one caller of the webhook handlers", () => {
+  const callers = sourceFiles("src").filter((file) => /\.handle(WorkflowJob|Installation)\b/.test(readFileSync(file, "utf8")));
+  expect(callers).toEqual([path.join("src", "index.ts")]);
+  expect(readFileSync(path.join("src", "index.ts"), "utf8")).toMatch(/app\.on\(\["workflow_job\.queued"/);
+});

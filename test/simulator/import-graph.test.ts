@@ -24,8 +24,8 @@ function staticGraph(entry: string): { files: Set<string>; packages: Set<string>
   return { files, packages };
 }
 
-test("the App's entry point does not load the simulator", () => {
-  const { files } = staticGraph("src/main.ts");
+test.each(["src/main.ts", "src/index.ts"])("the App's entry point %s does not load the simulator", (entry) => {
+  const { files } = staticGraph(entry);
   expect([...files].filter((file) => file.startsWith(path.join("src", "simulator")) || file.startsWith(path.join("src", "demo")))).toEqual(
     [],
   );
