@@ -9,7 +9,6 @@ import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeReque
 import type { JobRef } from "../../src/model/job.js";
 import type { Caps, RunnerProfile } from "../../src/model/runner-profile.js";
 import type { JobPlan } from "../../src/policy/job-policy.js";
-import { eventually } from "../support/app-harness.js";
 import { ManualClock, flush } from "../support/manual-clock.js";
 
 const INSTALLATION = 7;
@@ -64,7 +63,7 @@ function setup(options: Setup = {}) {
     capacity,
     modal,
     log: pino({ level: "silent" }),
-    now: clock.now,
+    clock,
     onOutcome: (record) => records.push(record),
   });
   const kinds = (jobId?: number) => records.filter((record) => jobId === undefined || record.job.id === jobId).map((record) => record.kind);
@@ -148,7 +147,9 @@ test("a redelivery while the job is being served starts no second attempt", asyn
   const { dispatcher, served } = setup({ serve: (j, r) => new Promise((resolve) => (finish = () => resolve(started(j, r)))) });
   const queued = job();
   expect(dispatcher.enqueue(queued)).toBe(true);
-  await eventually(() => served.length === 1, "the attempt runs");
+  await flush();
+  expect(served).toHaveLength(1);
+  expect(dispatcher.jobState(queued.id)?.state).toBe("registering");
   expect(dispatcher.enqueue(queued)).toBe(false);
   finish();
   await dispatcher.idle();
@@ -186,7 +187,7 @@ test("over a cap, jobs wait and start oldest first, one per freed slot", async (
 
 test("retry-later: the job stays active (no second attempt meanwhile) and is looked at again", async () => {
   let first = true;
-  const { dispatcher, served, kinds } = setup({
+  const { dispatcher, served, kinds, clock } = setup({
     serve: async (j, r) => {
       if (!first) return started(j, r);
       first = false;
@@ -201,9 +202,12 @@ test("retry-later: the job stays active (no second attempt meanwhile) and is loo
   const queued = job();
   dispatcher.enqueue(queued);
   await dispatcher.idle();
+  expect(dispatcher.jobState(queued.id)).toMatchObject({ state: "waiting", for: "retry" });
   expect(dispatcher.enqueue(queued)).toBe(false);
-  await eventually(() => served.length === 2, "the job is looked at again");
+  expect(served).toHaveLength(1);
+  await clock.advance(1);
   await dispatcher.idle();
+  expect(served).toHaveLength(2);
   expect(kinds()).toEqual(["retry-later", "started"]);
   expect(dispatcher.enqueue(queued)).toBe(true);
 });
@@ -256,7 +260,8 @@ test("dispatching(since): jobs in flight, and those whose dispatch ended at or a
   const { dispatcher, clock, served } = setup({ serve: (j, r) => new Promise((resolve) => (finish = () => resolve(started(j, r)))) });
   const queued = job();
   dispatcher.enqueue(queued);
-  await eventually(() => served.length === 1, "the attempt runs");
+  await flush();
+  expect(served).toHaveLength(1);
   expect(dispatcher.dispatching(clock.now() + 1_000_000)).toEqual([queued.id]);
   await clock.advance(5_000);
   const endedAt = clock.now();
