@@ -297,8 +297,8 @@ export class Dispatcher {
             this.#wait(state, "capacity", `cap reached: ${reservation.cap}`);
             continue;
           }
-          this.#start(state);
           this.#queue.served(installationId);
+          this.#start(state);
           held.delete(installationId);
           progress = true;
           break;

@@ -25,17 +25,22 @@ export function budgetRoom(headroom: BudgetHeadroom, registering: number, now: n
   return { room: true };
 }
 
+/** Installations whose last turn is remembered. */
+const MAX_REMEMBERED_TURNS = 10_000;
+
 /**
  * Per-key queues, each kept in `order`, and the keys in round-robin order: the key
  * served longest ago comes first (serving a key moves it to the back).
  */
 export class FairQueue<T extends { id: number }> {
   /**
-   * In turn order: a Map keeps insertion order, and `served` re-inserts. Each queue
-   * is an array read from `head` on: the oldest leaves first, and moving a long
-   * array's elements for that would cost a copy of the queue per start.
+   * Each queue is an array read from `head` on: the oldest leaves first, and moving
+   * a long array's elements for that would cost a copy of the queue per start.
    */
   readonly #queues = new Map<number, { items: T[]; head: number }>();
+  /** When each key was last given a slot (a counter), in that order. */
+  readonly #servedAt = new Map<number, number>();
+  #tick = 0;
   #size = 0;
 
   constructor(private readonly order: (a: T, b: T) => number) {}
@@ -68,9 +73,9 @@ export class FairQueue<T extends { id: number }> {
     return true;
   }
 
-  /** Keys with waiting items, whose turn is first coming first. */
+  /** Keys with waiting items, whose turn is first coming first: never served, then served longest ago. */
   turns(): number[] {
-    return [...this.#queues.keys()];
+    return [...this.#queues.keys()].sort((a, b) => (this.#servedAt.get(a) ?? -1) - (this.#servedAt.get(b) ?? -1));
   }
 
   /** One key's items, in order (a walk of the live queue: stop walking once you add or remove). */
@@ -85,12 +90,17 @@ export class FairQueue<T extends { id: number }> {
     for (const key of this.#queues.keys()) yield* this.items(key);
   }
 
-  /** `key` got a slot: its next turn comes after every other key's. */
+  /** `key` got a slot: its next turn comes after every other key's (even if its queue empties meanwhile). */
   served(key: number): void {
-    const queue = this.#queues.get(key);
-    if (!queue) return;
-    this.#queues.delete(key);
-    this.#queues.set(key, queue);
+    this.#servedAt.delete(key);
+    this.#servedAt.set(key, ++this.#tick);
+    // Forget the turns of keys long idle (a key never served counts as served longest ago anyway).
+    if (this.#servedAt.size > MAX_REMEMBERED_TURNS) {
+      for (const idle of this.#servedAt.keys()) {
+        if (this.#servedAt.size <= MAX_REMEMBERED_TURNS / 2) break;
+        if (!this.#queues.has(idle)) this.#servedAt.delete(idle);
+      }
+    }
   }
 
   /** The index just after the last item ordered at or before `item` (binary search). */

@@ -10,13 +10,15 @@ import type { JobRef } from "../../src/model/job.js";
 import type { Caps, RunnerProfile } from "../../src/model/runner-profile.js";
 import type { JobPlan } from "../../src/policy/job-policy.js";
 import { ManualClock, flush } from "../support/manual-clock.js";
+import { GITHUB_SECONDARY_LIMITS } from "../../src/github/installation-budget.js";
+import { RequestBudgets } from "../../src/github/request-budgets.js";
 
 const INSTALLATION = 7;
 const profile = { name: "default", labels: ["modal"] } as RunnerProfile;
 const noCaps: Caps = { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} };
 
 let nextId = 1;
-function job(o: { createdAt?: string; repo?: string } = {}): JobRef {
+function job(o: { createdAt?: string; repo?: string; installationId?: number } = {}): JobRef {
   const id = nextId++;
   return {
     id,
@@ -25,7 +27,7 @@ function job(o: { createdAt?: string; repo?: string } = {}): JobRef {
     labels: ["modal"],
     createdAt: o.createdAt ?? new Date(1_700_000_000_000 + id * 1000).toISOString(),
     repository: { id: 1, owner: "octo-org", name: o.repo ?? "app", ownerType: "Organization", private: true, visibility: "private" },
-    installationId: INSTALLATION,
+    installationId: o.installationId ?? INSTALLATION,
   };
 }
 
@@ -38,6 +40,9 @@ const started = (target: JobRef, request: ServeRequest): ServeOutcome => ({
 
 interface Setup {
   caps?: Caps;
+  concurrency?: number;
+  /** Each installation's GitHub budget (its points per window). */
+  budgetPoints?: number;
   plan?: (job: JobRef) => Promise<JobPlan>;
   serve?: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
 }
@@ -45,6 +50,7 @@ interface Setup {
 function setup(options: Setup = {}) {
   const clock = new ManualClock();
   const capacity = new Capacity(clock.now);
+  const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, capacity: options.budgetPoints ?? 900 }, clock);
   const records: OutcomeRecord[] = [];
   const served: Array<{ jobId: number; request: ServeRequest }> = [];
   const modal = {
@@ -54,7 +60,8 @@ function setup(options: Setup = {}) {
     whenAvailable: () => new Promise<void>((resolve) => (modal.recover = resolve)),
   };
   const dispatcher = new Dispatcher({
-    concurrency: 4,
+    concurrency: options.concurrency ?? 4,
+    budgets,
     plan: options.plan ?? (async () => ({ profile, caps: options.caps ?? noCaps })),
     serve: async (target, request) => {
       served.push({ jobId: target.id, request });
@@ -67,7 +74,7 @@ function setup(options: Setup = {}) {
     onOutcome: (record) => records.push(record),
   });
   const kinds = (jobId?: number) => records.filter((record) => jobId === undefined || record.job.id === jobId).map((record) => record.kind);
-  return { clock, capacity, dispatcher, records, served, modal, kinds };
+  return { clock, capacity, budgets, dispatcher, records, served, modal, kinds };
 }
 
 describe("what one attempt's outcome leaves behind", () => {
@@ -294,5 +301,69 @@ describe("bounded memories (weeks of jobs must not grow memory)", () => {
     await dispatcher.idle();
     expect(kinds(first.id)).toEqual(["refused", "refused"]);
     expect(kinds()).toHaveLength(MANY + 2);
+  });
+});
+
+describe("fair share across installations", () => {
+  const JOB_POINTS = 6;
+
+  /** A serve that pays for the job look-up and the JIT config from the job's installation budget, as serveJob does. */
+  function serveThroughBudget(budgets: () => RequestBudgets) {
+    return async (target: JobRef, request: ServeRequest): Promise<ServeOutcome> => {
+      const release = await budgets().of(target.installationId).acquire(JOB_POINTS);
+      release();
+      request.onRegistered?.(`modal-${target.id}-${request.attempt}`);
+      return started(target, request);
+    };
+  }
+
+  test("jobs waiting on their installation's budget hold no slot: another installation's job starts at once", async () => {
+    let budgets!: RequestBudgets;
+    const world = setup({ concurrency: 2, budgetPoints: 2 * JOB_POINTS, serve: serveThroughBudget(() => budgets) });
+    budgets = world.budgets;
+    const { dispatcher, clock, served } = world;
+    const burst = Array.from({ length: 10 }, () => job({ installationId: 1 }));
+    for (const queued of burst) dispatcher.enqueue(queued);
+    await flush();
+    // The budget pays for two registrations a window: two start, the others wait for it.
+    expect(served.map((entry) => entry.jobId)).toEqual(burst.slice(0, 2).map((queued) => queued.id));
+    expect(burst.slice(2).map((queued) => dispatcher.jobState(queued.id))).toEqual(
+      burst.slice(2).map(() => expect.objectContaining({ state: "waiting", for: "budget" })),
+    );
+
+    const other = job({ installationId: 2 });
+    dispatcher.enqueue(other);
+    await flush();
+    expect(served.map((entry) => entry.jobId)).toContain(other.id);
+    expect(dispatcher.jobState(other.id)).toMatchObject({ state: "running", sandboxId: `sb-${other.id}` });
+    expect(clock.now() - dispatcher.jobState(other.id)!.enqueuedAt).toBe(0);
+
+    // One window later the burst goes on, oldest first, at the budget's pace.
+    await clock.advance(GITHUB_SECONDARY_LIMITS.windowMs);
+    expect(served.map((entry) => entry.jobId)).toEqual([...burst.slice(0, 2), other, ...burst.slice(2, 4)].map((queued) => queued.id));
+    await clock.advance(4 * GITHUB_SECONDARY_LIMITS.windowMs);
+    await dispatcher.idle();
+    expect(served).toHaveLength(11);
+  });
+
+  test("free slots go round-robin: each installation gets one before any gets a second", async () => {
+    let finish: Array<() => void> = [];
+    const world = setup({
+      concurrency: 1,
+      serve: (target, request) => new Promise((resolve) => finish.push(() => resolve(started(target, request)))),
+    });
+    const { dispatcher, served } = world;
+    const first = [job({ installationId: 1 }), job({ installationId: 1 }), job({ installationId: 1 })];
+    const second = [job({ installationId: 2 }), job({ installationId: 2 })];
+    const third = [job({ installationId: 3 })];
+    for (const queued of [...first, ...second, ...third]) dispatcher.enqueue(queued);
+    for (let i = 0; i < 6; i++) {
+      await flush();
+      const next = finish;
+      finish = [];
+      next.forEach((done) => done());
+    }
+    await dispatcher.idle();
+    expect(served.map((entry) => entry.jobId)).toEqual([first[0], second[0], third[0], first[1], second[1], first[2]].map((j) => j!.id));
   });
 });
