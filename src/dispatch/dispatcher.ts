@@ -142,7 +142,7 @@ export class Dispatcher {
 
   /** Resolves when no job is being planned, served or queued for a slot (jobs waiting for a cap, Modal or a retry aside). */
   idle(): Promise<void> {
-    if (this.#busy === 0) return Promise.resolve();
+    if (this.#busy === 0 || this.#stopped) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -194,10 +194,12 @@ export class Dispatcher {
     return jobs;
   }
 
+  /** Starts nothing more (jobs already being served finish); whoever waits for idle() stops waiting. */
   stop(): void {
     this.#stopped = true;
     if (this.#budgetWake) this.options.clock.clearTimeout(this.#budgetWake.handle);
     this.#budgetWake = undefined;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /**
