@@ -45,7 +45,11 @@ test("500 jobs of one org, then one of another: the other org's sandbox is creat
   const burst = Array.from({ length: 500 }, () => world.github.queueJob({ owner: "big-org", repo: "app", labels: ["modal"] }));
   await Promise.all(burst.map((job) => world.github.deliverWorkflowJob("queued", job)));
   // The burst has spent its window: its next jobs wait on its own budget.
-  await eventually(() => burst.filter((job) => createdAt(`modal-${job.id}-0`) !== undefined).length >= 100, "the burst is under way");
+  await eventually(
+    () => burst.filter((job) => createdAt(`modal-${job.id}-0`) !== undefined).length >= 100,
+    "the burst is under way",
+    30_000,
+  );
 
   const other = world.github.queueJob({ owner: "small-org", repo: "api", labels: ["modal"] });
   const deliveredAt = Date.now();
@@ -58,4 +62,4 @@ test("500 jobs of one org, then one of another: the other org's sandbox is creat
   // The burst was still waiting on its budget (otherwise this proves nothing).
   expect(burstServed).toBeLessThan(500);
   expect(burst.filter((job) => app.parts.dispatcher.jobState(job.id)?.state === "waiting").length).toBeGreaterThan(0);
-}, 60_000);
+}, 120_000);
