@@ -367,3 +367,20 @@ describe("fair share across installations", () => {
     expect(served.map((entry) => entry.jobId)).toEqual([first[0], second[0], third[0], first[1], second[1], first[2]].map((j) => j!.id));
   });
 });
+
+test("a job a cap holds back does not hold back the jobs of its installation that fit", async () => {
+  const gpu = { name: "gpu", labels: ["modal", "gpu"] } as RunnerProfile;
+  const { dispatcher, served, records } = setup({
+    plan: async (target) => ({ profile: target.labels.includes("gpu") ? gpu : profile, caps: { ...noCaps, perProfile: { gpu: 1 } } }),
+  });
+  const first = { ...job(), labels: ["modal", "gpu"] };
+  const second = { ...job(), labels: ["modal", "gpu"] };
+  const plain = job();
+  for (const queued of [first, second, plain]) dispatcher.enqueue(queued);
+  await dispatcher.idle();
+  expect(served.map((entry) => entry.jobId)).toEqual([first.id, plain.id]);
+  expect(dispatcher.jobState(second.id)).toMatchObject({ state: "waiting", for: "capacity", reason: "cap reached: per profile gpu (1/1)" });
+  expect(records.filter((record) => record.kind === "waiting")).toEqual([
+    expect.objectContaining({ job: second, waitingFor: "capacity", profile: "gpu", attempt: 0 }),
+  ]);
+});
