@@ -2,7 +2,6 @@
 // world it talks to (RuntimeIo), and owns their life: start, idle, drain, stop.
 // It knows nothing of HTTP servers or Probot's app functions: the app function
 // (index.ts) and the CLI call it.
-import { repositoryKey } from "./model/job.js";
 import { describeRunnerConfig } from "./config/describe-runner-config.js";
 import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
@@ -11,6 +10,7 @@ import { OrphanSightings } from "./dispatch/orphan-sightings.js";
 import { serveJob } from "./dispatch/serve-job.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/runner-scope.js";
+import { systemClock, type Clock } from "./lib/clock.js";
 import { Fleet } from "./modal/fleet.js";
 import { Observability } from "./observability.js";
 import { JobPolicy } from "./policy/job-policy.js";
@@ -25,6 +25,7 @@ export type Runtime = ReturnType<typeof assemble>;
 
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
+  const clock: Clock = { ...systemClock, now };
   const { config } = settings.runner;
   const fleet = new Fleet(
     io.modal,
@@ -40,35 +41,18 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   // The first pass looks back an hour: deliveries that failed while this process
   // was down or restarting (older ones are a full sweep's job).
   const redeliveries = createRedeliveryState(now(), 3_600_000);
-  const observability = new Observability({
-    config,
-    dispatcher: () => dispatcher,
-    sandboxesCounted: () => capacity.size,
-    budgets: io.budgets,
-    breaker: () => fleet.breaker,
-    directory,
-    log: log.child({ component: "cost" }),
-    now,
-  });
-  const { metrics } = observability;
-  const guard = new AssignmentGuard({
-    policy,
-    fleet,
-    log: log.child({ component: "policy" }),
-    onOutcome: (outcome) => metrics.guard(outcome),
-  });
-
   /** Why Modal cannot take sandboxes now (its breaker is open), or undefined. */
   const modalUnavailable = () => {
     const breaker = fleet.breaker.state();
     return breaker.state === "open" ? breaker.reason : undefined;
   };
 
-  const dispatcher: Dispatcher = new Dispatcher({
+  const dispatcher = new Dispatcher({
     concurrency: settings.dispatch.concurrency,
     log: log.child({ component: "dispatch" }),
-    now,
+    clock,
     capacity,
+    budgets: io.budgets,
     modal: { unavailable: modalUnavailable, whenAvailable: () => fleet.breaker.whenClosed() },
     plan: (job) => policy.plan(job),
     onOutcome: (record) => observability.outcome(record),
@@ -88,6 +72,24 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       ),
   });
 
+  const observability = new Observability({
+    config,
+    dispatcher: () => dispatcher,
+    sandboxesCounted: () => capacity.size,
+    budgets: io.budgets,
+    breaker: () => fleet.breaker,
+    directory,
+    log: log.child({ component: "cost" }),
+    now,
+  });
+  const { metrics } = observability;
+  const guard = new AssignmentGuard({
+    policy,
+    fleet,
+    log: log.child({ component: "policy" }),
+    onOutcome: (outcome) => metrics.guard(outcome),
+  });
+
   const reconciler = new Reconciler({
     fleet,
     octokitFor: (installationId) => github.installation(installationId, "reconcile"),
@@ -105,15 +107,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     },
     observed: (world) => {
       observability.observed(world);
-      capacity.observe(
-        world.sandboxes.map((sandbox) => ({
-          name: sandbox.name,
-          installationId: sandbox.installationId ?? 0,
-          repository: repositoryKey(sandbox.repository ?? ""),
-          profile: sandbox.profile ?? "",
-        })),
-        world.now,
-      );
+      capacity.observe(world.sandboxes, world.now);
       dispatcher.pump();
     },
     wanted: (job) => policy.screen(job).serve,

@@ -114,6 +114,8 @@ export interface ProfileDefaults {
   timeoutMs: number;
   /** Build arguments for profile Dockerfiles (docker/runner/versions.env). */
   buildArgs?: Record<string, string>;
+  /** Caps that apply unless the file's `caps` sets them (CAP_TOTAL, CAP_PER_INSTALLATION). */
+  caps?: { total?: number; perInstallation?: number };
 }
 
 /** `profiles.a.network.allow (entry 7)`: keys joined, list positions counted from 1. */
@@ -197,7 +199,7 @@ export function defaultRunnerConfig(defaults: ProfileDefaults): RunnerConfig {
         maxSandboxes: undefined,
       },
     ],
-    caps: { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} },
+    caps: { total: defaults.caps?.total, perInstallation: defaults.caps?.perInstallation, perRepository: undefined, perProfile: {} },
     prices: {},
   };
 }
@@ -288,7 +290,12 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
   const perProfile = Object.fromEntries(
     profiles.flatMap((profile) => (profile.maxSandboxes === undefined ? [] : [[profile.name, profile.maxSandboxes]])),
   );
-  const result: Caps = { total: caps.total, perInstallation: caps.perInstallation, perRepository: caps.perRepository, perProfile };
+  const result: Caps = {
+    total: caps.total ?? defaults.caps?.total,
+    perInstallation: caps.perInstallation ?? defaults.caps?.perInstallation,
+    perRepository: caps.perRepository,
+    perProfile,
+  };
   const overrides: Prices = {
     ...(prices.cpu_per_core_second !== undefined && { cpuPerCoreSecond: prices.cpu_per_core_second }),
     ...(prices.memory_per_gib_second !== undefined && { memoryPerGiBSecond: prices.memory_per_gib_second }),

@@ -1,10 +1,15 @@
 // Concurrency caps: how many sandboxes may run at once, globally, per installation,
-// per repository and per profile. The count is Modal's list of our sandboxes (each
-// reconcile pass refreshes it), plus what this replica started since, plus the
-// dispatches in flight here. Several replicas each count the others' sandboxes only
-// from the last list, so together they may overshoot a cap briefly, by at most what
-// they start between two passes.
-import { sameTenant } from "../model/job.js";
+// per repository, per profile (all installations) and per profile within one
+// installation (an org's own policy file). The count is Modal's list of our
+// sandboxes (each reconcile pass refreshes it), plus what this replica started
+// since, plus the dispatches in flight here. Several replicas each count the others'
+// sandboxes only from the last list, so together they may overshoot a cap briefly,
+// by at most what they start between two passes.
+//
+// The counts are kept per key as sandboxes come and go, so a check costs the same
+// whether ten or ten thousand sandboxes run (a pump checks every waiting job).
+// `reserve` and `release` are the one place a cap slot is taken and given back.
+import { repositoryKey, sameTenant } from "../model/job.js";
 import type { Caps } from "../model/runner-profile.js";
 
 export interface Placement {
@@ -14,9 +19,55 @@ export interface Placement {
   profile: string;
 }
 
+/** A sandbox as a reconcile pass lists it: its tags may be missing (not ours, or older). */
+export interface ListedSandbox {
+  name: string;
+  installationId: number | undefined;
+  repository: string | undefined;
+  profile: string | undefined;
+}
+
 interface Counted extends Placement {
   /** When this replica started it (epoch ms); undefined when it came from a list. */
   startedAt: number | undefined;
+}
+
+export type Reservation = { reserved: true } | { reserved: false; cap: string };
+
+/** Where a listed sandbox counts: a sandbox without tags still counts toward the total. */
+export function placementOf(sandbox: ListedSandbox): Placement {
+  return {
+    installationId: sandbox.installationId ?? 0,
+    repository: repositoryKey(sandbox.repository ?? ""),
+    profile: sandbox.profile ?? "",
+  };
+}
+
+/** The counters one placement adds to (the key of each cap it is counted under). */
+function keysOf(placement: Placement): string[] {
+  return [
+    "total",
+    `i:${placement.installationId}`,
+    `r:${placement.repository}`,
+    `p:${placement.profile}`,
+    `ip:${placement.installationId}:${placement.profile}`,
+  ];
+}
+
+/** The caps that apply to a placement, with their counter keys; pure. */
+export function capChecks(caps: Caps, placement: Placement): Array<{ cap: string; limit: number | undefined; key: string }> {
+  const [total, installation, repository, profile, installationProfile] = keysOf(placement) as [string, string, string, string, string];
+  return [
+    { cap: "total", limit: caps.total, key: total },
+    { cap: "per installation", limit: caps.perInstallation, key: installation },
+    { cap: "per repository", limit: caps.perRepository, key: repository },
+    { cap: `per profile ${placement.profile}`, limit: caps.perProfile[placement.profile], key: profile },
+    {
+      cap: `per profile ${placement.profile} in this installation`,
+      limit: caps.perInstallationProfile?.[placement.profile],
+      key: installationProfile,
+    },
+  ];
 }
 
 export class Capacity {
@@ -24,45 +75,46 @@ export class Capacity {
   readonly #running = new Map<string, Counted>();
   /** Dispatches in flight here, by job id. */
   readonly #reserved = new Map<number, Placement>();
+  /** Running plus reserved, per cap key. */
+  readonly #counts = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Replaces the count with a fresh list from Modal, taken at `listedAt`. */
-  observe(sandboxes: Array<{ name: string } & Placement>, listedAt: number): void {
+  observe(sandboxes: ListedSandbox[], listedAt: number): void {
     const startedSince = [...this.#running].filter(([, counted]) => counted.startedAt !== undefined && counted.startedAt >= listedAt);
+    for (const counted of this.#running.values()) this.#count(counted, -1);
     this.#running.clear();
-    for (const sandbox of sandboxes) this.#running.set(sandbox.name, { ...sandbox, startedAt: undefined });
-    for (const [name, counted] of startedSince) this.#running.set(name, counted);
+    for (const sandbox of sandboxes) this.#run(sandbox.name, { ...placementOf(sandbox), startedAt: undefined });
+    for (const [name, counted] of startedSince) this.#run(name, counted);
   }
 
   /** Reserves a slot for the job unless a cap is reached; returns the cap that is. */
-  reserve(jobId: number, placement: Placement, caps: Caps): { reserved: true } | { reserved: false; cap: string } {
+  reserve(jobId: number, placement: Placement, caps: Caps): Reservation {
     if (this.#reserved.has(jobId)) return { reserved: true };
-    const all = [...this.#running.values(), ...this.#reserved.values()];
-    const count = (same: (other: Placement) => boolean) => all.filter(same).length;
-    const checks: Array<[string, number | undefined, number]> = [
-      ["total", caps.total, all.length],
-      ["per installation", caps.perInstallation, count((other) => other.installationId === placement.installationId)],
-      ["per repository", caps.perRepository, count((other) => other.repository === placement.repository)],
-      [`per profile ${placement.profile}`, caps.perProfile[placement.profile], count((other) => other.profile === placement.profile)],
-    ];
-    for (const [cap, limit, used] of checks) {
+    for (const { cap, limit, key } of capChecks(caps, placement)) {
+      const used = this.#counts.get(key) ?? 0;
       if (limit !== undefined && used >= limit) return { reserved: false, cap: `${cap} (${used}/${limit})` };
     }
     this.#reserved.set(jobId, placement);
+    this.#count(placement, +1);
     return { reserved: true };
   }
 
   /** The reserved job's sandbox now runs. */
   started(jobId: number, sandboxName: string): void {
     const placement = this.#reserved.get(jobId);
-    this.#reserved.delete(jobId);
-    if (placement) this.#running.set(sandboxName, { ...placement, startedAt: this.now() });
+    if (!placement) return;
+    this.release(jobId);
+    this.#run(sandboxName, { ...placement, startedAt: this.now() });
   }
 
   /** The reserved job needs no sandbox after all (served already, no longer queued, failed). */
   release(jobId: number): void {
+    const placement = this.#reserved.get(jobId);
+    if (!placement) return;
     this.#reserved.delete(jobId);
+    this.#count(placement, -1);
   }
 
   /** Sandboxes counted (running and reserved). */
@@ -79,6 +131,23 @@ export class Capacity {
    */
   ended(sandboxName: string, installationId: number, repository?: string): void {
     const counted = this.#running.get(sandboxName);
-    if (counted && sameTenant(counted, { installationId, repository })) this.#running.delete(sandboxName);
+    if (!counted || !sameTenant(counted, { installationId, repository })) return;
+    this.#running.delete(sandboxName);
+    this.#count(counted, -1);
+  }
+
+  #run(name: string, counted: Counted): void {
+    const before = this.#running.get(name);
+    if (before) this.#count(before, -1);
+    this.#running.set(name, counted);
+    this.#count(counted, +1);
+  }
+
+  #count(placement: Placement, delta: number): void {
+    for (const key of keysOf(placement)) {
+      const next = (this.#counts.get(key) ?? 0) + delta;
+      if (next > 0) this.#counts.set(key, next);
+      else this.#counts.delete(key);
+    }
   }
 }

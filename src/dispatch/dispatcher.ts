@@ -1,18 +1,28 @@
-// Runs `serveJob` for queued jobs after the webhook has been answered: one attempt
-// at a time per job, concurrency caps, delayed retries when asked for, and one log
-// line per outcome. A job waits, oldest first, while a cap is reached or while Modal
-// is unavailable (its circuit breaker is open); a registration minted before Modal
-// failed stays with the waiting job and is reused. Jobs that could not be served
-// are kept for the reconciler (a cache: it also rediscovers them from GitHub).
-import PQueue from "p-queue";
+// Runs `serveJob` for queued jobs after the webhook has been answered, and writes
+// each job's life down in one place: a JobState per job (job-state.ts) in one
+// bounded map (job-book.ts). A job is planned (policy: profile and caps), then waits
+// in its installation's queue; free dispatch slots go round-robin to installations
+// whose GitHub request budget has room (fair-share.ts), oldest job first within an
+// installation, each job only once a cap slot is reserved for it and while Modal
+// can take sandboxes (its circuit breaker is closed). A registration minted before
+// Modal failed stays with the waiting job and is reused. Jobs that could not be
+// served are kept for the reconciler (a cache: it also rediscovers them from GitHub).
+//
+// Seams for a fleet (several replicas): `#claim` is where a job becomes this
+// replica's to serve, `capacity.reserve`/`release` where a cap slot is taken and
+// given back.
 import type { Logger } from "pino";
-import type { Caps, RunnerProfile } from "../model/runner-profile.js";
-import type { JobPlan } from "../policy/job-policy.js";
+import type { BudgetHeadroom } from "../github/installation-budget.js";
+import type { Clock } from "../lib/clock.js";
 import { describeFailure } from "../lib/errors.js";
-import { BoundedMap, BoundedSet } from "../lib/bounded.js";
 import { fullName, oldestFirst, repositoryKey, type JobRef } from "../model/job.js";
-import type { Capacity, Placement } from "./capacity.js";
-import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeRequest } from "./serve-job.js";
+import type { JobPlan } from "../policy/job-policy.js";
+import type { Capacity } from "./capacity.js";
+import { budgetRoom, FairQueue, type BudgetRoom } from "./fair-share.js";
+import { JobBook } from "./job-book.js";
+import * as transition from "./job-state.js";
+import { holdsSlot, isActive, isBusy, type JobState, type Planning, type WaitingFor } from "./job-state.js";
+import { ModalUnavailable, type ServeOutcome, type ServeRequest } from "./serve-job.js";
 
 export type DispatchOutcome = ServeOutcome["kind"] | "failed" | "refused" | "waiting";
 
@@ -28,17 +38,24 @@ export interface OutcomeRecord {
   reason?: string;
   runnerName?: string;
   sandboxId?: string;
+  /** The runner name's attempt number, once planned. */
+  attempt?: number;
+  /** For a `waiting` record: what the job waits for. */
+  waitingFor?: WaitingFor;
 }
 
 export interface DispatcherOptions {
+  /** Jobs being registered or getting their sandbox at once (dispatch slots). */
   concurrency: number;
   plan: (job: JobRef) => Promise<JobPlan>;
   serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
   capacity: Capacity;
   /** Why Modal cannot take a sandbox now (undefined: it can), and a promise of when it can again. */
   modal: { unavailable(): string | undefined; whenAvailable(): Promise<void> };
+  /** Each installation's GitHub request budget (RequestBudgets); without it every installation has room. */
+  budgets?: { headroom(installationId: number): BudgetHeadroom };
   log: Logger;
-  now: () => number;
+  clock: Clock;
   onOutcome?: (record: OutcomeRecord) => void;
 }
 
@@ -49,175 +66,337 @@ export interface UnservedJob {
   at: number;
 }
 
-interface Waiting {
-  job: JobRef;
-  attempt: number;
-  profile: RunnerProfile;
-  caps: Caps;
-  placement: Placement;
-  /** What it waits for (the log line says it once). */
-  for: "capacity" | "modal";
-  minted?: MintedRunner;
-}
-
-/** Jobs remembered per kind (refused, unserved, recently dispatched): a day of a busy org. */
+/** Jobs remembered once the dispatcher is done with them (refused, failed, served): a day of a busy org. */
 const MAX_REMEMBERED = 10_000;
+/** How soon to look at a budget again when it cannot say when it will have room. */
+const BUDGET_RECHECK_MS = 250;
+
+type Waiting = JobState & { state: "waiting" };
+type Queued = Waiting & { for: Exclude<WaitingFor, "retry"> };
+type WithAttempt = JobState & { attempt: transition.Attempt };
+
+/** A waiting job that sits in its installation's queue (a retry waits on its timer instead). */
+const queued = (state: JobState | undefined): state is Queued => state?.state === "waiting" && state.for !== "retry";
 
 export class Dispatcher {
-  readonly #queue: PQueue;
-  /** Jobs queued, running, waiting for capacity or for a delayed retry. */
-  readonly #active = new Map<number, { job: JobRef; enqueuedAt: number; profile?: string }>();
-  readonly #waiting = new Map<number, Waiting>();
-  readonly #timers = new Map<number, NodeJS.Timeout>();
-  readonly #unserved = new BoundedMap<number, UnservedJob>(MAX_REMEMBERED);
-  /** Jobs refused by policy, so each is logged and counted once however often it is seen. */
-  readonly #refused = new BoundedSet<number>(MAX_REMEMBERED);
-  /** When each job's last dispatch ended (epoch ms), so a reconcile pass can tell a stale view. */
-  readonly #endedAt = new BoundedMap<number, number>(MAX_REMEMBERED);
+  readonly #jobs = new JobBook(MAX_REMEMBERED);
+  /** The queued jobs, per installation (an index of #jobs: waiting jobs that are not retries). */
+  readonly #queue = new FairQueue<JobRef>(oldestFirst);
+  /** Jobs holding a dispatch slot (registering or creating). */
+  #inFlight = 0;
+  /** Jobs registering, per installation: their GitHub points are counted as still to be spent. */
+  readonly #registering = new Map<number, number>();
+  /** Jobs that keep `idle()` waiting. */
+  #busy = 0;
+  #idleWaiters: Array<() => void> = [];
   /** Set while a pump is promised for when Modal is available again. */
   #modalWatch: Promise<void> | undefined;
+  /** A timer to look at budgets that had no room, and when it fires. */
+  #budgetWake: { at: number; handle: unknown } | undefined;
+  #pumping = false;
+  #pumpAgain = false;
+  #stopped = false;
 
-  constructor(private readonly options: DispatcherOptions) {
-    this.#queue = new PQueue({ concurrency: options.concurrency });
-  }
+  constructor(private readonly options: DispatcherOptions) {}
 
   /** Starts serving the job (under runner name attempt `attempt`) unless it is already being served here. */
   enqueue(job: JobRef, attempt = 0): boolean {
-    if (this.#active.has(job.id)) return false;
-    this.#active.set(job.id, { job, enqueuedAt: this.options.now() });
-    void this.#queue.add(() => this.#plan(job, attempt));
+    const previous = this.#jobs.get(job.id);
+    if (isActive(previous) || this.#stopped) return false;
+    const state = transition.enqueued(job, attempt, this.options.clock.now(), previous);
+    this.#claim(state);
+    void this.#plan(state);
     return true;
   }
 
-  /** A slot may have freed, or Modal recovered: start the oldest waiting jobs that fit now. */
+  /** A slot may have freed, a budget refilled, or Modal recovered: start the jobs whose turn it is. */
   pump(): void {
-    if (this.options.modal.unavailable() !== undefined) return;
-    for (const entry of this.#waitingEntries()) {
-      if (!this.options.capacity.reserve(entry.job.id, entry.placement, entry.caps).reserved) continue;
-      this.#waiting.delete(entry.job.id);
-      this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, waitedFor: entry.for }, "starting a waiting job");
-      void this.#queue.add(() => this.#serve(entry.job, entry.attempt, entry.profile, entry.placement, entry.caps, entry.minted));
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
     }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        this.#pumpOnce();
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+    this.#checkIdle();
   }
 
-  /** The job is over (completed or cancelled): stop waiting for it. */
+  /** The job is over (completed or cancelled): stop waiting for it, and drop it from the unserved. */
   forget(jobId: number): void {
-    this.#unserved.delete(jobId);
-    if (this.#waiting.delete(jobId)) {
-      this.#active.delete(jobId);
-      this.options.log.info({ jobId }, "job completed while waiting for capacity; dropped from the wait");
+    const state = this.#jobs.get(jobId);
+    if (!state) return;
+    if (state.state === "waiting") {
+      this.options.log.info({ jobId, waitedFor: state.for }, "job completed while waiting; dropped from the wait");
+      this.#set(transition.forgotten(state, this.options.clock.now()));
+      this.#checkIdle();
+    } else if (state.state === "finished" && state.kind === "failed") {
+      this.#set(transition.forgotten(state, this.options.clock.now()));
     }
   }
 
-  /** Resolves when nothing is queued or running (jobs waiting for capacity or a retry aside). */
+  /** Resolves when no job is being planned, served or queued for a slot (jobs waiting for a cap, Modal or a retry aside). */
   idle(): Promise<void> {
-    return this.#queue.onIdle();
+    if (this.#busy === 0 || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** Jobs whose dispatch is in flight, waiting, or ended at or after `since`. */
   dispatching(since: number): number[] {
-    const ids = new Set(this.#active.keys());
-    for (const [id, at] of this.#endedAt) if (at >= since) ids.add(id);
-    return [...ids];
+    const ids: number[] = [];
+    for (const state of this.#jobs.values()) if (isActive(state) || state.since >= since) ids.push(state.job.id);
+    return ids;
   }
 
   /** Jobs whose last attempt failed, for the reconciler. */
   unserved(): UnservedJob[] {
-    return [...this.#unserved.values()];
+    const unserved: UnservedJob[] = [];
+    for (const state of this.#jobs.values()) {
+      if (state.state === "finished" && state.kind === "failed")
+        unserved.push({ job: state.job, reason: state.reason ?? "failed", retryable: state.retryable, at: state.since });
+    }
+    return unserved;
   }
 
-  /** Jobs waiting for a free slot or for Modal, oldest first. */
+  /** Jobs waiting (for a slot, their budget, a cap, Modal or a retry), oldest first. */
   waiting(): JobRef[] {
-    return this.#waitingEntries().map((entry) => entry.job);
+    const jobs: JobRef[] = [];
+    for (const state of this.#jobs.values()) if (state.state === "waiting") jobs.push(state.job);
+    return jobs.sort(oldestFirst);
+  }
+
+  /** One job's state here (read-only), if this replica knows it. */
+  jobState(jobId: number): Readonly<JobState> | undefined {
+    return this.#jobs.get(jobId);
+  }
+
+  /** Every job state this replica holds: those it works on, and the most recent it is done with. */
+  states(): Array<Readonly<JobState>> {
+    return [...this.#jobs.values()];
   }
 
   /** Jobs this replica is handling, by state, with the profile chosen for them (once known). */
   jobs(): Array<{ job: JobRef; state: "waiting" | "dispatching"; profile: string | undefined }> {
-    const waiting = this.#waitingEntries().map((entry) => ({ job: entry.job, state: "waiting" as const, profile: entry.profile.name }));
-    const dispatching = [...this.#active.values()]
-      .filter((active) => !this.#waiting.has(active.job.id))
-      .map((active) => ({ job: active.job, state: "dispatching" as const, profile: active.profile }));
-    return [...waiting, ...dispatching];
+    const jobs: Array<{ job: JobRef; state: "waiting" | "dispatching"; profile: string | undefined }> = [];
+    for (const state of this.#jobs.values()) {
+      if (!isActive(state)) continue;
+      jobs.push({
+        job: state.job,
+        state: state.state === "waiting" ? "waiting" : "dispatching",
+        profile: "attempt" in state ? state.attempt.profile.name : undefined,
+      });
+    }
+    return jobs;
   }
 
-  #waitingEntries(): Waiting[] {
-    return [...this.#waiting.values()].sort((a, b) => oldestFirst(a.job, b.job));
-  }
-
+  /** Starts nothing more (jobs already being served finish); whoever waits for idle() stops waiting. */
   stop(): void {
-    for (const timer of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
-    this.#queue.clear();
+    this.#stopped = true;
+    if (this.#budgetWake) this.options.clock.clearTimeout(this.#budgetWake.handle);
+    this.#budgetWake = undefined;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Where a job becomes this replica's to serve. One replica's map: a fleet-wide
+   * claim (so two replicas never serve one job at once) belongs here.
+   */
+  #claim(state: JobState): void {
+    this.#set(state);
+  }
+
+  /** Every state change goes through here: the map, the queue index and the counters follow. */
+  #set(next: JobState): void {
+    const previous = this.#jobs.get(next.job.id);
+    if (previous === next) return;
+    const installationId = next.job.installationId;
+    if (queued(previous) && !queued(next)) this.#queue.remove(installationId, previous.job);
+    if (!queued(previous) && queued(next)) this.#queue.add(installationId, next.job);
+    if (previous && holdsSlot(previous)) this.#inFlight--;
+    if (holdsSlot(next)) this.#inFlight++;
+    const registeringDelta = (next.state === "registering" ? 1 : 0) - (previous?.state === "registering" ? 1 : 0);
+    if (registeringDelta !== 0) {
+      const count = (this.#registering.get(installationId) ?? 0) + registeringDelta;
+      if (count > 0) this.#registering.set(installationId, count);
+      else this.#registering.delete(installationId);
+    }
+    this.#busy += (isBusy(next) ? 1 : 0) - (previous && isBusy(previous) ? 1 : 0);
+    this.#jobs.set(next);
+  }
+
+  #checkIdle(): void {
+    if (this.#busy > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   #fields(job: JobRef) {
     return { jobId: job.id, repo: fullName(job.repository), installationId: job.installationId };
   }
 
-  /** Applies policy, then waits for capacity or serves. */
-  async #plan(job: JobRef, attempt: number): Promise<void> {
-    const { log, capacity } = this.options;
+  /** Applies policy; a planned job joins its installation's queue. */
+  async #plan(state: Planning): Promise<void> {
+    const { log, clock } = this.options;
+    const { job } = state;
     let plan: JobPlan;
     try {
       plan = await this.options.plan(job);
     } catch (error) {
-      return this.#failed(job, error);
+      this.#failed(job.id, error);
+      return this.#checkIdle();
     }
+    if (this.#jobs.get(job.id) !== state) return; // stopped, or evicted: nothing to do
     if ("refused" in plan) {
-      const first = !this.#refused.has(job.id);
-      this.#refused.add(job.id);
-      if (first) {
+      if (!state.refusedBefore) {
         log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
-        this.#record("refused", job, { reason: plan.refused });
+        this.#record("refused", state, { reason: plan.refused });
       }
-      this.#active.delete(job.id);
-      return;
+      this.#set(transition.refused(state, plan.refused, clock.now()));
+      return this.#checkIdle();
     }
     const placement = { installationId: job.installationId, repository: repositoryKey(job.repository), profile: plan.profile.name };
-    const reservation = capacity.reserve(job.id, placement, plan.caps);
-    if (!reservation.reserved) {
-      this.#waiting.set(job.id, { job, attempt, profile: plan.profile, caps: plan.caps, placement, for: "capacity" });
-      log.info({ ...this.#fields(job), profile: plan.profile.name, cap: reservation.cap }, "job waits for capacity");
-      this.#record("waiting", job, { profile: plan.profile.name, reason: `cap reached: ${reservation.cap}` });
-      return;
-    }
-    await this.#serve(job, attempt, plan.profile, placement, plan.caps);
+    this.#set(transition.planned(state, { number: state.attemptNumber, profile: plan.profile, caps: plan.caps, placement }, clock.now()));
+    this.pump();
   }
 
-  async #serve(
-    job: JobRef,
-    attempt: number,
-    profile: RunnerProfile,
-    placement: Placement,
-    caps: Caps,
-    minted?: MintedRunner,
-  ): Promise<void> {
-    const { log, capacity } = this.options;
-    const fields = { ...this.#fields(job), profile: profile.name };
-    const unavailable = this.options.modal.unavailable();
-    if (unavailable !== undefined) return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted }, unavailable);
+  /** Starts every queued job whose turn it is, one per installation per round, while slots are free. */
+  #pumpOnce(): void {
+    if (this.#stopped) return;
+    const { clock, concurrency, capacity } = this.options;
+    const now = clock.now();
+    const modalDown = this.options.modal.unavailable();
+    if (modalDown !== undefined) {
+      for (const job of [...this.#queue.all()]) this.#wait(this.#jobs.get(job.id) as Queued, "modal", modalDown);
+      if (this.#queue.size > 0) this.#watchModal();
+      return;
+    }
+    let wakeAt = Infinity;
+    /** Installations none of whose jobs can start in this pump (no budget room, or every job over a cap). */
+    const held = new Set<number>();
+    for (let progress = true; progress && this.#inFlight < concurrency;) {
+      progress = false;
+      for (const installationId of this.#queue.turns()) {
+        if (this.#inFlight >= concurrency) break;
+        if (held.has(installationId)) continue;
+        held.add(installationId);
+        const room = this.#budgetRoom(installationId, now);
+        const jobs = this.#queue.items(installationId);
+        if (!room.room) {
+          for (const job of jobs) this.#wait(this.#jobs.get(job.id) as Queued, "budget", room.reason);
+          wakeAt = Math.min(wakeAt, room.wakeAt ?? now + BUDGET_RECHECK_MS);
+          continue;
+        }
+        for (const job of jobs) {
+          const state = this.#jobs.get(job.id) as Queued;
+          const reservation = capacity.reserve(job.id, state.attempt.placement, state.attempt.caps);
+          if (!reservation.reserved) {
+            this.#wait(state, "capacity", `cap reached: ${reservation.cap}`);
+            continue;
+          }
+          this.#queue.served(installationId);
+          this.#start(state);
+          held.delete(installationId);
+          progress = true;
+          break;
+        }
+      }
+    }
+    if (wakeAt !== Infinity) this.#wakeForBudget(Math.max(wakeAt, now + 1));
+  }
+
+  #budgetRoom(installationId: number, now: number): BudgetRoom {
+    const headroom = this.options.budgets?.headroom(installationId);
+    return headroom ? budgetRoom(headroom, this.#registering.get(installationId) ?? 0, now) : { room: true };
+  }
+
+  /** The queued job now waits for `what`; said once (log line, outcome record) when it starts waiting for a cap or Modal. */
+  #wait(state: Queued, what: Exclude<WaitingFor, "retry">, reason: string | undefined): void {
+    const next = transition.waitingFor(state, what, reason, this.options.clock.now()) as Queued;
+    if (next === state) return;
+    const first = state.for !== what;
+    this.#set(next);
+    if (!first || (what !== "capacity" && what !== "modal")) return;
+    const { attempt } = next;
+    this.options.log.info(
+      { ...this.#fields(next.job), profile: attempt.profile.name, reason, registrationKept: attempt.minted !== undefined },
+      what === "capacity" ? "job waits for capacity" : "job waits for Modal",
+    );
+    this.#record("waiting", next, { reason, waitingFor: what });
+  }
+
+  #watchModal(): void {
+    this.#modalWatch ??= this.options.modal.whenAvailable().then(() => {
+      this.#modalWatch = undefined;
+      this.pump();
+    });
+  }
+
+  #wakeForBudget(at: number): void {
+    const { clock } = this.options;
+    if (this.#budgetWake && this.#budgetWake.at <= at) return;
+    if (this.#budgetWake) clock.clearTimeout(this.#budgetWake.handle);
+    const handle = clock.setTimeout(() => {
+      this.#budgetWake = undefined;
+      this.pump();
+    }, at - clock.now());
+    this.#budgetWake = { at, handle };
+  }
+
+  /** Given a slot and a reserved cap slot: serve it. */
+  #start(state: Queued): void {
+    if (state.for === "capacity" || state.for === "modal" || state.for === "budget")
+      this.options.log.info(
+        { ...this.#fields(state.job), profile: state.attempt.profile.name, waitedFor: state.for },
+        "starting a waiting job",
+      );
+    const next = transition.registering(state, state.attempt, this.options.clock.now());
+    this.#set(next);
+    void this.#serve(next as WithAttempt);
+  }
+
+  async #serve(state: WithAttempt): Promise<void> {
+    const { log, capacity, clock } = this.options;
+    const { job, attempt } = state;
+    const fields = { ...this.#fields(job), profile: attempt.profile.name };
     let outcome: ServeOutcome;
     try {
-      outcome = await this.options.serve(job, { attempt, profile, minted });
+      outcome = await this.options.serve(job, {
+        attempt: attempt.number,
+        profile: attempt.profile,
+        minted: attempt.minted,
+        onRegistered: (runnerName) => this.#registered(job.id, runnerName),
+      });
     } catch (error) {
       capacity.release(job.id);
-      if (error instanceof ModalUnavailable)
-        return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted: error.minted }, error.message);
-      this.pump();
-      return this.#failed(job, error, profile.name);
+      const current = this.#jobs.get(job.id) as WithAttempt;
+      if (error instanceof ModalUnavailable) {
+        const next = transition.waitingForModal(current, error.minted, error.message, clock.now()) as Queued;
+        this.#set(next);
+        log.info({ ...fields, reason: error.message, registrationKept: error.minted !== undefined }, "job waits for Modal");
+        this.#record("waiting", next, { reason: error.message, waitingFor: "modal" });
+        this.#watchModal();
+      } else {
+        this.#failed(job.id, error);
+      }
+      return this.pump();
     }
-    this.#unserved.delete(job.id);
-    this.#record(outcome.kind, job, {
-      profile: profile.name,
+    const current = this.#jobs.get(job.id) as WithAttempt;
+    const retryAt = outcome.kind === "retry-later" ? clock.now() + outcome.delayMs : undefined;
+    const next = transition.served(current, outcome, clock.now(), retryAt);
+    if (outcome.kind === "started") capacity.started(job.id, outcome.runnerName);
+    else capacity.release(job.id);
+    this.#set(next);
+    this.#record(outcome.kind, next, {
       runnerName: "runnerName" in outcome ? outcome.runnerName : undefined,
       sandboxId: outcome.kind === "started" ? outcome.sandboxId : undefined,
       reason: "reason" in outcome ? outcome.reason : outcome.kind === "not-queued" ? `the job is ${outcome.status}` : undefined,
     });
-    if (outcome.kind === "started") capacity.started(job.id, outcome.runnerName);
-    else {
-      capacity.release(job.id);
-      this.pump();
-    }
     switch (outcome.kind) {
       case "started":
         log.info({ ...fields, runner: outcome.runnerName, runnerId: outcome.runnerId, sandboxId: outcome.sandboxId }, "runner started");
@@ -228,58 +407,65 @@ export class Dispatcher {
       case "not-queued":
         log.debug({ ...fields, status: outcome.status }, "job is no longer queued");
         break;
-      case "retry-later": {
+      case "retry-later":
         log.info(
           { ...fields, runner: outcome.runnerName, reason: outcome.reason, retryInMs: outcome.delayMs },
           "will look at the job again",
         );
-        const timer = setTimeout(() => {
-          this.#timers.delete(job.id);
-          void this.#queue.add(() => this.#plan(job, attempt));
-        }, outcome.delayMs);
-        timer.unref();
-        this.#timers.set(job.id, timer);
-        return; // still active: a redelivery meanwhile must not start a second attempt
-      }
+        // Still active meanwhile: a redelivery must not start a second attempt.
+        clock.setTimeout(() => this.#retry(next), outcome.delayMs);
+        break;
     }
-    this.#ended(job.id);
+    this.pump();
   }
 
-  /** The job waits until Modal answers again; one pump is promised for then. */
-  #waitForModal(entry: Waiting, reason: string): void {
-    this.options.capacity.release(entry.job.id);
-    const already = this.#waiting.get(entry.job.id)?.for === "modal";
-    this.#waiting.set(entry.job.id, entry);
-    if (!already) {
-      this.options.log.info(
-        { ...this.#fields(entry.job), profile: entry.profile.name, reason, registrationKept: entry.minted !== undefined },
-        "job waits for Modal",
-      );
-      this.#record("waiting", entry.job, { profile: entry.profile.name, reason });
-    }
-    this.#modalWatch ??= this.options.modal.whenAvailable().then(() => {
-      this.#modalWatch = undefined;
-      this.pump();
-    });
+  /** The runner is registered: the job's GitHub points are spent, its sandbox is being created. */
+  #registered(jobId: number, runnerName: string): void {
+    const state = this.#jobs.get(jobId);
+    if (state?.state !== "registering") return;
+    this.#set(transition.creating(state, runnerName, this.options.clock.now()));
+    this.pump();
   }
 
-  #ended(jobId: number): void {
-    this.#active.delete(jobId);
-    this.#endedAt.set(jobId, this.options.now());
+  /** A retry-later's delay is over: plan the job again (unless it was forgotten meanwhile). */
+  #retry(waiting: JobState): void {
+    if (this.#stopped || this.#jobs.get(waiting.job.id) !== waiting || !("attempt" in waiting)) return;
+    const state: Planning = {
+      ...transition.enqueued(waiting.job, waiting.attempt.number, this.options.clock.now(), waiting),
+      enqueuedAt: waiting.enqueuedAt,
+    };
+    this.#set(state);
+    void this.#plan(state);
   }
 
-  #failed(job: JobRef, error: unknown, profile?: string): void {
+  #failed(jobId: number, error: unknown): void {
+    const current = this.#jobs.get(jobId);
+    if (!current) return;
     const { reason, retryable } = describeFailure(error);
-    this.#unserved.set(job.id, { job, reason, retryable, at: this.options.now() });
-    this.options.log.error({ ...this.#fields(job), profile, reason, retryable }, "could not start a runner for the job");
-    this.#record("failed", job, { profile, reason });
-    this.#ended(job.id);
+    const next = transition.failed(current, reason, retryable, this.options.clock.now());
+    this.#set(next);
+    this.options.log.error(
+      { ...this.#fields(current.job), profile: next.state === "finished" ? next.profile : undefined, reason, retryable },
+      "could not start a runner for the job",
+    );
+    this.#record("failed", next, { reason });
   }
 
-  #record(kind: DispatchOutcome, job: JobRef, details: Pick<OutcomeRecord, "profile" | "reason" | "runnerName" | "sandboxId">): void {
-    const active = this.#active.get(job.id);
-    if (active && details.profile) active.profile = details.profile;
-    const now = this.options.now();
-    this.options.onOutcome?.({ kind, job, at: now, enqueuedAt: active?.enqueuedAt ?? now, ...details });
+  #record(
+    kind: DispatchOutcome,
+    state: JobState,
+    details: Pick<OutcomeRecord, "reason" | "runnerName" | "sandboxId" | "waitingFor">,
+  ): void {
+    const profile = "attempt" in state ? state.attempt.profile.name : state.state === "finished" ? state.profile : undefined;
+    const attempt = "attempt" in state ? state.attempt.number : state.state === "planning" ? state.attemptNumber : undefined;
+    this.options.onOutcome?.({
+      kind,
+      job: state.job,
+      at: this.options.clock.now(),
+      enqueuedAt: state.enqueuedAt,
+      ...(profile !== undefined && { profile }),
+      ...(attempt !== undefined && { attempt }),
+      ...Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined)),
+    });
   }
 }

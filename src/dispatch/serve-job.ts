@@ -45,6 +45,8 @@ export interface ServeRequest {
   profile: RunnerProfile;
   /** A registration an earlier attempt minted but could not start a sandbox for: reused, not minted again. */
   minted?: MintedRunner;
+  /** Called once the runner is registered (or a kept registration is reused), before the sandbox is created. */
+  onRegistered?: (runnerName: string) => void;
 }
 
 export interface MintedRunner {
@@ -69,7 +71,8 @@ export class ModalUnavailable extends Error {
   }
 }
 
-export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, profile, minted }: ServeRequest): Promise<ServeOutcome> {
+export async function serveJob(job: JobRef, ctx: ServeJobContext, request: ServeRequest): Promise<ServeOutcome> {
+  const { attempt, profile, minted } = request;
   const { octokit, settings } = ctx;
   const { owner, name: repo } = job.repository;
 
@@ -80,7 +83,10 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, pro
     if (minted) await deleteUnused(minted, job, ctx);
     return { kind: "not-queued", status: current.status };
   }
-  if (minted) return startSandbox(job, profile, minted, ctx);
+  if (minted) {
+    request.onRegistered?.(minted.runner.name);
+    return startSandbox(job, profile, minted, ctx);
+  }
   // No registration while Modal is down: it could not be used, and minting then
   // deleting one per attempt spends GitHub's write budget for nothing.
   const breaker = ctx.fleet.breaker.state();
@@ -106,6 +112,7 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, { attempt, pro
       throw error;
     }
     if (registration.kind === "created") {
+      request.onRegistered?.(registration.runner.name);
       return startSandbox(job, profile, { scope, runner: registration.runner, jitConfig: registration.encodedJitConfig }, ctx);
     }
     const verdict = await examineTakenName(scope, name, ctx);

@@ -53,6 +53,8 @@ export interface BudgetHeadroom {
   queued: { foreground: number; background: number };
   /** Epoch ms until which GitHub told us to wait (retry-after, x-ratelimit-reset); undefined when not paused. */
   pausedUntil: number | undefined;
+  /** Epoch ms when the oldest points spent in the window come back; undefined when none are spent. */
+  refillsAt: number | undefined;
 }
 
 interface Waiter {
@@ -103,6 +105,7 @@ export class InstallationBudget {
       inFlight: this.inFlight,
       queued: { foreground: this.queues.foreground.length, background: this.queues.background.length },
       pausedUntil: this.pausedUntil > now ? this.pausedUntil : undefined,
+      refillsAt: this.spent.length > 0 ? this.spent[0]!.at + this.limits.windowMs : undefined,
     };
   }
 

@@ -40,7 +40,10 @@ export interface Caps {
   total: number | undefined;
   perInstallation: number | undefined;
   perRepository: number | undefined;
+  /** Sandboxes of each profile at once, all installations together (the operator's `maxSandboxes`). */
   perProfile: Record<string, number>;
+  /** Sandboxes of each profile at once within one installation (an org's own policy file). */
+  perInstallationProfile?: Record<string, number>;
 }
 
 /** The operator's overrides of Modal's per-second prices (USD), for cost figures. */

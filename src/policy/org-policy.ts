@@ -55,7 +55,7 @@ export function narrowPolicy(policy: EffectivePolicy, file: OrgPolicyFile): { po
     for (const name of file.profiles) if (!policy.profiles.includes(name)) ignored.push(`profile "${name}" is not offered`);
     profiles = policy.profiles.filter((name) => file.profiles!.includes(name));
   }
-  const caps: Caps = { ...policy.caps, perProfile: { ...policy.caps.perProfile } };
+  const caps: Caps = { ...policy.caps };
   const narrowCap = (key: string, current: number | undefined, wanted: number | undefined) => {
     if (wanted !== undefined && current !== undefined && wanted > current)
       ignored.push(`caps.${key} ${wanted} is above the operator's ${current}`);
@@ -64,8 +64,14 @@ export function narrowPolicy(policy: EffectivePolicy, file: OrgPolicyFile): { po
   if (file.caps) {
     caps.perInstallation = narrowCap("total", caps.perInstallation, file.caps.total);
     caps.perRepository = narrowCap("perRepository", caps.perRepository, file.caps.perRepository);
+    // The org's per-profile cap counts the org's own sandboxes only (the operator's
+    // `maxSandboxes` counts everyone's); above the operator's it could never bind.
     for (const [name, value] of Object.entries(file.caps.perProfile ?? {})) {
-      caps.perProfile[name] = narrowCap(`perProfile.${name}`, caps.perProfile[name], value)!;
+      const operatorCap = caps.perProfile[name];
+      narrowCap(`perProfile.${name}`, operatorCap, value);
+      if (operatorCap !== undefined && value >= operatorCap) continue;
+      const limit = lower(caps.perInstallationProfile?.[name], value)!;
+      caps.perInstallationProfile = { ...caps.perInstallationProfile, [name]: limit };
     }
   }
   const repositories = file.repositories ? [...policy.repositories, file.repositories] : policy.repositories;

@@ -196,6 +196,7 @@ function readRunnerConfig(
     memoryMiB: (v.SANDBOX_MEMORY_MIB as number | undefined) ?? 4096,
     timeoutMs: (v.SANDBOX_TIMEOUT as number | undefined) ?? 6 * 3_600_000,
     buildArgs,
+    caps: { total: (v.CAP_TOTAL as number | undefined) ?? 512, perInstallation: (v.CAP_PER_INSTALLATION as number | undefined) ?? 256 },
   };
   const file = v.RUNNER_CONFIG as string | undefined;
   if (!file) return defaultRunnerConfig(defaults);

@@ -204,6 +204,18 @@ export const SETTINGS = {
     description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.",
     schema: list().default([]),
   },
+  CAP_TOTAL: {
+    shownDefault: "512",
+    description:
+      "Sandboxes at once, all installations together, unless the runner config's `caps.total` says otherwise. Twice `CAP_PER_INSTALLATION`, so while one org runs flat out there is as much room again for the others; 512 default sandboxes cost about $195 an hour. Keep it at or below your Modal workspace's limit on concurrent containers: past it jobs wait here, in fair order, instead of failing at Modal.",
+    schema: positiveInteger().default(512),
+  },
+  CAP_PER_INSTALLATION: {
+    shownDefault: "256",
+    description:
+      "Sandboxes at once per installation (org or user), unless the runner config's `caps.perInstallation` says otherwise. 256 is GitHub's largest matrix (one workflow's jobs run at once) and more than one installation can register in a minute under GitHub's rate limits (about 150), so it never slows a burst; it keeps one org from taking the whole fleet.",
+    schema: positiveInteger().default(256),
+  },
   DISPATCH_CONCURRENCY: {
     shownDefault: "256",
     description:

@@ -1,5 +1,5 @@
 // Counting sandboxes against the caps.
-import { Capacity } from "../../src/dispatch/capacity.js";
+import { Capacity, placementOf } from "../../src/dispatch/capacity.js";
 import type { Caps } from "../../src/model/runner-profile.js";
 
 const none: Caps = { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} };
@@ -57,4 +57,34 @@ test("only the sandbox's own installation, about a repository of its account, fr
   // An org-level runner may finish a job of another repository of its org.
   capacity.ended("modal-1-0", 1, "octo-org/web");
   expect(capacity.reserve(2, at("octo-org/web"), caps).reserved).toBe(true);
+});
+
+test("an org's per-profile cap counts only that installation's sandboxes; the operator's counts everyone's", () => {
+  const capacity = new Capacity();
+  const orgCaps = { ...none, perInstallationProfile: { gpu: 1 } };
+  // Another org's gpu sandboxes, listed by a pass and started here.
+  capacity.observe([{ name: "modal-1-0", installationId: 2, repository: "other-org/api", profile: "gpu" }], 0);
+  expect(capacity.reserve(2, at("other-org/api", "gpu", 2), none).reserved).toBe(true);
+  expect(capacity.reserve(3, at("octo-org/app", "gpu", 1), orgCaps).reserved).toBe(true);
+  expect(capacity.reserve(4, at("octo-org/web", "gpu", 1), orgCaps)).toEqual({
+    reserved: false,
+    cap: "per profile gpu in this installation (1/1)",
+  });
+  expect(capacity.reserve(4, at("octo-org/web", "default", 1), orgCaps).reserved).toBe(true);
+  // The operator's maxSandboxes still counts every installation's.
+  expect(capacity.reserve(5, at("octo-org/web", "gpu", 1), { ...none, perProfile: { gpu: 3 } })).toEqual({
+    reserved: false,
+    cap: "per profile gpu (3/3)",
+  });
+});
+
+test.each([
+  ["a tagged sandbox", { name: "s", installationId: 4, repository: "Octo-Org/App", profile: "gpu" }, at("octo-org/app", "gpu", 4)],
+  [
+    "a sandbox without tags counts toward the total only",
+    { name: "s", installationId: undefined, repository: undefined, profile: undefined },
+    at("", "", 0),
+  ],
+])("placementOf: %s", (_case, listed, expected) => {
+  expect(placementOf(listed)).toEqual(expected);
 });

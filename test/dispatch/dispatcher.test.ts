@@ -9,15 +9,16 @@ import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeReque
 import type { JobRef } from "../../src/model/job.js";
 import type { Caps, RunnerProfile } from "../../src/model/runner-profile.js";
 import type { JobPlan } from "../../src/policy/job-policy.js";
-import { eventually } from "../support/app-harness.js";
 import { ManualClock, flush } from "../support/manual-clock.js";
+import { GITHUB_SECONDARY_LIMITS } from "../../src/github/installation-budget.js";
+import { RequestBudgets } from "../../src/github/request-budgets.js";
 
 const INSTALLATION = 7;
 const profile = { name: "default", labels: ["modal"] } as RunnerProfile;
 const noCaps: Caps = { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} };
 
 let nextId = 1;
-function job(o: { createdAt?: string; repo?: string } = {}): JobRef {
+function job(o: { createdAt?: string; repo?: string; installationId?: number } = {}): JobRef {
   const id = nextId++;
   return {
     id,
@@ -26,7 +27,7 @@ function job(o: { createdAt?: string; repo?: string } = {}): JobRef {
     labels: ["modal"],
     createdAt: o.createdAt ?? new Date(1_700_000_000_000 + id * 1000).toISOString(),
     repository: { id: 1, owner: "octo-org", name: o.repo ?? "app", ownerType: "Organization", private: true, visibility: "private" },
-    installationId: INSTALLATION,
+    installationId: o.installationId ?? INSTALLATION,
   };
 }
 
@@ -39,6 +40,9 @@ const started = (target: JobRef, request: ServeRequest): ServeOutcome => ({
 
 interface Setup {
   caps?: Caps;
+  concurrency?: number;
+  /** Each installation's GitHub budget (its points per window). */
+  budgetPoints?: number;
   plan?: (job: JobRef) => Promise<JobPlan>;
   serve?: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
 }
@@ -46,6 +50,7 @@ interface Setup {
 function setup(options: Setup = {}) {
   const clock = new ManualClock();
   const capacity = new Capacity(clock.now);
+  const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, capacity: options.budgetPoints ?? 900 }, clock);
   const records: OutcomeRecord[] = [];
   const served: Array<{ jobId: number; request: ServeRequest }> = [];
   const modal = {
@@ -55,7 +60,8 @@ function setup(options: Setup = {}) {
     whenAvailable: () => new Promise<void>((resolve) => (modal.recover = resolve)),
   };
   const dispatcher = new Dispatcher({
-    concurrency: 4,
+    concurrency: options.concurrency ?? 4,
+    budgets,
     plan: options.plan ?? (async () => ({ profile, caps: options.caps ?? noCaps })),
     serve: async (target, request) => {
       served.push({ jobId: target.id, request });
@@ -64,11 +70,11 @@ function setup(options: Setup = {}) {
     capacity,
     modal,
     log: pino({ level: "silent" }),
-    now: clock.now,
+    clock,
     onOutcome: (record) => records.push(record),
   });
   const kinds = (jobId?: number) => records.filter((record) => jobId === undefined || record.job.id === jobId).map((record) => record.kind);
-  return { clock, capacity, dispatcher, records, served, modal, kinds };
+  return { clock, capacity, budgets, dispatcher, records, served, modal, kinds };
 }
 
 describe("what one attempt's outcome leaves behind", () => {
@@ -148,7 +154,9 @@ test("a redelivery while the job is being served starts no second attempt", asyn
   const { dispatcher, served } = setup({ serve: (j, r) => new Promise((resolve) => (finish = () => resolve(started(j, r)))) });
   const queued = job();
   expect(dispatcher.enqueue(queued)).toBe(true);
-  await eventually(() => served.length === 1, "the attempt runs");
+  await flush();
+  expect(served).toHaveLength(1);
+  expect(dispatcher.jobState(queued.id)?.state).toBe("registering");
   expect(dispatcher.enqueue(queued)).toBe(false);
   finish();
   await dispatcher.idle();
@@ -186,7 +194,7 @@ test("over a cap, jobs wait and start oldest first, one per freed slot", async (
 
 test("retry-later: the job stays active (no second attempt meanwhile) and is looked at again", async () => {
   let first = true;
-  const { dispatcher, served, kinds } = setup({
+  const { dispatcher, served, kinds, clock } = setup({
     serve: async (j, r) => {
       if (!first) return started(j, r);
       first = false;
@@ -201,9 +209,12 @@ test("retry-later: the job stays active (no second attempt meanwhile) and is loo
   const queued = job();
   dispatcher.enqueue(queued);
   await dispatcher.idle();
+  expect(dispatcher.jobState(queued.id)).toMatchObject({ state: "waiting", for: "retry" });
   expect(dispatcher.enqueue(queued)).toBe(false);
-  await eventually(() => served.length === 2, "the job is looked at again");
+  expect(served).toHaveLength(1);
+  await clock.advance(1);
   await dispatcher.idle();
+  expect(served).toHaveLength(2);
   expect(kinds()).toEqual(["retry-later", "started"]);
   expect(dispatcher.enqueue(queued)).toBe(true);
 });
@@ -256,7 +267,8 @@ test("dispatching(since): jobs in flight, and those whose dispatch ended at or a
   const { dispatcher, clock, served } = setup({ serve: (j, r) => new Promise((resolve) => (finish = () => resolve(started(j, r)))) });
   const queued = job();
   dispatcher.enqueue(queued);
-  await eventually(() => served.length === 1, "the attempt runs");
+  await flush();
+  expect(served).toHaveLength(1);
   expect(dispatcher.dispatching(clock.now() + 1_000_000)).toEqual([queued.id]);
   await clock.advance(5_000);
   const endedAt = clock.now();
@@ -290,4 +302,85 @@ describe("bounded memories (weeks of jobs must not grow memory)", () => {
     expect(kinds(first.id)).toEqual(["refused", "refused"]);
     expect(kinds()).toHaveLength(MANY + 2);
   });
+});
+
+describe("fair share across installations", () => {
+  const JOB_POINTS = 6;
+
+  /** A serve that pays for the job look-up and the JIT config from the job's installation budget, as serveJob does. */
+  function serveThroughBudget(budgets: () => RequestBudgets) {
+    return async (target: JobRef, request: ServeRequest): Promise<ServeOutcome> => {
+      const release = await budgets().of(target.installationId).acquire(JOB_POINTS);
+      release();
+      request.onRegistered?.(`modal-${target.id}-${request.attempt}`);
+      return started(target, request);
+    };
+  }
+
+  test("jobs waiting on their installation's budget hold no slot: another installation's job starts at once", async () => {
+    let budgets!: RequestBudgets;
+    const world = setup({ concurrency: 2, budgetPoints: 2 * JOB_POINTS, serve: serveThroughBudget(() => budgets) });
+    budgets = world.budgets;
+    const { dispatcher, clock, served } = world;
+    const burst = Array.from({ length: 10 }, () => job({ installationId: 1 }));
+    for (const queued of burst) dispatcher.enqueue(queued);
+    await flush();
+    // The budget pays for two registrations a window: two start, the others wait for it.
+    expect(served.map((entry) => entry.jobId)).toEqual(burst.slice(0, 2).map((queued) => queued.id));
+    expect(burst.slice(2).map((queued) => dispatcher.jobState(queued.id))).toEqual(
+      burst.slice(2).map(() => expect.objectContaining({ state: "waiting", for: "budget" })),
+    );
+
+    const other = job({ installationId: 2 });
+    dispatcher.enqueue(other);
+    await flush();
+    expect(served.map((entry) => entry.jobId)).toContain(other.id);
+    expect(dispatcher.jobState(other.id)).toMatchObject({ state: "running", sandboxId: `sb-${other.id}` });
+    expect(clock.now() - dispatcher.jobState(other.id)!.enqueuedAt).toBe(0);
+
+    // One window later the burst goes on, oldest first, at the budget's pace.
+    await clock.advance(GITHUB_SECONDARY_LIMITS.windowMs);
+    expect(served.map((entry) => entry.jobId)).toEqual([...burst.slice(0, 2), other, ...burst.slice(2, 4)].map((queued) => queued.id));
+    await clock.advance(4 * GITHUB_SECONDARY_LIMITS.windowMs);
+    await dispatcher.idle();
+    expect(served).toHaveLength(11);
+  });
+
+  test("free slots go round-robin: each installation gets one before any gets a second", async () => {
+    let finish: Array<() => void> = [];
+    const world = setup({
+      concurrency: 1,
+      serve: (target, request) => new Promise((resolve) => finish.push(() => resolve(started(target, request)))),
+    });
+    const { dispatcher, served } = world;
+    const first = [job({ installationId: 1 }), job({ installationId: 1 }), job({ installationId: 1 })];
+    const second = [job({ installationId: 2 }), job({ installationId: 2 })];
+    const third = [job({ installationId: 3 })];
+    for (const queued of [...first, ...second, ...third]) dispatcher.enqueue(queued);
+    for (let i = 0; i < 6; i++) {
+      await flush();
+      const next = finish;
+      finish = [];
+      next.forEach((done) => done());
+    }
+    await dispatcher.idle();
+    expect(served.map((entry) => entry.jobId)).toEqual([first[0], second[0], third[0], first[1], second[1], first[2]].map((j) => j!.id));
+  });
+});
+
+test("a job a cap holds back does not hold back the jobs of its installation that fit", async () => {
+  const gpu = { name: "gpu", labels: ["modal", "gpu"] } as RunnerProfile;
+  const { dispatcher, served, records } = setup({
+    plan: async (target) => ({ profile: target.labels.includes("gpu") ? gpu : profile, caps: { ...noCaps, perProfile: { gpu: 1 } } }),
+  });
+  const first = { ...job(), labels: ["modal", "gpu"] };
+  const second = { ...job(), labels: ["modal", "gpu"] };
+  const plain = job();
+  for (const queued of [first, second, plain]) dispatcher.enqueue(queued);
+  await dispatcher.idle();
+  expect(served.map((entry) => entry.jobId)).toEqual([first.id, plain.id]);
+  expect(dispatcher.jobState(second.id)).toMatchObject({ state: "waiting", for: "capacity", reason: "cap reached: per profile gpu (1/1)" });
+  expect(records.filter((record) => record.kind === "waiting")).toEqual([
+    expect.objectContaining({ job: second, waitingFor: "capacity", profile: "gpu", attempt: 0 }),
+  ]);
 });

@@ -131,8 +131,11 @@ test("headroom shows points, requests in flight and queued, per installation", a
     inFlight: 2,
     queued: { foreground: 0, background: 1 },
     pausedUntil: undefined,
+    refillsAt: undefined,
   });
   expect(budgets.headroom(8)).toMatchObject({ points: 10, inFlight: 0 });
   expect(budgets.all().map((h) => h.key)).toEqual([7]);
   release();
+  // The dispatcher wakes when spent points come back: one window after the answer.
+  expect(budgets.headroom(7).refillsAt).toBe(clock.now() + GITHUB_SECONDARY_LIMITS.windowMs);
 });

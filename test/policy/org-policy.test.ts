@@ -17,7 +17,8 @@ test("lists intersect and caps take the lower value", () => {
   expect(policy).toEqual({
     repositories: [["app", "svc-*"]],
     profiles: ["default", "gpu"],
-    caps: { total: 100, perInstallation: 5, perRepository: 2, perProfile: { gpu: 1 } },
+    // The org's per-profile cap counts the org's own sandboxes; the operator's still counts everyone's.
+    caps: { total: 100, perInstallation: 5, perRepository: 2, perProfile: { gpu: 4 }, perInstallationProfile: { gpu: 1 } },
   });
   expect(repositoryAllowed(policy, "octo-org", "svc-api")).toBe(true);
   expect(repositoryAllowed(policy, "octo-org", "web")).toBe(false);

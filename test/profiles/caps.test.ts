@@ -141,3 +141,25 @@ test("after a restart, jobs that were waiting are found again from GitHub and wa
   await eventually(() => statusOf(jobs[1]!.id) === "completed", "the job ran once the slot was free", 10_000);
   expect(startedNames()).toEqual(jobs.map((job) => String(job.id)));
 });
+
+test("an org's per-profile cap counts only its own sandboxes, not another org's", async () => {
+  world.github.addRepository({ installationId: installations.octo, owner: "octo-org", name: ".github" });
+  world.github.addFile("octo-org", ".github", ".github/modal-runner.yml", "caps:\n  perProfile:\n    large: 1\n");
+  const app = await start(configWith("{}"), (jobId) => (jobId === others[0]!.id ? 4000 : 300));
+  // Another org runs a large job (and has no cap of its own).
+  const others = [queue("other-org/api", ["modal", "large"])];
+  await world.github.deliverWorkflowJob("queued", others[0]!);
+  await eventually(() => startedNames().includes(String(others[0]!.id)), "the other org's large job runs");
+
+  const one = queue("octo-org/app", ["modal", "large"]);
+  const two = queue("octo-org/web", ["modal", "large"]);
+  await world.github.deliverWorkflowJob("queued", one);
+  await eventually(() => startedNames().includes(String(one.id)), "the org's first large job starts beside the other org's");
+  await world.github.deliverWorkflowJob("queued", two);
+  await eventually(() => outcomes(app, { kind: "waiting" }).length === 1, "the org's second large job waits");
+  expect(outcomes(app, { kind: "waiting" })).toEqual([
+    expect.objectContaining({ jobId: two.id, reason: "cap reached: per profile large in this installation (1/1)" }),
+  ]);
+  await eventually(() => startedNames().includes(String(two.id)), "it starts once the org's first is done");
+  expect(statusOf(others[0]!.id)).not.toBe("completed"); // the other org's job had no part in it
+});

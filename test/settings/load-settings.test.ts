@@ -48,7 +48,8 @@ describe("settings", () => {
       }),
     ]);
     expect(settings.runner.config.profiles[0]!.image.baseImage).toMatch(/^ghcr\.io\/actions\/actions-runner:/);
-    expect(settings.runner.config.caps).toEqual({ total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} });
+    // Default caps: one org can take at most half the fleet (CAP_PER_INSTALLATION, CAP_TOTAL).
+    expect(settings.runner.config.caps).toEqual({ total: 512, perInstallation: 256, perRepository: undefined, perProfile: {} });
     expect(settings.policy).toEqual({ allowPublicRepos: false, allowedRepositories: [], deniedRepositories: [] });
   });
 
@@ -166,6 +167,17 @@ describe("settings", () => {
     // A value that is set is still checked, and the settings it shares with the server are still required.
     expect(() => loadSettings({ ...withoutSecret, APP_ID: "" }, process.cwd(), { command })).toThrow(/APP_ID is required/);
     expect(() => loadSettings({ ...withoutSecret, PORT: "http" }, process.cwd(), { command })).toThrow(/PORT: /);
+  });
+
+  test("the default caps: CAP_* settings change them, the runner config's caps win over both", () => {
+    const fromSettings = loadSettings({ ...complete, CAP_TOTAL: "40", CAP_PER_INSTALLATION: "10" });
+    expect(fromSettings.runner.config.caps).toMatchObject({ total: 40, perInstallation: 10 });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "runner-config-"));
+    const file = path.join(dir, "config.yml");
+    writeFileSync(file, "caps:\n  perInstallation: 5\nprofiles:\n  a:\n    labels: [modal]\n");
+    const fromFile = loadSettings({ ...complete, RUNNER_CONFIG: file, CAP_TOTAL: "40", CAP_PER_INSTALLATION: "10" });
+    expect(fromFile.runner.config.caps).toMatchObject({ total: 40, perInstallation: 5 });
+    expect(loadSettings({ ...complete, RUNNER_CONFIG: file }).runner.config.caps).toMatchObject({ total: 512, perInstallation: 5 });
   });
 
   test("settings and runner-config mistakes are reported together, with the file's line", () => {
