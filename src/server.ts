@@ -75,7 +75,11 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
     webhookEndpoint({
       path: settings.github.webhookPath,
       secret: settings.github.webhookSecret,
-      on: { workflow_job: runtime.handleWorkflowJob },
+      on: {
+        workflow_job: runtime.handleWorkflowJob,
+        installation: runtime.handleInstallation,
+        installation_repositories: runtime.handleInstallation,
+      },
       log,
     }),
     ping,
