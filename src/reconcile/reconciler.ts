@@ -119,17 +119,19 @@ export class Reconciler {
    * A pass is a full sweep when asked, or when the last one is FULL_SWEEP_INTERVAL old.
    */
   run(request: { full?: boolean; reason: string }): Promise<PassSummary> {
-    const full = request.full === true || this.options.now() - this.#lastFullSweep >= this.options.fullSweepIntervalMs;
-    if (!this.#running) return this.#start(full, request.reason);
+    // Whether a sweep is due is decided when the pass starts: a pass folded behind a
+    // full sweep (the start-up one) is not a second full sweep.
+    const due = () => this.options.now() - this.#lastFullSweep >= this.options.fullSweepIntervalMs;
+    if (!this.#running) return this.#start(request.full === true || due(), request.reason);
     if (!this.#next) {
-      const next = { full, reason: request.reason, pass: undefined as unknown as Promise<PassSummary> };
+      const next = { full: false, reason: request.reason, pass: undefined as unknown as Promise<PassSummary> };
       next.pass = this.#running.then(() => {
         this.#next = undefined;
-        return this.#start(next.full, next.reason);
+        return this.#start(next.full || due(), next.reason);
       });
       this.#next = next;
     }
-    this.#next.full ||= full;
+    this.#next.full ||= request.full === true;
     return this.#next.pass;
   }
 
