@@ -210,9 +210,14 @@ export class Observer {
     );
 
     // What our busy runners run: a runner listed idle, or deregistered, runs nothing.
+    const listedBusy = new Set(runners.filter((runner) => runner.busy).map((runner) => runner.name));
     deps.assignments.listed(
       runners,
-      [...deps.assignments.runnerNames().filter((name) => !sandboxNames.has(name)), ...sandboxWithoutRunner.map((sandbox) => sandbox.name)],
+      [
+        // A runner whose sandbox is gone runs nothing, unless GitHub still lists it busy (it may, a while).
+        ...deps.assignments.runnerNames().filter((name) => !sandboxNames.has(name) && !listedBusy.has(name)),
+        ...sandboxWithoutRunner.map((sandbox) => sandbox.name),
+      ],
       now,
     );
     await this.#findAssignments(
