@@ -92,3 +92,23 @@ test("a full sweep whose installation list fails reports GitHub, not Modal, and 
   expect(summary.problem).not.toMatch(/Modal/);
   expect(summary.repaired).toEqual({ "remove-surplus-runner": 1 });
 });
+
+test("installation_repositories.removed: that repository's waiting jobs are dropped, others wait on; malformed events change nothing", async () => {
+  world = await startReconcileWorld({ repositories: ["app", "other"] });
+  world.modal.setOutage(true); // jobs wait for Modal
+  const kept = world.queueJob(["self-hosted", "modal"], { repo: "other" });
+  for (const job of [world.queueJob(), kept]) await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.app.parts.dispatcher.waiting().length === 2, "both jobs wait");
+
+  for (const body of [
+    { action: "removed", installation: { id: "1" }, repositories_removed: [{ full_name: "octo-org/other" }] },
+    { action: "removed", installation: { id: installationId() }, repositories_removed: "octo-org/other" },
+    { action: "deleted", installation: null },
+  ])
+    expect((await world.github.deliverRaw("installation_repositories", JSON.stringify(body))).status).toBeLessThan(300);
+  expect(world.app.parts.dispatcher.waiting()).toHaveLength(2);
+
+  expect((await world.github.removeRepositoryFromInstallation("octo-org/app"))!.status).toBeLessThan(300);
+  expect(world.app.parts.dispatcher.waiting().map((job) => job.id)).toEqual([kept.id]);
+  world.modal.setOutage(false);
+});
