@@ -19,6 +19,7 @@ import { Reconciler } from "./reconcile/reconciler.js";
 import { RepositoryDirectory } from "./reconcile/repository-directory.js";
 import type { RuntimeIo } from "./runtime-io.js";
 import type { Settings } from "./settings/load-settings.js";
+import { onInstallation } from "./webhooks/on-installation.js";
 import { onWorkflowJob } from "./webhooks/on-workflow-job.js";
 
 export type Runtime = ReturnType<typeof assemble>;
@@ -98,6 +99,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     directory,
     unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
     serve: (job, attempt) => dispatcher.enqueue(job, attempt),
+    checkAssignment: (job, runnerName) => guard.check(job, runnerName),
     dispatching: (since) => dispatcher.dispatching(since),
     redeliver: (app) => redeliverFailedDeliveries(app, redeliveries, { now }),
     ended: (name, installationId) => {
@@ -120,6 +122,10 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       finishedGraceMs: settings.reconcile.finishedGraceMs,
       registrationGraceMs: settings.dispatch.registrationGraceMs,
       unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
+      lifetimeCapMs: {
+        byProfile: Object.fromEntries(config.profiles.map((profile) => [profile.name, profile.timeoutMs])),
+        otherwise: Math.max(...config.profiles.map((profile) => profile.timeoutMs)),
+      },
     },
     passed: (summary) => observability.passed(summary),
     intervalMs: settings.reconcile.intervalMs,
@@ -136,9 +142,30 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     reconciler,
     directory,
     guard,
-    report: (event) => observability.runnerEvent(event),
+    report: (event) => {
+      // The event's handler checked the job against policy; a pass checks only what no event told.
+      if (event.action === "in_progress") {
+        const startedAt = event.startedAt ? Date.parse(event.startedAt) : now();
+        reconciler.assignments.took(event.runnerName, event.job, Number.isFinite(startedAt) ? startedAt : now(), now(), true);
+      } else reconciler.assignments.ended(event.runnerName);
+      observability.runnerEvent(event);
+    },
     log: log.child({ component: "webhooks" }),
     now,
+  });
+
+  const handleInstallation = onInstallation({
+    dropWaiting: (match) => {
+      const dropped = dispatcher.waiting().filter(match);
+      for (const job of dropped) dispatcher.forget(job.id);
+      return dropped.length;
+    },
+    forget: ({ installationId, repositories }) => {
+      directory.forget(installationId, repositories);
+      reconciler.watch.forget({ installationId, repositories });
+    },
+    reconcileSoon: (reason, soonOptions) => reconciler.soon(reason, soonOptions),
+    log: log.child({ component: "webhooks" }),
   });
 
   return {
@@ -152,11 +179,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     observability,
     modalUnavailable,
     handleWorkflowJob,
-    /** `installation` and `installation_repositories` deliveries (issue 12 acts on them; for now they are noted). */
-    handleInstallation(payload: unknown, deliveryId: string): void {
-      const { action, installation } = (payload ?? {}) as { action?: string; installation?: { id?: number } };
-      log.child({ component: "webhooks" }).info({ deliveryId, action, installationId: installation?.id }, "installation event");
-    },
+    /** `installation` and `installation_repositories` deliveries. */
+    handleInstallation,
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
     start(): void {

@@ -6,9 +6,13 @@
 //
 // Each call lists the log newest first back to the last look (failures in full, then
 // a few pages of successes to learn which GUIDs got through on a later attempt), and
-// asks once for each failed workflow_job GUID not yet asked for. A redelivery that
-// fails again is asked for again later with exponential backoff, a bounded number of
-// times; the state stays bounded in size.
+// asks once for each failed workflow_job.queued GUID not yet asked for. Only queued
+// deliveries matter: a lost in_progress or completed event is made good by the
+// reconciler's own reading of runners and jobs, and asking for them would spend the
+// App's rate limit for nothing. At most `maxRequests` redeliveries are asked for per
+// call; the rest wait for the next call (the look-back does not move past them). A
+// redelivery that fails again is asked for again later with exponential backoff, a
+// bounded number of times; the state stays bounded in size.
 import { describeFailure } from "../lib/errors.js";
 import { BACKGROUND } from "./budget-requests.js";
 
@@ -56,6 +60,8 @@ export interface RedeliveryOptions {
   /** Pages of successes read per call to learn which failed GUIDs got through later. */
   maxSuccessPages: number;
   perPage: number;
+  /** Redeliveries asked for per call, at most (each is one POST at the App's rate limit). */
+  maxRequests: number;
 }
 
 export const DEFAULT_REDELIVERY_OPTIONS: RedeliveryOptions = {
@@ -67,6 +73,7 @@ export const DEFAULT_REDELIVERY_OPTIONS: RedeliveryOptions = {
   maxTracked: 1000,
   maxSuccessPages: 3,
   perPage: 100,
+  maxRequests: 20,
 };
 
 export interface RedeliverySummary {
@@ -89,9 +96,12 @@ interface Delivery {
   redelivery: boolean;
   status_code: number;
   event: string;
+  action?: string | null;
 }
 
 const EVENT = "workflow_job";
+const ACTION = "queued";
+const isQueuedJob = (d: Delivery) => d.event === EVENT && d.action === ACTION;
 
 export async function redeliverFailedDeliveries(
   octokit: DeliveriesOctokit,
@@ -106,14 +116,15 @@ export async function redeliverFailedDeliveries(
   const failures = await listBack(octokit, "failure", horizon, Infinity, o.perPage);
   // Successes matter only to tell whether a failed GUID got through later: with no
   // failure to look at, and none waiting for its redelivery, they are not read.
-  const anyFailed = failures.some((d) => d.event === EVENT) || state.asked.size > 0;
+  const anyFailed = failures.some(isQueuedJob) || state.asked.size > 0;
   const successes = anyFailed ? await listBack(octokit, "success", horizon, o.maxSuccessPages, o.perPage) : [];
   summary.listed = failures.length + successes.length;
   const delivered = new Set(successes.filter((d) => d.event === EVENT).map((d) => d.guid));
 
   // Newest failed attempt of each GUID (the list is newest first).
   const latestFailure = new Map<string, Delivery>();
-  for (const d of failures) if (d.event === EVENT && !latestFailure.has(d.guid)) latestFailure.set(d.guid, d);
+  for (const d of failures) if (isQueuedJob(d) && !latestFailure.has(d.guid)) latestFailure.set(d.guid, d);
+  let deferred = false;
 
   for (const guid of delivered) state.asked.delete(guid);
   for (const [guid, d] of latestFailure) {
@@ -138,7 +149,8 @@ export async function redeliverFailedDeliveries(
     await ask(guid, asked.deliveryId, asked.attempts + 1);
   }
 
-  state.lastLookAt = startedAt;
+  // Failures left for the next call (the bound was reached) must stay within its look-back.
+  if (!deferred) state.lastLookAt = startedAt;
   while (state.asked.size > o.maxTracked) state.asked.delete(state.asked.keys().next().value!);
   return summary;
 
@@ -147,6 +159,11 @@ export async function redeliverFailedDeliveries(
   }
 
   async function ask(guid: string, deliveryId: number, attempts: number): Promise<void> {
+    if (summary.requested + summary.failed >= o.maxRequests) {
+      deferred = true;
+      summary.skipped++;
+      return;
+    }
     const askedAt = o.now();
     state.asked.delete(guid); // re-insert: the map's order is its age
     try {

@@ -59,13 +59,20 @@ export async function listActiveRuns(octokit: AppOctokit, repository: Repository
   return runs.flat();
 }
 
-/** The queued jobs of one run. */
-export async function listQueuedJobsOfRun(
+/** A job of a run as the reconciler reads it: which runner (if any) took it. */
+export interface RunJob {
+  job: JobRef;
+  status: string;
+  runnerName: string | undefined;
+}
+
+/** The latest attempt's jobs of one run. */
+export async function listJobsOfRun(
   octokit: AppOctokit,
   repository: RepositoryRef,
   runId: number,
   installationId: number,
-): Promise<JobRef[]> {
+): Promise<RunJob[]> {
   const { owner, name: repo } = repository;
   const jobs = await octokit.paginate(octokit.rest.actions.listJobsForWorkflowRun, {
     owner,
@@ -74,15 +81,19 @@ export async function listQueuedJobsOfRun(
     filter: "latest",
     per_page: 100,
   });
-  return jobs
-    .filter((job) => job.status === "queued")
-    .map((job) => ({
-      id: job.id,
-      runId: job.run_id,
-      name: job.name,
-      labels: job.labels,
-      createdAt: job.created_at,
-      repository,
-      installationId,
-    }));
+  return jobs.map((job) => ({
+    job: { id: job.id, runId: job.run_id, name: job.name, labels: job.labels, createdAt: job.created_at, repository, installationId },
+    status: job.status,
+    runnerName: job.runner_name ?? undefined,
+  }));
+}
+
+/** The queued jobs of one run. */
+export async function listQueuedJobsOfRun(
+  octokit: AppOctokit,
+  repository: RepositoryRef,
+  runId: number,
+  installationId: number,
+): Promise<JobRef[]> {
+  return (await listJobsOfRun(octokit, repository, runId, installationId)).filter((run) => run.status === "queued").map((run) => run.job);
 }

@@ -4,7 +4,7 @@
 // job has its sandbox terminated.
 import type { Logger } from "pino";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import type { JobRef } from "../model/job.js";
+import { fullName, type JobRef } from "../model/job.js";
 import { deleteRunner } from "../github/runner-registrations.js";
 import { scopeFromKey } from "../model/runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
@@ -14,6 +14,8 @@ export interface RepairDeps {
   fleet: Fleet;
   octokitFor: (installationId: number) => Promise<AppOctokit>;
   serve: (job: JobRef, attempt: number) => boolean;
+  /** Checks the job a busy runner took against policy (the AssignmentGuard stops a refused one). */
+  checkAssignment: (job: JobRef, runnerName: string) => void;
   /** A sandbox was terminated (its capacity is free). */
   ended: (sandboxName: string, installationId: number) => void;
   log: Logger;
@@ -24,12 +26,22 @@ export type RepairResult = "done" | "left-alone";
 export async function applyRepair(repair: Repair, deps: RepairDeps): Promise<RepairResult> {
   if (repair.kind === "serve-unserved-job") {
     const { job, attempt, reason } = repair;
-    const fields = { repair: repair.kind, jobId: job.id, repo: `${job.repository.owner}/${job.repository.name}`, attempt, reason };
+    const fields = { repair: repair.kind, jobId: job.id, repo: fullName(job.repository), attempt, reason };
     if (!deps.serve(job, attempt)) {
       deps.log.debug(fields, "reconcile: job is already being served (or waits for capacity) here");
       return "left-alone";
     }
     deps.log.info(fields, "reconcile: serving a queued job");
+    return "done";
+  }
+
+  if (repair.kind === "check-assignment") {
+    const { job, runnerName, reason } = repair;
+    deps.log.info(
+      { repair: repair.kind, jobId: job.id, repo: fullName(job.repository), runner: runnerName, reason },
+      "reconcile: checking the job a runner took",
+    );
+    deps.checkAssignment(job, runnerName);
     return "done";
   }
 

@@ -44,6 +44,21 @@ export interface Observation {
   sandboxWithoutRunnerSince: Record<string, number>;
   /** Jobs whose dispatch is in flight here, or ended after the observation began (filled in just before planning). */
   dispatching: number[];
+  /**
+   * The App's installations by id, and whether each is suspended (GET /app/installations);
+   * undefined when the pass did not read them, or could not: then nothing is decided about them.
+   */
+  installations: Record<number, { suspended: boolean }> | undefined;
+  /** The job each busy runner of ours runs, where known, and whether policy has checked it. */
+  assignments: ObservedAssignment[];
+  /** Since when (epoch ms) each of our runners, by name, has been known busy. */
+  busySince: Record<string, number>;
+}
+
+export interface ObservedAssignment {
+  runnerName: string;
+  job: JobRef;
+  checked: boolean;
 }
 
 function numberTag(tags: Record<string, string>, name: string): number | undefined {

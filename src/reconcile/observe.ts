@@ -3,24 +3,30 @@
 // repositories worth sweeping. The cost is one Modal call per 100 sandboxes, one
 // GitHub call per scope, two run listings per repository swept (conditional, so
 // mostly free) and one job listing per run that changed since the last pass.
-// Between full sweeps only repositories with recent activity, sandboxes or failed
-// dispatches are swept, however many repositories the installations hold.
+// Between full sweeps only repositories with recent activity, sandboxes, failed
+// dispatches or what an earlier pass left unresolved (the watch list) are swept,
+// however many repositories the installations hold. The App's installation list is
+// read on full sweeps and whenever a sandbox exists (one JWT call per 100
+// installations), so sandboxes of an installation that is gone or suspended are
+// found without any event.
 import PQueue from "p-queue";
 import type { Logger } from "pino";
 import { describeFailure } from "../lib/errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { fullName, repositoryKey, type JobRef, type RepositoryRef } from "../model/job.js";
-import { getRepository, listActiveRuns, listInstallationRepositories, listQueuedJobsOfRun } from "../github/repositories.js";
+import { getRepository, listActiveRuns, listInstallationRepositories, listJobsOfRun, listQueuedJobsOfRun } from "../github/repositories.js";
 import { parseRunnerName } from "../model/runner-name.js";
 import { listRunners } from "../github/runner-registrations.js";
 import { scopeFromKey, scopeKey } from "../model/runner-scope.js";
 import { type RunnerScopes } from "../github/runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
-import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner } from "./observation.js";
+import type { Assignments } from "./assignments.js";
+import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
 import type { RepositoryDirectory } from "./repository-directory.js";
 import { RunJobsMemory } from "./run-jobs-memory.js";
 import { Sightings } from "./sightings.js";
+import { unresolvedIn, type WatchList } from "./watch-list.js";
 
 export interface ObserveDeps {
   fleet: Fleet;
@@ -30,6 +36,10 @@ export interface ObserveDeps {
   appOctokit: () => Promise<AppOctokit>;
   scopes: RunnerScopes;
   directory: RepositoryDirectory;
+  /** What earlier passes saw and did not resolve. */
+  watch: WatchList;
+  /** Which job each of our busy runners runs. */
+  assignments: Assignments;
   /** Jobs whose dispatch failed here. */
   unservedJobs: () => JobRef[];
   /** Whether the App serves a queued job (label, operator policy, a profile that fits). */
@@ -41,12 +51,21 @@ export interface ObserveDeps {
   log: Logger;
 }
 
+/** Modal could not be listed: without our sandboxes nothing can be decided. */
+export class ModalUnobservable extends Error {
+  constructor(readonly reason: string) {
+    super(`could not observe Modal: ${reason}`);
+  }
+}
+
 interface Target {
   repository: RepositoryRef;
   installationId: number;
 }
 
 const CONCURRENCY = 8;
+/** Run job listings a pass spends, at most, finding the jobs of busy runners no event told about. */
+export const MAX_ASSIGNMENT_READS = 20;
 
 export class Observer {
   readonly #runnerWithoutSandbox = new Sightings();
@@ -55,10 +74,14 @@ export class Observer {
 
   constructor(private readonly deps: ObserveDeps) {}
 
-  /** Throws only when Modal cannot be listed: without it nothing can be decided. */
-  async observe(now: number, full: boolean): Promise<Observation & { errors: number }> {
+  /**
+   * Throws ModalUnobservable only when Modal cannot be listed. A GitHub read that fails
+   * leaves its part alone this pass; a failed installation list is the pass's `problem`.
+   */
+  async observe(now: number, full: boolean): Promise<Observation & { errors: number; problem?: string }> {
     const { deps } = this;
     let errors = 0;
+    let problem: string | undefined;
     const failed = (what: Record<string, unknown>, error: unknown) => {
       errors++;
       deps.log.warn(
@@ -67,20 +90,48 @@ export class Observer {
       );
     };
 
-    const sandboxes = (await deps.fleet.listRunnerSandboxes()).map(toObservedSandbox);
+    let sandboxes: ObservedSandbox[];
+    try {
+      sandboxes = (await deps.fleet.listRunnerSandboxes()).map(toObservedSandbox);
+    } catch (error) {
+      throw new ModalUnobservable(describeFailure(error).reason);
+    }
+
+    // The App's installations: on full sweeps (to find every repository) and whenever a
+    // sandbox exists (to find those of installations that are gone or suspended).
+    let installations: Record<number, { suspended: boolean }> | undefined;
+    if (full || sandboxes.length > 0) {
+      try {
+        installations = await this.#installations();
+      } catch (error) {
+        failed({ what: "installations" }, error);
+        problem = `could not observe GitHub: the App's installations: ${describeFailure(error).reason}`;
+      }
+    }
+    /** An installation known to be gone or suspended has no token: nothing of it can be read. */
+    const reachable = (installationId: number) => !installations || installations[installationId]?.suspended === false;
 
     // Repositories to sweep, by full name.
     const targets = new Map<string, Target>();
-    const addTarget = (target: Target) => targets.set(repositoryKey(target.repository), target);
-    if (full) {
-      for (const target of await this.#everyRepository(failed)) addTarget(target);
+    const addTarget = (target: Target) => {
+      if (reachable(target.installationId)) targets.set(repositoryKey(target.repository), target);
+    };
+    if (full && installations) {
+      for (const target of await this.#everyRepository(installations, failed)) addTarget(target);
     }
     for (const known of deps.directory.activeSince(now - deps.activeRepositoryWindowMs)) addTarget(known);
+    for (const watched of deps.watch.repositories()) addTarget(watched);
     for (const job of deps.unservedJobs()) addTarget(job);
     const queue = new PQueue({ concurrency: CONCURRENCY });
     await queue.addAll(
       sandboxes
-        .filter((sandbox) => sandbox.repository && sandbox.installationId && !targets.has(repositoryKey(sandbox.repository)))
+        .filter(
+          (sandbox) =>
+            sandbox.repository &&
+            sandbox.installationId &&
+            reachable(sandbox.installationId) &&
+            !targets.has(repositoryKey(sandbox.repository)),
+        )
         .map((sandbox) => async () => {
           const target = await this.#lookUp(sandbox.repository!, sandbox.installationId!).catch((error: unknown) =>
             failed({ repo: sandbox.repository }, error),
@@ -89,14 +140,18 @@ export class Observer {
         }),
     );
 
-    // Scopes whose registrations to list: those of our sandboxes and of every swept repository.
+    // Scopes whose registrations to list: those of our sandboxes, of every swept repository, and watched ones.
     const scopes = new Map<string, number>();
-    for (const sandbox of sandboxes) if (sandbox.scopeKey && sandbox.installationId) scopes.set(sandbox.scopeKey, sandbox.installationId);
+    const addScope = (key: string, installationId: number) => {
+      if (reachable(installationId)) scopes.set(key, installationId);
+    };
+    for (const sandbox of sandboxes) if (sandbox.scopeKey && sandbox.installationId) addScope(sandbox.scopeKey, sandbox.installationId);
+    for (const watched of deps.watch.scopes()) addScope(watched.scopeKey, watched.installationId);
     await queue.addAll(
       [...targets.values()].map((target) => async () => {
         try {
           const octokit = await deps.octokitFor(target.installationId);
-          scopes.set(scopeKey(await deps.scopes.resolve(octokit, target)), target.installationId);
+          addScope(scopeKey(await deps.scopes.resolve(octokit, target)), target.installationId);
         } catch (error) {
           failed({ repo: fullName(target.repository) }, error);
         }
@@ -107,6 +162,8 @@ export class Observer {
     const listedScopes: string[] = [];
     const queuedJobs: JobRef[] = [];
     const scannedRepositories: string[] = [];
+    /** Runs in progress, by repository: where a busy runner's job is looked for. */
+    const runsInProgress = new Map<string, { target: Target; runIds: number[] }>();
     // Whole hours, so the request URL (and with it the ETag) stays the same between passes.
     const since = new Date(Math.floor((now - MAX_QUEUED_AGE_MS) / 3_600_000) * 3_600_000);
     await queue.addAll([
@@ -125,6 +182,10 @@ export class Observer {
         try {
           const octokit = await deps.octokitFor(target.installationId);
           const runs = await listActiveRuns(octokit, target.repository, since);
+          runsInProgress.set(repositoryKey(target.repository), {
+            target,
+            runIds: runs.filter((run) => run.status === "in_progress").map((run) => run.id),
+          });
           const { jobs } = await this.#runJobs.queuedJobs(
             runs,
             (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId),
@@ -144,7 +205,33 @@ export class Observer {
     const sandboxNames = new Set(sandboxes.map((sandbox) => sandbox.name));
     const runnerKeys = new Set(runners.map((runner) => runnerKey(runner.scopeKey, runner.name)));
     const listed = new Set(listedScopes);
-    return {
+    const sandboxWithoutRunner = sandboxes.filter(
+      (sandbox) => sandbox.scopeKey && listed.has(sandbox.scopeKey) && !runnerKeys.has(runnerKey(sandbox.scopeKey, sandbox.name)),
+    );
+
+    // What our busy runners run: a runner listed idle, or deregistered, runs nothing.
+    const listedBusy = new Set(runners.filter((runner) => runner.busy).map((runner) => runner.name));
+    deps.assignments.listed(
+      runners,
+      [
+        // A runner whose sandbox is gone runs nothing, unless GitHub still lists it busy (it may, a while).
+        ...deps.assignments.runnerNames().filter((name) => !sandboxNames.has(name) && !listedBusy.has(name)),
+        ...sandboxWithoutRunner.map((sandbox) => sandbox.name),
+      ],
+      now,
+    );
+    await this.#findAssignments(
+      runners.filter((runner) => runner.busy && !deps.assignments.get(runner.name)?.job),
+      runsInProgress,
+      now,
+      failed,
+    );
+    const assignments = runners.flatMap((runner) => {
+      const assignment = runner.busy ? deps.assignments.get(runner.name) : undefined;
+      return assignment?.job ? [{ runnerName: runner.name, job: assignment.job, checked: assignment.checked }] : [];
+    });
+
+    const world: Observation = {
       now,
       sandboxes,
       runners,
@@ -156,36 +243,88 @@ export class Observer {
         now,
       ),
       sandboxWithoutRunnerSince: this.#sandboxWithoutRunner.update(
-        sandboxes
-          .filter(
-            (sandbox) => sandbox.scopeKey && listed.has(sandbox.scopeKey) && !runnerKeys.has(runnerKey(sandbox.scopeKey, sandbox.name)),
-          )
-          .map((sandbox) => sandbox.name),
+        sandboxWithoutRunner.map((sandbox) => sandbox.name),
         now,
       ),
       dispatching: [],
-      errors,
+      installations,
+      assignments,
+      busySince: deps.assignments.busySince(),
     };
+    deps.watch.update(unresolvedIn(world), { repositories: scannedRepositories, scopes: listedScopes }, now);
+    return { ...world, errors, problem };
   }
 
-  /** Every repository of every installation (full sweeps only: the cost grows with them). */
-  async #everyRepository(failed: (what: Record<string, unknown>, error: unknown) => void): Promise<Target[]> {
+  /** The App's installations (JWT): which exist, and which are suspended. */
+  async #installations(): Promise<Record<number, { suspended: boolean }>> {
+    const app = await this.deps.appOctokit();
+    const listed = await app.paginate(app.rest.apps.listInstallations, { per_page: 100 });
+    return Object.fromEntries(listed.map((installation) => [installation.id, { suspended: Boolean(installation.suspended_at) }]));
+  }
+
+  /** Every repository of every installation that is not suspended (full sweeps only: the cost grows with them). */
+  async #everyRepository(
+    installations: Record<number, { suspended: boolean }>,
+    failed: (what: Record<string, unknown>, error: unknown) => void,
+  ): Promise<Target[]> {
     const { deps } = this;
-    const app = await deps.appOctokit();
-    const installations = await app.paginate(app.rest.apps.listInstallations, { per_page: 100 });
     const targets: Target[] = [];
-    for (const installation of installations) {
+    for (const [id, installation] of Object.entries(installations)) {
+      if (installation.suspended) continue;
+      const installationId = Number(id);
       try {
-        const repositories = await listInstallationRepositories(await deps.octokitFor(installation.id));
+        const repositories = await listInstallationRepositories(await deps.octokitFor(installationId));
         for (const repository of repositories) {
-          deps.directory.remember(repository, installation.id);
-          targets.push({ repository, installationId: installation.id });
+          deps.directory.remember(repository, installationId);
+          targets.push({ repository, installationId });
         }
       } catch (error) {
-        failed({ installationId: installation.id }, error);
+        failed({ installationId }, error);
       }
     }
     return targets;
+  }
+
+  /**
+   * Busy runners no in_progress event told about: their jobs are looked for among the
+   * runs in progress of the repositories their scope serves, at most
+   * MAX_ASSIGNMENT_READS run listings per pass. A runner whose job is not found is
+   * noted busy (its job is looked for again next pass).
+   */
+  async #findAssignments(
+    unknown: ObservedRunner[],
+    runsInProgress: Map<string, { target: Target; runIds: number[] }>,
+    now: number,
+    failed: (what: Record<string, unknown>, error: unknown) => void,
+  ): Promise<void> {
+    const { deps } = this;
+    if (unknown.length === 0) return;
+    const wanted = new Map(unknown.map((runner) => [runner.name, runner]));
+    const serves = (runner: ObservedRunner, target: Target) => {
+      const scope = runner.scopeKey.toLowerCase();
+      const repository = repositoryKey(target.repository);
+      return scope === `repo:${repository}` || scope === `org:${repository.split("/")[0]}`;
+    };
+    const runs = new Map<number, Target>();
+    for (const runner of unknown)
+      for (const { target, runIds } of runsInProgress.values())
+        if (serves(runner, target)) for (const runId of runIds) runs.set(runId, target);
+    let reads = 0;
+    for (const [runId, target] of runs) {
+      if (wanted.size === 0 || reads >= MAX_ASSIGNMENT_READS) break;
+      reads++;
+      try {
+        const jobs = await listJobsOfRun(await deps.octokitFor(target.installationId), target.repository, runId, target.installationId);
+        for (const { job, status, runnerName } of jobs) {
+          if (status !== "in_progress" || runnerName === undefined || !wanted.has(runnerName)) continue;
+          deps.assignments.took(runnerName, job, now, now, false);
+          wanted.delete(runnerName);
+        }
+      } catch (error) {
+        failed({ repo: fullName(target.repository), runId }, error);
+      }
+    }
+    for (const name of wanted.keys()) deps.assignments.took(name, undefined, now, now, false);
   }
 
   async #lookUp(name: string, installationId: number): Promise<Target> {

@@ -7,6 +7,12 @@
 // webhook claimed: a forged or misrouted event cannot make it remove a runner.
 //
 // Rules, in order; a runner is touched by at most one repair, and never while busy:
+// 0. Before all: a sandbox of an installation that is gone or suspended (the App's
+//    installation list says so) is terminated at once when its runner is idle, or
+//    not known busy; a busy one is left to finish its job (its ephemeral runner
+//    exits then, and the sandbox with it) until the job's lifetime cap, its
+//    profile's timeout, at most. No token is left to ask GitHub whether it is still
+//    busy, nor to delete its registration: the registration goes with the runner.
 // 1. A sandbox whose registration has been gone for FINISHED_GRACE (its scope
 //    listed completely) is terminated: the runner finished or was removed.
 // 2. An idle runner whose sandbox is IDLE_RUNNER_TIMEOUT old never took a job
@@ -17,9 +23,13 @@
 //    dispatch is in flight here or ended after the observation began, or its own
 //    registration exists without a sandbox for less than REGISTRATION_GRACE (an
 //    attempt creating its sandbox, on any replica). A job left without a runner
-//    for UNSERVED_JOB_GRACE is served again, under the next free runner name.
+//    for UNSERVED_JOB_GRACE is served again, under the next free runner name. A job
+//    of an installation that is gone or suspended is not served.
 // 5. An idle runner left over after matching, whose own job is no longer queued
 //    (cancelled, or done by another runner), is removed: one per such job.
+// 6. A busy runner's job (from its in_progress event or its run's jobs) that policy
+//    has not checked yet is checked, so a lost in_progress event cannot let a
+//    refused job run: the AssignmentGuard stops it.
 import { fullName, oldestFirst, type JobRef } from "../model/job.js";
 import { parseRunnerName, runnerName } from "../model/runner-name.js";
 import { runnerKey, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
@@ -33,15 +43,26 @@ export interface PlanSettings {
   finishedGraceMs: number;
   registrationGraceMs: number;
   unservedJobGraceMs: number;
+  /** The lifetime cap of a job's sandbox, by profile name, and for a profile not listed. */
+  lifetimeCapMs: { byProfile: Record<string, number>; otherwise: number };
 }
 
 export type RepairKind =
-  "serve-unserved-job" | "remove-surplus-runner" | "reap-never-assigned" | "terminate-finished" | "delete-orphan-registration";
+  | "serve-unserved-job"
+  | "remove-surplus-runner"
+  | "reap-never-assigned"
+  | "terminate-finished"
+  | "delete-orphan-registration"
+  | "reap-removed-installation"
+  | "check-assignment";
+
+type RemovalKind = Exclude<RepairKind, "serve-unserved-job" | "check-assignment">;
 
 export type Repair =
   | { kind: "serve-unserved-job"; job: JobRef; attempt: number; reason: string }
+  | { kind: "check-assignment"; job: JobRef; runnerName: string; reason: string }
   | {
-      kind: Exclude<RepairKind, "serve-unserved-job">;
+      kind: RemovalKind;
       /** The registration to delete first (absent when it is already gone). */
       runner: ObservedRunner | undefined;
       /** The sandbox to terminate afterwards (absent when it is already gone). */
@@ -67,18 +88,29 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
   const runnerOf = (sandbox: ObservedSandbox) => (sandbox.scopeKey ? runners.get(runnerKey(sandbox.scopeKey, sandbox.name)) : undefined);
   const sandboxNames = new Set(world.sandboxes.map((sandbox) => sandbox.name));
   const touched = new Set<string>();
-  const remove = (
-    kind: Exclude<RepairKind, "serve-unserved-job">,
-    runner: ObservedRunner | undefined,
-    sandbox: ObservedSandbox | undefined,
-    reason: string,
-  ) => {
+  const remove = (kind: RemovalKind, runner: ObservedRunner | undefined, sandbox: ObservedSandbox | undefined, reason: string) => {
     repairs.push({ kind, runner, sandbox, reason });
     touched.add((sandbox ?? runner)!.name);
   };
 
+  // 0: sandboxes of installations that are gone or suspended.
+  const { installations } = world;
+  for (const sandbox of [...world.sandboxes].sort(byName)) {
+    if (!installations || sandbox.installationId === undefined) continue;
+    const installation = installations[sandbox.installationId];
+    if (installation && !installation.suspended) continue;
+    touched.add(sandbox.name);
+    const why = `its installation ${sandbox.installationId} ${installation ? "is suspended" : "was removed"}`;
+    const busySince = world.busySince[sandbox.name];
+    const cap = settings.lifetimeCapMs.byProfile[sandbox.profile ?? ""] ?? settings.lifetimeCapMs.otherwise;
+    if (busySince === undefined) remove("reap-removed-installation", undefined, sandbox, `${why} and its runner is not known busy`);
+    else if (now - sandbox.createdAt >= cap)
+      remove("reap-removed-installation", undefined, sandbox, `${why} and its job reached the lifetime cap (${seconds(cap)})`);
+  }
+
   // 1 and 2: sandboxes that should no longer run.
   for (const sandbox of [...world.sandboxes].sort(byName)) {
+    if (touched.has(sandbox.name)) continue;
     const runner = runnerOf(sandbox);
     if (runner?.busy) continue;
     const scopeListed = sandbox.scopeKey !== undefined && listed.has(sandbox.scopeKey);
@@ -115,7 +147,9 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
       return runner && !runner.busy && !touched.has(sandbox.name);
     })
     .sort(byName);
+  const gone = (installationId: number) => installations !== undefined && installations[installationId]?.suspended !== false;
   const queued = world.queuedJobs
+    .filter((job) => !gone(job.installationId))
     .filter((job) => job.createdAt === undefined || now - Date.parse(job.createdAt) < MAX_QUEUED_AGE_MS)
     .sort(oldestFirst);
   const takenNames = new Set([...sandboxNames, ...world.runners.map((runner) => runner.name)]);
@@ -150,6 +184,17 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
     if (ownJob === undefined || !ownJobKnown || queuedIds.has(ownJob)) continue;
     if (now - sandbox.createdAt < settings.unservedJobGraceMs) continue;
     remove("remove-surplus-runner", runnerOf(sandbox), sandbox, `its job ${ownJob} is no longer queued and no queued job needs the runner`);
+  }
+
+  // 6: what busy runners run, checked against policy once.
+  for (const assignment of [...world.assignments].sort((a, b) => (a.runnerName < b.runnerName ? -1 : 1))) {
+    if (assignment.checked) continue;
+    repairs.push({
+      kind: "check-assignment",
+      job: assignment.job,
+      runnerName: assignment.runnerName,
+      reason: "a busy runner's job no event has checked against policy",
+    });
   }
   return repairs;
 }

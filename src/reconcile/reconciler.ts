@@ -1,7 +1,10 @@
 // The reconcile loop: observe → plan → repair, at start-up, on a timer, and on
-// demand (HTTP, CLI, a job completed that may leave a runner idle). One pass at a
-// time per replica; several replicas may reconcile at once, since every repair is
-// idempotent. Each pass logs one summary line; each repair logs one line.
+// demand (HTTP, CLI, a job completed that may leave a runner idle, an installation
+// removed). One pass at a time per replica; several replicas may reconcile at once,
+// since every repair is idempotent. Each pass logs one summary line; each repair
+// logs one line. What a pass leaves unresolved stays on the watch list for the next
+// ones. Asking GitHub to redeliver failed deliveries runs beside the passes (one
+// round at a time), never inside one: a slow delivery log does not delay repairs.
 import type { Logger } from "pino";
 import { describeFailure } from "../lib/errors.js";
 import { PRIORITY_HEADER } from "../github/budget-requests.js";
@@ -10,10 +13,12 @@ import type { AppOctokit } from "../github/create-octokit-class.js";
 import type { Fleet } from "../modal/fleet.js";
 import { applyRepair, type RepairDeps } from "./apply-repair.js";
 import type { Observation } from "./observation.js";
-import { Observer, type ObserveDeps } from "./observe.js";
+import { Assignments } from "./assignments.js";
+import { ModalUnobservable, Observer, type ObserveDeps } from "./observe.js";
 import { planRepairs, type PlanSettings, type RepairKind } from "./plan-repairs.js";
+import { WatchList } from "./watch-list.js";
 
-export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor">, Omit<RepairDeps, "octokitFor"> {
+export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor" | "watch" | "assignments">, Omit<RepairDeps, "octokitFor"> {
   octokitFor: (installationId: number) => Promise<AppOctokit>;
   plan: PlanSettings;
   intervalMs: number;
@@ -38,11 +43,11 @@ export interface PassSummary {
   /** Why the pass could not observe the world (when not ok). */
   problem?: string;
   durationMs: number;
-  checked: { sandboxes: number; runners: number; repositories: number; queuedJobs: number };
+  checked: { sandboxes: number; runners: number; repositories: number; queuedJobs: number; assignments: number; watched: number };
   repaired: Partial<Record<RepairKind, number>>;
   leftAlone: number;
   failed: number;
-  /** Failed deliveries GitHub was asked to deliver again. */
+  /** Failed deliveries GitHub was asked to deliver again by redelivery rounds that ended since the last pass. */
   redelivered: number;
   apiCalls: { github: number; modal: number };
 }
@@ -51,7 +56,13 @@ export interface PassSummary {
 const SOON_MS = 1000;
 
 export class Reconciler {
+  /** What passes saw and did not resolve: watched by the next passes. */
+  readonly watch = new WatchList();
+  /** Which job each of our busy runners runs (in_progress events feed it too). */
+  readonly assignments = new Assignments();
   readonly #observer: Observer;
+  #redelivering: Promise<void> | undefined;
+  #redelivered = 0;
   #running: Promise<PassSummary> | undefined;
   #next: { full: boolean; reason: string; pass: Promise<PassSummary> } | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -63,6 +74,8 @@ export class Reconciler {
   constructor(private readonly options: ReconcilerOptions) {
     this.#observer = new Observer({
       ...options,
+      watch: this.watch,
+      assignments: this.assignments,
       octokitFor: (id) => this.#octokitFor(id),
       appOctokit: async () => this.#count(await options.appOctokit()),
     });
@@ -80,34 +93,45 @@ export class Reconciler {
   stop(): void {
     clearInterval(this.#timer);
     clearTimeout(this.#soon);
+    this.#soon = undefined;
   }
 
-  /** A pass shortly (debounced), e.g. after a job completed without one of our runners. */
-  soon(reason: string): void {
+  /**
+   * A pass shortly (debounced), e.g. after a job completed without one of our runners;
+   * a full sweep when any request asks for one (an installation unsuspended).
+   */
+  soon(reason: string, options: { full?: boolean } = {}): void {
+    this.#soonFull ||= options.full === true;
     if (this.#soon) return;
     this.#soon = setTimeout(() => {
       this.#soon = undefined;
-      void this.run({ reason });
+      const full = this.#soonFull;
+      this.#soonFull = false;
+      void this.run({ reason, full });
     }, SOON_MS);
     this.#soon.unref();
   }
+
+  #soonFull = false;
 
   /**
    * Runs a pass. While one runs, requests are folded into a single pass after it.
    * A pass is a full sweep when asked, or when the last one is FULL_SWEEP_INTERVAL old.
    */
   run(request: { full?: boolean; reason: string }): Promise<PassSummary> {
-    const full = request.full === true || this.options.now() - this.#lastFullSweep >= this.options.fullSweepIntervalMs;
-    if (!this.#running) return this.#start(full, request.reason);
+    // Whether a sweep is due is decided when the pass starts: a pass folded behind a
+    // full sweep (the start-up one) is not a second full sweep.
+    const due = () => this.options.now() - this.#lastFullSweep >= this.options.fullSweepIntervalMs;
+    if (!this.#running) return this.#start(request.full === true || due(), request.reason);
     if (!this.#next) {
-      const next = { full, reason: request.reason, pass: undefined as unknown as Promise<PassSummary> };
+      const next = { full: false, reason: request.reason, pass: undefined as unknown as Promise<PassSummary> };
       next.pass = this.#running.then(() => {
         this.#next = undefined;
-        return this.#start(next.full, next.reason);
+        return this.#start(next.full || due(), next.reason);
       });
       this.#next = next;
     }
-    this.#next.full ||= full;
+    this.#next.full ||= request.full === true;
     return this.#next.pass;
   }
 
@@ -119,9 +143,9 @@ export class Reconciler {
     return pass;
   }
 
-  /** Resolves when no pass is running. */
+  /** Resolves when no pass and no redelivery round is running. */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    while (this.#running || this.#redelivering) await Promise.all([this.#running, this.#redelivering]);
   }
 
   async #pass(full: boolean, reason: string): Promise<PassSummary> {
@@ -134,16 +158,23 @@ export class Reconciler {
       full,
       ok: true,
       durationMs: 0,
-      checked: { sandboxes: 0, runners: 0, repositories: 0, queuedJobs: 0 },
+      checked: { sandboxes: 0, runners: 0, repositories: 0, queuedJobs: 0, assignments: 0, watched: 0 },
       repaired: {},
       leftAlone: 0,
       failed: 0,
       redelivered: 0,
       apiCalls: { github: 0, modal: 0 },
     };
+    this.#startRedelivery();
     try {
       const world = await this.#observer.observe(started, full);
-      if (full) this.#lastFullSweep = started;
+      // A full sweep that could not list the installations swept only what a quick pass sweeps.
+      if (full && !world.problem) this.#lastFullSweep = started;
+      if (world.problem) {
+        summary.problem = world.problem;
+        if (full) summary.ok = false;
+        options.log.error({ reason: world.problem }, "reconcile pass could not observe part of GitHub; it repairs what it saw");
+      }
       options.observed?.(world);
       summary.failed += world.errors;
       summary.checked = {
@@ -151,6 +182,8 @@ export class Reconciler {
         runners: world.runners.length,
         repositories: world.scannedRepositories.length,
         queuedJobs: world.queuedJobs.length,
+        assignments: 0,
+        watched: this.watch.size,
       };
       // Asked now, not at observation time: a dispatch that ended while the pass
       // observed may have made a registration or sandbox the observation missed.
@@ -158,7 +191,10 @@ export class Reconciler {
       for (const repair of planRepairs(world, options.plan)) {
         try {
           const result = await applyRepair(repair, { ...options, octokitFor: (id) => this.#octokitFor(id) });
-          if (result === "done") summary.repaired[repair.kind] = (summary.repaired[repair.kind] ?? 0) + 1;
+          if (repair.kind === "check-assignment") {
+            this.assignments.checked(repair.runnerName);
+            summary.checked.assignments++;
+          } else if (result === "done") summary.repaired[repair.kind] = (summary.repaired[repair.kind] ?? 0) + 1;
           else summary.leftAlone++;
         } catch (error) {
           summary.failed++;
@@ -171,10 +207,12 @@ export class Reconciler {
     } catch (error) {
       summary.ok = false;
       summary.failed++;
-      summary.problem = `could not observe Modal: ${describeFailure(error).reason}`;
+      summary.problem =
+        error instanceof ModalUnobservable ? error.message : `could not observe the world: ${describeFailure(error).reason}`;
       options.log.error({ reason: summary.problem }, "reconcile pass could not observe the world; nothing was changed");
     }
-    await this.#redeliver(summary);
+    summary.redelivered = this.#redelivered;
+    this.#redelivered = 0;
     summary.durationMs = options.now() - started;
     summary.apiCalls = { github: this.#githubCalls - github, modal: options.fleet.calls - modal };
     options.log.info(summary, "reconcile pass");
@@ -182,13 +220,18 @@ export class Reconciler {
     return summary;
   }
 
+  /** Starts a redelivery round beside the pass, unless one still runs. */
+  #startRedelivery(): void {
+    if (!this.options.redeliver || this.#redelivering) return;
+    this.#redelivering = this.#redeliver().finally(() => (this.#redelivering = undefined));
+  }
+
   /** Deliveries that never reached the App come back through GitHub, not a full sweep. */
-  async #redeliver(summary: PassSummary): Promise<void> {
+  async #redeliver(): Promise<void> {
     if (!this.options.redeliver) return;
     try {
       const result = await this.options.redeliver(this.#count(await this.options.appOctokit()));
-      summary.redelivered = result.requested;
-      summary.failed += result.failed;
+      this.#redelivered += result.requested;
       if (result.requested > 0)
         this.options.log.info(
           { requested: result.requested, skipped: result.skipped },
@@ -197,7 +240,6 @@ export class Reconciler {
       for (const failure of result.failures)
         this.options.log.warn({ reason: failure }, "reconcile: GitHub refused a redelivery; asking again later");
     } catch (error) {
-      summary.failed++;
       this.options.log.warn(
         { reason: describeFailure(error).reason },
         "reconcile: could not read the App's delivery log; the next pass tries again",

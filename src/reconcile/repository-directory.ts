@@ -40,6 +40,16 @@ export class RepositoryDirectory {
     return accounts;
   }
 
+  /** The installation is gone, or these of its repositories were taken from it. */
+  forget(installationId: number, repositories?: string[]): void {
+    if (repositories) {
+      for (const name of repositories)
+        if (this.#known.get(repositoryKey(name))?.installationId === installationId) this.#known.delete(repositoryKey(name));
+      return;
+    }
+    for (const [key, known] of this.#known) if (known.installationId === installationId) this.#known.delete(key);
+  }
+
   activeSince(since: number): KnownRepository[] {
     return [...this.#known.values()].filter((known) => known.activeAt >= since);
   }

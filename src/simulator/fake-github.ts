@@ -27,7 +27,16 @@ import { registerRunnerRoutes } from "./github/routes-runners.js";
 import { HttpError, lc, type Ctx, type Handler, type Permissions, type Reply } from "./github/route-kit.js";
 import { decodeJitConfig } from "./github/jit-config.js";
 import { SecondaryLimits } from "./github/secondary-limits.js";
-import { iso, jobObject, organizationObject, randomHex, repositoryObject, userObject, type Urls } from "./github/shapes.js";
+import {
+  installationObject,
+  iso,
+  jobObject,
+  organizationObject,
+  randomHex,
+  repositoryObject,
+  userObject,
+  type Urls,
+} from "./github/shapes.js";
 import { exampleFor, send } from "./github/webhooks.js";
 import type {
   Account,
@@ -201,6 +210,7 @@ export class FakeGitHub {
   private readonly pending = new Set<Promise<unknown>>();
   private faults: Fault[] = [];
   private interceptors: Array<{ match: FaultMatch; action: () => void }> = [];
+  private hangs: Array<{ match: FaultMatch; remaining: number }> = [];
   private closed = false;
 
   private nextAccountId = 100_001;
@@ -444,6 +454,11 @@ export class FakeGitHub {
     this.interceptors.push({ match, action });
   }
 
+  /** The next `times` requests matching `match` are never answered (a process cut off mid-request). */
+  hangNext(match: FaultMatch, times = 1): void {
+    this.hangs.push({ match, remaining: times });
+  }
+
   failNext(match: FaultMatch, response: FaultResponse, times = 1): void {
     this.faults.push({ match, response, remaining: times });
   }
@@ -578,6 +593,65 @@ export class FakeGitHub {
     void this.deliverWorkflowJob(action, job).catch((e: unknown) => {
       this.violations.push(`fake-github could not build the ${action} webhook for job ${job.id}: ${String(e)}`);
     });
+  }
+
+  // -------------------------------------------------------------------------------
+  // Installations come and go
+
+  /**
+   * The owner uninstalls the App: the installation leaves the App's list, its tokens
+   * stop working, and (unless `notify` is false) an installation.deleted webhook is sent.
+   * Its repositories go with it; runners already registered stay (GitHub does not
+   * remove them) and finish what they run.
+   */
+  uninstall(installationId: number, options: { notify?: boolean } = {}): Promise<DeliveryResult> | undefined {
+    const inst = this.installationsById.get(installationId);
+    if (!inst) throw new Error(`no installation ${installationId}`);
+    const payload = this.installationPayload("installation", "deleted", inst);
+    this.installationsById.delete(installationId);
+    for (const [key, repo] of this.reposByName) if (repo.installationId === installationId) this.reposByName.delete(key);
+    return options.notify === false ? undefined : this.deliverInstallationEvent("installation", "deleted", payload);
+  }
+
+  /** The owner suspends (or unsuspends) the installation: still listed, with `suspended_at`; its tokens are refused. */
+  suspend(installationId: number, suspended = true, options: { notify?: boolean } = {}): Promise<DeliveryResult> | undefined {
+    const inst = this.installationsById.get(installationId);
+    if (!inst) throw new Error(`no installation ${installationId}`);
+    if (suspended) inst.suspendedAt = new Date();
+    else delete inst.suspendedAt;
+    const action = suspended ? "suspend" : "unsuspend";
+    return options.notify === false
+      ? undefined
+      : this.deliverInstallationEvent("installation", action, this.installationPayload("installation", action, inst));
+  }
+
+  /** The owner takes a repository away from the installation (installation_repositories.removed). */
+  removeRepositoryFromInstallation(fullName: string, options: { notify?: boolean } = {}): Promise<DeliveryResult> | undefined {
+    const repo = this.reposByName.get(lc(fullName));
+    if (!repo) throw new Error(`no repository ${fullName}`);
+    const inst = this.installationsById.get(repo.installationId)!;
+    this.reposByName.delete(lc(fullName));
+    const payload = this.installationPayload("installation_repositories", "removed", inst);
+    payload.repositories_added = [];
+    payload.repositories_removed = [
+      { id: repo.id, node_id: `R_${repo.id}`, name: repo.name, full_name: repo.fullName, private: repo.private },
+    ];
+    payload.repository_selection = "selected";
+    return options.notify === false ? undefined : this.deliverInstallationEvent("installation_repositories", "removed", payload);
+  }
+
+  private installationPayload(event: string, action: string, inst: FakeInstallation): Record<string, unknown> {
+    const example = exampleFor(event, action);
+    const installation = {
+      ...(example.installation as Record<string, unknown>),
+      ...installationObject(this.urls, inst, this.appId, this.appSlug, this.createdAt),
+    };
+    return { ...example, action, installation, sender: userObject(this.urls, this.sender) };
+  }
+
+  private deliverInstallationEvent(event: string, action: string, payload: Record<string, unknown>): Promise<DeliveryResult> {
+    for (const p of this.api?.checkWebhook(event, action, payload) ?? []) this.violations.push(`webhook ${event}.${action}: ${p}`);
+    return this.deliver(event, action, JSON.stringify(payload), {});
   }
 
   // -------------------------------------------------------------------------------
@@ -850,6 +924,11 @@ export class FakeGitHub {
         reply({ status: 422, body: { message: "Invalid request", errors: problems, documentation_url: DOCS, status: "422" } }, false);
         return;
       }
+      const hang = this.hangs.find((h) => h.remaining > 0 && this.matches(h.match, method, match.template, rawPath));
+      if (hang) {
+        hang.remaining--;
+        return; // never answered: the caller waits until it gives up or the fake closes
+      }
       const interceptor = this.interceptors.find((i) => this.matches(i.match, method, match.template, rawPath));
       if (interceptor) {
         this.interceptors.splice(this.interceptors.indexOf(interceptor), 1);
@@ -950,6 +1029,7 @@ export class FakeGitHub {
     const token = auth.token;
     const installation = this.installationsById.get(token.installationId);
     if (!installation) throw new HttpError(401, "Bad credentials");
+    if (installation.suspendedAt) throw new HttpError(403, "This installation has been suspended");
     ctx.installation = installation;
     ctx.token = token;
     const { owner, repo, org } = match.params;

@@ -155,7 +155,12 @@ interface Fault {
   remaining: number;
   /** Apply the request first, then fail (the response is lost). */
   afterEffect: boolean;
+  /** Never answer (before or after the effect): the caller was cut off mid-call. */
+  hang?: boolean;
 }
+
+/** A call that is never answered. */
+const NEVER = new Promise<never>(() => undefined);
 
 type Handler = (request: any, options?: unknown) => Promise<unknown>;
 
@@ -309,6 +314,15 @@ export class FakeModal {
     this.#addFault(method, { code, message: message ?? `injected ${Status[code]} after effect`, remaining: times, afterEffect: true });
   }
 
+  /**
+   * The next `times` calls of `method` are never answered, like a process killed while
+   * it waited: before they take effect, or (`afterEffect`) after (the sandbox exists).
+   */
+  hangNext(method: string, options: { afterEffect?: boolean; times?: number } = {}): void {
+    const afterEffect = options.afterEffect ?? false;
+    this.#addFault(method, { code: Status.UNKNOWN, message: "hung", remaining: options.times ?? 1, afterEffect, hang: true });
+  }
+
   /** While down, every RPC throws UNAVAILABLE. */
   setOutage(down: boolean): void {
     this.#outage = down;
@@ -455,6 +469,7 @@ export class FakeModal {
     if (delay > 0) await sleep(delay);
     if (this.#outage) throw grpcError(method, Status.UNAVAILABLE, "Modal is unavailable (injected outage)");
     const fault = this.#takeFault(method);
+    if (fault?.hang && !fault.afterEffect) return NEVER;
     if (fault && !fault.afterEffect) throw grpcError(method, fault.code, fault.message);
     return fault;
   }
@@ -466,6 +481,7 @@ export class FakeModal {
     try {
       const fault = await this.#preamble(method, request);
       const response = await run();
+      if (fault?.hang) return await NEVER;
       if (fault) throw grpcError(method, fault.code, fault.message);
       return response;
     } finally {

@@ -69,7 +69,7 @@ function requestsPerGuid(since: number): Map<string, number> {
   return counts;
 }
 
-test("each failed workflow_job delivery is redelivered once, across pages; other events and successes are left alone", async () => {
+test("each failed workflow_job.queued delivery is redelivered once, across pages; other events and successes are left alone", async () => {
   const state = createRedeliveryState(now(), 10 * 60_000);
   const before = gh.hookDeliveries.redeliveryRequests.length;
   const failed = await failedDeliveries(25); // three pages of 10
@@ -78,7 +78,7 @@ test("each failed workflow_job delivery is redelivered once, across pages; other
   gh.hookDeliveries.ingressDown = false;
   await gh.deliverWorkflowJob("queued", gh.queueJob({ owner: "acme", repo: "api", labels: ["modal"] })); // succeeds
 
-  const first = await redeliverFailedDeliveries(appOctokit(), state, options);
+  const first = await redeliverFailedDeliveries(appOctokit(), state, { ...options, maxRequests: 30 });
   await gh.settle();
   expect(first).toMatchObject({ requested: 25, skipped: 0, failed: 0 });
   expect(first.listed).toBeGreaterThanOrEqual(27);
@@ -91,6 +91,40 @@ test("each failed workflow_job delivery is redelivered once, across pages; other
   expect(second).toMatchObject({ requested: 0, skipped: 25 });
   expect(state.asked.size).toBe(0);
   expect(gh.hookDeliveries.redeliveryRequests.length - before).toBe(25);
+  gh.assertNoViolations();
+});
+
+test("failed in_progress and completed deliveries are not asked for: the reconciler reads runners and jobs itself", async () => {
+  const state = createRedeliveryState(now(), 10 * 60_000);
+  const before = gh.hookDeliveries.redeliveryRequests.length;
+  const [queued] = await failedDeliveries(1);
+  gh.hookDeliveries.ingressDown = true;
+  const job = gh.queueJob({ owner: "acme", repo: "api", labels: ["modal"] });
+  await gh.deliverWorkflowJob("in_progress", job);
+  await gh.deliverWorkflowJob("completed", job);
+  gh.hookDeliveries.ingressDown = false;
+
+  const summary = await redeliverFailedDeliveries(appOctokit(), state, options);
+  await gh.settle();
+  expect(summary).toMatchObject({ requested: 1, failed: 0 });
+  expect([...requestsPerGuid(before).keys()]).toEqual([queued]);
+  gh.assertNoViolations();
+});
+
+test("at most maxRequests redeliveries per call; the rest are asked for by the next calls, each once", async () => {
+  const state = createRedeliveryState(now(), 10 * 60_000);
+  const before = gh.hookDeliveries.redeliveryRequests.length;
+  const failed = await failedDeliveries(25);
+  const requested: number[] = [];
+  for (let call = 0; call < 4; call++) {
+    requested.push((await redeliverFailedDeliveries(appOctokit(), state, { ...options, maxRequests: 10 })).requested);
+    await gh.settle();
+    clock += 30_000;
+  }
+  expect(requested).toEqual([10, 10, 5, 0]);
+  const perGuid = requestsPerGuid(before);
+  expect([...perGuid.keys()].sort()).toEqual([...failed].sort());
+  expect([...perGuid.values()].every((count) => count === 1)).toBe(true);
   gh.assertNoViolations();
 });
 

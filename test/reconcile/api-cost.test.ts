@@ -29,6 +29,7 @@ async function costOfPasses(app: Awaited<ReturnType<typeof fleetOf>>) {
   const full = await app.parts.reconciler.run({ full: true, reason: "test" });
   const requestsBefore = world.github.requests.length;
   const incremental = await app.parts.reconciler.run({ reason: "test" });
+  await app.parts.reconciler.idle(); // the redelivery round runs beside the pass
   const notModified = world.github.requests.slice(requestsBefore).filter((request) => request.status === 304).length;
   expect(full.repaired).toEqual({});
   expect(incremental.repaired).toEqual({});
@@ -43,10 +44,11 @@ test("a pass costs the same with 5 or 40 repositories between full sweeps, and a
   expect(many.incremental).toEqual(few.incremental);
   expect(many.full.github).toBeGreaterThan(few.full.github + 35 * 2 - 1); // two run listings per extra repository
   // The incremental pass: one page of the Modal list and the empty page that ends it; at GitHub
-  // one runner listing (the org scope), one listing of the App's failed deliveries (none:
-  // so no listing of successes) and, for the one active repository, two run listings;
-  // no run changed since the full sweep, so no job listing.
-  expect(few.incremental).toEqual({ modal: 2, github: 1 + 1 + 2 });
+  // the App's installations (sandboxes exist: are their installations still there?), one
+  // runner listing (the org scope), one listing of the App's failed deliveries (none: so no
+  // listing of successes) and, for the one active repository, two run listings; no run
+  // changed since the full sweep, so no job listing.
+  expect(few.incremental).toEqual({ modal: 2, github: 1 + 1 + 1 + 2 });
   // Everything it read was unchanged since the full sweep: every read was answered 304.
   expect(few.notModified).toBe(few.incremental.github);
 });

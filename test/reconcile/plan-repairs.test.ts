@@ -11,6 +11,7 @@ const settings: PlanSettings = {
   finishedGraceMs: 2 * MIN,
   registrationGraceMs: 3 * MIN,
   unservedJobGraceMs: MIN,
+  lifetimeCapMs: { byProfile: { default: 60 * MIN, gpu: 120 * MIN }, otherwise: 120 * MIN },
 };
 
 function job(id: number, options: { ageMs?: number; labels?: string[]; repo?: string } = {}): JobRef {
@@ -66,6 +67,9 @@ function world(parts: {
   scanned?: string[];
   since?: Partial<Pick<Observation, "runnerWithoutSandboxSince" | "sandboxWithoutRunnerSince">>;
   dispatching?: number[];
+  installations?: Observation["installations"];
+  assignments?: Observation["assignments"];
+  busySince?: Record<string, number>;
 }): Observation {
   const runners = parts.runners ?? [];
   return {
@@ -78,6 +82,9 @@ function world(parts: {
     runnerWithoutSandboxSince: parts.since?.runnerWithoutSandboxSince ?? {},
     sandboxWithoutRunnerSince: parts.since?.sandboxWithoutRunnerSince ?? {},
     dispatching: parts.dispatching ?? [],
+    installations: parts.installations,
+    assignments: parts.assignments ?? [],
+    busySince: parts.busySince ?? {},
   };
 }
 
@@ -85,7 +92,9 @@ const summary = (observation: Observation) =>
   planRepairs(observation, settings).map((repair) =>
     repair.kind === "serve-unserved-job"
       ? `serve ${repair.job.id} attempt ${repair.attempt}`
-      : `${repair.kind} ${(repair.sandbox ?? repair.runner)!.name}`,
+      : repair.kind === "check-assignment"
+        ? `check ${repair.runnerName} running ${repair.job.id}`
+        : `${repair.kind} ${(repair.sandbox ?? repair.runner)!.name}`,
   );
 
 describe("planning repairs", () => {
@@ -245,5 +254,76 @@ describe("planning repairs", () => {
     };
     expect(summary(shuffled)).toEqual(first);
     expect(first).toEqual([]);
+  });
+
+  describe("installations that are gone or suspended (rule 0)", () => {
+    // Installation 9 holds every sandbox built by runner(); 7 is another installation.
+    const idle = () => runner(1); // created 5 minutes ago
+    const busy = () => runner(2, { busy: true });
+    test.each([
+      ["the installation list was not read: nothing is decided", undefined, {}, []],
+      ["installation 9 is there: nothing to do", { 9: { suspended: false } }, {}, []],
+      [
+        "removed: an idle runner's sandbox goes at once; a busy one finishes its job",
+        { 7: { suspended: false } },
+        { "modal-2-0": NOW - 2 * MIN },
+        ["reap-removed-installation modal-1-0"],
+      ],
+      ["suspended: the same", { 9: { suspended: true } }, { "modal-2-0": NOW - 2 * MIN }, ["reap-removed-installation modal-1-0"]],
+      [
+        "removed, nothing known busy (e.g. after a restart): both go at once",
+        {},
+        {},
+        ["reap-removed-installation modal-1-0", "reap-removed-installation modal-2-0"],
+      ],
+    ] as const)("%s", (_, installations, busySince, expected) => {
+      expect(
+        summary(
+          world({
+            runners: [idle(), busy()],
+            installations: installations as Observation["installations"],
+            busySince: busySince as Record<string, number>,
+            queued: [job(1)],
+          }),
+        ),
+      ).toEqual(expected);
+    });
+
+    test.each([
+      ["default", 59 * MIN, []],
+      ["default", 60 * MIN, ["reap-removed-installation modal-2-0"]],
+      ["gpu", 60 * MIN, []],
+      ["gpu", 120 * MIN, ["reap-removed-installation modal-2-0"]],
+      ["unknown-profile", 120 * MIN, ["reap-removed-installation modal-2-0"]],
+    ])(
+      "a busy runner of a removed installation, profile %s, sandbox %dms old: terminated only at the job's lifetime cap",
+      (profile, ageMs, expected) => {
+        const r = runner(2, { busy: true, ageMs });
+        r.sandbox!.profile = profile;
+        expect(summary(world({ runners: [r], installations: {}, busySince: { "modal-2-0": NOW - ageMs + 30_000 } }))).toEqual(expected);
+      },
+    );
+
+    test("the registration is never deleted (no token is left) and no other rule touches the sandbox", () => {
+      const [repair] = planRepairs(world({ runners: [runner(1, { ageMs: 60 * MIN })], installations: {} }), settings);
+      expect(repair).toMatchObject({ kind: "reap-removed-installation", runner: undefined, sandbox: { name: "modal-1-0" } });
+      expect(planRepairs(world({ runners: [runner(1, { ageMs: 60 * MIN })], installations: {} }), settings)).toHaveLength(1);
+    });
+  });
+
+  describe("what busy runners run (rule 6)", () => {
+    test.each([
+      ["an assignment no event checked is checked", false, ["check modal-1-0 running 5"]],
+      ["one the in_progress handler (or an earlier pass) checked is not checked again", true, []],
+    ])("%s", (_, checked, expected) => {
+      expect(
+        summary(
+          world({
+            runners: [runner(1, { busy: true })],
+            assignments: [{ runnerName: "modal-1-0", job: job(5, { repo: "octo-org/denied" }), checked }],
+          }),
+        ),
+      ).toEqual(expected);
+    });
   });
 });

@@ -67,6 +67,7 @@ export function registerAppRoutes(gh: FakeGitHub, route: Route): void {
     fn: (ctx) => {
       const inst = gh.installationsById.get(Number(ctx.params.installation_id));
       if (!inst) throw new HttpError(404, "Not Found");
+      if (inst.suspendedAt) throw new HttpError(403, "This installation has been suspended");
       const body = (ctx.body ?? {}) as { permissions?: Record<string, string>; repositories?: string[]; repository_ids?: number[] };
       let permissions: Permissions = { ...inst.permissions };
       if (body.permissions) {

@@ -362,8 +362,8 @@ export function installationObject(
     single_file_name: null,
     has_multiple_single_files: false,
     single_file_paths: [],
-    suspended_by: null,
-    suspended_at: null,
+    suspended_by: inst.suspendedAt ? userObject(urls, account) : null,
+    suspended_at: inst.suspendedAt ? iso(inst.suspendedAt) : null,
   };
 }
 

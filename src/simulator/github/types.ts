@@ -4,6 +4,8 @@ export interface FakeInstallation {
   id: number;
   account: { login: string; id: number; type: "Organization" | "User" };
   permissions: Record<string, "read" | "write">;
+  /** Set while an owner has suspended the installation: it stays listed, its tokens are refused. */
+  suspendedAt?: Date;
 }
 
 export interface FakeRepository {
