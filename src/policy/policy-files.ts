@@ -152,12 +152,13 @@ export class PolicyFiles {
         configs.push(config);
         ref = undefined;
         if (extendsValue !== undefined) {
-          const match = typeof extendsValue === "string" ? EXTENDS.exec(extendsValue) : null;
+          // Bounded before the (constant, linear) pattern sees it: an owner, a repository and a path fit in 300 characters.
+          const match = typeof extendsValue === "string" && extendsValue.length <= 300 ? EXTENDS.exec(extendsValue) : null;
           if (!match)
             return {
               state: "unreadable",
               file,
-              reason: `${at}: _extends ${JSON.stringify(extendsValue)} is not "repo", "owner/repo" or "owner/repo:path.yml"`,
+              reason: `${at}: _extends ${JSON.stringify(extendsValue).slice(0, 120)} is not "repo", "owner/repo" or "owner/repo:path.yml"`,
             };
           ref = { owner: match[1] ?? top.owner, repo: match[2]!, path: match[3] ?? POLICY_PATH };
         }
