@@ -58,10 +58,20 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     onOutcome: (outcome) => metrics.guard(outcome),
   });
 
-  /** Why Modal cannot take sandboxes now (its breaker is open), or undefined. */
-  const modalUnavailable = () => {
+  /** Why Modal cannot take sandboxes now (its creation breaker is open), or undefined. */
+  const creationRefused = () => {
     const breaker = fleet.breaker.state();
     return breaker.state === "open" ? breaker.reason : undefined;
+  };
+  /**
+   * The same, as readiness reports it. The breaker closes only on a create, and never
+   * probes by itself: once a probe is due and no job waits, the next job's create is
+   * the probe, so the App is ready for it (else a readiness gate would keep away the
+   * very webhook that closes the breaker).
+   */
+  const modalUnavailable = () => {
+    const reason = creationRefused();
+    return reason !== undefined && (!fleet.breaker.allows() || dispatcher.waiting().length > 0) ? reason : undefined;
   };
 
   const dispatcher: Dispatcher = new Dispatcher({
@@ -69,7 +79,11 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     log: log.child({ component: "dispatch" }),
     now,
     capacity,
-    modal: { unavailable: modalUnavailable, whenAvailable: () => fleet.breaker.whenClosed() },
+    modal: {
+      unavailable: creationRefused,
+      probeDue: () => fleet.breaker.state().state === "open" && fleet.breaker.allows(),
+      whenAvailable: () => fleet.breaker.whenAllowed(),
+    },
     plan: (job) => policy.plan(job),
     onOutcome: (record) => observability.outcome(record),
     serve: async (job, request) =>

@@ -35,8 +35,12 @@ export interface DispatcherOptions {
   plan: (job: JobRef) => Promise<JobPlan>;
   serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
   capacity: Capacity;
-  /** Why Modal cannot take a sandbox now (undefined: it can), and a promise of when it can again. */
-  modal: { unavailable(): string | undefined; whenAvailable(): Promise<void> };
+  /**
+   * Why Modal cannot take a sandbox now (undefined: it can); whether one create may be
+   * tried as the probe (its breaker is open and a probe is due); and a promise of
+   * when either may have changed (closed, or a probe due).
+   */
+  modal: { unavailable(): string | undefined; probeDue(): boolean; whenAvailable(): Promise<void> };
   log: Logger;
   now: () => number;
   onOutcome?: (record: OutcomeRecord) => void;
@@ -76,6 +80,8 @@ export class Dispatcher {
   readonly #endedAt = new BoundedMap<number, number>(MAX_REMEMBERED);
   /** Set while a pump is promised for when Modal is available again. */
   #modalWatch: Promise<void> | undefined;
+  /** The job whose create is the probe while Modal's breaker is open (one at a time). */
+  #probe: number | undefined;
 
   constructor(private readonly options: DispatcherOptions) {
     this.#queue = new PQueue({ concurrency: options.concurrency });
@@ -91,12 +97,36 @@ export class Dispatcher {
 
   /** A slot may have freed, or Modal recovered: start the oldest waiting jobs that fit now. */
   pump(): void {
-    if (this.options.modal.unavailable() !== undefined) return;
+    if (this.options.modal.unavailable() !== undefined) return this.#startProbe();
     for (const entry of this.#waitingEntries()) {
       if (!this.options.capacity.reserve(entry.job.id, entry.placement, entry.caps).reserved) continue;
       this.#waiting.delete(entry.job.id);
       this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, waitedFor: entry.for }, "starting a waiting job");
       void this.#queue.add(() => this.#serve(entry.job, entry.attempt, entry.profile, entry.placement, entry.caps, entry.minted));
+    }
+  }
+
+  /**
+   * While Modal creates no sandboxes, one waiting job (the oldest that fits) is served
+   * when a probe is due: its real create tells whether Modal creates again. The others
+   * stay put, so a probe costs one create and one job's GitHub calls, whatever the queue.
+   */
+  #startProbe(): void {
+    if (this.#probe !== undefined || !this.options.modal.probeDue()) return;
+    for (const entry of this.#waitingEntries()) {
+      if (!this.options.capacity.reserve(entry.job.id, entry.placement, entry.caps).reserved) continue;
+      this.#waiting.delete(entry.job.id);
+      this.#probe = entry.job.id;
+      this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name }, "trying a waiting job's create as Modal's probe");
+      void this.#queue.add(async () => {
+        try {
+          await this.#serve(entry.job, entry.attempt, entry.profile, entry.placement, entry.caps, entry.minted, true);
+        } finally {
+          this.#probe = undefined;
+          this.pump();
+        }
+      });
+      return;
     }
   }
 
@@ -191,11 +221,13 @@ export class Dispatcher {
     placement: Placement,
     caps: Caps,
     minted?: MintedRunner,
+    probe = false,
   ): Promise<void> {
     const { log, capacity } = this.options;
     const fields = { ...this.#fields(job), profile: profile.name };
     const unavailable = this.options.modal.unavailable();
-    if (unavailable !== undefined) return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted }, unavailable);
+    if (unavailable !== undefined && !probe)
+      return this.#waitForModal({ job, attempt, profile, caps, placement, for: "modal", minted }, unavailable);
     let outcome: ServeOutcome;
     try {
       outcome = await this.options.serve(job, { attempt, profile, minted });
