@@ -4,6 +4,8 @@ export interface FakeInstallation {
   id: number;
   account: { login: string; id: number; type: "Organization" | "User" };
   permissions: Record<string, "read" | "write">;
+  /** "all": the installation sees every repository of its account; "selected": only those chosen. */
+  repositorySelection: "all" | "selected";
 }
 
 export interface FakeRepository {
@@ -14,6 +16,8 @@ export interface FakeRepository {
   private: boolean;
   visibility: "public" | "private" | "internal";
   installationId: number;
+  /** false: the repository exists, but the installation (on "selected" repositories) was not given it. */
+  selected: boolean;
 }
 
 export interface FakeRunner {
