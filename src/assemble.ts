@@ -65,13 +65,13 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   };
   /**
    * The same, as readiness reports it. The breaker closes only on a create, and never
-   * probes by itself: once a probe is due and no job waits, the next job's create is
+   * probes by itself: once a probe is due and no job waits or is under way, the next job's create is
    * the probe, so the App is ready for it (else a readiness gate would keep away the
    * very webhook that closes the breaker).
    */
   const modalUnavailable = () => {
     const reason = creationRefused();
-    return reason !== undefined && (!fleet.breaker.allows() || dispatcher.waiting().length > 0) ? reason : undefined;
+    return reason !== undefined && (!fleet.breaker.allows() || dispatcher.jobs().length > 0) ? reason : undefined;
   };
 
   const dispatcher: Dispatcher = new Dispatcher({

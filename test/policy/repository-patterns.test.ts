@@ -80,7 +80,8 @@ test("the issue's hostile pattern, and very long names, cost microseconds", () =
     (_, i) => `*/${"*a".repeat((MAX_PATTERN_LENGTH - 6) / 2)}${String(i).padStart(3, "0")}`,
   );
   expect(patternListProblem(worst)).toBeUndefined();
-  expect(microseconds(() => matchesAny(longName, worst), 20)).toBeLessThan(20_000);
+  // About 10 ms on an idle core; the bound leaves room for a loaded machine (the old matcher took minutes for one pattern).
+  expect(microseconds(() => matchesAny(longName, worst), 20)).toBeLessThan(200_000);
 });
 
 test.each([
