@@ -42,10 +42,20 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   // The first pass looks back an hour: deliveries that failed while this process
   // was down or restarting (older ones are a full sweep's job).
   const redeliveries = createRedeliveryState(now(), 3_600_000);
-  /** Why Modal cannot take sandboxes now (its breaker is open), or undefined. */
-  const modalUnavailable = () => {
+  /** Why Modal cannot take sandboxes now (its creation breaker is open), or undefined. */
+  const creationRefused = () => {
     const breaker = fleet.breaker.state();
     return breaker.state === "open" ? breaker.reason : undefined;
+  };
+  /**
+   * The same, as readiness reports it. The breaker closes only on a create, and never
+   * probes by itself: once a probe is due and no job waits or is under way, the next job's create is
+   * the probe, so the App is ready for it (else a readiness gate would keep away the
+   * very webhook that closes the breaker).
+   */
+  const modalUnavailable = () => {
+    const reason = creationRefused();
+    return reason !== undefined && (!fleet.breaker.allows() || dispatcher.jobs().length > 0) ? reason : undefined;
   };
 
   const dispatcher = new Dispatcher({
@@ -54,7 +64,11 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     clock,
     capacity,
     budgets: io.budgets,
-    modal: { unavailable: modalUnavailable, whenAvailable: () => fleet.breaker.whenClosed() },
+    modal: {
+      unavailable: creationRefused,
+      probeDue: () => fleet.breaker.state().state === "open" && fleet.breaker.allows(),
+      whenAvailable: () => fleet.breaker.whenAllowed(),
+    },
     plan: (job) => policy.plan(job),
     onOutcome: (record) => observability.outcome(record),
     serve: async (job, request) =>

@@ -12,7 +12,7 @@ import { type RunnerImageDefinition } from "../model/runner-profile.js";
 import { selectProfile } from "./select-profile.js";
 import { sandboxLifetime } from "../lib/duration.js";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
-import { looksLikeCidr, parseCidr } from "./parse-cidr.js";
+import { coveredFamily, looksLikeCidr, parseCidr } from "./parse-cidr.js";
 import { parseGpu } from "./parse-gpu.js";
 import type { Caps, NetworkPolicy, Prices, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 
@@ -56,6 +56,14 @@ const networkSchema = z
         });
       }
     });
+    // Entries refused above are reported already (a /0 on its own says so).
+    const family = coveredFamily(network.allow.filter((entry) => looksLikeCidr(entry) && "cidr" in parseCidr(entry)));
+    if (family !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["allow"],
+        message: `together these CIDRs allow every ${family} address; use egress: open if that is meant`,
+      });
   });
 
 const gpu = z.string().transform((raw, ctx) => {

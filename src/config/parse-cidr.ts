@@ -36,3 +36,54 @@ export function parseCidr(entry: string): CidrCheck {
   }
   return { problem: `"${entry}": "${address}" is not an IPv4 or IPv6 address` };
 }
+
+/** The address as a number (IPv4: 32 bits, IPv6: 128 bits), or undefined when it is neither. */
+function addressBits(address: string): { family: "IPv4" | "IPv6"; value: bigint } | undefined {
+  if (isIPv4(address)) return { family: "IPv4", value: BigInt(ipv4Number(address)) };
+  if (!isIPv6(address)) return undefined;
+  let text = address.toLowerCase();
+  // An embedded IPv4 tail (::ffff:10.0.0.1) is two groups.
+  const lastColon = text.lastIndexOf(":");
+  const tail = text.slice(lastColon + 1);
+  if (isIPv4(tail)) {
+    const value = ipv4Number(tail);
+    text = `${text.slice(0, lastColon + 1)}${(value >>> 16).toString(16)}:${(value & 0xffff).toString(16)}`;
+  }
+  const [head = "", rest] = text.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = rest === undefined || rest === "" ? [] : rest.split(":");
+  const groups = rest === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  return { family: "IPv6", value: groups.reduce((value, group) => (value << 16n) | BigInt(parseInt(group, 16)), 0n) };
+}
+
+/**
+ * Whether the CIDRs together allow every address of a family, however they are split
+ * (0.0.0.0/1 with 128.0.0.0/1 is /0 in two pieces): the ranges are merged and their
+ * coverage measured, not the strings compared. Entries that do not parse are skipped
+ * (parseCidr reports them).
+ */
+export function coveredFamily(entries: readonly string[]): "IPv4" | "IPv6" | undefined {
+  for (const [family, bits] of [
+    ["IPv4", 32n],
+    ["IPv6", 128n],
+  ] as const) {
+    const ranges: Array<[bigint, bigint]> = [];
+    for (const entry of entries) {
+      const [address = "", prefixText = ""] = entry.split("/");
+      const parsed = addressBits(address);
+      const prefix = /^\d{1,3}$/.test(prefixText) ? BigInt(prefixText) : -1n;
+      if (!parsed || parsed.family !== family || prefix < 0n || prefix > bits) continue;
+      const size = 1n << (bits - prefix);
+      const start = (parsed.value / size) * size; // host bits cleared
+      ranges.push([start, start + size]);
+    }
+    ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let coveredTo = 0n;
+    for (const [start, end] of ranges) {
+      if (start > coveredTo) break;
+      if (end > coveredTo) coveredTo = end;
+    }
+    if (coveredTo >= 1n << bits) return family;
+  }
+  return undefined;
+}

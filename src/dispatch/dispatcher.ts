@@ -50,8 +50,12 @@ export interface DispatcherOptions {
   plan: (job: JobRef) => Promise<JobPlan>;
   serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
   capacity: Capacity;
-  /** Why Modal cannot take a sandbox now (undefined: it can), and a promise of when it can again. */
-  modal: { unavailable(): string | undefined; whenAvailable(): Promise<void> };
+  /**
+   * Why Modal cannot take a sandbox now (undefined: it can); whether one create may be
+   * tried as the probe (its breaker is open and a probe is due); and a promise of
+   * when either may have changed (closed, or a probe due).
+   */
+  modal: { unavailable(): string | undefined; probeDue(): boolean; whenAvailable(): Promise<void> };
   /** Each installation's GitHub request budget (RequestBudgets); without it every installation has room. */
   budgets?: { headroom(installationId: number): BudgetHeadroom };
   log: Logger;
@@ -91,6 +95,8 @@ export class Dispatcher {
   #idleWaiters: Array<() => void> = [];
   /** Set while a pump is promised for when Modal is available again. */
   #modalWatch: Promise<void> | undefined;
+  /** The job whose create is the probe while Modal's breaker is open (one at a time). */
+  #probe: number | undefined;
   /** A timer to look at budgets that had no room, and when it fires. */
   #budgetWake: { at: number; handle: unknown } | undefined;
   #pumping = false;
@@ -273,6 +279,7 @@ export class Dispatcher {
     const modalDown = this.options.modal.unavailable();
     if (modalDown !== undefined) {
       for (const job of [...this.#queue.all()]) this.#wait(this.#jobs.get(job.id) as Queued, "modal", modalDown);
+      this.#startProbe();
       if (this.#queue.size > 0) this.#watchModal();
       return;
     }
@@ -308,6 +315,23 @@ export class Dispatcher {
       }
     }
     if (wakeAt !== Infinity) this.#wakeForBudget(Math.max(wakeAt, now + 1));
+  }
+
+  /**
+   * While Modal creates no sandboxes, one waiting job (the oldest that fits) is served
+   * when a probe is due: its real create tells whether Modal creates again. The others
+   * stay put, so a probe costs one create and one job's GitHub calls, whatever the queue.
+   */
+  #startProbe(): void {
+    if (this.#probe !== undefined || !this.options.modal.probeDue()) return;
+    for (const job of [...this.#queue.all()].sort(oldestFirst)) {
+      const state = this.#jobs.get(job.id) as Queued;
+      if (!this.options.capacity.reserve(job.id, state.attempt.placement, state.attempt.caps).reserved) continue;
+      this.#probe = job.id;
+      this.options.log.info({ ...this.#fields(job), profile: state.attempt.profile.name }, "trying a waiting job's create as Modal's probe");
+      this.#start(state);
+      return;
+    }
   }
 
   #budgetRoom(installationId: number, now: number): BudgetRoom {
@@ -361,6 +385,17 @@ export class Dispatcher {
   }
 
   async #serve(state: WithAttempt): Promise<void> {
+    try {
+      await this.#serveAttempt(state);
+    } finally {
+      if (this.#probe === state.job.id) {
+        this.#probe = undefined;
+        this.pump();
+      }
+    }
+  }
+
+  async #serveAttempt(state: WithAttempt): Promise<void> {
     const { log, capacity, clock } = this.options;
     const { job, attempt } = state;
     const fields = { ...this.#fields(job), profile: attempt.profile.name };

@@ -87,10 +87,11 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, request: Serve
     request.onRegistered?.(minted.runner.name);
     return startSandbox(job, profile, minted, ctx);
   }
-  // No registration while Modal is down: it could not be used, and minting then
-  // deleting one per attempt spends GitHub's write budget for nothing.
+  // No registration while Modal creates no sandboxes: it could not be used, and minting
+  // then deleting one per attempt spends GitHub's write budget for nothing. When a probe
+  // is due, this job's create is the probe.
   const breaker = ctx.fleet.breaker.state();
-  if (breaker.state === "open") throw new ModalUnavailable(undefined, breaker.reason);
+  if (breaker.state === "open" && !ctx.fleet.breaker.allows()) throw new ModalUnavailable(undefined, breaker.reason);
 
   const name = runnerName(settings.runner.namePrefix, job.id, attempt);
   const labels = runnerLabelsFor(job, settings.runner.label);

@@ -4,6 +4,8 @@
 import { describeFailure } from "../lib/errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import type { Settings } from "../settings/load-settings.js";
+import { POLICY_PATH } from "../policy/org-policy.js";
+import { policyRepositoryAccess, POLICY_REPOSITORY } from "../policy/policy-repository-access.js";
 import { fail, ok, warn, type CheckResult } from "./check-result.js";
 
 type Permissions = Record<string, string | undefined>;
@@ -93,4 +95,26 @@ export async function checkRunnerGroup(octokit: AppOctokit, installation: Instal
     );
   }
   return ok(name, `"${group.name}" (id ${group.id}) is open to all repositories`);
+}
+
+/**
+ * An installation limited to selected repositories that leaves out its account's
+ * .github repository: the org's policy file, if any, cannot be read, so the App
+ * refuses the org's jobs (fail closed). A row only when that is so (or unknown).
+ */
+export async function checkPolicyRepository(octokit: AppOctokit, installation: InstallationInfo): Promise<CheckResult | undefined> {
+  const p = installation.permissions;
+  if (!at(p, "single_file", "read") && !at(p, "contents", "read")) return undefined; // policy files are not read there
+  const name = `policy file ${installation.account}`;
+  const where = `${installation.account}/${POLICY_REPOSITORY}`;
+  try {
+    if ((await policyRepositoryAccess(octokit, installation.account)) !== "hidden") return undefined;
+  } catch (error) {
+    return warn(name, `cannot tell whether ${where} is readable: ${describeFailure(error).reason}`, "run the doctor again");
+  }
+  return fail(
+    name,
+    `${where} is not among the repositories the installation may read: ${installation.account}'s jobs are refused, since its ${POLICY_PATH} (if any) cannot be read`,
+    `add ${POLICY_REPOSITORY} to the App's repositories at ${installation.settingsUrl} (create it first if ${installation.account} has none)`,
+  );
 }

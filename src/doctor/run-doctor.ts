@@ -6,7 +6,7 @@ import type { AppOctokit } from "../github/create-octokit-class.js";
 import type { Settings } from "../settings/load-settings.js";
 import { fail, type CheckResult } from "./check-result.js";
 import { checkAppIdentity, checkRecentDeliveries, checkWebhookConfig } from "./check-github-app.js";
-import { checkGrants, checkRunnerGroup, type InstallationInfo } from "./check-installations.js";
+import { checkGrants, checkPolicyRepository, checkRunnerGroup, type InstallationInfo } from "./check-installations.js";
 import { checkModalApp, checkProfile } from "./check-modal.js";
 import { describeFailure } from "../lib/errors.js";
 
@@ -62,6 +62,10 @@ async function githubChecks(settings: Settings, io: DoctorIo): Promise<CheckResu
       installation.isOrg && installation.permissions.organization_self_hosted_runners === "write" && settings.runner.scope !== "repo";
     if (grants.status !== "fail" && orgRunners)
       results.push(await checkRunnerGroup(await io.installationOctokit(installation.id), installation, settings));
+    if (grants.status !== "fail") {
+      const policy = await checkPolicyRepository(await io.installationOctokit(installation.id), installation);
+      if (policy) results.push(policy);
+    }
   }
   results.push(await checkRecentDeliveries(app, (io.now ?? Date.now)()));
   return results;

@@ -1,15 +1,19 @@
-// A circuit breaker around Modal's control plane. When Modal is down, retrying every
-// job's sandbox create (and minting a JIT registration for each attempt) only churns:
-// hundreds of calls hit Modal as it comes back and GitHub's write budget goes on
-// register/delete pairs. After `failureThreshold` consecutive transient failures the
-// breaker opens; callers then wait (allows() is false, whenClosed() resolves on
-// recovery) and only one probe at a time reaches Modal, with capped exponential
-// backoff between probes. Any success closes it, so waiting jobs drain at full speed.
+// A circuit breaker around sandbox creation. When Modal cannot create sandboxes,
+// retrying every job's create (and minting a JIT registration for each attempt) only
+// churns: hundreds of calls hit Modal as it comes back and GitHub's write budget goes
+// on register/delete pairs. After `failureThreshold` consecutive transient failures
+// the breaker opens; callers then wait (allows() is false, whenAllowed() resolves when
+// a probe is due) and only one probe at a time reaches Modal, with capped exponential
+// backoff between probes.
 //
-// The probe is either a cheap call given as `probe` (the breaker runs it on its own
-// timer) or, without one, the first run() once a probe is due (e.g. the oldest job's
-// create). Errors that are not transient (ALREADY_EXISTS, a bad image…) prove the
-// control plane answers: they count as successes here.
+// It judges creation by creations (issue 14): a capacity incident can leave lists and
+// lookups answering while every create fails, so a lookup's success proves nothing.
+// The probe is one waiting job's real create (the first run() once a probe is due),
+// and only a call made through run() closes it: the Fleet runs nothing but the
+// sandbox create RPC through it. Errors that are not transient (ALREADY_EXISTS…) prove
+// that the create path answers: they count as successes. A failure of a step a create
+// needs first (resolving the app or the image) is reported with judge(): it counts
+// against creation, but a step's success closes nothing.
 //
 // Pure logic: the clock and timers are injected, so tests drive time by hand.
 import { systemClock, type Clock } from "../lib/clock.js";
@@ -24,8 +28,6 @@ export interface CircuitBreakerOptions {
   probeMaxMs: number;
   /** Which errors count against Modal (default: isTransientModalError). */
   isFailure?: (error: unknown) => boolean;
-  /** A cheap control-plane call the breaker runs itself as the probe. */
-  probe?: () => Promise<unknown>;
   /** Called once when the breaker opens: log one line. */
   onOpen?: (reason: string) => void;
   /** Called once when it closes again: log one line. */
@@ -88,7 +90,7 @@ export class CircuitBreaker {
   /** Would run() attempt a call now (closed, or open with a probe due and none running)? */
   allows(): boolean {
     const o = this.open;
-    return !o || (!o.probing && !this.options.probe && this.clock.now() >= o.nextProbeAt);
+    return !o || (!o.probing && this.clock.now() >= o.nextProbeAt);
   }
 
   /** Resolves when the breaker is closed. */
@@ -103,7 +105,26 @@ export class CircuitBreaker {
     return new Promise((resolve) => this.allowedWaiters.push(resolve));
   }
 
-  /** Runs `call` if the breaker allows it (as the probe when open); else throws CircuitOpenError. */
+  /** Throws CircuitOpenError unless allows(): a cheap check before work that leads to a create. */
+  check(): void {
+    const o = this.open;
+    if (o && !this.allows()) throw new CircuitOpenError(o.reason);
+  }
+
+  /**
+   * A step a create needs first (resolving the app, building the image) failed
+   * outside run(): a transient failure counts against creation as a failed call
+   * would (as the failed probe when one is due). Other errors change nothing.
+   */
+  judge(error: unknown): void {
+    if (!this.isFailure(error)) return;
+    const o = this.open;
+    if (o && !this.allows()) return; // started before the breaker opened, or beside the probe: adds nothing
+    if (o) o.probing = true;
+    this.failed(error, o !== undefined);
+  }
+
+  /** Runs `call` if the breaker allows it (as the probe when open); else throws CircuitOpenError. Its success closes the breaker. */
   async run<T>(call: () => Promise<T>): Promise<T> {
     const o = this.open;
     if (o && !this.allows()) throw new CircuitOpenError(o.reason);
@@ -172,10 +193,7 @@ export class CircuitBreaker {
   private probeDue(o: Open): void {
     if (this.open !== o) return;
     o.timer = undefined;
-    const probe = this.options.probe;
-    if (!probe) return this.wake("allowed");
-    o.probing = true;
-    this.attempt(probe, true).catch(() => undefined); // the outcome is recorded by attempt()
+    this.wake("allowed");
   }
 
   private wake(which: "closed" | "allowed"): void {

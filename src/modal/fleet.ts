@@ -1,10 +1,12 @@
 // The Modal side: the app (created if missing) and each profile's runner image,
 // resolved once and reused for every sandbox, and the few sandbox operations the
-// App needs. Every call retries transient control-plane failures, through a circuit
-// breaker: when Modal is down, calls fail fast (CircuitOpenError) and one probe at a
-// time looks for the recovery, so an outage neither hammers Modal nor holds jobs in
-// retry loops. An image that fails to build is reported and retried after a pause,
-// without holding up other profiles.
+// App needs. Every call retries transient control-plane failures. Sandbox creation
+// goes through a circuit breaker that judges it by creations alone: when Modal
+// cannot create sandboxes, creates fail fast (CircuitOpenError) and one waiting
+// job's create at a time looks for the recovery, while lists, lookups and
+// terminations go on (a capacity incident leaves them answering, and a refused
+// runner must still be stopped). An image that fails to build is reported and
+// retried after a pause, without holding up other profiles.
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -66,7 +68,7 @@ export class Fleet {
   readonly #secrets = new PromiseMemo<string, Secret>();
   readonly #retry: RetryOptions;
   #calls = 0;
-  /** Open while Modal's control plane fails: see circuit-breaker.ts. */
+  /** Open while Modal fails to create sandboxes: see circuit-breaker.ts. */
   readonly breaker: CircuitBreaker;
 
   constructor(
@@ -81,17 +83,12 @@ export class Fleet {
     this.#now = options.now ?? Date.now;
     this.breaker = new CircuitBreaker({
       ...options.breaker,
-      // The cheapest call that proves the control plane answers for our app.
-      probe: () => {
-        this.#calls++;
-        return client.apps.fromName(options.appName, { environment: options.environment, createIfMissing: true });
-      },
       onOpen: (reason) =>
         log.error(
           { reason },
-          "Modal is unavailable: new jobs wait, no runner is registered for them, one probe at a time looks for the recovery",
+          "Modal is not creating sandboxes: new jobs wait, no runner is registered for them, one job's create at a time looks for the recovery",
         ),
-      onClose: (downForMs) => log.info({ downForMs }, "Modal answers again: waiting jobs start, oldest first"),
+      onClose: (downForMs) => log.info({ downForMs }, "Modal creates sandboxes again: waiting jobs start, oldest first"),
     });
   }
 
@@ -144,14 +141,22 @@ export class Fleet {
     await Promise.allSettled(profiles.map((profile) => this.image(profile)));
   }
 
-  /** Creates the sandbox; "exists" when a running sandbox already has this name. */
+  /**
+   * Creates the sandbox; "exists" when a running sandbox already has this name. Only
+   * this goes through the breaker (CircuitOpenError while it is open and this is not
+   * the probe); the steps before the create RPC count against it when they fail.
+   */
   async create(spec: SandboxSpec): Promise<{ kind: "created"; sandboxId: string } | { kind: "exists" }> {
     const { profile } = spec;
-    const [app, image, secrets] = await Promise.all([
-      this.app(),
-      this.image(profile),
-      Promise.all(profile.secrets.map((name) => this.#secret(name))),
-    ]);
+    this.breaker.check();
+    let resolved: [App, Image, Secret[]];
+    try {
+      resolved = await Promise.all([this.app(), this.image(profile), Promise.all(profile.secrets.map((name) => this.#secret(name)))]);
+    } catch (error) {
+      this.breaker.judge(error);
+      throw error;
+    }
+    const [app, image, secrets] = resolved;
     const params: SandboxCreateParams = {
       name: spec.name,
       command: spec.command,
@@ -171,7 +176,15 @@ export class Fleet {
       }),
     };
     try {
-      const sandbox = await this.#call(() => this.client.sandboxes.create(app, image, params));
+      // Each attempt through the breaker: once it opens, retries stop (CircuitOpenError is not transient).
+      const sandbox = await withModalRetry(
+        () =>
+          this.breaker.run(() => {
+            this.#calls++;
+            return this.client.sandboxes.create(app, image, params);
+          }),
+        this.#retry,
+      );
       return { kind: "created", sandboxId: sandbox.sandboxId };
     } catch (error) {
       if (error instanceof AlreadyExistsError) return { kind: "exists" };
@@ -190,18 +203,18 @@ export class Fleet {
   }
 
   async terminate(sandbox: Sandbox | string): Promise<void> {
-    const handle = typeof sandbox === "string" ? await this.client.sandboxes.fromId(sandbox) : sandbox;
+    const handle = typeof sandbox === "string" ? await this.#call(() => this.client.sandboxes.fromId(sandbox)) : sandbox;
     await this.#call(() => handle.terminate());
   }
 
   async getTags(sandboxId: string): Promise<Record<string, string>> {
-    const handle = await this.client.sandboxes.fromId(sandboxId);
+    const handle = await this.#call(() => this.client.sandboxes.fromId(sandboxId));
     return this.#call(() => handle.getTags());
   }
 
   /** Replaces the sandbox's tags (Modal has no partial update). */
   async setTags(sandboxId: string, tags: Record<string, string>): Promise<void> {
-    const handle = await this.client.sandboxes.fromId(sandboxId);
+    const handle = await this.#call(() => this.client.sandboxes.fromId(sandboxId));
     await this.#call(() => handle.setTags(tags));
   }
 
@@ -242,15 +255,11 @@ export class Fleet {
     return this.#calls;
   }
 
-  /** Each attempt goes through the breaker; once it opens, retries stop (CircuitOpenError is not transient). */
+  /** Any call but the create: retried, never held back by the creation breaker, never closing it. */
   #call<T>(call: () => Promise<T>): Promise<T> {
-    return withModalRetry(
-      () =>
-        this.breaker.run(() => {
-          this.#calls++;
-          return call();
-        }),
-      this.#retry,
-    );
+    return withModalRetry(() => {
+      this.#calls++;
+      return call();
+    }, this.#retry);
   }
 }

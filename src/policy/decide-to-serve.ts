@@ -1,7 +1,7 @@
 // Whether the App serves a queued job at all. Pure: the same job and policy always
 // give the same answer, so it is tested with a table.
 import { fullName, type JobRef } from "../model/job.js";
-import { matchesAny } from "./repository-patterns.js";
+import { matchesAny } from "../model/repository-patterns.js";
 
 export interface ServePolicy {
   runnerLabel: string;

@@ -4,7 +4,7 @@
 // allows: lists intersect, caps take the lower value, anything wider is ignored.
 import { z } from "zod";
 import type { Caps, RunnerConfig } from "../model/runner-profile.js";
-import { matchesAny } from "./repository-patterns.js";
+import { matchesAny, patternListProblem } from "../model/repository-patterns.js";
 
 export const POLICY_PATH = ".github/modal-runner.yml";
 
@@ -12,7 +12,14 @@ const cap = z.number().int().min(0);
 
 export const orgPolicySchema = z.strictObject({
   /** Repository names of the org ("app", "svc-*"). */
-  repositories: z.array(z.string().min(1)).optional(),
+  repositories: z
+    .array(z.string().min(1))
+    .superRefine((patterns, ctx) => {
+      // Bounded like the operator's lists: a file over the bounds is refused (its org or repository is not served).
+      const problem = patternListProblem(patterns);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
   profiles: z.array(z.string().min(1)).optional(),
   caps: z
     .strictObject({

@@ -17,6 +17,7 @@ import type { AppOctokit } from "../github/create-octokit-class.js";
 import { BoundedMap } from "../lib/bounded.js";
 import { repositoryKey, type RepositoryRef } from "../model/job.js";
 import { narrowPolicy, orgPolicySchema, POLICY_PATH, refusedPolicy, type EffectivePolicy, type OrgPolicyFile } from "./org-policy.js";
+import { hiddenPolicyRepository, policyRepositoryAccess, POLICY_REPOSITORY } from "./policy-repository-access.js";
 import { PARSED_LIMIT, readPolicyFile, type ParsedBySha, type PolicyFileRef } from "./read-policy-file.js";
 
 const TTL_MS = 60_000;
@@ -141,6 +142,11 @@ export class PolicyFiles {
         seen.add(at.toLowerCase());
         const read = await readPolicyFile(octokit, ref, this.#parsed);
         if (read.state === "absent") {
+          // A 404 is "no file" only if the App could have seen the repository (see policy-repository-access.ts).
+          if (ref === top && top.repo === POLICY_REPOSITORY && (await policyRepositoryAccess(octokit, top.owner)) === "hidden")
+            return (await grantsFileRead(octokit))
+              ? { state: "unreadable", file, reason: hiddenPolicyRepository(top.owner) }
+              : { state: "not-granted", file };
           if (ref === top) return { state: "absent" };
           return { state: "unreadable", file, reason: `extends ${at}, which does not exist` };
         }
@@ -152,12 +158,13 @@ export class PolicyFiles {
         configs.push(config);
         ref = undefined;
         if (extendsValue !== undefined) {
-          const match = typeof extendsValue === "string" ? EXTENDS.exec(extendsValue) : null;
+          // Bounded before the (constant, linear) pattern sees it: an owner, a repository and a path fit in 300 characters.
+          const match = typeof extendsValue === "string" && extendsValue.length <= 300 ? EXTENDS.exec(extendsValue) : null;
           if (!match)
             return {
               state: "unreadable",
               file,
-              reason: `${at}: _extends ${JSON.stringify(extendsValue)} is not "repo", "owner/repo" or "owner/repo:path.yml"`,
+              reason: `${at}: _extends ${JSON.stringify(extendsValue).slice(0, 120)} is not "repo", "owner/repo" or "owner/repo:path.yml"`,
             };
           ref = { owner: match[1] ?? top.owner, repo: match[2]!, path: match[3] ?? POLICY_PATH };
         }

@@ -3,6 +3,7 @@
 // Modal SDK's standard variables are listed too, so one check covers them all.
 import { z } from "zod";
 import { duration, sandboxLifetime } from "../lib/duration.js";
+import { patternListProblem } from "../model/repository-patterns.js";
 
 const bool = () =>
   z.string().transform((raw, ctx) => {
@@ -20,6 +21,13 @@ const list = () =>
       .map((entry) => entry.trim())
       .filter((entry) => entry !== ""),
   );
+
+/** A list of repository patterns, bounded (each pattern's length, their number): the matcher's work stays small. */
+const repositoryPatterns = () =>
+  list().superRefine((patterns, ctx) => {
+    const problem = patternListProblem(patterns);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 const positiveNumber = () => z.coerce.number().positive();
 const positiveInteger = () => z.coerce.number().int().positive();
@@ -197,12 +205,12 @@ export const SETTINGS = {
   ALLOWED_REPOSITORIES: {
     shownDefault: "(all)",
     description: "Only serve these: `owner` (all its repositories), `owner/repo`, `owner/prefix-*`. Comma-separated.",
-    schema: list().default([]),
+    schema: repositoryPatterns().default([]),
   },
   DENIED_REPOSITORIES: {
     shownDefault: "(none)",
     description: "Never serve these (same forms); wins over ALLOWED_REPOSITORIES.",
-    schema: list().default([]),
+    schema: repositoryPatterns().default([]),
   },
   CAP_TOTAL: {
     shownDefault: "512",

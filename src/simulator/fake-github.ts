@@ -299,6 +299,7 @@ export class FakeGitHub {
     account: string;
     accountType?: "Organization" | "User";
     permissions?: Record<string, "read" | "write">;
+    repositorySelection?: "all" | "selected";
   }): FakeInstallation {
     const id = o.id ?? this.nextInstallationId++;
     if (this.installationsById.has(id)) throw new Error(`installation ${id} already exists`);
@@ -310,6 +311,7 @@ export class FakeGitHub {
       id,
       account: { login: account.login, id: account.id, type: account.type },
       permissions: { ...(o.permissions ?? DEFAULT_PERMISSIONS) },
+      repositorySelection: o.repositorySelection ?? "all",
     };
     this.installationsById.set(id, inst);
     if (account.type === "Organization") this.groupsOf(account.login);
@@ -322,6 +324,8 @@ export class FakeGitHub {
     name: string;
     private?: boolean;
     visibility?: "public" | "private" | "internal";
+    /** false: the repository exists, but the installation (on "selected" repositories) may not see it. */
+    selected?: boolean;
   }): FakeRepository {
     const inst = this.installationsById.get(o.installationId);
     if (!inst) throw new Error(`no installation ${o.installationId}`);
@@ -339,7 +343,10 @@ export class FakeGitHub {
       private: o.private ?? visibility !== "public",
       visibility,
       installationId: inst.id,
+      selected: o.selected ?? true,
     };
+    if (!repo.selected && inst.repositorySelection !== "selected")
+      throw new Error(`installation ${inst.id} sees all repositories; make it "selected" to leave ${fullName} out`);
     this.reposByName.set(lc(fullName), repo);
     return repo;
   }
@@ -1035,7 +1042,7 @@ export class FakeGitHub {
     const { owner, repo, org } = match.params;
     if (owner !== undefined && repo !== undefined) {
       const r = this.reposByName.get(lc(`${owner}/${repo}`));
-      if (!r || r.installationId !== installation.id || (token.repositoryIds && !token.repositoryIds.has(r.id))) {
+      if (!r || r.installationId !== installation.id || !r.selected || (token.repositoryIds && !token.repositoryIds.has(r.id))) {
         throw new HttpError(404, "Not Found");
       }
     }

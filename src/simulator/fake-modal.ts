@@ -149,6 +149,9 @@ interface ImageRecord extends FakeImage {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** Which RPCs an injected outage refuses: all, none, only sandbox creation, or all but it. */
+export type Outage = boolean | "create" | "all-but-create";
+
 interface Fault {
   code: Status;
   message: string;
@@ -241,7 +244,7 @@ export class FakeModal {
   onSandboxStart: ((p: SandboxProcess) => void) | undefined;
   readonly cpClient: any;
 
-  #outage = false;
+  #outage: Outage = false;
   #faults = new Map<string, Fault[]>();
   #apps = new Map<string, AppRecord>(); // by appId
   #environments = new Map<string, string>(); // name -> environmentId
@@ -323,8 +326,12 @@ export class FakeModal {
     this.#addFault(method, { code: Status.UNKNOWN, message: "hung", remaining: options.times ?? 1, afterEffect, hang: true });
   }
 
-  /** While down, every RPC throws UNAVAILABLE. */
-  setOutage(down: boolean): void {
+  /**
+   * While down, every RPC throws UNAVAILABLE. "create": only sandbox creation does
+   * (SandboxCreate, SandboxCreateV2), as in a capacity incident where lists and
+   * lookups still answer. "all-but-create": every RPC but sandbox creation does.
+   */
+  setOutage(down: Outage): void {
     this.#outage = down;
   }
 
@@ -467,7 +474,9 @@ export class FakeModal {
     this.calls.push({ method, at: Date.now(), request });
     const delay = this.latencyMs + (this.methodLatencyMs[method] ?? 0);
     if (delay > 0) await sleep(delay);
-    if (this.#outage) throw grpcError(method, Status.UNAVAILABLE, "Modal is unavailable (injected outage)");
+    const creation = method === "sandboxCreate" || method === "sandboxCreateV2";
+    if (this.#outage === true || (this.#outage === "create" && creation) || (this.#outage === "all-but-create" && !creation))
+      throw grpcError(method, Status.UNAVAILABLE, "Modal is unavailable (injected outage)");
     const fault = this.#takeFault(method);
     if (fault?.hang && !fault.afterEffect) return NEVER;
     if (fault && !fault.afterEffect) throw grpcError(method, fault.code, fault.message);

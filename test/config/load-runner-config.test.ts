@@ -138,6 +138,14 @@ test.each([
       '<file>:12: profiles.a.network.allow (entry 6): "10.0.0.0/33": an IPv4 prefix length is 0 to 32',
     ],
   ],
+  [
+    profile("    network:\n      egress: allowlist\n      allow: [github.com, 0.0.0.0/1, 128.0.0.0/1]"),
+    ["<file>:6: profiles.a.network.allow: together these CIDRs allow every IPv4 address; use egress: open if that is meant"],
+  ],
+  [
+    profile("    network:\n      egress: allowlist\n      allow: ['::/1', '8000::/1']"),
+    ["<file>:6: profiles.a.network.allow: together these CIDRs allow every IPv6 address; use egress: open if that is meant"],
+  ],
   [profile("    memory: 4096"), ["<file>:4: profiles.a.memory: unknown key"]],
   [profile("    env: { PORT: [1] }"), ["<file>:4: profiles.a.env.PORT: a string, number or boolean"]],
   [

@@ -55,8 +55,10 @@ function setup(options: Setup = {}) {
   const served: Array<{ jobId: number; request: ServeRequest }> = [];
   const modal = {
     down: undefined as string | undefined,
+    due: false,
     recover: () => undefined as void,
     unavailable: () => modal.down,
+    probeDue: () => modal.due,
     whenAvailable: () => new Promise<void>((resolve) => (modal.recover = resolve)),
   };
   const dispatcher = new Dispatcher({
@@ -217,6 +219,39 @@ test("retry-later: the job stays active (no second attempt meanwhile) and is loo
   expect(served).toHaveLength(2);
   expect(kinds()).toEqual(["retry-later", "started"]);
   expect(dispatcher.enqueue(queued)).toBe(true);
+});
+
+test("Modal unavailable with a probe due: only the oldest waiting job is served, as the probe; the others follow once it creates", async () => {
+  let outage = true;
+  const { dispatcher, served, modal } = setup({
+    serve: async (j, r) => {
+      modal.due = false;
+      if (!outage) {
+        modal.down = undefined;
+        return started(j, r);
+      }
+      modal.down = "the circuit breaker is open";
+      throw new ModalUnavailable(undefined, "UNAVAILABLE");
+    },
+  });
+  const jobs = [job(), job(), job()];
+  for (const queued of jobs) dispatcher.enqueue(queued);
+  await dispatcher.idle();
+  expect(served).toHaveLength(1); // the first failed and opened the breaker; the others never reached serve
+  for (let probe = 1; probe <= 3; probe++) {
+    modal.due = true; // the breaker's backoff elapsed: one create may be tried
+    modal.recover();
+    await flush();
+    await dispatcher.idle();
+    expect(served.map((entry) => entry.jobId)).toEqual([jobs[0]!.id, ...Array.from({ length: probe }, () => jobs[0]!.id)]);
+  }
+  outage = false;
+  modal.due = true;
+  modal.recover();
+  await flush();
+  await dispatcher.idle();
+  expect(served.slice(4).map((entry) => entry.jobId)).toEqual(jobs.map((queued) => queued.id));
+  expect(dispatcher.waiting()).toEqual([]);
 });
 
 test("Modal unavailable: jobs wait without being served, a minted registration is kept and reused on recovery, oldest first", async () => {

@@ -30,10 +30,12 @@ test("ten jobs during an outage wait without minting or deleting registrations, 
   // one per job, never minted again (the issue's bound: 15 for 10 jobs over 20 s).
   expect(mintedDuringOutage).toBeLessThanOrEqual(jobs.length);
   expect(app.parts.fleet.breaker.state().state).toBe("open");
-  // While open, only probes reach Modal.
+  // While open, only probes reach Modal: one job's create at a time, backing off (20, 40, 80, 100 ms in tests).
   const createsBefore = world.modal.calls.filter((call) => call.method === "sandboxCreateV2").length;
+  const callsBefore = world.modal.calls.length;
   await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(world.modal.calls.filter((call) => call.method === "sandboxCreateV2").length).toBe(createsBefore);
+  expect(world.modal.calls.filter((call) => call.method === "sandboxCreateV2").length - createsBefore).toBeLessThanOrEqual(4);
+  expect(world.modal.calls.slice(callsBefore).every((call) => call.method === "sandboxCreateV2")).toBe(true);
 
   world.modal.setOutage(false);
   await eventually(() => world.modal.running().length === 10, "every job has a sandbox");
@@ -50,3 +52,36 @@ test("ten jobs during an outage wait without minting or deleting registrations, 
   const kinds = (jobId: number) => outcomes(app, { jobId }).map((outcome) => outcome.kind);
   for (const job of jobs) expect(kinds(job.id).filter((kind) => kind === "started")).toHaveLength(1);
 });
+
+// Issue 14: when only sandbox creation fails (a capacity incident: lists and lookups
+// still answer), the breaker must not close on a lookup's success. Timings are the
+// production ones scaled down 10× (20 s outage → 2 s; first probe after 1 s → 100 ms,
+// capped at 30 s → 3 s), so the count of probes in the outage is the same.
+test("a create-only outage of 20 s (scaled 10×) with 10 jobs stays at ≤ 10 create attempts per job, and every job is served after", async () => {
+  const app = await world.startApp({}, { modalBreaker: { probeBaseMs: 100, probeMaxMs: 3000 } });
+  await app.parts.fleet.prepare(app.settings.runner.config.profiles);
+  await settled(world);
+  world.modal.setOutage("create");
+  const jobs = Array.from({ length: 10 }, () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] }));
+  for (const job of jobs) await world.github.deliverWorkflowJob("queued", job);
+  // Lists and lookups keep working meanwhile (a reconcile pass observes the world).
+  await eventually(() => app.parts.fleet.breaker.state().state === "open", "the breaker opens");
+  expect(await app.parts.reconciler.run({ reason: "test" })).toMatchObject({ ok: true });
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  expect(app.parts.fleet.breaker.state().state).toBe("open"); // no lookup's success closed it
+  world.modal.setOutage(false);
+
+  await eventually(() => world.modal.running().length === 10, "every job has a sandbox", 10_000);
+  await settled(world);
+  const creates = world.modal.calls.filter((call) => call.method === "sandboxCreateV2");
+  const perJob = new Map<string, number>();
+  for (const call of creates) {
+    const name = String((call.request as { definition?: { name?: string } }).definition?.name);
+    perJob.set(name, (perJob.get(name) ?? 0) + 1);
+  }
+  console.log(`create-only outage: ${creates.length} create attempts for 10 jobs, at most ${Math.max(...perJob.values())} for one job`);
+  expect(creates.length).toBeLessThanOrEqual(10 * jobs.length);
+  expect(Math.max(...perJob.values())).toBeLessThanOrEqual(10);
+  expect(new Set(world.modal.running().map((sandbox) => sandbox.name))).toEqual(new Set(jobs.map((job) => `modal-${job.id}-0`)));
+  for (const job of jobs) expect(outcomes(app, { jobId: job.id, kind: "started" })).toHaveLength(1);
+}, 30_000);

@@ -175,3 +175,16 @@ test("a profile's named secret missing on Modal fails with the command that crea
     fix: "create it: modal secret create wandb-key KEY=value",
   });
 });
+
+test("an installation on selected repositories that leaves out .github fails: the org's policy file cannot be read, its jobs are refused", async () => {
+  const installation = github.addInstallation({ account: "other-org", accountType: "Organization", repositorySelection: "selected" });
+  github.addRepository({ installationId: installation.id, owner: "other-org", name: "app" });
+  github.addRepository({ installationId: installation.id, owner: "other-org", name: ".github", selected: false });
+  const results = await doctor();
+  expect(row(results, "policy file other-org")).toMatchObject({
+    status: "fail",
+    detail: expect.stringContaining("other-org/.github is not among the repositories the installation may read"),
+    fix: expect.stringContaining("add .github to the App's repositories"),
+  });
+  expect(row(results, "policy file octo-org")).toBeUndefined(); // sees all its repositories
+});

@@ -1,5 +1,6 @@
-// The Modal circuit breaker: opens after consecutive transient failures, lets one
-// probe at a time through with capped exponential backoff, closes on a success.
+// The creation breaker: opens after consecutive transient failures, lets one probe (a
+// real create) at a time through with capped exponential backoff, closes on a create's
+// success and on nothing else.
 import { ClientError, Status } from "nice-grpc";
 import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions } from "../../src/modal/circuit-breaker.js";
 import { ManualClock, flush } from "../support/manual-clock.js";
@@ -146,25 +147,32 @@ describe("closing", () => {
     expect(allowed).toBe(true);
   });
 
-  test("with a probe function the breaker probes by itself and callers only wait", async () => {
-    let modalUp = false;
-    let probes = 0;
-    const probe = () => {
-      probes++;
-      return modalUp ? Promise.resolve() : Promise.reject(unavailable());
-    };
-    const { clock, breaker, closed } = setup({ probe });
+  test("it never probes by itself: without a create it stays open, however long", async () => {
+    const { clock, breaker } = setup();
     await failTimes(breaker, 3);
-    let closedSeen = false;
-    void breaker.whenClosed().then(() => (closedSeen = true));
-    await clock.advance(1000 + 2000 + 4000); // three failed probes
-    expect(probes).toBe(3);
-    expect(breaker.allows()).toBe(false);
-    modalUp = true;
-    await clock.advance(8000);
-    expect(probes).toBe(4);
-    expect(closedSeen).toBe(true);
-    expect(closed).toEqual([15000]);
+    await clock.advance(120_000);
+    expect(breaker.state()).toMatchObject({ state: "open", probing: false });
+    expect(breaker.allows()).toBe(true); // the next create is the probe
     expect(clock.pendingTimers()).toBe(0);
+  });
+
+  test("a step before the create (judge) counts its transient failures, never closes, and fails a due probe", async () => {
+    const { clock, breaker } = setup();
+    breaker.judge(unavailable());
+    breaker.judge(alreadyExists()); // not transient: changes nothing
+    breaker.judge(unavailable());
+    expect(breaker.state()).toEqual({ state: "closed", consecutiveFailures: 2 });
+    breaker.judge(unavailable());
+    expect(breaker.state().state).toBe("open");
+    breaker.judge(unavailable()); // beside no probe: adds nothing
+    expect(breaker.state()).toMatchObject({ failedProbes: 0 });
+    await clock.advance(1000);
+    breaker.judge(unavailable()); // the probe's step failed: back off
+    expect(breaker.state()).toMatchObject({ state: "open", failedProbes: 1, nextProbeAt: clock.now() + 2000 });
+    expect(() => breaker.check()).toThrow(CircuitOpenError);
+    await clock.advance(2000);
+    expect(() => breaker.check()).not.toThrow();
+    await breaker.run(ok);
+    expect(breaker.state().state).toBe("closed");
   });
 });

@@ -221,3 +221,39 @@ test("an installation that granted no file permission has no policy files: the o
   expect(unreadable()).toEqual([]);
   expect(linesWith(app, { component: "policy", level: 40, problem: "not granted" })).toHaveLength(1);
 });
+
+// Issue 14: GitHub answers 404 for a repository the installation was not given, as for
+// one that does not exist. An org whose installation covers selected repositories and
+// leaves out .github may have a policy file the App cannot see: it is refused (fail
+// closed), with the fix in the reason, until .github is added.
+describe("the org's .github repository and the installation's repositories", () => {
+  async function orgWith(selection: "all" | "selected", github: "visible" | "hidden" | "none") {
+    const installation = world.github.addInstallation({
+      account: "other-org",
+      accountType: "Organization",
+      repositorySelection: selection,
+    });
+    world.github.addRepository({ installationId: installation.id, owner: "other-org", name: "app" });
+    if (github !== "none")
+      world.github.addRepository({ installationId: installation.id, owner: "other-org", name: ".github", selected: github === "visible" });
+    if (github !== "none") world.github.addFile("other-org", ".github", ".github/modal-runner.yml", "repositories: [web]\n");
+    const job = world.github.queueJob({ owner: "other-org", repo: "app", labels: ["self-hosted", "modal"] });
+    await world.github.deliverWorkflowJob("queued", job);
+    await settled(world);
+    return job;
+  }
+
+  test.each([
+    ["all repositories, no .github", "all", "none", true],
+    ["selected repositories, no .github visible (it may exist)", "selected", "none", false],
+    ["selected repositories, .github left out (it holds a policy file)", "selected", "hidden", false],
+    ["selected repositories, .github among them (its file leaves app out)", "selected", "visible", false],
+  ] as const)("%s (repositories: %s, .github: %s): served %s", async (_case, selection, github, served) => {
+    const job = await orgWith(selection, github);
+    expect(started(job.id)).toBe(served);
+    if (github !== "visible" && !served)
+      expect(refusals()).toEqual([
+        "policy file other-org/.github/.github/modal-runner.yml is in other-org/.github, which the App's installation may not read (it was given selected repositories only): add .github to the installation's repositories (create it first if other-org has none); not served until it reads",
+      ]);
+  });
+});

@@ -61,3 +61,41 @@ test.each([
     expect(await checks(app, "foreign")).toBe(0);
   },
 );
+
+// Issue 14: the blip. Modal refuses every call but creation for 3 s while our runner
+// takes a denied repository's job. The stop is retried with backoff, never tried once:
+// the sandbox is stopped once Modal answers.
+test("a refusal holds through a Modal blip: the stop is retried until Modal answers, then the sandbox is stopped", async () => {
+  world = await startOrgWorld();
+  const installationId = world.github.installations()[0]!.id;
+  world.github.addRepository({ installationId, owner: "octo-org", name: "secret" });
+  const app = await world.startApp({ RUNNER_SCOPE: "org", DENIED_REPOSITORIES: "octo-org/secret" });
+
+  const allowed = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] });
+  await world.github.deliverWorkflowJob("queued", allowed);
+  await eventually(() => world.modal.running().length === 1, "a runner for the allowed job");
+  await settled(world);
+  const runner = world.github.runners().find((candidate) => candidate.name === `modal-${allowed.id}-0`)!;
+  world.github.connectRunner(runner.jitConfig);
+
+  const denied = world.github.queueJob({
+    owner: "octo-org",
+    repo: "secret",
+    labels: ["self-hosted", "modal"],
+    createdAt: new Date(Date.now() - 60_000),
+  });
+  world.modal.setOutage("all-but-create");
+  const blipStart = Date.now();
+  expect(world.github.acquireJob(runner.id)?.id).toBe(denied.id);
+  await settled(world);
+  await eventually(async () => (await checks(app, "failed")) >= 2, "the stop failed and was tried again", 5000);
+  expect(world.modal.byName(`modal-${allowed.id}-0`)?.state).toBe("running");
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3000 - (Date.now() - blipStart))));
+  world.modal.setOutage(false);
+  const answered = Date.now();
+
+  await eventually(() => world.modal.running().length === 0, "the refused runner's sandbox is stopped", 10_000);
+  console.log(`blip: the refused runner's sandbox was stopped ${Date.now() - answered} ms after Modal answered again`);
+  expect(world.modal.sandboxes().find((sandbox) => sandbox.name === `modal-${allowed.id}-0`)).toMatchObject({ endedBy: "terminate" });
+  await eventually(async () => (await checks(app, "stopped")) === 1, "the stop is counted");
+});

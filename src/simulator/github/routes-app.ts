@@ -79,7 +79,7 @@ export function registerAppRoutes(gh: FakeGitHub, route: Route): void {
           permissions[name] = level;
         }
       }
-      const own = [...gh.reposByName.values()].filter((r) => r.installationId === inst.id);
+      const own = [...gh.reposByName.values()].filter((r) => r.installationId === inst.id && r.selected);
       let repositoryIds: Set<number> | undefined;
       if (body.repositories || body.repository_ids) {
         repositoryIds = new Set();
@@ -114,7 +114,7 @@ export function registerAppRoutes(gh: FakeGitHub, route: Route): void {
         token: token.token,
         expires_at: iso(token.expiresAt),
         permissions,
-        repository_selection: "selected",
+        repository_selection: inst.repositorySelection,
       };
       if (repositoryIds) {
         out.repositories = own

@@ -12,7 +12,7 @@ export function registerInstallationRoutes(gh: FakeGitHub, route: Route): void {
     fn: (ctx) => {
       const token = ctx.token as InstallationToken;
       const repos = [...gh.reposByName.values()]
-        .filter((r) => r.installationId === token.installationId && (!token.repositoryIds || token.repositoryIds.has(r.id)))
+        .filter((r) => r.installationId === token.installationId && r.selected && (!token.repositoryIds || token.repositoryIds.has(r.id)))
         .sort((a, b) => a.id - b.id);
       const { page, headers } = gh.paginate(ctx, repos);
       return {
@@ -20,7 +20,7 @@ export function registerInstallationRoutes(gh: FakeGitHub, route: Route): void {
         headers,
         body: {
           total_count: repos.length,
-          repository_selection: "selected",
+          repository_selection: gh.installationsById.get(token.installationId)?.repositorySelection ?? "selected",
           repositories: page.map((r) => repositoryObject(gh.urls, r, gh.accountOf(r.owner), gh.createdAt)),
         },
       };

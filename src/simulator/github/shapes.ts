@@ -344,7 +344,7 @@ export function installationObject(
   return {
     id: inst.id,
     account: userObject(urls, account),
-    repository_selection: "selected",
+    repository_selection: inst.repositorySelection,
     access_tokens_url: `${urls.api}/app/installations/${inst.id}/access_tokens`,
     repositories_url: `${urls.api}/installation/repositories`,
     html_url:

@@ -6,6 +6,8 @@ export interface FakeInstallation {
   permissions: Record<string, "read" | "write">;
   /** Set while an owner has suspended the installation: it stays listed, its tokens are refused. */
   suspendedAt?: Date;
+  /** "all": the installation sees every repository of its account; "selected": only those chosen. */
+  repositorySelection: "all" | "selected";
 }
 
 export interface FakeRepository {
@@ -16,6 +18,8 @@ export interface FakeRepository {
   private: boolean;
   visibility: "public" | "private" | "internal";
   installationId: number;
+  /** false: the repository exists, but the installation (on "selected" repositories) was not given it. */
+  selected: boolean;
 }
 
 export interface FakeRunner {

@@ -1,0 +1,29 @@
+// Whether an installation can see its account's `.github` repository, where the org's
+// policy file lives. GitHub answers 404 both for a repository that does not exist and
+// for one the installation was not given, so a missing file there must not be read as
+// "no policy" blindly (that fails open): on an installation that sees all of the
+// account's repositories a 404 means there is none; on one limited to selected
+// repositories it may exist unseen, and the org is refused until the App can read it.
+import type { AppOctokit } from "../github/create-octokit-class.js";
+import { httpStatus } from "../lib/errors.js";
+
+export const POLICY_REPOSITORY = ".github";
+
+export type PolicyRepositoryAccess = "visible" | "absent" | "hidden";
+
+export async function policyRepositoryAccess(octokit: AppOctokit, owner: string): Promise<PolicyRepositoryAccess> {
+  try {
+    await octokit.request("GET /repos/{owner}/{repo}", { owner, repo: POLICY_REPOSITORY });
+    return "visible";
+  } catch (error) {
+    if (httpStatus(error) !== 404) throw error;
+  }
+  // The installation token says which repositories it covers (no request: Probot caches the token).
+  const auth = (await octokit.auth({ type: "installation" })) as { repositorySelection?: string };
+  return auth.repositorySelection === "all" ? "absent" : "hidden";
+}
+
+/** Why the org is refused when its policy repository is hidden, and the fix. */
+export function hiddenPolicyRepository(owner: string): string {
+  return `is in ${owner}/${POLICY_REPOSITORY}, which the App's installation may not read (it was given selected repositories only): add ${POLICY_REPOSITORY} to the installation's repositories (create it first if ${owner} has none)`;
+}
