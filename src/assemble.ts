@@ -13,6 +13,7 @@ import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redel
 import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
 import { Observability } from "./observability.js";
+import { receiptEnv } from "./observe/receipt-env.js";
 import { JobPolicy } from "./policy/job-policy.js";
 import { PolicyFiles } from "./policy/policy-files.js";
 import { Reconciler } from "./reconcile/reconciler.js";
@@ -28,7 +29,13 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const { config } = settings.runner;
   const fleet = new Fleet(
     io.modal,
-    { ...settings.modal, retry: io.modalRetry, breaker: io.modalBreaker, now },
+    {
+      ...settings.modal,
+      retry: io.modalRetry,
+      breaker: io.modalBreaker,
+      now,
+      sandboxEnv: (profile) => receiptEnv(profile, config),
+    },
     log.child({ component: "modal" }),
   );
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);

@@ -51,6 +51,29 @@ export interface FleetOptions {
   now?: () => number;
   /** Tests shorten the breaker's probe backoff. */
   breaker?: Partial<Pick<CircuitBreakerOptions, "failureThreshold" | "probeBaseMs" | "probeMaxMs">>;
+  /**
+   * What the composition root adds to every sandbox's environment for a profile:
+   * the receipt's figures (profile, price per second) and whether the runner may
+   * skip its self-update. None of it is secret.
+   */
+  sandboxEnv?: (profile: RunnerProfile) => Record<string, string>;
+}
+
+/** Tells the entrypoint (docker/runner/entrypoint.sh) to start dockerd before the runner. */
+export const DOCKER_ENV = "MODAL_RUNNER_DOCKER";
+
+/**
+ * How a profile asks Modal for its runtime: Docker on the VM runtime is the VM
+ * runtime itself (Modal's recommendation); Docker on gVisor is Modal's
+ * `enable_docker` experimental option. The SDK sends both in the create request's
+ * definition (`runtime`, `experimentalOptionsV2`).
+ */
+export function runtimeParams(profile: RunnerProfile): Pick<SandboxCreateParams, "runtime" | "experimentalOptions"> {
+  const runtime = profile.docker === "vm" ? "vm" : profile.runtime;
+  return {
+    ...(runtime && { runtime }),
+    ...(profile.docker === "gvisor" && { experimentalOptions: { enable_docker: true } }),
+  };
 }
 
 interface Resolution<T> {
@@ -155,7 +178,13 @@ export class Fleet {
     const params: SandboxCreateParams = {
       name: spec.name,
       command: spec.command,
-      env: { ...profile.env, ...spec.env },
+      env: {
+        ...profile.env,
+        ...this.options.sandboxEnv?.(profile),
+        ...(profile.docker && { [DOCKER_ENV]: profile.docker }),
+        ...spec.env,
+      },
+      ...runtimeParams(profile),
       secrets,
       tags: spec.tags,
       cpu: profile.cpu,
