@@ -92,6 +92,7 @@ start_docker() {
       return
     fi
     if [ "$waited" -ge "$wait" ]; then
+      $as_root kill "$pid" 2>/dev/null || true
       docker_failed "dockerd's socket $socket did not appear within ${wait}s" "$log"
       return
     fi
