@@ -14,6 +14,10 @@ import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
 import { Observability } from "./observability.js";
 import { receiptEnv } from "./observe/receipt-env.js";
+import { RunnerVersionWatch } from "./observe/runner-version-watch.js";
+import { isRunnerImage } from "./modal/runner-release-steps.js";
+import { withLatestRunner } from "./runner-version.js";
+import { readRunnerReleaseAsApp } from "./github/runner-releases.js";
 import { JobPolicy } from "./policy/job-policy.js";
 import { PolicyFiles } from "./policy/policy-files.js";
 import { Reconciler } from "./reconcile/reconciler.js";
@@ -27,6 +31,12 @@ export type Runtime = ReturnType<typeof assemble>;
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
   const { config } = settings.runner;
+  const runnerVersion = new RunnerVersionWatch({
+    pinned: settings.runner.version.pinned,
+    read: () => readRunnerReleaseAsApp({ app: () => github.app(), installation: (id) => github.installation(id) }),
+    now,
+    log: log.child({ component: "runner-version" }),
+  });
   const fleet = new Fleet(
     io.modal,
     {
@@ -34,7 +44,13 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       retry: io.modalRetry,
       breaker: io.modalBreaker,
       now,
-      sandboxEnv: (profile) => receiptEnv(profile, config),
+      sandboxEnv: (profile) => ({
+        ...receiptEnv(profile, config),
+        // The runner may skip its self-update only when its image is known to hold the latest release.
+        ...(isRunnerImage(profile.image, settings.runner.version.pinned) &&
+          runnerVersion.currency({ refresh: false }).state === "current" && { MODAL_RUNNER_DISABLE_UPDATE: "1" }),
+      }),
+      ...(settings.runner.version.wanted === "latest" && { extendImage: (definition) => withLatestRunner(definition, runnerVersion) }),
     },
     log.child({ component: "modal" }),
   );
@@ -54,6 +70,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     budgets: io.budgets,
     breaker: () => fleet.breaker,
     directory,
+    runnerVersion: () => runnerVersion.currency(),
     log: log.child({ component: "cost" }),
     now,
   });
@@ -165,6 +182,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     observability,
     modalUnavailable,
     handleWorkflowJob,
+    runnerVersion,
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
     start(): void {

@@ -57,6 +57,8 @@ export interface FleetOptions {
    * skip its self-update. None of it is secret.
    */
   sandboxEnv?: (profile: RunnerProfile) => Record<string, string>;
+  /** Changes an image's definition before it is built (RUNNER_VERSION=latest installs the newest runner). */
+  extendImage?: (definition: RunnerImageDefinition) => Promise<RunnerImageDefinition>;
 }
 
 /** Tells the entrypoint (docker/runner/entrypoint.sh) to start dockerd before the runner. */
@@ -153,8 +155,9 @@ export class Fleet {
     return resolution.value;
   }
 
-  async #build(definition: RunnerImageDefinition): Promise<Image> {
+  async #build(wanted: RunnerImageDefinition): Promise<Image> {
     const app = await this.app();
+    const definition = this.options.extendImage ? await this.options.extendImage(wanted) : wanted;
     return this.#call(() => this.client.images.fromRegistry(definition.baseImage).dockerfileCommands(definition.commands).build(app));
   }
 

@@ -2,11 +2,10 @@
 // sandbox the control plane is asked to run with Docker support, from an image
 // whose build installs a Docker engine; a plain job does not.
 import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
-import { settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { settled, startWorld, type World } from "../support/app-harness.js";
 import { runnerConfigFile } from "../profiles/config-file.js";
 
 let world: World;
-let app: RunningApp;
 
 const CONFIG = `
 profiles:
@@ -27,7 +26,7 @@ beforeEach(async () => {
   world = await startWorld();
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
   world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
-  app = await world.startApp({ RUNNER_CONFIG: runnerConfigFile(CONFIG) });
+  await world.startApp({ RUNNER_CONFIG: runnerConfigFile(CONFIG) });
 });
 
 afterEach(async () => {

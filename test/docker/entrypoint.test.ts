@@ -134,7 +134,7 @@ test.each([
   expect(hook.status).toBe(1);
   expect(hook.stdout).toMatch(/^::error title=Docker did not start in this sandbox::/);
   expect(hook.stdout).toMatch(reason);
-  if (behaviour.exitWith) expect(hook.stdout).toContain(behaviour.exitWith); // dockerd's own words, from its log
+  if ("exitWith" in behaviour) expect(hook.stdout).toContain(behaviour.exitWith); // dockerd's own words, from its log
 });
 
 test("an image without dockerd fails the job with the reason, not the sandbox", () => {
