@@ -19,7 +19,7 @@ export interface FakeRelease {
 export function releaseObject(urls: Urls, release: FakeRelease): Record<string, unknown> {
   const base = `${urls.api}/repos/${release.owner}/${release.repo}/releases/${release.id}`;
   const web = `https://github.com/${release.owner}/${release.repo}`;
-  const author = userObject(urls, { login: "github-actions[bot]", id: 41_898_282, type: "User" });
+  const author = userObject(urls, { login: "github-actions", id: 41_898_282, type: "User" });
   return {
     url: base,
     html_url: `${web}/releases/tag/${release.tagName}`,
