@@ -55,7 +55,7 @@ receipt() {
   if [ -n "$wall" ] && number "$price"; then
     local dollars
     dollars="$(calc "printf \"%.6f\", $wall * $price")"
-    echo "  estimated cost \$$dollars ($wall s at \$$price/s; Modal's list prices, or the App's prices: overrides)"
+    echo "  estimated cost \$$dollars ($wall s at \$$price/s, the App's price table; Modal bills the higher of reserved and used)"
     [ -n "${MODAL_RUNNER_UNPRICED_GPU:-}" ] && echo "                 (no price known for GPU ${MODAL_RUNNER_UNPRICED_GPU}: left out)"
   else
     echo "  estimated cost not available"
