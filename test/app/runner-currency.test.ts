@@ -40,10 +40,14 @@ const publish = (version: string, daysAgo: number, sha256?: string) =>
 /** /status.json once the App has read the latest release (the first look starts the read). */
 async function runnerVersion(app: RunningApp): Promise<NonNullable<StatusSnapshot["runnerVersion"]>> {
   let snapshot: StatusSnapshot | undefined;
-  await eventually(async () => {
-    snapshot = JSON.parse(await fetchProtected(app, "/status.json")) as StatusSnapshot;
-    return snapshot.runnerVersion?.state !== "unknown";
-  }, "the App knows the latest runner release");
+  await eventually(
+    async () => {
+      snapshot = JSON.parse(await fetchProtected(app, "/status.json")) as StatusSnapshot;
+      return snapshot.runnerVersion?.state !== "unknown";
+    },
+    "the App knows the latest runner release",
+    20_000,
+  );
   return snapshot!.runnerVersion!;
 }
 
