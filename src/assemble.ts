@@ -13,6 +13,11 @@ import { RunnerScopes } from "./github/runner-scope.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { Fleet } from "./modal/fleet.js";
 import { Observability } from "./observability.js";
+import { receiptEnv } from "./observe/receipt-env.js";
+import { RunnerVersionWatch } from "./observe/runner-version-watch.js";
+import { isRunnerImage } from "./modal/runner-release-steps.js";
+import { withLatestRunner } from "./runner-version.js";
+import { readRunnerReleaseAsApp } from "./github/runner-releases.js";
 import { JobPolicy } from "./policy/job-policy.js";
 import { PolicyFiles } from "./policy/policy-files.js";
 import { Reconciler } from "./reconcile/reconciler.js";
@@ -28,9 +33,27 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const { log, now, github } = io;
   const clock: Clock = { ...systemClock, now };
   const { config } = settings.runner;
+  const runnerVersion = new RunnerVersionWatch({
+    pinned: settings.runner.version.pinned,
+    read: () => readRunnerReleaseAsApp({ app: () => github.app(), installation: (id) => github.installation(id) }),
+    now,
+    log: log.child({ component: "runner-version" }),
+  });
   const fleet = new Fleet(
     io.modal,
-    { ...settings.modal, retry: io.modalRetry, breaker: io.modalBreaker, now },
+    {
+      ...settings.modal,
+      retry: io.modalRetry,
+      breaker: io.modalBreaker,
+      now,
+      sandboxEnv: (profile) => ({
+        ...receiptEnv(profile, config),
+        // The runner may skip its self-update only when its image is known to hold the latest release.
+        ...(isRunnerImage(profile.image, settings.runner.version.pinned) &&
+          runnerVersion.currency({ refresh: false }).state === "current" && { MODAL_RUNNER_DISABLE_UPDATE: "1" }),
+      }),
+      ...(settings.runner.version.wanted === "latest" && { extendImage: (definition) => withLatestRunner(definition, runnerVersion) }),
+    },
     log.child({ component: "modal" }),
   );
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
@@ -94,6 +117,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     budgets: io.budgets,
     breaker: () => fleet.breaker,
     directory,
+    runnerVersion: () => runnerVersion.currency(),
     log: log.child({ component: "cost" }),
     now,
   });
@@ -195,6 +219,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     handleWorkflowJob,
     /** `installation` and `installation_repositories` deliveries. */
     handleInstallation,
+    runnerVersion,
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
     start(): void {

@@ -14,6 +14,7 @@ import { Metrics } from "./observe/metrics.js";
 import { OutcomeLog } from "./observe/outcome-log.js";
 import { SandboxLedger } from "./observe/sandbox-ledger.js";
 import { SpendToday } from "./observe/spend-today.js";
+import type { RunnerCurrency } from "./observe/runner-currency.js";
 import type { ReconcilePassStatus, StatusSnapshot } from "./observe/status-snapshot.js";
 import type { Observation } from "./reconcile/observation.js";
 import type { PassSummary } from "./reconcile/reconciler.js";
@@ -27,6 +28,8 @@ export interface ObservabilitySources {
   budgets: RequestBudgets;
   breaker: () => CircuitBreaker;
   directory: RepositoryDirectory;
+  /** The runner version in the images against GitHub's latest release. */
+  runnerVersion?: () => RunnerCurrency;
   log: Logger;
   now: () => number;
 }
@@ -51,6 +54,7 @@ export class Observability {
         githubBudget: () =>
           sources.budgets.all().flatMap(({ key, points }) => (key === "app" ? [] : [{ installation: String(key), points }])),
         modalBreakerOpen: () => sources.breaker().state().state === "open",
+        runnerVersion: sources.runnerVersion,
       },
       { now },
     );
@@ -172,6 +176,7 @@ export class Observability {
       lastSuccessAt: this.#lastSuccessAt,
       breaker: sources.breaker().state(),
       spendToday: this.#spend.list(),
+      runnerVersion: sources.runnerVersion?.(),
     });
   }
 

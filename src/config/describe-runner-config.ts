@@ -16,6 +16,8 @@ export function describeRunnerConfig(config: RunnerConfig): Record<string, unkno
       image: profile.image.baseImage,
       egress: profile.network.egress,
       sudo: profile.sudo,
+      ...(profile.docker && { docker: profile.docker }),
+      ...(profile.runtime && { runtime: profile.runtime }),
       ...(profile.maxSandboxes !== undefined && { maxSandboxes: profile.maxSandboxes }),
     })),
     caps: {

@@ -8,12 +8,14 @@ import path from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { z } from "zod";
 import { parseDockerfile, stepProblem } from "./parse-dockerfile.js";
+import { DOCKER_DOCKERFILE } from "./runner-build-args.js";
 import { type RunnerImageDefinition } from "../model/runner-profile.js";
 import { selectProfile } from "./select-profile.js";
 import { sandboxLifetime } from "../lib/duration.js";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { coveredFamily, looksLikeCidr, parseCidr } from "./parse-cidr.js";
 import { parseGpu } from "./parse-gpu.js";
+import { describeFailure } from "../lib/errors.js";
 import type { Caps, NetworkPolicy, Prices, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 
 const label = z.string().regex(/^[^\s,]+$/, "a label has no spaces or commas");
@@ -90,6 +92,9 @@ const profileSchema = z.strictObject({
   secrets: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, "a Modal secret name")).default([]),
   network: networkSchema.default({ egress: "open", allow: [] }),
   sudo: z.boolean().default(true),
+  // Docker inside the sandbox: true on Modal's VM runtime, "gvisor" with Modal's enable_docker option.
+  docker: z.union([z.boolean(), z.literal("gvisor")], 'true (Docker on the VM runtime), "gvisor" or false').default(false),
+  runtime: z.enum(["vm", "gvisor"], "vm or gvisor (Modal's sandbox runtimes)").optional(),
   maxSandboxes: cap.optional(),
 });
 
@@ -187,6 +192,29 @@ function unreachable(profiles: RunnerProfile[]): Array<{ profile: RunnerProfile;
   return found;
 }
 
+/**
+ * Combinations of docker, runtime, gpu and sudo that Modal refuses or that would
+ * break the profile's promise, as [key, message] pairs. Modal's VM runtime is
+ * alpha and its guide describes CPU and memory only: a GPU there is refused here
+ * rather than at the first job.
+ */
+function runtimeProblems(profile: z.infer<typeof profileSchema>): Array<[string, string]> {
+  const found: Array<[string, string]> = [];
+  const vm = profile.docker === true || profile.runtime === "vm";
+  if (profile.docker === true && profile.runtime === "gvisor")
+    found.push(["runtime", "docker: true runs Docker on the VM runtime; for Docker on gVisor write docker: gvisor (and no runtime)"]);
+  if (profile.docker === "gvisor" && profile.runtime === "vm")
+    found.push(["docker", "docker: gvisor is Docker on gVisor; on the VM runtime write docker: true"]);
+  if (vm && profile.gpu)
+    found.push(["gpu", "Modal's VM runtime takes no GPU; for Docker with a GPU use docker: gvisor, or drop runtime: vm"]);
+  if (profile.docker !== false && !profile.sudo)
+    found.push([
+      "sudo",
+      "a member of the docker group is root in the sandbox (docker run -v /:/host): a profile with docker cannot keep sudo: false",
+    ]);
+  return found;
+}
+
 /** The single profile used without a config file. */
 export function defaultRunnerConfig(defaults: ProfileDefaults): RunnerConfig {
   return {
@@ -204,6 +232,8 @@ export function defaultRunnerConfig(defaults: ProfileDefaults): RunnerConfig {
         secrets: [],
         network: { egress: "open" },
         sudo: true,
+        docker: undefined,
+        runtime: undefined,
         maxSandboxes: undefined,
       },
     ],
@@ -253,7 +283,18 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
 
   const problems: ConfigProblem[] = [];
   const profiles: RunnerProfile[] = Object.entries(parsed.data.profiles).map(([name, profile]) => {
+    const at = (key: string) => ["profiles", name, key];
+    problems.push(...runtimeProblems(profile).map(([key, message]) => problem(at(key), message)));
+    const docker = profile.docker === true ? "vm" : profile.docker === "gvisor" ? "gvisor" : undefined;
     let image = defaults.image;
+    // A Docker profile without an image of its own gets the runner image with a Docker engine.
+    if (docker && !profile.image) {
+      try {
+        image = parseDockerfile(readFileSync(DOCKER_DOCKERFILE, "utf8"), DOCKER_DOCKERFILE, defaults.buildArgs);
+      } catch (error) {
+        problems.push(problem(at("docker"), describeFailure(error).reason));
+      }
+    }
     if (profile.image && "from" in profile.image) image = { baseImage: profile.image.from, commands: profile.image.steps };
     if (profile.image && "dockerfile" in profile.image) {
       const dockerfile = path.resolve(cwd, profile.image.dockerfile);
@@ -279,6 +320,8 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
       secrets: profile.secrets,
       network: toNetwork(profile.network),
       sudo: profile.sudo,
+      docker,
+      runtime: docker === "vm" ? "vm" : profile.runtime,
       maxSandboxes: profile.maxSandboxes,
     };
   });

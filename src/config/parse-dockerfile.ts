@@ -84,5 +84,27 @@ export function parseDockerfile(text: string, source: string, buildArgs: Record<
     const problem = stepProblem(line);
     if (problem) throw new Error(`${source}: ${problem}`);
   }
-  return { baseImage, commands: rest };
+  return { baseImage, commands: withStageArgs(rest, buildArgs) };
+}
+
+/**
+ * `ARG NAME` after FROM brings a build argument into the stage, as in `docker build`.
+ * Modal gets no build arguments, so the value is written where the steps use it as
+ * `${NAME}`: the image's definition (and Modal's build cache key) then holds the
+ * pinned version itself. Other `$` expressions are left to the shell.
+ */
+function withStageArgs(steps: string[], buildArgs: Record<string, string>): string[] {
+  const inScope = new Map<string, string>();
+  return steps.flatMap((step) => {
+    const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?$/i.exec(step);
+    if (arg) {
+      const value = buildArgs[arg[1]!];
+      // An argument of the operator's own (no build value) stays for Modal's builder.
+      if (value === undefined || value === "") return [step];
+      inScope.set(arg[1]!, value);
+      return [];
+    }
+    if (inScope.size === 0) return [step];
+    return [step.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (match, name: string) => inScope.get(name) ?? match)];
+  });
 }

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const VERSIONS_FILE = fileURLToPath(new URL("../../docker/runner/versions.env", import.meta.url));
+/** The runner image with a Docker engine: the image of a `docker` profile that names none. */
+export const DOCKER_DOCKERFILE = fileURLToPath(new URL("../../docker/runner/docker.Dockerfile", import.meta.url));
 
 /** `NAME=value` lines of an env file; `#` comments and blank lines skipped. */
 export function parseEnvFile(text: string): Record<string, string> {

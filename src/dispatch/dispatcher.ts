@@ -328,7 +328,10 @@ export class Dispatcher {
       const state = this.#jobs.get(job.id) as Queued;
       if (!this.options.capacity.reserve(job.id, state.attempt.placement, state.attempt.caps).reserved) continue;
       this.#probe = job.id;
-      this.options.log.info({ ...this.#fields(job), profile: state.attempt.profile.name }, "trying a waiting job's create as Modal's probe");
+      this.options.log.info(
+        { ...this.#fields(job), profile: state.attempt.profile.name },
+        "trying a waiting job's create as Modal's probe",
+      );
       this.#start(state);
       return;
     }

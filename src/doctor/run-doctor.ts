@@ -8,6 +8,8 @@ import { fail, type CheckResult } from "./check-result.js";
 import { checkAppIdentity, checkRecentDeliveries, checkWebhookConfig } from "./check-github-app.js";
 import { checkGrants, checkPolicyRepository, checkRunnerGroup, type InstallationInfo } from "./check-installations.js";
 import { checkModalApp, checkProfile } from "./check-modal.js";
+import { checkRunnerVersion } from "./check-runner-version.js";
+import { readRunnerReleaseAsApp } from "../github/runner-releases.js";
 import { describeFailure } from "../lib/errors.js";
 
 export interface DoctorIo {
@@ -68,6 +70,13 @@ async function githubChecks(settings: Settings, io: DoctorIo): Promise<CheckResu
     }
   }
   results.push(await checkRecentDeliveries(app, (io.now ?? Date.now)()));
+  results.push(
+    await checkRunnerVersion(
+      () => readRunnerReleaseAsApp({ app: io.appOctokit, installation: io.installationOctokit }),
+      settings,
+      (io.now ?? Date.now)(),
+    ),
+  );
   return results;
 }
 

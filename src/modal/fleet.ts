@@ -53,6 +53,31 @@ export interface FleetOptions {
   now?: () => number;
   /** Tests shorten the breaker's probe backoff. */
   breaker?: Partial<Pick<CircuitBreakerOptions, "failureThreshold" | "probeBaseMs" | "probeMaxMs">>;
+  /**
+   * What the composition root adds to every sandbox's environment for a profile:
+   * the receipt's figures (profile, price per second) and whether the runner may
+   * skip its self-update. None of it is secret.
+   */
+  sandboxEnv?: (profile: RunnerProfile) => Record<string, string>;
+  /** Changes an image's definition before it is built (RUNNER_VERSION=latest installs the newest runner). */
+  extendImage?: (definition: RunnerImageDefinition) => Promise<RunnerImageDefinition>;
+}
+
+/** Tells the entrypoint (docker/runner/entrypoint.sh) to start dockerd before the runner. */
+export const DOCKER_ENV = "MODAL_RUNNER_DOCKER";
+
+/**
+ * How a profile asks Modal for its runtime: Docker on the VM runtime is the VM
+ * runtime itself (Modal's recommendation); Docker on gVisor is Modal's
+ * `enable_docker` experimental option. The SDK sends both in the create request's
+ * definition (`runtime`, `experimentalOptionsV2`).
+ */
+export function runtimeParams(profile: RunnerProfile): Pick<SandboxCreateParams, "runtime" | "experimentalOptions"> {
+  const runtime = profile.docker === "vm" ? "vm" : profile.runtime;
+  return {
+    ...(runtime && { runtime }),
+    ...(profile.docker === "gvisor" && { experimentalOptions: { enable_docker: true } }),
+  };
 }
 
 interface Resolution<T> {
@@ -127,8 +152,9 @@ export class Fleet {
     return resolution.value;
   }
 
-  async #build(definition: RunnerImageDefinition): Promise<Image> {
+  async #build(wanted: RunnerImageDefinition): Promise<Image> {
     const app = await this.app();
+    const definition = this.options.extendImage ? await this.options.extendImage(wanted) : wanted;
     return this.#call(() => this.client.images.fromRegistry(definition.baseImage).dockerfileCommands(definition.commands).build(app));
   }
 
@@ -160,7 +186,13 @@ export class Fleet {
     const params: SandboxCreateParams = {
       name: spec.name,
       command: spec.command,
-      env: { ...profile.env, ...spec.env },
+      env: {
+        ...profile.env,
+        ...this.options.sandboxEnv?.(profile),
+        ...(profile.docker && { [DOCKER_ENV]: profile.docker }),
+        ...spec.env,
+      },
+      ...runtimeParams(profile),
       secrets,
       tags: spec.tags,
       cpu: profile.cpu,

@@ -14,6 +14,9 @@ export type NetworkPolicy =
   /** Only these destinations; everything else is blocked. */
   | { egress: "allowlist"; cidrs: string[]; domains: string[] };
 
+/** Modal's sandbox runtimes: gVisor (Modal's default) or a VM with a real kernel (alpha, allowlisted workspaces). */
+export type SandboxRuntime = "gvisor" | "vm";
+
 export interface RunnerProfile {
   name: string;
   /** Lower-case; always includes RUNNER_LABEL. */
@@ -31,6 +34,13 @@ export interface RunnerProfile {
   network: NetworkPolicy;
   /** Whether the `runner` user keeps passwordless sudo (true, as on GitHub-hosted runners). */
   sudo: boolean;
+  /**
+   * Docker inside the sandbox: on the VM runtime ("vm", Modal's recommendation) or
+   * on gVisor with Modal's `enable_docker` option ("gvisor"); undefined for none.
+   */
+  docker: SandboxRuntime | undefined;
+  /** The runtime asked of Modal; undefined lets Modal pick (gVisor today). */
+  runtime: SandboxRuntime | undefined;
   /** Sandboxes of this profile at once (all installations). */
   maxSandboxes: number | undefined;
 }

@@ -1,6 +1,7 @@
 // Builds the status page's snapshot from what the App's parts know, as plain data.
 // Pure: the same inputs give the same page, so it is tested without a server.
 import type { BreakerSnapshot } from "../modal/circuit-breaker.js";
+import type { RunnerCurrency } from "./runner-currency.js";
 import type { LedgerEntry } from "./sandbox-ledger.js";
 import type { BreakerStatus, JobCounts, JobOutcome, ReconcilePassStatus, SandboxStatus, Spend, StatusSnapshot } from "./status-snapshot.js";
 
@@ -19,6 +20,7 @@ export interface StatusSources {
   lastSuccessAt: number | undefined;
   breaker: BreakerSnapshot;
   spendToday: Spend[];
+  runnerVersion?: RunnerCurrency | undefined;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -82,6 +84,7 @@ export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
     reconciler: { lastPass: sources.lastPass, lastSuccessAt: sources.lastSuccessAt === undefined ? undefined : iso(sources.lastSuccessAt) },
     modalBreaker: breakerStatus(sources.breaker),
     spendToday: sources.spendToday,
+    ...(sources.runnerVersion && { runnerVersion: sources.runnerVersion }),
   };
 }
 

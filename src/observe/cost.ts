@@ -90,8 +90,15 @@ export interface SandboxCost {
   unpricedGpu?: string;
 }
 
-export function sandboxCost(usage: SandboxUsage, prices: PriceTable = priceTable()): SandboxCost {
-  const billedSeconds = Math.max(0, Math.ceil(usage.lifetimeMs / 1000));
+/**
+ * Dollars per second of a sandbox with these resources: the formula behind both
+ * `modal_runner_cost_dollars_total` and the receipt in every job's log (the App
+ * passes this rate to the sandbox, which multiplies it by its whole seconds).
+ */
+export function pricePerSecond(
+  usage: Omit<SandboxUsage, "lifetimeMs">,
+  prices: PriceTable = priceTable(),
+): { dollars: number; unpricedGpu?: string } {
   let perSecond = usage.cpu * prices.cpuPerCoreSecond + (usage.memoryMiB / 1024) * prices.memoryPerGiBSecond;
   let unpricedGpu: string | undefined;
   if (usage.gpu) {
@@ -100,6 +107,24 @@ export function sandboxCost(usage: SandboxUsage, prices: PriceTable = priceTable
     if (price === undefined || !Number.isFinite(count)) unpricedGpu = usage.gpu;
     else perSecond += count * price;
   }
-  const dollars = billedSeconds * perSecond * (usage.regionMultiplier ?? 1);
-  return unpricedGpu === undefined ? { dollars, billedSeconds } : { dollars, billedSeconds, unpricedGpu };
+  const dollars = perSecond * (usage.regionMultiplier ?? 1);
+  return unpricedGpu === undefined ? { dollars } : { dollars, unpricedGpu };
+}
+
+/** What a profile reserves, as the cost formula reads it. */
+export function profileUsage(profile: {
+  cpu: number;
+  memoryMiB: number;
+  gpu: string | undefined;
+  regions: string[];
+}): Omit<SandboxUsage, "lifetimeMs"> {
+  // Pinned regions cost more: about 1.5x (broad) to 1.75x (narrow); the estimate takes the lower.
+  return { cpu: profile.cpu, memoryMiB: profile.memoryMiB, gpu: profile.gpu, regionMultiplier: profile.regions.length > 0 ? 1.5 : 1 };
+}
+
+export function sandboxCost(usage: SandboxUsage, prices: PriceTable = priceTable()): SandboxCost {
+  const billedSeconds = Math.max(0, Math.ceil(usage.lifetimeMs / 1000));
+  const rate = pricePerSecond(usage, prices);
+  const dollars = billedSeconds * rate.dollars;
+  return rate.unpricedGpu === undefined ? { dollars, billedSeconds } : { dollars, billedSeconds, unpricedGpu: rate.unpricedGpu };
 }

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { authorizeRequest } from "./authorize-request.js";
 import { requestUrl } from "../lib/request-url.js";
+import type { RunnerCurrency } from "./runner-currency.js";
 
 export type JobState = "waiting" | "dispatching" | "running";
 
@@ -23,7 +24,12 @@ export interface MetricsSources {
   githubBudget?: () => Iterable<{ installation: string; points: number }>;
   /** Whether the Modal circuit breaker is open (calls to Modal are held back). */
   modalBreakerOpen?: () => boolean;
+  /** The runner version in the images against GitHub's latest release. */
+  runnerVersion?: () => RunnerCurrency;
 }
+
+/** modal_runner_version_behind's value for each verdict; no sample while the latest release is unknown. */
+const CURRENCY_LEVEL: Record<RunnerCurrency["state"], number | undefined> = { current: 0, behind: 1, deadline: 2, unknown: undefined };
 
 export interface MetricsOptions {
   /** prom-client's process metrics (CPU, memory, event loop, GC); on unless turned off. */
@@ -166,6 +172,18 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(sources.modalBreakerOpen?.() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "modal_runner_version_behind",
+      help: "The runner version in the images against GitHub's latest release: 0 current, 1 behind (runners update themselves at every start), 2 within a week of GitHub's 30-day deadline or past it",
+      labelNames: ["image", "latest"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const currency = sources.runnerVersion?.();
+        const level = currency && CURRENCY_LEVEL[currency.state];
+        if (currency && level !== undefined) this.set({ image: currency.image, latest: currency.latest ?? "" }, level);
       },
     });
     // On this registry, not prom-client's global one: several Apps (tests, replicas in

@@ -8,7 +8,7 @@
 import { BoundedMap } from "../lib/bounded.js";
 import { sameTenant } from "../model/job.js";
 import type { RunnerProfile } from "../model/runner-profile.js";
-import { sandboxCost, type PriceTable, type SandboxCost } from "./cost.js";
+import { profileUsage, sandboxCost, type PriceTable, type SandboxCost } from "./cost.js";
 
 export interface LedgerEntry {
   name: string;
@@ -81,12 +81,7 @@ export class SandboxLedger {
     if (!entry.ours) return;
     const profile = this.profiles(entry.profile);
     if (!profile) return;
-    // Pinned regions cost more: about 1.5x (broad) to 1.75x (narrow); the estimate takes the lower.
-    const regionMultiplier = profile.regions.length > 0 ? 1.5 : 1;
-    const cost = sandboxCost(
-      { lifetimeMs: endedAt - entry.createdAt, cpu: profile.cpu, memoryMiB: profile.memoryMiB, gpu: profile.gpu, regionMultiplier },
-      this.prices,
-    );
+    const cost = sandboxCost({ lifetimeMs: endedAt - entry.createdAt, ...profileUsage(profile) }, this.prices);
     this.onEnded({ ...entry, endedAt, cost });
   }
 }

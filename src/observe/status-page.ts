@@ -7,6 +7,7 @@
 // in its Content-Security-Policy.
 import { createHash } from "node:crypto";
 import type { IsoTime, StatusSnapshot } from "./status-snapshot.js";
+import { describeRunnerCurrency, type RunnerCurrency } from "./runner-currency.js";
 
 /** Where the script fetches the fresh fragment from (served by status-handler.ts). */
 export const FRAGMENT_PATH = "/status?fragment=1";
@@ -227,7 +228,7 @@ ${last.errors.length ? `<ul class="bad">${last.errors.map((e) => `<li>${escape(e
   );
 
   return `<p class="muted">Snapshot ${time(now)} UTC</p>
-<div class="cards">${cards}</div>
+<div class="cards">${cards}</div>${runnerVersionNotice(s.runnerVersion)}
 <h2>Jobs</h2>${jobs}
 <h2>Sandboxes</h2>${sandboxes}
 <h2>Recent outcomes</h2>${outcomes}
@@ -235,6 +236,13 @@ ${last.errors.length ? `<ul class="bad">${last.errors.map((e) => `<li>${escape(e
 <h2>GitHub rate limit</h2>${budget}
 <h2>Modal</h2>${modal}
 <h2>Estimated spend today (UTC)</h2>${spendByInstallation}${spendByProfile}`;
+}
+
+/** A line under the cards when the image's runner is behind GitHub's latest release; nothing otherwise. */
+function runnerVersionNotice(currency: RunnerCurrency | undefined): string {
+  if (!currency || currency.state === "current" || currency.state === "unknown") return "";
+  const level = currency.state === "deadline" ? "bad" : "warn";
+  return `\n<p class="${level}" data-runner-version="${escape(currency.state)}">${escape(describeRunnerCurrency(currency))}</p>`;
 }
 
 export function renderStatusPage(snapshot: StatusSnapshot): string {

@@ -4,6 +4,8 @@
 // counts, times and reasons. (Reasons and errors come from the App's own outcome
 // descriptions; the App must not put a secret into one, as for a log line.)
 
+import type { RunnerCurrency } from "./runner-currency.js";
+
 /** Times are ISO 8601 strings, so the JSON form and the HTML form say the same. */
 export type IsoTime = string;
 
@@ -19,6 +21,8 @@ export interface StatusSnapshot {
   modalBreaker: BreakerStatus;
   /** Estimated Modal spend since midnight UTC, by installation and profile (see cost.ts). */
   spendToday: Spend[];
+  /** The runner version in the images against GitHub's latest release (see runner-currency.ts). */
+  runnerVersion?: RunnerCurrency;
 }
 
 export interface InstallationStatus {

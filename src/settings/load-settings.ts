@@ -58,6 +58,8 @@ export interface Settings {
     workFolder: string;
     /** Runner profiles and caps (RUNNER_CONFIG, or one default profile). */
     config: RunnerConfig;
+    /** The runner version of docker/runner/versions.env, and whether images get the newest release instead (RUNNER_VERSION). */
+    version: { pinned: string; wanted: "pinned" | "latest" };
   };
   policy: { allowPublicRepos: boolean; allowedRepositories: string[]; deniedRepositories: string[] };
   dispatch: { concurrency: number; registrationGraceMs: number };
@@ -262,6 +264,7 @@ export function loadSettings(env: Env = process.env, cwd = process.cwd(), option
       group: /^\d+$/.test(group) ? Number(group) : group,
       workFolder: v.RUNNER_WORK_FOLDER as string,
       config,
+      version: { pinned: buildArgs.RUNNER_VERSION ?? "", wanted: v.RUNNER_VERSION as "pinned" | "latest" },
     },
     policy: {
       allowPublicRepos: v.ALLOW_PUBLIC_REPOS as boolean,

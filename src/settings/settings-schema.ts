@@ -174,6 +174,12 @@ export const SETTINGS = {
     description: "Dockerfile of the default runner image: its `FROM` image plus the lines after it, built once on Modal.",
     schema: z.string().min(1).default("docker/runner/Dockerfile"),
   },
+  RUNNER_VERSION: {
+    shownDefault: "pinned",
+    description:
+      "`pinned`: runner images hold the runner version written in docker/runner/versions.env. `latest`: at start the App reads GitHub's newest runner release and installs it into the runner images, checked against its published SHA-256, so no runner updates itself when a job starts.",
+    schema: z.enum(["pinned", "latest"]).default("pinned"),
+  },
   RUNNER_CONFIG: {
     description:
       "Path of the runner configuration (YAML): runner profiles (labels, image, CPU, memory, GPU, lifetime, region, env, secrets, egress) and concurrency caps. Without it one default profile serves RUNNER_LABEL with the SANDBOX_* settings.",

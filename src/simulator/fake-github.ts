@@ -23,6 +23,7 @@ import { registerActionsRoutes } from "./github/routes-actions.js";
 import { registerAppRoutes } from "./github/routes-app.js";
 import { registerInstallationRoutes } from "./github/routes-installation.js";
 import { registerRepositoryRoutes } from "./github/routes-repos.js";
+import { registerReleaseRoutes, type FakeRelease } from "./github/routes-releases.js";
 import { registerRunnerRoutes } from "./github/routes-runners.js";
 import { HttpError, lc, type Ctx, type Handler, type Permissions, type Reply } from "./github/route-kit.js";
 import { decodeJitConfig } from "./github/jit-config.js";
@@ -200,6 +201,8 @@ export class FakeGitHub {
   readonly reposByName = new Map<string, FakeRepository>();
   readonly runnerGroups = new Map<string, FakeRunnerGroup[]>();
   readonly files = new Map<string, Map<string, string>>();
+  /** Releases by lower-case owner/name (the App reads actions/runner's). */
+  readonly releases = new Map<string, FakeRelease[]>();
   readonly runnersById = new Map<number, FakeRunner>();
   readonly jitSecrets = new Map<number, string>();
   readonly jobsById = new Map<number, FakeJob>();
@@ -242,6 +245,7 @@ export class FakeGitHub {
     registerAppRoutes(this, route);
     registerInstallationRoutes(this, route);
     registerRepositoryRoutes(this, route);
+    registerReleaseRoutes(this, route);
     registerActionsRoutes(this, route);
     registerRunnerRoutes(this, route);
     registerAppManifestConversions(this, (method, template, handler) => this.route(method, template, handler));
@@ -375,6 +379,30 @@ export class FakeGitHub {
       selectedRepositories: new Set((group.selectedRepositories ?? []).map((r) => lc(r.includes("/") ? r : `${org}/${r}`))),
       allowsPublicRepositories: group.allowsPublicRepositories ?? true,
     });
+  }
+
+  /**
+   * Publishes a release (for actions/runner, as GitHub does: a linux-x64 tarball with
+   * its SHA-256 as the asset's digest and in the release notes).
+   */
+  addRelease(o: { owner: string; repo: string; tagName: string; publishedAt?: Date; sha256?: string }): FakeRelease {
+    const key = lc(`${o.owner}/${o.repo}`);
+    const list = this.releases.get(key) ?? [];
+    const version = o.tagName.replace(/^v/, "");
+    const sha256 = o.sha256 ?? crypto.createHash("sha256").update(o.tagName).digest("hex");
+    const tarball = `actions-runner-linux-x64-${version}.tar.gz`;
+    const release: FakeRelease = {
+      id: 180_000_000 + this.releases.size * 1000 + list.length,
+      owner: o.owner,
+      repo: o.repo,
+      tagName: o.tagName,
+      publishedAt: o.publishedAt ?? new Date(),
+      body: `## What's Changed\n\n- Fixes\n\n## Linux x64\n<!-- BEGIN SHA linux-x64 -->${sha256}<!-- END SHA linux-x64 -->\n`,
+      assets: [{ name: tarball, digest: `sha256:${sha256}`, size: 220_000_000 }],
+    };
+    list.push(release);
+    this.releases.set(key, list);
+    return release;
   }
 
   addFile(owner: string, repo: string, path: string, content: string): void {

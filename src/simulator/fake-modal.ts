@@ -48,6 +48,10 @@ export interface FakeSandbox {
   cidrAllowlist: string[];
   domainAllowlist: string[];
   command: string[];
+  /** The runtime the create request asked for ("vm", "gvisor"); undefined lets Modal pick. */
+  runtime: string | undefined;
+  /** The create request's experimental options (the SDK sends them as strings: `{ enable_docker: "true" }`). */
+  experimentalOptions: Record<string, string>;
   /** Epoch milliseconds. */
   createdAt: number;
   /** Epoch milliseconds; undefined while running. */
@@ -820,6 +824,11 @@ export class FakeModal {
           ? "allowlist"
           : "open";
 
+    const runtime = def.runtime ? String(def.runtime) : undefined;
+    if (runtime !== undefined && runtime !== "gvisor" && runtime !== "vm")
+      throw grpcError(method, Status.INVALID_ARGUMENT, `unknown sandbox runtime '${runtime}'`);
+    const experimentalOptions: Record<string, string> = { ...(def.experimentalOptionsV2 ?? def.experimentalOptions ?? {}) };
+
     const now = Date.now();
     const createdAtSecs = Math.max(now / 1000, this.#lastCreatedAtSecs + 1e-5);
     this.#lastCreatedAtSecs = createdAtSecs;
@@ -848,6 +857,8 @@ export class FakeModal {
       cidrAllowlist: [...(network?.allowedCidrs ?? [])],
       domainAllowlist: [...(network?.allowedDomains ?? [])],
       command: [...(def.entrypointArgs ?? [])],
+      runtime,
+      experimentalOptions,
       createdAt: now,
       finishedAt: undefined,
       state: "running",

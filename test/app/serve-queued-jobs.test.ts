@@ -73,7 +73,8 @@ describe("serving queued jobs", () => {
     expect(decodeJitConfig(sandbox!.env.ACTIONS_RUNNER_INPUT_JITCONFIG!)?.runnerId).toBe(runner!.id);
     expect(sandbox!.command.join(" ")).not.toContain(sandbox!.env.ACTIONS_RUNNER_INPUT_JITCONFIG!);
     // …and the runner is started from it, as the `runner` user when the image has one.
-    expect(sandbox!.command.join(" ")).toMatch(/exec \$as_runner \.\/run\.sh$/); // the JIT config only in the environment
+    // The JIT config only in the environment: run.sh's only possible argument is --disableupdate.
+    expect(sandbox!.command[2]).toMatch(/exec \$as_runner \.\/run\.sh "\$\{update_flag\[@\]\}"\s*$/);
     expect(sandbox!.command.join(" ")).toMatch(/runuser -u runner/);
     expect(outcomes(app, { jobId: job.id })).toEqual([expect.objectContaining({ kind: "started", repo: "octo-org/app" })]);
   });

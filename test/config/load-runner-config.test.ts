@@ -202,3 +202,72 @@ test("the start-up description lists profiles and caps, and no env values", () =
   });
   expect(JSON.stringify(description)).not.toContain("registry.npmjs.org/");
 });
+
+describe("docker and runtime", () => {
+  const load = (lines: string) => loadRunnerConfig(fileWith(profile(lines)), defaults).profiles[0]!;
+
+  test("docker: true is Docker on the VM runtime, from the runner image with a Docker engine", () => {
+    const loaded = load("    docker: true");
+    expect(loaded).toMatchObject({ docker: "vm", runtime: "vm" });
+    expect(loaded.image.baseImage).toBe(runnerImage);
+    // The versions come from versions.env, written into the steps (Modal gets no build arguments).
+    const install = loaded.image.commands.join("\n");
+    expect(install).toContain(`"docker-ce=5:${buildArgs.DOCKER_VERSION}-*"`);
+    expect(install).toContain(`"containerd.io=${buildArgs.CONTAINERD_VERSION}-*"`);
+    expect(install).toContain(`"docker-buildx-plugin=${buildArgs.BUILDX_VERSION}-*"`);
+    expect(install).toContain(`"docker-compose-plugin=${buildArgs.COMPOSE_VERSION}-*"`);
+    expect(install).not.toMatch(/\$\{[A-Z_]+_VERSION\}/);
+  });
+
+  test("docker: gvisor keeps Modal's default runtime; a profile's own image is kept", () => {
+    expect(load("    docker: gvisor\n    image: { from: 'example.com/ci:1' }")).toMatchObject({
+      docker: "gvisor",
+      runtime: undefined,
+      image: { baseImage: "example.com/ci:1", commands: [] },
+    });
+  });
+
+  test.each([
+    ["    runtime: vm", { docker: undefined, runtime: "vm" }],
+    ["    runtime: gvisor", { docker: undefined, runtime: "gvisor" }],
+    ["    docker: false", { docker: undefined, runtime: undefined }],
+    ["", { docker: undefined, runtime: undefined, image: defaults.image }],
+  ])("%j", (lines, expected) => {
+    expect(load(lines)).toMatchObject(expected);
+  });
+
+  test.each([
+    [profile("    docker: yes"), ['<file>:4: profiles.a.docker: true (Docker on the VM runtime), "gvisor" or false']],
+    [profile("    runtime: runc"), ["<file>:4: profiles.a.runtime: vm or gvisor (Modal's sandbox runtimes)"]],
+    [
+      profile("    docker: true\n    runtime: gvisor"),
+      [
+        "<file>:5: profiles.a.runtime: docker: true runs Docker on the VM runtime; for Docker on gVisor write docker: gvisor (and no runtime)",
+      ],
+    ],
+    [
+      profile("    docker: gvisor\n    runtime: vm"),
+      ["<file>:4: profiles.a.docker: docker: gvisor is Docker on gVisor; on the VM runtime write docker: true"],
+    ],
+    [
+      profile("    docker: true\n    gpu: L4"),
+      ["<file>:5: profiles.a.gpu: Modal's VM runtime takes no GPU; for Docker with a GPU use docker: gvisor, or drop runtime: vm"],
+    ],
+    [
+      profile("    runtime: vm\n    gpu: L4"),
+      ["<file>:5: profiles.a.gpu: Modal's VM runtime takes no GPU; for Docker with a GPU use docker: gvisor, or drop runtime: vm"],
+    ],
+    [
+      profile("    docker: gvisor\n    sudo: false"),
+      [
+        "<file>:5: profiles.a.sudo: a member of the docker group is root in the sandbox (docker run -v /:/host): a profile with docker cannot keep sudo: false",
+      ],
+    ],
+  ])("%j is refused: %j", (content, expected) => {
+    expect(problems(content)).toEqual(expected);
+  });
+
+  test("docker: gvisor with a GPU is accepted", () => {
+    expect(problems(profile("    docker: gvisor\n    gpu: L4"))).toEqual([]);
+  });
+});

@@ -16,6 +16,8 @@ function profile(name: string, labels: string[]): RunnerProfile {
     secrets: [],
     network: { egress: "open" },
     sudo: true,
+    docker: undefined,
+    runtime: undefined,
     maxSandboxes: undefined,
   };
 }

@@ -17,6 +17,7 @@ import { freePort } from "../support/free-port.js";
 
 /** The default runner image, as docker/runner/Dockerfile names it (version and digest from versions.env). */
 const RUNNER_IMAGE = () => settings.runner.config.profiles[0]!.image.baseImage;
+const DAY = 86_400_000;
 let github: FakeGitHub;
 let modal: FakeModal;
 let settings: Settings;
@@ -28,6 +29,12 @@ beforeEach(async () => {
   modal.addApp(settings.modal.appName);
   const installation = github.addInstallation({ account: "octo-org", accountType: "Organization" });
   github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  github.addRelease({
+    owner: "actions",
+    repo: "runner",
+    tagName: `v${settings.runner.version.pinned}`,
+    publishedAt: new Date(Date.now() - 40 * DAY),
+  });
 });
 
 afterEach(async () => {
@@ -52,6 +59,7 @@ test("a healthy set-up has no failure: every check ok (the delivery log at worst
     "installation octo-org",
     "runner group octo-org",
     "webhook deliveries",
+    "runner version",
     "Modal",
     "profile default: image",
   ]);
@@ -187,4 +195,41 @@ test("an installation on selected repositories that leaves out .github fails: th
     fix: expect.stringContaining("add .github to the App's repositories"),
   });
   expect(row(results, "policy file octo-org")).toBeUndefined(); // sees all its repositories
+});
+
+describe("the runner version against GitHub's latest release", () => {
+  const next = () => {
+    const [major, minor] = settings.runner.version.pinned.split(".").map(Number) as [number, number];
+    return `${major}.${minor + 1}.0`;
+  };
+  const publish = (version: string, daysAgo: number) =>
+    github.addRelease({ owner: "actions", repo: "runner", tagName: `v${version}`, publishedAt: new Date(Date.now() - daysAgo * DAY) });
+
+  test("the image's runner is the latest: ok", async () => {
+    expect(row(await doctor(), "runner version")?.status).toBe("ok");
+  });
+
+  test("a newer release: a warning that says what to pin", async () => {
+    publish(next(), 5);
+    expect(row(await doctor(), "runner version")).toMatchObject({
+      status: "warn",
+      fix: expect.stringContaining(`ghcr.io/actions/actions-runner:${next()}`),
+    });
+  });
+
+  test("close to GitHub's 30 days: a failure", async () => {
+    publish(next(), 26);
+    expect(row(await doctor(), "runner version")?.status).toBe("fail");
+  });
+
+  test("RUNNER_VERSION=latest builds for the newest release: ok", async () => {
+    publish(next(), 26);
+    settings = loadSettings(appEnv(github, 3000, { LOG_LEVEL: "silent", RUNNER_VERSION: "latest" }));
+    expect(row(await doctor(), "runner version")?.status).toBe("ok");
+  });
+
+  test("no release to read (GitHub Enterprise Server): a warning, not a failure", async () => {
+    github.releases.clear();
+    expect(row(await doctor(), "runner version")?.status).toBe("warn");
+  });
 });

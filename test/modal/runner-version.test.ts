@@ -35,8 +35,11 @@ test("no file writes another runner version", () => {
   expect(disagreeing).toEqual([]);
 });
 
-test.each(["docker/runner/Dockerfile", "docker/runner/gpu.Dockerfile"])("%s takes its base image from versions.env", (file) => {
-  const text = readFileSync(file, "utf8");
-  expect(text).toMatch(/^FROM ghcr\.io\/actions\/actions-runner:\$\{RUNNER_VERSION\}@\$\{RUNNER_IMAGE_DIGEST\}$/m);
-  expect(parseDockerfile(text, file, runnerBuildArgs()).baseImage).toBe(`ghcr.io/actions/actions-runner:${version}@${digest}`);
-});
+test.each(["docker/runner/Dockerfile", "docker/runner/gpu.Dockerfile", "docker/runner/docker.Dockerfile"])(
+  "%s takes its base image from versions.env",
+  (file) => {
+    const text = readFileSync(file, "utf8");
+    expect(text).toMatch(/^FROM ghcr\.io\/actions\/actions-runner:\$\{RUNNER_VERSION\}@\$\{RUNNER_IMAGE_DIGEST\}$/m);
+    expect(parseDockerfile(text, file, runnerBuildArgs()).baseImage).toBe(`ghcr.io/actions/actions-runner:${version}@${digest}`);
+  },
+);

@@ -21,7 +21,7 @@ const Ajv = _Ajv.default;
 const addFormats = _addFormats.default;
 
 /** Bump when the extraction below changes, so stale cache files are rebuilt. */
-const SUBSET_FORMAT = 3;
+const SUBSET_FORMAT = 4;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = { [key: string]: Json };
@@ -70,6 +70,8 @@ export function isServedPrefix(p: string): boolean {
     p === "/repos/{owner}/{repo}/installation" ||
     p === "/users/{username}/installation" ||
     p === "/repos/{owner}/{repo}" ||
+    // the runner releases the App compares its image with
+    p === "/repos/{owner}/{repo}/releases/latest" ||
     p.startsWith("/repos/{owner}/{repo}/actions/") ||
     p.startsWith("/repos/{owner}/{repo}/contents/") ||
     p.startsWith("/orgs/{org}/actions/")

@@ -1,0 +1,21 @@
+// With RUNNER_VERSION=latest, the App builds its runner images for GitHub's newest
+// runner release: the glue between observe/ (what the App knows of the release) and
+// modal/ (the image's build steps).
+import { compareVersions } from "./observe/runner-currency.js";
+import type { RunnerImageDefinition } from "./model/runner-profile.js";
+import { isRunnerImage, withRunnerRelease } from "./modal/runner-release-steps.js";
+import type { RunnerVersionWatch } from "./observe/runner-version-watch.js";
+
+/**
+ * The runner image for GitHub's newest release: the pinned image with the newer
+ * runner installed over it (checked against its published SHA-256). Other images,
+ * and a release the App cannot read or check, keep the pinned runner.
+ */
+export async function withLatestRunner(definition: RunnerImageDefinition, watch: RunnerVersionWatch): Promise<RunnerImageDefinition> {
+  if (!isRunnerImage(definition, watch.pinned)) return definition;
+  const release = await watch.refresh();
+  if (!release?.linuxX64 || compareVersions(release.version, watch.pinned) <= 0) return definition;
+  const extended = withRunnerRelease(definition, { version: release.version, ...release.linuxX64 });
+  watch.builtFor(release.version);
+  return extended;
+}
