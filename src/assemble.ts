@@ -47,6 +47,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     budgets: io.budgets,
     breaker: () => fleet.breaker,
     directory,
+    namePrefix: settings.runner.namePrefix,
+    github: io.githubReachability,
     log: log.child({ component: "cost" }),
     now,
   });
@@ -55,7 +57,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     policy,
     fleet,
     log: log.child({ component: "policy" }),
-    onOutcome: (outcome) => metrics.guard(outcome),
+    onOutcome: (outcome, job, detail) => observability.guarded(outcome, job, detail),
   });
 
   /** Why Modal cannot take sandboxes now (its breaker is open), or undefined. */

@@ -54,6 +54,7 @@ async function checkAtStartUp(settings: Settings, io: RuntimeIo, runtime: Runtim
       modal: io.modal,
       now: io.now,
     });
+    runtime.observability.doctorRan(results);
     const summary = summarizeChecks(results);
     const problems = results
       .filter((result) => result.status !== "ok")
@@ -79,7 +80,7 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       log,
     }),
     ping,
-    healthEndpoint({ modalUnavailable: runtime.modalUnavailable, lastPass: () => runtime.observability.lastPass }),
+    healthEndpoint({ problems: () => runtime.observability.problems(), lastPass: () => runtime.observability.lastPass }),
     // With METRICS_PORT, /metrics lives on that port only (no token); else here, behind STATUS_TOKEN.
     ...(metricsPort === undefined ? [runtime.metrics.handler({ token: statusToken })] : []),
     statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),

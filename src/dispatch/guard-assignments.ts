@@ -19,25 +19,31 @@ export class AssignmentGuard {
   readonly #queue = new PQueue({ concurrency: 8 });
 
   constructor(
-    private readonly deps: { policy: JobPolicy; fleet: Fleet; log: Logger; onOutcome?: (outcome: GuardOutcome, job: JobRef) => void },
+    private readonly deps: {
+      policy: JobPolicy;
+      fleet: Fleet;
+      log: Logger;
+      /** The check's outcome; `reason` is policy's refusal when the runner was stopped. */
+      onOutcome?: (outcome: GuardOutcome, job: JobRef, detail: { runnerName: string; reason?: string }) => void;
+    },
   ) {}
 
   /** Checks, after the webhook is answered, that the job `runnerName` took is one we serve. */
   check(job: JobRef, runnerName: string): void {
     void this.#queue.add(async () => {
-      const outcome = await this.#check(job, runnerName);
-      this.deps.onOutcome?.(outcome, job);
+      const { outcome, reason } = await this.#check(job, runnerName);
+      this.deps.onOutcome?.(outcome, job, { runnerName, ...(reason ? { reason } : {}) });
     });
   }
 
-  async #check(job: JobRef, runnerName: string): Promise<GuardOutcome> {
+  async #check(job: JobRef, runnerName: string): Promise<{ outcome: GuardOutcome; reason?: string }> {
     const { log, fleet } = this.deps;
     const fields = { jobId: job.id, repo: fullName(job.repository), installationId: job.installationId, runner: runnerName };
     try {
       const plan = await this.deps.policy.plan(job);
-      if (!("refused" in plan)) return "allowed";
+      if (!("refused" in plan)) return { outcome: "allowed" };
       const sandbox = await fleet.findByName(runnerName);
-      if (!sandbox) return "absent";
+      if (!sandbox) return { outcome: "absent", reason: plan.refused };
       if (
         !belongsTo(await fleet.getTags(sandbox.sandboxId), { installationId: job.installationId, repository: fullName(job.repository) })
       ) {
@@ -45,14 +51,14 @@ export class AssignmentGuard {
           { ...fields, reason: "the sandbox belongs to another installation or scope" },
           "event about a runner that is not this installation's; ignored",
         );
-        return "foreign";
+        return { outcome: "foreign" };
       }
       await fleet.terminate(sandbox);
       log.error({ ...fields, sandboxId: sandbox.sandboxId, reason: plan.refused }, "stopped a runner that took a job policy refuses");
-      return "stopped";
+      return { outcome: "stopped", reason: plan.refused };
     } catch (error) {
       log.error({ ...fields, reason: describeFailure(error).reason }, "could not check the job a runner took against policy");
-      return "failed";
+      return { outcome: "failed" };
     }
   }
 
