@@ -178,6 +178,7 @@ export class JobStories {
     if (event.profile && !story.runner) story.profile = event.profile;
     const note = event.reason ? `${event.outcome}: ${event.reason}` : event.outcome;
     story.note = note;
+    if (event.outcome === "waiting") story.waitedFor ??= event.reason ?? "a free slot";
     if (event.outcome === "started" && event.runnerName) story.sandbox = event.runnerName;
     // Only a job not yet taken by a runner changes its outcome here.
     if (story.outcome !== "queued" && story.outcome !== "waiting" && story.outcome !== "starting") return;

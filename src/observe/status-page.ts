@@ -267,6 +267,7 @@ export function renderStatusFragment(s: StatusSnapshot, filter: StoryFilter = {}
         cls(OUTCOME_CLASS, j.outcome),
         j.stoppedBy ? `<br><span class="muted">by ${escape(j.stoppedBy)}</span>` : "",
         j.via === "reconciler" ? `<br><span class="muted">found by the reconciler</span>` : "",
+        j.waitedFor && j.outcome !== "waiting" ? `<br><span class="muted">waited: ${escape(j.waitedFor)}</span>` : "",
         j.note && (j.outcome === "refused" || j.outcome === "waiting" || j.outcome === "queued")
           ? `<br><span class="muted">${escape(j.note)}</span>`
           : "",

@@ -81,6 +81,8 @@ export interface JobStory {
   runSeconds?: number | undefined;
   /** Estimated Modal cost of the sandbox that ran it, once it ended. */
   dollars?: number | undefined;
+  /** Why it waited before it started (a cap, or Modal unreachable), if it did. */
+  waitedFor?: string | undefined;
   /** The dispatcher's last word on it (e.g. "waiting: cap reached: …"). */
   note?: string | undefined;
 }
