@@ -88,7 +88,7 @@ export class JobStories {
         story.runner ??= event.runnerName;
         story.stoppedBy = `the App: policy refuses the job${event.reason ? ` (${event.reason})` : ""}`;
         story.outcome = "stopped";
-        story.finishedAt ??= iso(now);
+        story.finishedAt = iso(now);
         return;
     }
   }
@@ -159,7 +159,10 @@ export class JobStories {
       if (event.profile) story.profile = event.profile;
     }
     if (event.startedAt) story.startedAt = event.startedAt;
-    if (event.action === "in_progress" && story.outcome !== "stopped") story.outcome = "running";
+    if (event.action === "in_progress" && story.outcome !== "stopped") {
+      story.outcome = "running";
+      story.finishedAt = undefined; // refused here, yet a runner took it: its story goes on
+    }
     if (event.action === "completed") {
       story.finishedAt = event.completedAt ?? iso(now);
       story.conclusion = event.conclusion ?? undefined;

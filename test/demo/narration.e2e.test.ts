@@ -26,6 +26,8 @@ const get = async (path: string) => {
 function ended(story: JobStory | undefined, fact: NarratedJob): boolean {
   if (!story) return false;
   if (fact.ends === "finished") return (story.outcome === "success" || story.outcome === "failure") && story.dollars !== undefined;
+  // A refused job that a runner of ours took anyway is stopped by the App: refused, then stopped.
+  if (fact.ends === "refused") return story.outcome === "refused" || (story.outcome === "stopped" && story.stoppedBy !== undefined);
   return story.outcome === fact.ends;
 }
 

@@ -107,6 +107,9 @@ test("a refused job that one of our runners took anyway, and that the App stoppe
     stoppedBy: expect.stringMatching(/^the App: policy refuses the job \(acme\/legacy is not listed\)/),
     runner: "modal-10-0",
     runnerMadeFor: 10,
+    startedAt: at(3),
+    finishedAt: at(6),
+    runSeconds: 3,
   });
 });
 
