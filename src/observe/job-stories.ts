@@ -9,6 +9,7 @@
 // Bounded: at most `maxJobs` stories, none older than `maxAgeMs` (by when it was
 // first seen); the oldest go first. Pure: time comes in with each event.
 import { parseRunnerName } from "../model/runner-name.js";
+import { shortReason } from "./build-status-snapshot.js";
 import type { IsoTime, JobStory, QueueTimes } from "./status-snapshot.js";
 
 export interface StoryJob {
@@ -179,9 +180,10 @@ export class JobStories {
     // No queued webhook before the first dispatch: a reconcile pass found the job.
     story.via ??= "reconciler";
     if (event.profile && !story.runner) story.profile = event.profile;
-    const note = event.reason ? `${event.outcome}: ${event.reason}` : event.outcome;
-    story.note = note;
-    if (event.outcome === "waiting") story.waitedFor ??= event.reason ?? "a free slot";
+    // One short reason, said once (no "Modal is unavailable: Modal is unavailable (circuit open): …").
+    const reason = event.reason === undefined ? undefined : shortReason(event.reason);
+    story.note = reason ? `${event.outcome}: ${reason}` : event.outcome;
+    if (event.outcome === "waiting") story.waitedFor ??= reason ?? "a free slot";
     if (event.outcome === "started" && event.runnerName) story.sandbox = event.runnerName;
     // Only a job not yet taken by a runner changes its outcome here.
     if (story.outcome !== "queued" && story.outcome !== "waiting" && story.outcome !== "starting") return;

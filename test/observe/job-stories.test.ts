@@ -79,6 +79,23 @@ test("a lost webhook: job 38 runs on the runner made for 39, which the reconcile
   expect(stories.jobRunBy("modal-39-0")).toBe(38);
 });
 
+test("a job that waited for Modal keeps why, in one short reason said once", () => {
+  const stories = play([
+    [0, hook("queued", 6)],
+    [
+      1,
+      {
+        kind: "dispatch",
+        outcome: "waiting",
+        job: job(6),
+        reason: "Modal is unavailable: Modal is unavailable (circuit open): Modal UNAVAILABLE: down",
+      },
+    ],
+    [9, { kind: "dispatch", outcome: "started", job: job(6), runnerName: "modal-6-0" }],
+  ]);
+  expect(story(stories, 6)).toMatchObject({ outcome: "starting", waitedFor: "Modal UNAVAILABLE: down" });
+});
+
 test("a job found only by a reconcile pass says so", () => {
   const stories = play([[0, { kind: "dispatch", outcome: "started", job: job(5), profile: "default", runnerName: "modal-5-0" }]]);
   expect(story(stories, 5)).toMatchObject({ via: "reconciler", outcome: "starting", sandbox: "modal-5-0" });
