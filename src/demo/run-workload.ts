@@ -25,8 +25,8 @@ export interface NarratedJob {
   repo: string;
   /** How its story ends on the status page: finished (success or failure), cancelled, refused. */
   ends: "finished" | "cancelled" | "refused";
-  /** The narration says it ran on the runner made for this job. */
-  runnerMadeFor?: number;
+  /** The narration says it ran on a runner made for another job (a JIT runner takes any job its labels fit). */
+  ranOnAnotherJobsRunner?: boolean;
   /** The narration says it waited (for capacity or for Modal) before it started. */
   waited?: boolean;
 }
@@ -130,10 +130,10 @@ export async function runWorkload(demo: Demo, { say, tell = () => undefined, sig
         const stolen = queue(a.api, LABELS.default, "nightly", { createdAt: new Date(Date.now() - 60_000) });
         const job = queue(a.api, LABELS.default, "test");
         deliver(job);
-        told(stolen, { ends: "finished", runnerMadeFor: job.id });
+        told(stolen, { ends: "finished", ranOnAnotherJobsRunner: true });
         told(job);
         say(
-          `acme/api: job ${stolen.id}'s webhook was lost; the runner made for job ${job.id} takes it (oldest first), and the reconciler serves the job left without a runner within ~25 s`,
+          `acme/api: job ${stolen.id}'s webhook was lost; the runner made for job ${job.id} (or another idle acme runner) takes it, oldest first, and the reconciler serves the job left without a runner within ~25 s`,
         );
       },
     ],
