@@ -67,7 +67,7 @@ test("a job queued in the simulator shows on the status page, running, then fini
     const script = UPDATE_SCREENSHOT ? runWorkload(demo, { say: () => undefined, signal: workload.signal }) : undefined;
     if (UPDATE_SCREENSHOT) {
       await eventually(() => demo.modal.running().length >= 16, "the burst runs", 40_000);
-      await page.locator("tr[data-sandbox]", { hasText: "busy" }).nth(11).waitFor({ timeout: 20_000 });
+      await page.locator("tr[data-sandbox]", { hasText: "busy" }).nth(5).waitFor({ timeout: 40_000 });
       mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
     }
