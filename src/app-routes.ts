@@ -42,7 +42,7 @@ export function appRoutes(options: {
       log: options.log,
     }),
     ping,
-    healthEndpoint({ modalUnavailable: runtime.modalUnavailable, lastPass: () => runtime.observability.lastPass }),
+    healthEndpoint({ problems: () => runtime.observability.problems(), lastPass: () => runtime.observability.lastPass }),
     ...(options.metricsOnOwnPort ? [] : [runtime.metrics.handler({ token: statusToken })]),
     statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),
     ...(settings.reconcile.secret ? [limitBody(RECONCILE_PATH)] : []),

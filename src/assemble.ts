@@ -117,6 +117,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     budgets: io.budgets,
     breaker: () => fleet.breaker,
     directory,
+    namePrefix: settings.runner.namePrefix,
+    github: io.githubReachability,
     runnerVersion: () => runnerVersion.currency(),
     log: log.child({ component: "cost" }),
     now,
@@ -126,7 +128,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     policy,
     fleet,
     log: log.child({ component: "policy" }),
-    onOutcome: (outcome) => metrics.guard(outcome),
+    onOutcome: (outcome, job, detail) => observability.guarded(outcome, job, detail),
   });
 
   const reconciler = new Reconciler({
@@ -182,10 +184,10 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     guard,
     report: (event) => {
       // The event's handler checked the job against policy; a pass checks only what no event told.
-      if (event.action === "in_progress") {
+      if (event.runnerName !== undefined && event.action === "in_progress") {
         const startedAt = event.startedAt ? Date.parse(event.startedAt) : now();
         reconciler.assignments.took(event.runnerName, event.job, Number.isFinite(startedAt) ? startedAt : now(), now(), true);
-      } else reconciler.assignments.ended(event.runnerName);
+      } else if (event.runnerName !== undefined && event.action === "completed") reconciler.assignments.ended(event.runnerName);
       observability.runnerEvent(event);
     },
     log: log.child({ component: "webhooks" }),

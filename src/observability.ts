@@ -1,5 +1,5 @@
 // What the App tells people about itself: metrics, the status page's snapshot, the
-// cost of each sandbox, the last outcomes. Part of the composition root: it
+// cost of each sandbox, every job's story, and whether GitHub and Modal answer. Part of the composition root: it
 // subscribes to the parts' outcomes (dispatch, webhooks, reconcile passes) and
 // turns them into plain data for src/observe/, which imports nothing above it.
 import type { Logger } from "pino";
@@ -8,14 +8,18 @@ import type { Dispatcher, OutcomeRecord } from "./dispatch/dispatcher.js";
 import { fullName } from "./model/job.js";
 import type { RequestBudgets } from "./github/request-budgets.js";
 import type { CircuitBreaker } from "./modal/circuit-breaker.js";
-import { buildStatusSnapshot, countJobs } from "./observe/build-status-snapshot.js";
+import { buildStatusSnapshot, countJobs, modalReachability } from "./observe/build-status-snapshot.js";
 import { priceTable } from "./observe/cost.js";
 import { Metrics } from "./observe/metrics.js";
-import { OutcomeLog } from "./observe/outcome-log.js";
+import { OutcomeLog, type JobOutcome } from "./observe/outcome-log.js";
+import { DEFAULT_STORY_LIMITS, JobStories, type StoryJob } from "./observe/job-stories.js";
+import type { GitHubReachability } from "./observe/github-reachability.js";
+import type { GuardOutcome } from "./dispatch/guard-assignments.js";
+import type { JobRef } from "./model/job.js";
 import { SandboxLedger } from "./observe/sandbox-ledger.js";
 import { SpendToday } from "./observe/spend-today.js";
 import type { RunnerCurrency } from "./observe/runner-currency.js";
-import type { ReconcilePassStatus, StatusSnapshot } from "./observe/status-snapshot.js";
+import type { DoctorResult, ReconcilePassStatus, StatusSnapshot } from "./observe/status-snapshot.js";
 import type { Observation } from "./reconcile/observation.js";
 import type { PassSummary } from "./reconcile/reconciler.js";
 import type { RepositoryDirectory } from "./reconcile/repository-directory.js";
@@ -30,14 +34,31 @@ export interface ObservabilitySources {
   directory: RepositoryDirectory;
   /** The runner version in the images against GitHub's latest release. */
   runnerVersion?: () => RunnerCurrency;
+  /** Our runner names' prefix (a runner's name says which job it was made for). */
+  namePrefix: string;
+  /** Whether GitHub answered the App's last calls; absent: assumed reachable. */
+  github?: GitHubReachability | undefined;
+  /** Job stories kept: at most this many, none older than this (default 5,000 and 24 h). */
+  storyLimits?: { maxJobs: number; maxAgeMs: number };
   log: Logger;
   now: () => number;
 }
 
+const storyJob = (job: JobRef): StoryJob => ({
+  id: job.id,
+  runId: job.runId,
+  name: job.name,
+  repo: fullName(job.repository),
+  installationId: job.installationId,
+  createdAt: job.createdAt,
+});
+
 export class Observability {
   readonly metrics: Metrics;
   readonly ledger: SandboxLedger;
+  readonly stories: JobStories;
   readonly #outcomes = new OutcomeLog(50);
+  #doctor: DoctorResult[] | undefined;
   readonly #spend: SpendToday;
   #lastPass: ReconcilePassStatus | undefined;
   #lastSuccessAt: number | undefined;
@@ -46,6 +67,7 @@ export class Observability {
   constructor(private readonly sources: ObservabilitySources) {
     const { config, now, log } = sources;
     this.#spend = new SpendToday(now);
+    this.stories = new JobStories({ ...DEFAULT_STORY_LIMITS, ...sources.storyLimits, namePrefix: sources.namePrefix });
     this.metrics = new Metrics(
       {
         waiting: () => sources.dispatcher().waiting().length,
@@ -66,6 +88,10 @@ export class Observability {
         const labels = { installation: String(ended.installationId), profile: ended.profile };
         this.metrics.cost(labels, ended.cost.dollars);
         this.#spend.add(ended.installationId, ended.profile, ended.cost.dollars);
+        this.stories.record(
+          { kind: "cost", runnerName: ended.name, installationId: ended.installationId, dollars: ended.cost.dollars },
+          now(),
+        );
         log.info(
           {
             sandbox: ended.name,
@@ -92,8 +118,19 @@ export class Observability {
       jobId: record.job.id,
       repo: fullName(record.job.repository),
       kind: record.kind,
-      reason: record.reason,
+      ...(record.reason ? { reason: record.reason } : {}),
     });
+    this.stories.record(
+      {
+        kind: "dispatch",
+        outcome: record.kind,
+        job: storyJob(record.job),
+        profile: record.profile,
+        reason: record.reason,
+        runnerName: record.runnerName,
+      },
+      record.at,
+    );
     if (record.kind === "started" && record.runnerName) {
       this.ledger.started({
         name: record.runnerName,
@@ -110,9 +147,25 @@ export class Observability {
     }
   }
 
-  /** Our runner took a job, or finished it. */
+  /** A job with our label was queued or completed, or our runner took a job or finished it. */
   runnerEvent(event: RunnerEvent): void {
-    const profile = this.ledger.get(event.runnerName, event.job.installationId)?.profile ?? "unknown";
+    const runnerProfile = event.runnerName ? this.ledger.get(event.runnerName, event.job.installationId)?.profile : undefined;
+    this.stories.record(
+      {
+        kind: "webhook",
+        action: event.action,
+        job: storyJob(event.job),
+        htmlUrl: event.htmlUrl,
+        runnerName: event.runnerName,
+        startedAt: event.startedAt,
+        completedAt: event.completedAt,
+        conclusion: event.conclusion,
+        profile: runnerProfile,
+      },
+      this.sources.now(),
+    );
+    if (event.action === "queued" || event.runnerName === undefined) return;
+    const profile = runnerProfile ?? "unknown";
     const labels = { installation: String(event.job.installationId), profile };
     if (event.action === "in_progress" && event.job.createdAt && event.startedAt)
       this.metrics.jobStarted(labels, Date.parse(event.job.createdAt), Date.parse(event.startedAt));
@@ -121,6 +174,37 @@ export class Observability {
         this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
       this.ledger.ended(event.runnerName, event.job.installationId, fullName(event.job.repository));
     }
+  }
+
+  /** The assignment guard checked the job a runner of ours took; "stopped": policy refused it and its sandbox was stopped. */
+  guarded(outcome: GuardOutcome, job: JobRef, detail: { runnerName?: string; reason?: string } = {}): void {
+    this.metrics.guard(outcome);
+    if (outcome === "stopped" && detail.runnerName)
+      this.stories.record(
+        { kind: "stopped", job: storyJob(job), runnerName: detail.runnerName, reason: detail.reason },
+        this.sources.now(),
+      );
+  }
+
+  /** The start-up doctor's results, for the status page. */
+  doctorRan(results: DoctorResult[]): void {
+    this.#doctor = results.map(({ check, status, detail, fix }) => ({ check, status, detail, ...(fix ? { fix } : {}) }));
+  }
+
+  /**
+   * Why the App cannot serve jobs now, in plain words (empty: it can): for /health.
+   * Not ready until a reconcile pass has succeeded, nor while GitHub or Modal is unreachable.
+   */
+  problems(): string[] {
+    const problems: string[] = [];
+    const github = this.sources.github?.state() ?? { reachable: true };
+    if (!github.reachable) problems.push(`GitHub is unreachable since ${github.since}: ${github.reason}`);
+    const modal = modalReachability(this.sources.breaker().state());
+    if (!modal.reachable) problems.push(`Modal is unreachable since ${modal.since} (next try ${modal.nextTryAt}): ${modal.reason}`);
+    if (this.#lastSuccessAt === undefined) problems.push("no reconcile pass has succeeded yet");
+    if (this.#lastPass && !this.#lastPass.ok)
+      problems.push(`the last reconcile pass (${this.#lastPass.at}) could not observe GitHub or Modal`);
+    return problems;
   }
 
   /** A reconcile pass saw the world. */
@@ -159,6 +243,11 @@ export class Observability {
     if (summary.ok) this.#lastSuccessAt = at;
   }
 
+  /** The dispatcher's last outcome records (about 50), newest first. */
+  recentOutcomes(): JobOutcome[] {
+    return this.#outcomes.list();
+  }
+
   /** The last reconcile pass, for /health. */
   get lastPass(): ReconcilePassStatus | undefined {
     return this.#lastPass;
@@ -171,7 +260,11 @@ export class Observability {
       ...this.#jobSources(),
       accounts: sources.directory.accounts(),
       budget: (id) => sources.budgets.headroom(id),
-      outcomes: this.#outcomes.list(),
+      jobStories: this.stories.list(),
+      queueTimes: this.stories.queueTimes(sources.now()),
+      jobRunBy: (name) => this.stories.jobRunBy(name),
+      github: sources.github?.state() ?? { reachable: true },
+      doctor: this.#doctor,
       lastPass: this.#lastPass,
       lastSuccessAt: this.#lastSuccessAt,
       breaker: sources.breaker().state(),

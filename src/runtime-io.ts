@@ -13,6 +13,7 @@ import { PromiseMemo } from "./lib/promise-memo.js";
 import type { FleetOptions } from "./modal/fleet.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
 import { createLogger } from "./observe/create-logger.js";
+import { GitHubReachability } from "./observe/github-reachability.js";
 import type { Settings } from "./settings/load-settings.js";
 
 /** What tests (and nothing else) change about how the App talks to the world. */
@@ -63,6 +64,8 @@ export interface RuntimeIo {
   budgets: RequestBudgets;
   modalRetry?: RetryOptions;
   modalBreaker?: FleetOptions["breaker"];
+  /** Whether GitHub answered the App's last calls (for /health and the status page). */
+  githubReachability?: GitHubReachability;
   now: () => number;
 }
 
@@ -79,6 +82,24 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     destination: options.logDestination,
   });
   const clients = new PromiseMemo<string, AppOctokit>();
+  const now = options.now ?? Date.now;
+  const reachability = new GitHubReachability(now);
+  // Every call's outcome (App JWT, installation tokens, the API) says whether GitHub answers.
+  const watched = async (authenticate: () => Promise<unknown>): Promise<AppOctokit> => {
+    let octokit: AppOctokit;
+    try {
+      octokit = (await authenticate()) as AppOctokit;
+    } catch (error) {
+      reachability.failed(error);
+      throw error;
+    }
+    octokit.hook.after("request", () => reachability.answered());
+    octokit.hook.error("request", (error) => {
+      reachability.failed(error);
+      throw error;
+    });
+    return octokit;
+  };
   const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits });
   const probot = new Probot({
     appId: settings.github.appId,
@@ -98,12 +119,13 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
       // One client per installation and role, kept: Probot makes a new one per call,
       // and in a burst those are thousands of short-lived objects; a kept client
       // renews its installation token by itself.
-      app: (role = "dispatch") => clients.get(`${role} app`, async () => (await probot.auth()) as AppOctokit),
+      app: (role = "dispatch") => clients.get(`${role} app`, () => watched(() => probot.auth())),
       installation: (installationId, role = "dispatch") =>
-        clients.get(`${role} ${installationId}`, async () => (await probot.auth(installationId)) as AppOctokit),
+        clients.get(`${role} ${installationId}`, () => watched(() => probot.auth(installationId))),
     },
     modalRetry: options.modalRetry,
     modalBreaker: options.modalBreaker,
-    now: options.now ?? Date.now,
+    githubReachability: reachability,
+    now,
   };
 }

@@ -10,8 +10,25 @@ import type { Demo } from "./start-demo.js";
 export interface WorkloadOptions {
   /** One line per scripted event. */
   say(line: string): void;
+  /** What the narration says about each job, as data (tests check the status page tells the same story). */
+  tell?(fact: NarratedJob): void;
   /** Aborting it ends the script at its next step. */
   signal: AbortSignal;
+  /** Stop after this many rounds (default: until aborted). */
+  rounds?: number;
+}
+
+/** One job the narration speaks of, and the story it tells about it. */
+export interface NarratedJob {
+  jobId: number;
+  /** owner/name */
+  repo: string;
+  /** How its story ends on the status page: finished (success or failure), cancelled, refused. */
+  ends: "finished" | "cancelled" | "refused";
+  /** The narration says it ran on a runner made for another job (a JIT runner takes any job its labels fit). */
+  ranOnAnotherJobsRunner?: boolean;
+  /** The narration says it waited (for capacity or for Modal) before it started. */
+  waited?: boolean;
 }
 
 const LABELS = {
@@ -34,7 +51,7 @@ function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
-export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions): Promise<void> {
+export async function runWorkload(demo: Demo, { say, tell = () => undefined, signal, rounds = Infinity }: WorkloadOptions): Promise<void> {
   const { github, modal, accounts: a } = demo;
   const queue = (where: DemoRepository, labels: string[], name: string, extra: { runId?: number; createdAt?: Date } = {}): FakeJob =>
     github.queueJob({ owner: where.owner, repo: where.repo, labels, name, ...extra });
@@ -43,6 +60,8 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
     for (const job of jobs) void github.deliverWorkflowJob("queued", job).catch(() => undefined);
   };
   const repo = (job: FakeJob) => `${job.owner}/${job.repo}`;
+  const told = (job: FakeJob, story: Omit<NarratedJob, "jobId" | "repo"> = { ends: "finished" }) =>
+    tell({ jobId: job.id, repo: repo(job), ...story });
 
   const steps: Array<[pauseBeforeMs: number, step: () => void]> = [
     [
@@ -54,6 +73,7 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
           queue(a.dotfiles, LABELS.default, "check"),
         ];
         deliver(...jobs);
+        for (const job of jobs) told(job);
         say(`3 jobs queued on the default profile: ${jobs.map(repo).join(", ")} (org, org and user installations)`);
       },
     ],
@@ -63,6 +83,8 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
         const large = queue(a.data, LABELS.large, "build-image");
         const gpu = queue(a.ml, LABELS.gpu, "train");
         deliver(large, gpu);
+        told(large);
+        told(gpu);
         say(`globex/data asks for the large profile (16 CPUs), acme/ml-train for a T4 GPU`);
       },
     ],
@@ -75,6 +97,7 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
         void pause(700, signal).then((going) => {
           if (!going) return;
           github.cancelJob(job.id);
+          told(job, { ends: "cancelled" });
           say(`... and cancelled before its runner booted: the App removes the idle runner and its sandbox`);
         });
       },
@@ -84,6 +107,7 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
       () => {
         const job = queue(a.legacy, LABELS.default, "build");
         deliver(job);
+        told(job, { ends: "refused" });
         say(`acme/legacy job ${job.id} queued: acme's .github/modal-runner.yml does not list legacy, so the App refuses it`);
       },
     ],
@@ -93,6 +117,7 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
         const first = queue(a.web, LABELS.default, "matrix (1/30)");
         const rest = Array.from({ length: 29 }, (_, i) => queue(a.web, LABELS.default, `matrix (${i + 2}/30)`, { runId: first.runId }));
         deliver(first, ...rest);
+        for (const job of [first, ...rest]) told(job);
         say(`burst: a 30-job matrix in acme/web; caps (24 at once, 16 per org, 12 per repository) make some wait their turn`);
       },
     ],
@@ -105,8 +130,10 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
         const stolen = queue(a.api, LABELS.default, "nightly", { createdAt: new Date(Date.now() - 60_000) });
         const job = queue(a.api, LABELS.default, "test");
         deliver(job);
+        told(stolen, { ends: "finished", ranOnAnotherJobsRunner: true });
+        told(job);
         say(
-          `acme/api: job ${stolen.id}'s webhook was lost; the runner made for job ${job.id} takes it (oldest first), and the reconciler serves the job left without a runner within ~25 s`,
+          `acme/api: job ${stolen.id}'s webhook was lost; the runner made for job ${job.id} (or another idle acme runner) takes it, oldest first, and the reconciler serves the job left without a runner within ~25 s`,
         );
       },
     ],
@@ -116,6 +143,7 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
         modal.setOutage(true);
         const jobs = [queue(a.api, LABELS.default, "test"), queue(a.data, LABELS.default, "etl")];
         deliver(...jobs);
+        for (const job of jobs) told(job, { ends: "finished", waited: true });
         say(`Modal hiccup: its API is down for 10 s while 2 jobs arrive; the breaker opens and the jobs wait`);
         void pause(10_000, signal).then(() => {
           modal.setOutage(false);
@@ -127,7 +155,7 @@ export async function runWorkload(demo: Demo, { say, signal }: WorkloadOptions):
     [5_000, () => undefined],
   ];
 
-  for (let round = 1; !signal.aborted; round++) {
+  for (let round = 1; !signal.aborted && round <= rounds; round++) {
     say(`--- round ${round}`);
     for (const [before, step] of steps) {
       if (!(await pause(before, signal))) return;

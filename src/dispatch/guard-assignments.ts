@@ -53,7 +53,7 @@ export class AssignmentGuard {
       fleet: Fleet;
       log: Logger;
       /** Each attempt's outcome ("failed" attempts are retried). */
-      onOutcome?: (outcome: GuardOutcome, job: JobRef) => void;
+      onOutcome?: (outcome: GuardOutcome, job: JobRef, detail: { runnerName: string; reason?: string }) => void;
       clock?: Clock;
       retry?: GuardRetry;
     },
@@ -81,10 +81,10 @@ export class AssignmentGuard {
 
   #attempt(key: string, job: JobRef, runnerName: string): void {
     void this.#queue.add(async () => {
-      const outcome = await this.#check(job, runnerName);
+      const { outcome, reason } = await this.#check(job, runnerName);
       const entry = this.#pending.get(key);
       if (!entry) return; // cleared meanwhile
-      this.deps.onOutcome?.(outcome, job);
+      this.deps.onOutcome?.(outcome, job, { runnerName, ...(reason ? { reason } : {}) });
       if (outcome !== "failed") {
         this.#pending.delete(key);
         return;
@@ -98,14 +98,14 @@ export class AssignmentGuard {
     });
   }
 
-  async #check(job: JobRef, runnerName: string): Promise<GuardOutcome> {
+  async #check(job: JobRef, runnerName: string): Promise<{ outcome: GuardOutcome; reason?: string }> {
     const { log, fleet } = this.deps;
     const fields = { jobId: job.id, repo: fullName(job.repository), installationId: job.installationId, runner: runnerName };
     try {
       const plan = await this.deps.policy.plan(job);
-      if (!("refused" in plan)) return "allowed";
+      if (!("refused" in plan)) return { outcome: "allowed" };
       const sandbox = await fleet.findByName(runnerName);
-      if (!sandbox) return "absent";
+      if (!sandbox) return { outcome: "absent", reason: plan.refused };
       if (
         !belongsTo(await fleet.getTags(sandbox.sandboxId), { installationId: job.installationId, repository: fullName(job.repository) })
       ) {
@@ -113,11 +113,11 @@ export class AssignmentGuard {
           { ...fields, reason: "the sandbox belongs to another installation or scope" },
           "event about a runner that is not this installation's; ignored",
         );
-        return "foreign";
+        return { outcome: "foreign" };
       }
       await fleet.terminate(sandbox);
       log.error({ ...fields, sandboxId: sandbox.sandboxId, reason: plan.refused }, "stopped a runner that took a job policy refuses");
-      return "stopped";
+      return { outcome: "stopped", reason: plan.refused };
     } catch (error) {
       const failures = this.#pending.get(`${runnerName}#${job.id}`)?.failures ?? 0;
       // One error line when it starts failing; the retries after it at warn.
@@ -125,7 +125,7 @@ export class AssignmentGuard {
         { ...fields, reason: describeFailure(error).reason, attempt: failures + 1 },
         "could not check the job a runner took against policy; will try again",
       );
-      return "failed";
+      return { outcome: "failed" };
     }
   }
 

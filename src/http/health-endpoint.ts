@@ -1,14 +1,15 @@
 // GET /health: readiness, for a load balancer or an operator. /ping says only that
 // the process answers (liveness: restart it if not); /health says whether it can
-// serve jobs now: Modal reachable (its circuit breaker closed) and the last
-// reconcile pass able to observe the world. 200 when ready, 503 with the reasons
-// otherwise. No secret, no repository name: states and times only.
+// serve jobs now: a reconcile pass has succeeded since start-up, GitHub answers the
+// App (its key, its installation tokens, the API), Modal answers, and the last pass
+// could observe both. 200 when ready, 503 naming each reason otherwise. No secret,
+// no repository name: states, times and short reasons only.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { requestUrl } from "../lib/request-url.js";
 
 export interface HealthSources {
-  /** Why Modal cannot take sandboxes now, or undefined. */
-  modalUnavailable(): string | undefined;
+  /** Why the App cannot serve jobs now, in plain words; empty when it can. */
+  problems(): string[];
   /** The last reconcile pass: when it ended and whether it could observe the world. */
   lastPass(): { at: string; ok: boolean } | undefined;
 }
@@ -16,11 +17,8 @@ export interface HealthSources {
 export function healthEndpoint(sources: HealthSources) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== "GET" || requestUrl(req).pathname !== "/health") return false;
-    const problems: string[] = [];
-    const modal = sources.modalUnavailable();
-    if (modal !== undefined) problems.push(`Modal is unavailable: ${modal}`);
+    const problems = sources.problems();
     const pass = sources.lastPass();
-    if (pass && !pass.ok) problems.push(`the last reconcile pass (${pass.at}) could not observe the world`);
     res
       .writeHead(problems.length === 0 ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" })
       .end(JSON.stringify({ ready: problems.length === 0, problems, lastReconcile: pass ?? null }));

@@ -3,7 +3,17 @@
 import type { BreakerSnapshot } from "../modal/circuit-breaker.js";
 import type { RunnerCurrency } from "./runner-currency.js";
 import type { LedgerEntry } from "./sandbox-ledger.js";
-import type { BreakerStatus, JobCounts, JobOutcome, ReconcilePassStatus, SandboxStatus, Spend, StatusSnapshot } from "./status-snapshot.js";
+import type {
+  DoctorResult,
+  JobCounts,
+  JobStory,
+  QueueTimes,
+  Reachability,
+  ReconcilePassStatus,
+  SandboxStatus,
+  Spend,
+  StatusSnapshot,
+} from "./status-snapshot.js";
 
 export interface StatusSources {
   now: number;
@@ -15,7 +25,12 @@ export interface StatusSources {
   /** Installation id → account login, as far as the App has seen them. */
   accounts: Map<number, string>;
   budget: (installationId: number) => { points: number; capacity: number; pausedUntil?: number | undefined };
-  outcomes: JobOutcome[];
+  jobStories: JobStory[];
+  queueTimes: QueueTimes[];
+  /** The job a runner took (workflow_job.in_progress), when seen. */
+  jobRunBy: (runnerName: string) => number | undefined;
+  github: Reachability;
+  doctor: DoctorResult[] | undefined;
   lastPass: ReconcilePassStatus | undefined;
   lastSuccessAt: number | undefined;
   breaker: BreakerSnapshot;
@@ -48,7 +63,8 @@ export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
     .map((sandbox) => ({
       name: sandbox.name,
       createdAt: iso(sandbox.createdAt),
-      jobId: sandbox.jobId,
+      madeFor: sandbox.jobId,
+      jobId: sources.jobRunBy(sandbox.name),
       repo: sandbox.repository,
       profile: sandbox.profile,
       state: sources.busyRunners.has(sandbox.name) ? ("busy" as const) : ("idle" as const),
@@ -79,16 +95,35 @@ export function buildStatusSnapshot(sources: StatusSources): StatusSnapshot {
     generatedAt: iso(sources.now),
     installations,
     jobs: countJobs(sources),
-    outcomes: sources.outcomes,
+    jobStories: sources.jobStories,
+    queueTimes: sources.queueTimes,
     sandboxes,
     reconciler: { lastPass: sources.lastPass, lastSuccessAt: sources.lastSuccessAt === undefined ? undefined : iso(sources.lastSuccessAt) },
-    modalBreaker: breakerStatus(sources.breaker),
+    modal: modalReachability(sources.breaker),
+    github: sources.github,
     spendToday: sources.spendToday,
     ...(sources.runnerVersion && { runnerVersion: sources.runnerVersion }),
+    ...(sources.doctor ? { doctor: sources.doctor } : {}),
   };
 }
 
-function breakerStatus(breaker: BreakerSnapshot): BreakerStatus {
-  if (breaker.state === "closed") return { state: "closed" };
-  return { state: breaker.probing ? "half-open" : "open", since: iso(breaker.openedAt), nextProbeAt: iso(breaker.nextProbeAt) };
+/**
+ * Modal in plain words: reachable, or unreachable since when, when the App tries
+ * again, and one short reason. (The breaker's own words, open and closed, read
+ * backwards to most people; its reason repeats prefixes as errors are wrapped.)
+ */
+export function modalReachability(breaker: BreakerSnapshot): Reachability {
+  if (breaker.state === "closed") return { reachable: true };
+  return { reachable: false, since: iso(breaker.openedAt), nextTryAt: iso(breaker.nextProbeAt), reason: shortReason(breaker.reason) };
+}
+
+/** One reason, once: drops the "Modal is unavailable (circuit open):" wrappers and cuts it short. */
+export function shortReason(reason: string, max = 160): string {
+  let text = reason;
+  for (let previous = ""; previous !== text;) {
+    previous = text;
+    text = text.replace(/^\s*(Modal is unavailable( \(circuit open\))?|Modal:|circuit open)\s*:?\s*/i, "");
+  }
+  text = text.trim() || reason.trim();
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

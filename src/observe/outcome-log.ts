@@ -1,6 +1,16 @@
-// The last job outcomes for the status page: a small ring, newest first. Memory is
-// bounded whatever the job rate; older outcomes live in the logs and metrics.
-import type { JobOutcome } from "./status-snapshot.js";
+// The dispatcher's last outcome records, as plain data: a small ring, newest first,
+// for tests and debugging (the status page tells each job's whole story instead; see
+// job-stories.ts). Memory is bounded whatever the job rate.
+
+export interface JobOutcome {
+  at: string;
+  jobId: number;
+  /** owner/name */
+  repo: string;
+  /** The dispatcher's outcome kind (started, refused, waiting, failed…). */
+  kind: string;
+  reason?: string;
+}
 
 export class OutcomeLog {
   readonly #entries: JobOutcome[] = [];

@@ -5,7 +5,8 @@
 // served at all: the handler falls through, as if the routes did not exist.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { authorizeRequest } from "./authorize-request.js";
-import { renderStatusFragment, renderStatusPage, STATUS_PAGE_CSP } from "./status-page.js";
+import { filterStories } from "./job-stories.js";
+import { renderStatusFragment, renderStatusPage, STATUS_PAGE_CSP, type StoryFilter } from "./status-page.js";
 import type { StatusSnapshot } from "./status-snapshot.js";
 import { requestUrl } from "../lib/request-url.js";
 
@@ -39,14 +40,19 @@ export function statusHandler(options: StatusHandlerOptions) {
       return true;
     }
 
-    const snapshot = await options.snapshot();
+    // ?installation=<id or account>&repo=<owner/name>&outcome=<success|failure|…> narrow the job stories.
+    const param = (name: string) => url.searchParams.get(name)?.slice(0, 200) || undefined;
+    const filter: StoryFilter = { installation: param("installation"), repo: param("repo"), outcome: param("outcome") };
+    const full = await options.snapshot();
+    const accounts = new Map(full.installations.map((i) => [i.id, i.account]));
+    const snapshot = { ...full, jobStories: filterStories(full.jobStories, filter, accounts) };
     if (route === "json") {
       res
         .writeHead(200, { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8" })
         .end(req.method === "HEAD" ? undefined : JSON.stringify(snapshot));
       return true;
     }
-    const body = url.searchParams.has("fragment") ? renderStatusFragment(snapshot) : renderStatusPage(snapshot);
+    const body = url.searchParams.has("fragment") ? renderStatusFragment(snapshot, filter) : renderStatusPage(snapshot, filter);
     res
       .writeHead(200, {
         ...COMMON_HEADERS,

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type { IsoTime, StatusSnapshot } from "./status-snapshot.js";
 import { describeRunnerCurrency, type RunnerCurrency } from "./runner-currency.js";
 
-/** Where the script fetches the fresh fragment from (served by status-handler.ts). */
+/** Where the script fetches the fresh fragment from (served by status-handler.ts), with the page's own filters added. */
 export const FRAGMENT_PATH = "/status?fragment=1";
 const REFRESH_MS = 2000;
 
@@ -21,6 +21,7 @@ body { margin: 0; padding: 12px; font: 14px/1.45 system-ui, -apple-system, "Sego
 header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px; }
 h1 { font-size: 18px; margin: 0; }
 h2 { font-size: 15px; margin: 20px 0 6px; }
+h3 { font-size: 14px; margin: 12px 0 4px; }
 .muted, #updated { color: var(--muted); }
 #updated.stale { color: var(--bad); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 8px; margin-top: 12px; }
@@ -35,7 +36,20 @@ th { font-weight: 600; white-space: nowrap; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .ok { color: var(--ok); } .warn { color: var(--warn); } .bad { color: var(--bad); }
 ul { margin: 4px 0; padding-left: 20px; }
-@media (max-width: 600px) { body { padding: 8px; } th, td { padding: 3px 5px; } }
+.nowrap, time { white-space: nowrap; }
+.filters a { margin-right: 8px; } .filters a.on { font-weight: 600; text-decoration: none; color: var(--fg); }
+a { color: inherit; }
+/* A phone shows each row as a small card: one "label value" line per cell. */
+@media (max-width: 600px) {
+  body { padding: 8px; }
+  thead { display: none; }
+  table, tbody, tr, td { display: block; width: 100%; }
+  tr { border-bottom: 1px solid var(--line); padding: 4px 0; }
+  td { border: 0; padding: 1px 0; display: flex; gap: 8px; justify-content: space-between; text-align: right; }
+  td.n { text-align: right; }
+  td::before { content: attr(data-label); color: var(--muted); text-align: left; flex: none; }
+  td > div { min-width: 0; }
+}
 `;
 
 // Plain ES2017, no dependency. Errors are shown in the header, never thrown, so a
@@ -48,7 +62,8 @@ const SCRIPT = `
   function tick() {
     if (busy || document.hidden) return;
     busy = true;
-    fetch(${JSON.stringify(FRAGMENT_PATH)}, { credentials: "same-origin", cache: "no-store" })
+    var query = location.search ? "&" + location.search.slice(1) : "";
+    fetch(${JSON.stringify(FRAGMENT_PATH)} + query, { credentials: "same-origin", cache: "no-store" })
       .then(function (res) {
         if (!res.ok) throw new Error("HTTP " + res.status);
         return res.text();
@@ -119,38 +134,78 @@ function dollars(value: number): string {
   return `$${value >= 1 ? value.toFixed(2) : value.toFixed(4)}`;
 }
 
-function table(headers: string[], rows: string[], empty: string): string {
-  if (rows.length === 0) return `<p class="muted">${escape(empty)}</p>`;
-  const head = headers.map((h) => (h.startsWith("#") ? `<th class="n">${escape(h.slice(1))}</th>` : `<th>${escape(h)}</th>`)).join("");
-  return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
+interface Row {
+  /** Attributes of the <tr> (already escaped). */
+  attrs?: string;
+  cells: string[];
 }
 
-const n = (value: number | string): string => `<td class="n">${escape(value)}</td>`;
-const td = (value: string): string => `<td>${value}</td>`;
+/** A table whose cells carry their header as data-label, so a phone shows each row as a labelled card. */
+function table(headers: string[], rows: Row[], empty: string): string {
+  if (rows.length === 0) return `<p class="muted">${escape(empty)}</p>`;
+  const numeric = headers.map((h) => h.startsWith("#"));
+  const label = headers.map((h) => (h.startsWith("#") ? h.slice(1) : h));
+  const head = label.map((h, i) => `<th${numeric[i] ? ' class="n"' : ""}>${escape(h)}</th>`).join("");
+  const body = rows
+    .map(
+      (row) =>
+        `<tr${row.attrs ? ` ${row.attrs}` : ""}>${row.cells.map((cell, i) => `<td${numeric[i] ? ' class="n"' : ""} data-label="${escape(label[i])}"><div>${cell}</div></td>`).join("")}</tr>`,
+    )
+    .join("");
+  return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+}
 
 const OUTCOME_CLASS: Record<string, string> = {
-  started: "ok",
-  "already-served": "ok",
-  completed: "ok",
-  failed: "bad",
+  success: "ok",
+  running: "ok",
+  starting: "ok",
+  failure: "bad",
+  stopped: "bad",
+  cancelled: "muted",
   refused: "warn",
   waiting: "warn",
-  "retry-later": "warn",
+  queued: "warn",
 };
-const STATE_CLASS: Record<string, string> = { busy: "ok", idle: "warn", finished: "muted", closed: "ok", "half-open": "warn", open: "bad" };
+const STATE_CLASS: Record<string, string> = { busy: "ok", idle: "warn", finished: "muted" };
 
 function cls(map: Record<string, string>, key: string): string {
   return `<span class="${map[key] ?? ""}">${escape(key)}</span>`;
 }
 
+/** The outcomes the page offers as filters (any other value in the query also works). */
+const OUTCOME_FILTERS = ["success", "failure", "cancelled", "stopped", "refused", "running", "waiting", "queued"];
+/** Rows of job stories the HTML page shows (status.json has them all). */
+const MAX_STORY_ROWS = 200;
+
+export interface StoryFilter {
+  installation?: string | undefined;
+  repo?: string | undefined;
+  outcome?: string | undefined;
+}
+
+function filterLink(filter: StoryFilter, change: StoryFilter, text: string, on: boolean): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries({ ...filter, ...change })) if (value) query.set(key, value);
+  const search = query.toString();
+  return `<a href="/status${search ? `?${escape(search)}` : ""}"${on ? ' class="on"' : ""}>${escape(text)}</a>`;
+}
+
+function reachability(name: string, r: StatusSnapshot["modal"], now: IsoTime): string {
+  if (r.reachable) return `<p>${escape(name)}: <span class="ok">reachable</span>.</p>`;
+  const since = r.since ? ` since ${time(r.since)} (${escape(ago(r.since, now))})` : "";
+  const next = r.nextTryAt ? `, next try in ${escape(duration(seconds(now, r.nextTryAt) ?? 0))}` : "";
+  return `<p>${escape(name)}: <span class="bad">unreachable</span>${since}${next}${r.reason ? `: ${escape(r.reason)}` : ""}.</p>`;
+}
+
 /** The part of the page that refreshes: everything below the header. */
-export function renderStatusFragment(s: StatusSnapshot): string {
+export function renderStatusFragment(s: StatusSnapshot, filter: StoryFilter = {}): string {
   const now = s.generatedAt;
   const account = new Map(s.installations.map((i) => [i.id, i.account]));
   const who = (id: number): string => `${escape(account.get(id) ?? "?")} <span class="muted">#${escape(id)}</span>`;
   const total = (key: "waiting" | "dispatching" | "running"): number => s.jobs.reduce((sum, j) => sum + j[key], 0);
   const spent = s.spendToday.reduce((sum, x) => sum + x.dollars, 0);
   const last = s.reconciler.lastPass;
+  const word = (r: { reachable: boolean }) => (r.reachable ? `<span class="ok">reachable</span>` : `<span class="bad">unreachable</span>`);
 
   const cards = [
     ["Waiting", String(total("waiting"))],
@@ -158,34 +213,108 @@ export function renderStatusFragment(s: StatusSnapshot): string {
     ["Running", String(total("running"))],
     ["Sandboxes", String(s.sandboxes.filter((x) => x.state !== "finished").length)],
     ["Spend today", dollars(spent)],
-    ["Modal", cls(STATE_CLASS, s.modalBreaker.state)],
+    ["Modal", word(s.modal)],
+    ["GitHub", word(s.github)],
     ["Reconciled", last ? `<span class="${last.ok ? "ok" : "bad"}">${escape(ago(last.at, now))}</span>` : "never"],
   ]
     .map(([label, value]) => `<div class="card"><span class="muted">${escape(label)}</span><b>${value}</b></div>`)
     .join("");
 
+  const doctor = s.doctor
+    ? table(
+        ["Check", "Status", "Detail", "Fix"],
+        s.doctor.map((d) => ({
+          cells: [escape(d.check), cls({ ok: "ok", warn: "warn", fail: "bad" }, d.status), escape(d.detail), escape(d.fix ?? "")],
+        })),
+        "No checks.",
+      )
+    : `<p class="muted">The start-up checks have not run (yet).</p>`;
+  const health = `${reachability("Modal", s.modal, now)}${reachability("GitHub", s.github, now)}<h3>Start-up checks</h3>${doctor}`;
+
+  const queueTimes = table(
+    ["Profile", "#Jobs", "#p50", "#p90", "#p99", "#Max"],
+    s.queueTimes.map((q) => ({
+      cells: [
+        escape(q.profile),
+        escape(q.jobs),
+        ...[q.p50, q.p90, q.p99, q.max].map((x) => `<span class="nowrap">${escape(duration(x))}</span>`),
+      ],
+    })),
+    "No job started in the last hour.",
+  );
+
   const jobs = table(
     ["Installation", "Profile", "#Waiting", "#Dispatching", "#Running"],
-    s.jobs.map((j) => `<tr>${td(who(j.installation))}${td(escape(j.profile))}${n(j.waiting)}${n(j.dispatching)}${n(j.running)}</tr>`),
+    s.jobs.map((j) => ({ cells: [who(j.installation), escape(j.profile), escape(j.waiting), escape(j.dispatching), escape(j.running)] })),
     "No jobs.",
   );
 
-  const sandboxes = table(
-    ["Sandbox", "Age", "Job", "Repository", "Profile", "State"],
-    s.sandboxes.map(
-      (x) =>
-        `<tr data-sandbox="${escape(x.name)}">${td(escape(x.name))}${td(escape(duration(seconds(x.createdAt, now))))}${td(escape(x.jobId ?? "–"))}${td(escape(x.repo ?? "–"))}${td(escape(x.profile))}${td(cls(STATE_CLASS, x.state))}</tr>`,
-    ),
-    "No sandboxes.",
+  const outcomeLinks = [
+    filterLink(filter, { outcome: undefined }, "all", !filter.outcome),
+    ...OUTCOME_FILTERS.map((o) => filterLink(filter, { outcome: o }, o, filter.outcome === o)),
+  ];
+  const narrowed =
+    filter.installation || filter.repo
+      ? ` · showing ${escape([filter.installation, filter.repo].filter(Boolean).join(" "))} ${filterLink({}, { outcome: filter.outcome }, "show all", false)}`
+      : "";
+  // Spaces between the links: a phone wraps them.
+  const filters = `<p class="filters">Outcome: ${outcomeLinks.join(" ")}${narrowed}</p>`;
+  const shown = s.jobStories.slice(0, MAX_STORY_ROWS);
+  const stories = table(
+    ["Job", "Repository", "Outcome", "Queued", "#Queue", "#Run", "Runner", "Profile", "#Cost"],
+    shown.map((j) => {
+      const name = `${escape(j.name)} <span class="muted nowrap">#${escape(j.jobId)}</span>`;
+      const outcome = [
+        cls(OUTCOME_CLASS, j.outcome),
+        j.stoppedBy ? `<br><span class="muted">by ${escape(j.stoppedBy)}</span>` : "",
+        j.via === "reconciler" ? `<br><span class="muted">found by the reconciler</span>` : "",
+        j.waitedFor && j.outcome !== "waiting" ? `<br><span class="muted">waited: ${escape(j.waitedFor)}</span>` : "",
+        j.note && (j.outcome === "refused" || j.outcome === "waiting" || j.outcome === "queued")
+          ? `<br><span class="muted">${escape(j.note)}</span>`
+          : "",
+      ].join("");
+      const runner = j.runner
+        ? `${escape(j.runner)}${j.runnerMadeFor !== undefined ? `<br><span class="warn">made for job ${escape(j.runnerMadeFor)}</span>` : ""}`
+        : j.sandbox
+          ? escape(j.sandbox)
+          : "–";
+      return {
+        attrs: `data-job="${escape(j.jobId)}" data-outcome="${escape(j.outcome)}"`,
+        cells: [
+          j.htmlUrl && /^https?:\/\//.test(j.htmlUrl) ? `<a href="${escape(j.htmlUrl)}" rel="noreferrer">${name}</a>` : name,
+          `${filterLink(filter, { repo: j.repo }, j.repo, false)}<br>${filterLink(filter, { installation: String(j.installationId) }, account.get(j.installationId) ?? String(j.installationId), false)}`,
+          outcome,
+          j.queuedAt ? time(j.queuedAt) : "–",
+          `<span class="nowrap">${escape(duration(j.queueSeconds))}</span>`,
+          `<span class="nowrap">${escape(duration(j.runSeconds))}</span>`,
+          runner,
+          escape(j.profile ?? "–"),
+          j.dollars === undefined ? "–" : escape(dollars(j.dollars)),
+        ],
+      };
+    }),
+    "No job matches.",
   );
+  const more =
+    s.jobStories.length > shown.length
+      ? `<p class="muted">Showing the newest ${shown.length} of ${s.jobStories.length}; filter to narrow, or read /status.json.</p>`
+      : "";
 
-  const outcomes = table(
-    ["Time", "Job", "Repository", "Outcome", "Reason"],
-    s.outcomes.map(
-      (o) =>
-        `<tr data-job="${escape(o.jobId)}">${td(time(o.at))}${td(escape(o.jobId))}${td(escape(o.repo))}${td(cls(OUTCOME_CLASS, o.kind))}${td(escape(o.reason ?? ""))}</tr>`,
-    ),
-    "No job handled yet.",
+  const sandboxes = table(
+    ["Sandbox", "Age", "Made for job", "Running job", "Repository", "Profile", "State"],
+    s.sandboxes.map((x) => ({
+      attrs: `data-sandbox="${escape(x.name)}"`,
+      cells: [
+        escape(x.name),
+        `<span class="nowrap">${escape(duration(seconds(x.createdAt, now)))}</span>`,
+        escape(x.madeFor ?? "–"),
+        escape(x.jobId ?? "–"),
+        escape(x.repo ?? "–"),
+        escape(x.profile),
+        cls(STATE_CLASS, x.state),
+      ],
+    })),
+    "No sandboxes.",
   );
 
   const repairs = last ? Object.entries(last.repairs).filter(([, count]) => count > 0) : [];
@@ -200,16 +329,21 @@ ${last.errors.length ? `<ul class="bad">${last.errors.map((e) => `<li>${escape(e
     ["Installation", "#Remaining", "#Limit", "#Headroom", "Resets"],
     s.installations.map((i) => {
       const b = i.githubBudget;
-      if (!b) return `<tr>${td(who(i.id))}${n("–")}${n("–")}${n("–")}${td("–")}</tr>`;
+      if (!b) return { cells: [who(i.id), "–", "–", "–", "–"] };
       const pct = b.limit > 0 ? Math.round((100 * b.remaining) / b.limit) : 0;
       const level = pct < 10 ? "bad" : pct < 25 ? "warn" : "ok";
-      return `<tr>${td(who(i.id))}${n(b.remaining)}${n(b.limit)}<td class="n ${level}">${escape(pct)}%</td>${td(b.resetAt ? time(b.resetAt) : "–")}</tr>`;
+      return {
+        cells: [
+          who(i.id),
+          escape(b.remaining),
+          escape(b.limit),
+          `<span class="${level}">${escape(pct)}%</span>`,
+          b.resetAt ? time(b.resetAt) : "–",
+        ],
+      };
     }),
     "No installation.",
   );
-
-  const breaker = s.modalBreaker;
-  const modal = `<p>Breaker ${cls(STATE_CLASS, breaker.state)}${breaker.since ? ` since ${time(breaker.since)}` : ""}${breaker.nextProbeAt ? `, next probe ${time(breaker.nextProbeAt)}` : ""}.</p>`;
 
   const sum = (key: (x: StatusSnapshot["spendToday"][number]) => string): [string, number][] => {
     const totals = new Map<string, number>();
@@ -218,23 +352,24 @@ ${last.errors.length ? `<ul class="bad">${last.errors.map((e) => `<li>${escape(e
   };
   const spendByInstallation = table(
     ["Installation", "#Spend"],
-    sum((x) => String(x.installation)).map(([id, value]) => `<tr>${td(who(Number(id)))}${n(dollars(value))}</tr>`),
+    sum((x) => String(x.installation)).map(([id, value]) => ({ cells: [who(Number(id)), escape(dollars(value))] })),
     "Nothing spent today.",
   );
   const spendByProfile = table(
     ["Profile", "#Spend"],
-    sum((x) => x.profile).map(([profile, value]) => `<tr>${td(escape(profile))}${n(dollars(value))}</tr>`),
+    sum((x) => x.profile).map(([profile, value]) => ({ cells: [escape(profile), escape(dollars(value))] })),
     "Nothing spent today.",
   );
 
   return `<p class="muted">Snapshot ${time(now)} UTC</p>
 <div class="cards">${cards}</div>${runnerVersionNotice(s.runnerVersion)}
-<h2>Jobs</h2>${jobs}
+<h2>Health</h2>${health}
+<h2>Queue time, last hour</h2>${queueTimes}
+<h2>Jobs now</h2>${jobs}
+<h2>Every job (last 24 h)</h2>${filters}${stories}${more}
 <h2>Sandboxes</h2>${sandboxes}
-<h2>Recent outcomes</h2>${outcomes}
 <h2>Reconciler</h2>${reconciler}
 <h2>GitHub rate limit</h2>${budget}
-<h2>Modal</h2>${modal}
 <h2>Estimated spend today (UTC)</h2>${spendByInstallation}${spendByProfile}`;
 }
 
@@ -245,7 +380,7 @@ function runnerVersionNotice(currency: RunnerCurrency | undefined): string {
   return `\n<p class="${level}" data-runner-version="${escape(currency.state)}">${escape(describeRunnerCurrency(currency))}</p>`;
 }
 
-export function renderStatusPage(snapshot: StatusSnapshot): string {
+export function renderStatusPage(snapshot: StatusSnapshot, filter: StoryFilter = {}): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -257,7 +392,7 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
 </head>
 <body>
 <header><h1>modal-github-runner</h1><span id="updated">refreshes every ${REFRESH_MS / 1000} s</span></header>
-<main id="status">${renderStatusFragment(snapshot)}</main>
+<main id="status">${renderStatusFragment(snapshot, filter)}</main>
 <script>${SCRIPT}</script>
 </body>
 </html>

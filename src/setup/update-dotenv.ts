@@ -1,13 +1,24 @@
 // Writes settings into `.env`, keeping every line that is already there (comments,
 // other settings) and replacing only the lines of the names it writes. The file
 // holds the App's private key and secrets, so it is readable by its owner only.
+//
+// One file for both readers: `npm start` (node's parseEnv, like Probot's dotenv) and
+// `docker run --env-file .env`, which takes each line's value literally (no quote
+// removal, no escapes). So values are written unquoted; the private key goes on one
+// line with literal `\n` between its lines, which Probot's key reader
+// (@probot/get-private-key) turns back into newlines.
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 
-/** One `NAME=value` line that node's parseEnv (and Probot's loadEnv) reads back unchanged. */
+/** A value both parseEnv and Docker's --env-file read back unchanged when written unquoted. */
+const UNQUOTED_SAFE = /^(?![\s'"`])[^\r\n#]*(?<!\s)$/;
+
+/** One `NAME=value` line that node's parseEnv (and Probot's loadEnv) and Docker's --env-file read back alike. */
 function line(name: string, value: string): string {
-  if (/^[A-Za-z0-9_./:@+-]*$/.test(value)) return `${name}=${value}`;
-  // parseEnv has no escape for a quote inside quotes: single quotes keep a value
-  // verbatim; double quotes turn `\n` back into a newline, so a PEM fits on one line.
+  // A PEM on one line: literal \n between its lines (Probot's key reader restores them).
+  const oneLine = name === "PRIVATE_KEY" ? value.trim().replace(/\r?\n/g, "\\n") : value;
+  if (UNQUOTED_SAFE.test(oneLine)) return `${name}=${oneLine}`;
+  // Not expressible for both readers (a '#', surrounding spaces, a newline): quote it for
+  // parseEnv; Docker users must then edit the line (DEPLOY.md says so).
   if (!/[\r\n]/.test(value) && !value.includes("'")) return `${name}='${value}'`;
   if (value.includes('"')) throw new Error(`${name}: cannot write a value with both a newline and a double quote to .env`);
   return `${name}="${value.replace(/\r?\n/g, "\\n")}"`;

@@ -29,18 +29,21 @@ export interface WorkflowJobDeps {
   reconciler: Reconciler;
   directory: RepositoryDirectory;
   guard: AssignmentGuard;
-  /** Our runner took a job, or its job completed: for metrics, cost and the status page. */
+  /** A job with our label was queued or completed, or our runner took a job: for metrics, cost and the job's story. */
   report: (event: RunnerEvent) => void;
   log: Logger;
   now: () => number;
 }
 
 export interface RunnerEvent {
-  action: "in_progress" | "completed";
+  action: "queued" | "in_progress" | "completed";
   job: JobRef;
-  runnerName: string;
+  /** Our runner (in_progress, completed); undefined for a queued job or one no runner of ours took. */
+  runnerName: string | undefined;
   startedAt: string | undefined;
   completedAt: string | undefined;
+  htmlUrl: string | undefined;
+  conclusion: string | undefined;
 }
 
 export function onWorkflowJob(deps: WorkflowJobDeps) {
@@ -55,7 +58,8 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
       log.warn({ ...fields, reason: parsed.rejected }, "webhook rejected");
       return;
     }
-    const { job, runnerName, startedAt, completedAt } = parsed;
+    const { job, runnerName, startedAt, completedAt, htmlUrl, conclusion } = parsed;
+    const seen = { job, startedAt, completedAt, htmlUrl, conclusion };
     deps.directory.noteActivity(job.repository, job.installationId, now());
     const ourRunner = runnerName !== undefined && parseRunnerName(deps.namePrefix, runnerName) !== undefined;
 
@@ -65,6 +69,7 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
           log.debug({ ...fields, reason: `labels [${job.labels.join(", ")}] do not include "${deps.runnerLabel}"` }, "job ignored");
           return;
         }
+        deps.report({ action, ...seen, runnerName: undefined });
         const queued = deps.dispatcher.enqueue(job);
         log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
         return;
@@ -72,7 +77,7 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
       case "in_progress":
         if (!ourRunner) return;
         deps.guard.check(job, runnerName);
-        deps.report({ action, job, runnerName, startedAt, completedAt });
+        deps.report({ action, ...seen, runnerName });
         return;
       case "completed":
         deps.dispatcher.forget(job.id);
@@ -80,9 +85,10 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
           // The runner exits after its job: its slot is free for a waiting job.
           deps.capacity.ended(runnerName, job.installationId, fullName(job.repository));
           deps.dispatcher.pump();
-          deps.report({ action, job, runnerName, startedAt, completedAt });
+          deps.report({ action, ...seen, runnerName });
         } else if (hasLabel(job.labels, deps.runnerLabel)) {
           // Cancelled before a runner took it, or done by another runner: ours may now be idle.
+          deps.report({ action, ...seen, runnerName: undefined });
           deps.reconciler.soon("a job completed without one of our runners");
         }
         return;

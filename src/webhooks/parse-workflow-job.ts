@@ -14,6 +14,8 @@ const workflowJobPayload = z.object({
     started_at: z.string().nullish(),
     completed_at: z.string().nullish(),
     runner_name: z.string().nullish(),
+    html_url: z.string().max(2048).nullish(),
+    conclusion: z.string().max(64).nullish(),
   }),
   repository: z.object({
     id: z.number(),
@@ -27,7 +29,17 @@ const workflowJobPayload = z.object({
 
 /** The job of a delivery, the runner that took it and when (in_progress, completed). */
 export type WebhookJob =
-  { job: JobRef; runnerName: string | undefined; startedAt: string | undefined; completedAt: string | undefined } | { rejected: string };
+  | {
+      job: JobRef;
+      runnerName: string | undefined;
+      startedAt: string | undefined;
+      completedAt: string | undefined;
+      /** The job's page on GitHub. */
+      htmlUrl: string | undefined;
+      /** GitHub's conclusion (completed): success, failure, cancelled, … */
+      conclusion: string | undefined;
+    }
+  | { rejected: string };
 
 /** The job of a `workflow_job` delivery, or why the delivery cannot be used. */
 export function jobFromWebhook(payload: unknown): WebhookJob {
@@ -51,5 +63,7 @@ export function jobFromWebhook(payload: unknown): WebhookJob {
     runnerName: job.runner_name ?? undefined,
     startedAt: job.started_at ?? undefined,
     completedAt: job.completed_at ?? undefined,
+    htmlUrl: job.html_url ?? undefined,
+    conclusion: job.conclusion ?? undefined,
   };
 }

@@ -40,7 +40,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-test("a job queued in the simulator shows on the status page, running, then finished, without a reload", async () => {
+test("a job queued in the simulator shows on the status page, running, then finished with its cost and link, without a reload", async () => {
   const workload = new AbortController();
   const context = await browser.newContext({
     httpCredentials: { username: "demo", password: demo.statusToken },
@@ -60,21 +60,25 @@ test("a job queued in the simulator shows on the status page, running, then fini
     await demo.github.deliverWorkflowJob("queued", job);
     const sandbox = page.locator(`tr[data-sandbox="modal-${job.id}-0"]`);
     await sandbox.filter({ hasText: "busy" }).waitFor({ timeout: 20_000 });
-    expect(await page.locator(`tr[data-job="${job.id}"]`).innerText()).toContain("started");
+    expect(await page.locator(`tr[data-job="${job.id}"]`).innerText()).toMatch(/starting|running/);
 
     // The README's screenshot, on request (UPDATE_SCREENSHOT=1): taken during the
     // workload's 30-job burst, so the page is full.
     const script = UPDATE_SCREENSHOT ? runWorkload(demo, { say: () => undefined, signal: workload.signal }) : undefined;
     if (UPDATE_SCREENSHOT) {
       await eventually(() => demo.modal.running().length >= 16, "the burst runs", 40_000);
-      await page.locator("tr[data-sandbox]", { hasText: "busy" }).nth(11).waitFor({ timeout: 20_000 });
+      await page.locator("tr[data-sandbox]", { hasText: "busy" }).nth(5).waitFor({ timeout: 40_000 });
       mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
     }
 
     demo.github.completeJob(job.id, "success");
     await sandbox.waitFor({ state: "detached", timeout: 20_000 });
-    expect(await page.locator(`tr[data-job="${job.id}"]`).innerText()).toContain("started");
+    // The job's story ends with its outcome, run time and cost, and links to the job on GitHub.
+    const row = page.locator(`tr[data-job="${job.id}"]`);
+    await row.filter({ hasText: "success" }).waitFor({ timeout: 20_000 });
+    await row.filter({ hasText: "$" }).waitFor({ timeout: 20_000 });
+    expect(await row.locator("a").first().getAttribute("href")).toMatch(new RegExp(`/acme/api/actions/runs/${job.runId}/job/${job.id}$`));
     expect(await page.locator("#updated").innerText()).toContain("refreshed");
     expect(navigations).toBe(1);
     expect(errors).toEqual([]);

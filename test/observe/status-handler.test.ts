@@ -76,6 +76,22 @@ describe("with STATUS_TOKEN set", () => {
     expect(fragment).not.toContain("<script");
   });
 
+  test("query parameters filter the job stories by installation (id or account), repository and outcome", async () => {
+    const ids = async (query: string) => {
+      const response = await fetch(`${server.url}/status.json${query}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return ((await response.json()) as StatusSnapshot).jobStories.map((story) => story.jobId);
+    };
+    expect(await ids("")).toEqual([9001, 9000, 8999, 8997]);
+    expect(await ids("?outcome=success")).toEqual([8997]);
+    expect(await ids("?repo=ACME/api")).toEqual([9001]);
+    expect(await ids("?installation=octo-labs")).toEqual([8999]);
+    expect(await ids("?installation=101&outcome=waiting")).toEqual([9000]);
+    const page = await fetch(`${server.url}/status?fragment=1&outcome=refused`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const html = await page.text();
+    expect(html).toContain('data-job="8999"');
+    expect(html).not.toContain('data-job="9001"');
+  });
+
   test("other paths and methods fall through", async () => {
     const headers = { authorization: `Bearer ${TOKEN}` };
     expect((await fetch(`${server.url}/metrics`, { headers })).status).toBe(404);
@@ -89,7 +105,29 @@ test("every value is escaped: markup in a repository name or a reason stays text
     sampleSnapshot({
       installations: [{ id: 1, account: `<img src=x onerror=alert(1)>` }],
       jobs: [{ installation: 1, profile: `"><b>p</b>`, waiting: 1, dispatching: 0, running: 0 }],
-      outcomes: [{ at: "2026-11-28T10:00:00Z", jobId: 1, repo: evil, kind: "<i>k</i>", reason: "a & b ' c" }],
+      jobStories: [
+        {
+          jobId: 1,
+          runId: 1,
+          name: evil,
+          repo: evil,
+          installationId: 1,
+          htmlUrl: `javascript:alert(1)//${evil}`,
+          firstSeenAt: "2026-11-28T10:00:00Z",
+          outcome: "<i>k</i>",
+          stoppedBy: evil,
+        },
+        {
+          jobId: 2,
+          runId: 1,
+          name: "n",
+          repo: "o/r",
+          installationId: 1,
+          firstSeenAt: "2026-11-28T10:00:00Z",
+          outcome: "refused",
+          note: "a & b ' c",
+        },
+      ],
       sandboxes: [{ name: evil, createdAt: "2026-11-28T10:00:00Z", profile: "x", state: "idle" }],
       reconciler: { lastPass: { at: "2026-11-28T10:00:00Z", ok: false, durationMs: 1, repairs: { [evil]: 1 }, errors: [evil] } },
     }),
@@ -100,20 +138,30 @@ test("every value is escaped: markup in a repository name or a reason stays text
   expect(html).not.toContain("<i>k</i>");
   expect(html).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
   expect(html).toContain("a &amp; b &#39; c");
+  expect(html).not.toContain("javascript:"); // only http(s) links to a job
   // The page's own script is the only one.
   expect(html.match(/<script>/g)).toHaveLength(1);
 });
 
-test("sections say what they show: counts, budget headroom, breaker, spend by installation and profile", () => {
+test("sections say what they show: counts, budget headroom, health in plain words, spend by installation and profile", () => {
   const html = renderStatusPage(
-    sampleSnapshot({ modalBreaker: { state: "open", since: "2026-11-28T10:03:00Z", nextProbeAt: "2026-11-28T10:05:30Z" } }),
+    sampleSnapshot({
+      modal: { reachable: false, since: "2026-11-28T10:03:00Z", nextTryAt: "2026-11-28T10:05:30Z", reason: "Modal UNAVAILABLE: down" },
+      github: { reachable: false, since: "2026-11-28T10:04:00Z", reason: "could not reach GitHub: ECONNREFUSED" },
+    }),
   );
   expect(html).toMatch(/Running<\/span><b>5<\/b>/);
   expect(html).toMatch(/Waiting<\/span><b>2<\/b>/);
-  expect(html).toContain('<td class="n bad">7%</td>'); // 60 of 900 left
-  expect(html).toContain('<td class="n ok">90%</td>');
-  expect(html).toContain('Breaker <span class="bad">open</span> since');
-  expect(html).toContain("next probe");
+  expect(html).toContain('<span class="bad">7%</span>'); // 60 of 900 left
+  expect(html).toContain('<span class="ok">90%</span>');
+  expect(html).toMatch(/Modal: <span class="bad">unreachable<\/span> since .*, next try in 30 s: Modal UNAVAILABLE: down\./);
+  expect(html).toMatch(/GitHub: <span class="bad">unreachable<\/span> since .*: could not reach GitHub: ECONNREFUSED\./);
+  expect(html).not.toMatch(/breaker|circuit|\bopen\b|closed/i);
+  expect(html).toContain("grant Self-hosted runners (organization): write"); // the start-up doctor's fix
+  expect(html).toContain('href="https://github.com/acme/api/actions/runs/700/job/9001"');
+  expect(html).toContain("made for job 8996");
+  expect(html).toContain("4 min 0 s"); // job 8997's run time
+  expect(html).toContain("$0.0123"); // and its cost
   expect(html).toContain("$4.73"); // acme today: 1.2345 + 3.5
   expect(html).toContain("$1.28"); // default profile: 1.2345 + 0.0421
   expect(html).toContain("$0.0421"); // octo-labs: under a dollar, four decimals

@@ -22,18 +22,35 @@ function world() {
   const snapshot = (): StatusSnapshot => {
     const base = sampleSnapshot({}, Date.now());
     const started = new Date(Date.now() - 42_000).toISOString();
+    const story: StatusSnapshot["jobStories"][number] = {
+      jobId: 4242,
+      runId: 77,
+      name: "checkout tests",
+      repo: "acme/checkout",
+      installationId: 101,
+      htmlUrl: "https://github.com/acme/checkout/actions/runs/77/job/4242",
+      firstSeenAt: started,
+      queuedAt: started,
+      startedAt: started,
+      outcome: "running",
+      runner: "mgr-4242-0",
+      sandbox: "mgr-4242-0",
+      profile: "default",
+      queueSeconds: 0,
+    };
     return {
       ...base,
-      outcomes: [
+      jobStories: [
         phase === "running"
-          ? { at: started, jobId: 4242, repo: "acme/checkout", kind: "started" }
-          : { at: new Date().toISOString(), jobId: 4242, repo: "acme/checkout", kind: "completed", reason: "job succeeded" },
-        ...base.outcomes,
+          ? story
+          : { ...story, outcome: "success", conclusion: "success", finishedAt: new Date().toISOString(), runSeconds: 42, dollars: 0.0031 },
+        ...base.jobStories,
       ],
       sandboxes: [
         {
           name: "mgr-4242-0",
           createdAt: started,
+          madeFor: 4242,
           jobId: 4242,
           repo: "acme/checkout",
           profile: "default",
@@ -44,6 +61,17 @@ function world() {
     };
   };
   return { snapshot, finish: () => (phase = "finished") };
+}
+
+/** The page's and the body's scroll widths against the viewport's (a string, so the test needs no DOM types). */
+async function widths(page: import("playwright-core").Page) {
+  return (await page.evaluate(
+    "({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth })",
+  )) as {
+    page: number;
+    body: number;
+    viewport: number;
+  };
 }
 
 test("behind the token, the page shows a running job and follows it to its end without a reload", async () => {
@@ -65,12 +93,17 @@ test("behind the token, the page shows a running job and follows it to its end w
     expect(response?.status()).toBe(200);
     const sandbox = page.locator('tr[data-sandbox="mgr-4242-0"]');
     expect(await sandbox.innerText()).toContain("busy");
-    expect(await page.locator('tr[data-job="4242"]').innerText()).toContain("started");
+    expect(await page.locator('tr[data-job="4242"]').innerText()).toContain("running");
 
     finish();
     // The page's own refresh brings the change: no reload, same document.
     await page.locator('tr[data-sandbox="mgr-4242-0"]', { hasText: "finished" }).waitFor();
-    expect(await page.locator('tr[data-job="4242"]').innerText()).toContain("job succeeded");
+    const row = page.locator('tr[data-job="4242"]');
+    expect(await row.innerText()).toContain("success");
+    expect(await row.innerText()).toContain("42 s");
+    expect(await row.innerText()).toContain("$0.0031");
+    expect(await row.locator("a").first().getAttribute("href")).toBe("https://github.com/acme/checkout/actions/runs/77/job/4242");
+    expect(await widths(page)).toMatchObject({ page: 1100, body: 1100 }); // no sideways scroll at desktop width either
     expect(await page.locator("#updated").innerText()).toContain("refreshed");
     expect(navigations).toBe(1);
     expect(errors).toEqual([]);
@@ -112,12 +145,12 @@ test("with no STATUS_TOKEN the page is not served", async () => {
   }
 });
 
-test("at a phone's width the page does not scroll sideways", async () => {
+test.each([390, 360])("at a phone's width (%i px) the page does not scroll sideways and every job row is readable", async (width) => {
   const { snapshot } = world();
   const server = await serveHandler(statusHandler({ token: TOKEN, snapshot }));
   const context = await browser.newContext({
     httpCredentials: { username: "ops", password: TOKEN },
-    viewport: { width: 360, height: 740 },
+    viewport: { width, height: 740 },
     isMobile: true,
     hasTouch: true,
   });
@@ -125,13 +158,24 @@ test("at a phone's width the page does not scroll sideways", async () => {
     const page = await context.newPage();
     const errors = collectPageErrors(page);
     expect((await page.goto(`${server.url}/`))?.status()).toBe(200);
-    // A string, so the test's TypeScript needs no DOM types: it runs in the page.
-    const widths = (await page.evaluate(
-      "({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth })",
-    )) as { page: number; body: number; viewport: number };
-    expect(widths.viewport).toBe(360);
-    expect(widths.page).toBeLessThanOrEqual(widths.viewport);
-    expect(widths.body).toBeLessThanOrEqual(widths.viewport);
+    const measured = await widths(page);
+    expect(measured.viewport).toBe(width);
+    expect(measured.page).toBeLessThanOrEqual(width);
+    expect(measured.body).toBeLessThanOrEqual(width);
+    // No table is clipped: every row fits the viewport, so nothing hides in a sideways scroll.
+    const widest = (await page.evaluate(
+      "Math.max(...[...document.querySelectorAll('tr, table')].map((e) => e.getBoundingClientRect().right))",
+    )) as number;
+    expect(widest).toBeLessThanOrEqual(width);
+    // Each cell says what it is (the header is hidden at this width).
+    const queue = page.locator('tr[data-job="8997"] td[data-label="Queue"]');
+    expect(await queue.innerText()).toBe("20 s");
+    const label = await page.evaluate(
+      `getComputedStyle(document.querySelector('tr[data-job="8997"] td[data-label="Queue"]'), "::before").content`,
+    );
+    expect(label).toBe('"Queue"');
+    if (process.env.UPDATE_SCREENSHOT === "1" && width === 390)
+      await page.screenshot({ path: "docs/status-page-phone.png", fullPage: true });
     expect(errors).toEqual([]);
   } finally {
     await context.close();

@@ -85,7 +85,8 @@ test("setup page → GitHub's redirect with a code → .env written → the next
   expect(written).toContain("# my own notes stay");
   expect(parseEnv(written)).toMatchObject({
     APP_ID: String(github.appId),
-    PRIVATE_KEY: github.privateKey,
+    // One line with literal \n (Docker's --env-file reads it the same; Probot's key reader restores the newlines).
+    PRIVATE_KEY: github.privateKey.trim().replace(/\n/g, "\\n"),
     WEBHOOK_SECRET: github.webhookSecret,
     RUNNER_LABEL: "modal",
   });

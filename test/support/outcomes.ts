@@ -1,13 +1,13 @@
 // What the App did, as its parts record it: the dispatcher's outcome records (kept
-// by Observability for the status page) and log lines picked by their structured
+// by Observability) and log lines picked by their structured
 // fields. Tests of behaviour assert these, not the wording of log messages.
-import type { JobOutcome } from "../../src/observe/status-snapshot.js";
+import type { JobOutcome } from "../../src/observe/outcome-log.js";
 import type { RunningApp } from "./app-harness.js";
 import type { LogLine } from "./log-capture.js";
 
 /** The App's last job outcomes (about 50), oldest first, those matching `filter`. */
 export function outcomes(app: RunningApp, filter: Partial<JobOutcome> = {}): JobOutcome[] {
-  const all = app.parts.observability.snapshot().outcomes;
+  const all = app.parts.observability.recentOutcomes();
   return all.filter((outcome) => Object.entries(filter).every(([key, value]) => outcome[key as keyof JobOutcome] === value)).reverse();
 }
 
