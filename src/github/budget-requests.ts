@@ -5,10 +5,12 @@
 //   installation's bucket that long (not just this request: the others would get
 //   the same answer), then retry this request through the bucket;
 // - `x-ratelimit-remaining: 0`: pause the installation until `x-ratelimit-reset`;
-// - anything else is thrown to @octokit/plugin-retry, which wraps this plugin (see
-//   create-octokit-class.ts): it retries 5xx and network failures, each attempt
-//   coming back through the bucket, and never a 409 (for generate-jitconfig a 409
+// - anything else is left to @octokit/plugin-retry, which runs inside this plugin's
+//   grant (see create-octokit-class.ts): it retries 5xx and network failures, and each
+//   retry is charged to the bucket; it never retries a 409 (for generate-jitconfig a 409
 //   means "a runner of that name exists": a blind late retry could register a second).
+//   The grant comes first, synchronously with the call, so a dispatch write issued
+//   after a burst of reconcile reads still goes ahead of them.
 // It replaces plugin-throttling (disabled), so nothing paces twice.
 //
 // Priority: a request is "foreground" unless its options say
@@ -75,6 +77,11 @@ export function rateLimitWaitMs(error: unknown, now: number, rateLimitBaseMs: nu
   return undefined; // a 403 for a permission: not ours to wait out
 }
 
+/** How many times plugin-retry has retried this request (it counts on the options it is handed). */
+function retryCount(options: { request?: unknown }): number {
+  return Number((options.request as { retryCount?: number } | undefined)?.retryCount ?? 0);
+}
+
 export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
   return function budgetRequestsPlugin(
     octokit: Octokit,
@@ -110,6 +117,7 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
           throw new RateLimitedError(`GitHub rate limit: this installation waits until ${new Date(pausedUntil).toISOString()}`, where);
         }
         const release = await budget.acquire(cost, priority);
+        const retriedBefore = retryCount(requestOptions);
         try {
           const response = await request(requestOptions);
           pauseOnExhaustedLimit(budget, response.headers);
@@ -126,6 +134,8 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
           }
           throw error; // plugin-retry decides, and its retry comes back through here
         } finally {
+          // plugin-retry's retries happened inside this grant: each reached GitHub, each is paid for.
+          budget.charge((retryCount(requestOptions) - retriedBefore) * cost);
           release();
         }
       }

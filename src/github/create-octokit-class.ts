@@ -7,8 +7,9 @@
 // - Rate-limit answers pause the installation's bucket and are retried through it
 //   (budget-requests.ts). Probot's plugin-throttling is off, so nothing paces twice.
 // - @octokit/plugin-retry retries 5xx and network failures with backoff. Probot's own
-//   copy is switched off and ours is plugged in after the budget, so it wraps it: every
-//   retry waits for the budget again. Never retried: 400, 401, 403 (a rate limit is the
+//   copy is switched off and ours is plugged in inside the budget: a request takes its
+//   budget slot first (in call order, so priorities hold), and every retry is charged to
+//   the installation's budget (budget-requests.ts). Never retried: 400, 401, 403 (a rate limit is the
 //   budget's to wait out), 404, 409 (a late retry of a JIT registration could register
 //   a second runner), 410, 422, 429 (the budget's) and 451.
 // - GETs are conditional (ETag): unchanged answers cost no rate limit.
@@ -49,9 +50,9 @@ export function createOctokitClass(
       retry: { enabled: true, retries: tuning.maxRetries, retryAfterBaseValue: tuning.retryBaseMs, doNotRetry: [...DO_NOT_RETRY] },
     });
   // Order matters: the last plugin wraps the others. Conditional requests answer from
-  // their cache outside the budget; the budget sees GitHub's real answers and headers;
-  // plugin-retry sits between them, so each retry goes through the budget.
-  return ProbotOctokit.plugin(budgetRequests(budgets, tuning), budgetedRetry, conditionalRequests).defaults(
+  // their cache outside the budget; the budget grants a slot before plugin-retry's
+  // scheduler (which hands a request on a timer later) and charges its retries.
+  return ProbotOctokit.plugin(budgetedRetry, budgetRequests(budgets, tuning), conditionalRequests).defaults(
     (options: Record<string, any>) => ({
       ...options,
       retry: { ...options.retry, enabled: false },

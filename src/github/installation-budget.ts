@@ -89,6 +89,13 @@ export class InstallationBudget {
     });
   }
 
+  /** Counts `cost` points spent now without a slot: what retries inside a granted request cost (they reach GitHub too). */
+  charge(cost: number): void {
+    if (cost <= 0) return;
+    this.points -= cost;
+    this.spent.push({ at: this.clock.now(), cost });
+  }
+
   /** Holds every request of this installation until `untilMs` (GitHub said so). */
   pause(untilMs: number): void {
     if (untilMs <= this.pausedUntil) return;
