@@ -45,6 +45,15 @@ export interface FailureReport {
 }
 
 /** Turns any failure of serving a job into a reason for the log and a retry verdict. */
+/**
+ * The request that failed was the installation-token request, not the one asked for:
+ * its 404 means "no such installation", never "no such file" or "no such repository".
+ */
+export function isTokenFailure(error: unknown): boolean {
+  const url = (error as { request?: { url?: string } } | undefined)?.request?.url;
+  return typeof url === "string" && /\/app\/installations\/\d+\/access_tokens/.test(url);
+}
+
 export function describeFailure(error: unknown): FailureReport {
   if (error instanceof PermanentError) return { retryable: false, reason: error.message };
   if (error instanceof ClientError) {

@@ -40,6 +40,7 @@ export class JobPolicy {
     const screened = this.screen(job);
     if (!screened.serve) return { refused: screened.reason };
     const { owner, name } = job.repository;
+    // Throws when GitHub gives no installation token (isTokenFailure): the job failed, it was not refused.
     const effective = await this.files.effective(await this.octokitFor(job.installationId), this.#operator, job.repository);
     if (effective.refused) return { refused: effective.refused };
     if (!repositoryAllowed(effective, owner, name))

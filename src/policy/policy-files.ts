@@ -15,6 +15,7 @@
 import type { Logger } from "pino";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { BoundedMap } from "../lib/bounded.js";
+import { describeFailure, isTokenFailure } from "../lib/errors.js";
 import { repositoryKey, type RepositoryRef } from "../model/job.js";
 import { narrowPolicy, orgPolicySchema, POLICY_PATH, refusedPolicy, type EffectivePolicy, type OrgPolicyFile } from "./org-policy.js";
 import { hiddenPolicyRepository, policyRepositoryAccess, POLICY_REPOSITORY } from "./policy-repository-access.js";
@@ -111,20 +112,27 @@ export class PolicyFiles {
     if (cached && this.now() - cached.at < cached.ttl) return cached.chain;
     const entry = { at: this.now(), ttl: TTL_MS, chain: this.#readChain(octokit, { owner, repo, path: POLICY_PATH }) };
     this.#chains.set(key, entry);
-    void entry.chain.then((chain) => {
-      if (chain.state === "unreadable") {
-        entry.ttl = FAILURE_TTL_MS;
-        this.options.onUnreadable?.({ file: chain.file, reason: chain.reason });
-        if (this.#failing.get(chain.file) === chain.reason) return;
-        this.#failing.set(chain.file, chain.reason);
-        this.log.error(
-          { file: chain.file, problem: chain.reason },
-          "policy file unreadable; its org or repository is not served until it reads",
-        );
-      } else if (this.#failing.delete(file)) {
-        this.log.info({ file }, "policy file reads again");
-      }
+    // Without an installation token nothing is known: the caller fails, and nothing is cached.
+    entry.chain.catch(() => {
+      if (this.#chains.get(key) === entry) this.#chains.delete(key);
     });
+    void entry.chain.then(
+      (chain) => {
+        if (chain.state === "unreadable") {
+          entry.ttl = FAILURE_TTL_MS;
+          this.options.onUnreadable?.({ file: chain.file, reason: chain.reason });
+          if (this.#failing.get(chain.file) === chain.reason) return;
+          this.#failing.set(chain.file, chain.reason);
+          this.log.error(
+            { file: chain.file, problem: chain.reason },
+            "policy file unreadable; its org or repository is not served until it reads",
+          );
+        } else if (this.#failing.delete(file)) {
+          this.log.info({ file }, "policy file reads again");
+        }
+      },
+      () => undefined,
+    );
     return entry.chain;
   }
 
@@ -183,7 +191,8 @@ export class PolicyFiles {
       }
       return { state: "read", file, config: parsed.data };
     } catch (error) {
-      return { state: "unreadable", file, reason: `read failed: ${(error as Error).message.split("\n")[0]}` };
+      if (isTokenFailure(error)) throw error;
+      return { state: "unreadable", file, reason: `read failed: ${describeFailure(error).reason}` };
     }
   }
 

@@ -5,7 +5,7 @@
 // account's repositories a 404 means there is none; on one limited to selected
 // repositories it may exist unseen, and the org is refused until the App can read it.
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import { httpStatus } from "../lib/errors.js";
+import { httpStatus, isTokenFailure } from "../lib/errors.js";
 
 export const POLICY_REPOSITORY = ".github";
 
@@ -16,11 +16,11 @@ export async function policyRepositoryAccess(octokit: AppOctokit, owner: string)
     await octokit.request("GET /repos/{owner}/{repo}", { owner, repo: POLICY_REPOSITORY });
     return "visible";
   } catch (error) {
-    if (httpStatus(error) !== 404) throw error;
+    if (httpStatus(error) !== 404 || isTokenFailure(error)) throw error;
   }
-  // The installation token says which repositories it covers (no request: Probot caches the token).
-  const auth = (await octokit.auth({ type: "installation" })) as { repositorySelection?: string };
-  return auth.repositorySelection === "all" ? "absent" : "hidden";
+  // Which repositories the installation covers (one small page; the answer carries the selection).
+  const { data } = await octokit.request("GET /installation/repositories", { per_page: 1 });
+  return data.repository_selection === "all" ? "absent" : "hidden";
 }
 
 /** Why the org is refused when its policy repository is hidden, and the fix. */

@@ -5,7 +5,7 @@
 // a reason; only the caller decides what each means.
 import { parseDocument } from "yaml";
 import type { BoundedMap } from "../lib/bounded.js";
-import { httpStatus } from "../lib/errors.js";
+import { httpStatus, isTokenFailure } from "../lib/errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 
 export const MAX_POLICY_FILE_BYTES = 64 * 1024;
@@ -54,6 +54,7 @@ export async function readPolicyFile(octokit: AppOctokit, file: PolicyFileRef, p
       path: file.path,
     })) as { data: ContentsFile | ContentsFile[] | string });
   } catch (error) {
+    if (isTokenFailure(error)) throw error; // no token: the caller fails, nothing is known of the file
     const status = httpStatus(error);
     if (status === 404) return { state: "absent" };
     if (status === 403)

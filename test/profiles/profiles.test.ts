@@ -46,7 +46,7 @@ test.each([
       egress: "allowlist",
       blockNetwork: false,
       cidrAllowlist: [],
-      domainAllowlist: expect.arrayContaining(["github.com", "*.githubusercontent.com", "registry.npmjs.org"]),
+      domainAllowlist: expect.arrayContaining(["github.com", "*.actions.githubusercontent.com", "registry.npmjs.org"]),
     },
   ],
 ])("%j runs on profile %s with exactly its parameters", async (labels, profile, expected) => {

@@ -115,8 +115,10 @@ test("the conditional-request cache keeps a bounded number of answers, least rec
 test("policy files: the cache of read files keeps a bounded number, oldest forgotten first", async () => {
   const reads: string[] = [];
   const octokit = {
-    request: async (_route: string, params: { owner: string; repo: string }) => {
-      reads.push(`${params.owner}/${params.repo}`);
+    request: async (route: string, params: { owner: string; repo: string }) => {
+      // An installation on all its repositories: a 404 for .github means there is none.
+      if (route === "GET /installation/repositories") return { data: { repository_selection: "all" } };
+      if (route.includes("/contents/")) reads.push(`${params.owner}/${params.repo}`);
       throw Object.assign(new Error("Not Found"), { status: 404 });
     },
   } as unknown as AppOctokit;
