@@ -7,7 +7,7 @@ import { createOctokitClass, type OctokitTuning } from "../../src/github/create-
 import { BACKGROUND, RateLimitedError } from "../../src/github/budget-requests.js";
 import { GITHUB_SECONDARY_LIMITS } from "../../src/github/installation-budget.js";
 import { RequestBudgets } from "../../src/github/request-budgets.js";
-import { DEFAULT_PERMISSIONS, FakeGitHub } from "../../src/simulator/fake-github.js";
+import { DEFAULT_PERMISSIONS, FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 
 const WINDOW_MS = 1000;
 const JIT = "/orgs/{org}/actions/runners/generate-jitconfig";
