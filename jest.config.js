@@ -5,7 +5,14 @@ export default {
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   extensionsToTreatAsEsm: [".ts"],
-  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  moduleNameMapper: {
+    // The workspace packages (packages/simulator, packages/demo) run from their
+    // TypeScript source, as the product does; so does the product the demo imports
+    // from the built dist/ (`../../../dist/…`).
+    "^@modal-github-runner/(simulator|demo)/(.*)$": "<rootDir>/packages/$1/src/$2",
+    "^(?:\\.\\./){3}dist/(.*)\\.js$": "<rootDir>/src/$1",
+    "^(\\.{1,2}/.*)\\.js$": "$1",
+  },
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "es6" } }],
   },

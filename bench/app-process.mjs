@@ -4,7 +4,7 @@
 // by org-scale.bench.ts with the fake GitHub's settings in APP_ENV; answers
 // "report" with its peak RSS and live heap over IPC.
 import { Writable } from "node:stream";
-import { FakeModal } from "../dist/simulator/fake-modal.js";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { startServer } from "../dist/server.js";
 import { loadSettings } from "../dist/settings/load-settings.js";
 

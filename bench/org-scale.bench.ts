@@ -5,8 +5,8 @@
 // the figures are counts and ratios that hold on a noisy machine.
 import { fork } from "node:child_process";
 import os from "node:os";
-import { FakeGitHub } from "../src/simulator/fake-github.js";
-import { attachSimulatedRunners, type SimulatedRunners } from "../src/simulator/simulated-runner.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../test/support/app-harness.js";
 
 const LATENCY_MS = 50;

@@ -1,7 +1,10 @@
 // The house rules of src/, checked on every run: rooms (folders) are layered, and a
 // room imports only from rooms below it (or itself). model/ and lib/ are the
 // ground floor and import nothing from the project; the composition root (the
-// files directly in src/) and the entry points sit on top.
+// files directly in src/) and the entry points sit on top. Beside the product, the
+// workspace packages (packages/): the simulator imports nothing from the product,
+// the demo drives the product (its built dist/) against the simulator, and the
+// product imports neither.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
@@ -10,14 +13,12 @@ const FLOORS: string[][] = [
   ["model", "lib"],
   ["config"],
   ["settings"],
-  ["github", "modal", "simulator"],
+  ["github", "modal"],
   ["policy", "observe"],
   ["dispatch", "reconcile"],
   ["webhooks", "http", "doctor"],
   ["(root)", "setup"],
   ["cli", "(entry)"],
-  // The demo drives the whole App against the simulator and parses its flags like the CLIs.
-  ["demo"],
 ];
 /** Files directly in src/ that are entry points (run by npm scripts), above the composition root. */
 const ENTRY_POINTS = new Set(["main.ts", "start.ts"]);
@@ -65,4 +66,50 @@ test("a job enters the App only through app.on(...): src/index.ts is the one cal
   const callers = sourceFiles("src").filter((file) => /\.handle(WorkflowJob|Installation)\b/.test(readFileSync(file, "utf8")));
   expect(callers).toEqual([path.join("src", "index.ts")]);
   expect(readFileSync(path.join("src", "index.ts"), "utf8")).toMatch(/app\.on\(\["workflow_job\.queued"/);
+});
+
+/** Every module specifier a file imports or re-exports (type-only imports included). */
+const specifiersOf = (file: string) =>
+  [...readFileSync(file, "utf8").matchAll(/^(?:import|export)[^;]*?from\s+"([^"]+)"/gm)].map((match) => match[1]!);
+const PACKAGES = path.join("packages");
+
+test("the product imports no workspace package", () => {
+  const found = sourceFiles("src").flatMap((file) =>
+    specifiersOf(file)
+      .filter(
+        (to) =>
+          to.startsWith("@modal-github-runner/") || (to.startsWith(".") && !path.join(path.dirname(file), to).startsWith("src" + path.sep)),
+      )
+      .map((to) => `${file} → ${to}`),
+  );
+  expect(found).toEqual([]);
+});
+
+test("the simulator imports nothing from the product nor the demo", () => {
+  const root = path.join(PACKAGES, "simulator", "src");
+  const found = sourceFiles(root).flatMap((file) =>
+    specifiersOf(file)
+      .filter(
+        (to) =>
+          to.startsWith("@modal-github-runner/") || (to.startsWith(".") && !path.join(path.dirname(file), to).startsWith(root + path.sep)),
+      )
+      .map((to) => `${file} → ${to}`),
+  );
+  expect(sourceFiles(root).length).toBeGreaterThan(10);
+  expect(found).toEqual([]);
+});
+
+test("the demo imports the simulator by name and the product only from its built dist/", () => {
+  const root = path.join(PACKAGES, "demo", "src");
+  const found = sourceFiles(root).flatMap((file) =>
+    specifiersOf(file)
+      .filter((to) => {
+        if (to.startsWith("@modal-github-runner/")) return !to.startsWith("@modal-github-runner/simulator/");
+        if (!to.startsWith(".")) return false;
+        const target = path.join(path.dirname(file), to);
+        return !target.startsWith(root + path.sep) && !target.startsWith("dist" + path.sep);
+      })
+      .map((to) => `${file} → ${to}`),
+  );
+  expect(found).toEqual([]);
 });

@@ -1,7 +1,7 @@
 // One queued job, one runner, one sandbox: across redeliveries, concurrent
 // duplicates, two replicas, lost answers and leftovers of failed attempts.
 import { Status } from "nice-grpc";
-import { attachSimulatedRunners } from "../../src/simulator/simulated-runner.js";
+import { attachSimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
 import { outcomes } from "../support/outcomes.js";
 

@@ -2,7 +2,7 @@
 // bad input, contains no private key, webhook secret, installation token, JIT config
 // or Modal token.
 import { Status } from "nice-grpc";
-import { attachSimulatedRunners } from "../../src/simulator/simulated-runner.js";
+import { attachSimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, MODAL_TOKEN_SECRET, settled, startWorld, type World } from "../support/app-harness.js";
 
 let world: World;

@@ -1,6 +1,6 @@
 // A queued `modal` job, delivered as a signed webhook, becomes one JIT runner
 // registration at GitHub and one sandbox on Modal.
-import { decodeJitConfig } from "../../src/simulator/fake-github.js";
+import { decodeJitConfig } from "@modal-github-runner/simulator/fake-github";
 import { eventually, settled, startWorld, type World } from "../support/app-harness.js";
 import { linesWith, outcomes } from "../support/outcomes.js";
 

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import type { ListeningServer } from "../../src/setup/listening-server.js";
 import { start } from "../../src/start.js";
-import { FakeGitHub } from "../../src/simulator/fake-github.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { appEnv, eventually } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 

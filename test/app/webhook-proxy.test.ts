@@ -3,7 +3,7 @@
 // a small server-sent-events endpoint on loopback that speaks smee's format.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { sign } from "../../src/simulator/github/webhooks.js";
+import { sign } from "@modal-github-runner/simulator/github/webhooks";
 import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
 
 let world: World;

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-const DEMO = path.join(process.cwd(), "dist", "demo", "main.js");
+const DEMO = path.join(process.cwd(), "packages", "demo", "dist", "main.js");
 
 test("the demo prints the status page's address, serves it behind the printed password, and exits 0 after --duration", async () => {
   expect(existsSync(DEMO)).toBe(true);

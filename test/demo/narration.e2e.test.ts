@@ -5,8 +5,8 @@
 // job on GitHub; cancelled; refused, or stopped when a runner took it anyway), "made
 // for job X" where the narration says a runner made for another job took it, and the
 // wait where it says the job waited.
-import { runWorkload, type NarratedJob } from "../../src/demo/run-workload.js";
-import { startDemo, type Demo } from "../../src/demo/start-demo.js";
+import { runWorkload, type NarratedJob } from "@modal-github-runner/demo/run-workload";
+import { startDemo, type Demo } from "@modal-github-runner/demo/start-demo";
 import type { JobStory, StatusSnapshot } from "../../src/observe/status-snapshot.js";
 import { eventually } from "../support/app-harness.js";
 import { LogCapture } from "../support/log-capture.js";

@@ -8,8 +8,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser } from "playwright-core";
-import { runWorkload } from "../../src/demo/run-workload.js";
-import { demoJobDuration, startDemo, type Demo } from "../../src/demo/start-demo.js";
+import { runWorkload } from "@modal-github-runner/demo/run-workload";
+import { demoJobDuration, startDemo, type Demo } from "@modal-github-runner/demo/start-demo";
 import { collectPageErrors, launchBrowser } from "../support/browser.js";
 import { eventually } from "../support/app-harness.js";
 import { LogCapture } from "../support/log-capture.js";

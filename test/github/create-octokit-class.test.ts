@@ -8,7 +8,7 @@ import { BACKGROUND, RateLimitedError } from "../../src/github/budget-requests.j
 import { GITHUB_SECONDARY_LIMITS } from "../../src/github/installation-budget.js";
 import { RequestBudgets } from "../../src/github/request-budgets.js";
 import { ManualClock } from "../support/manual-clock.js";
-import { DEFAULT_PERMISSIONS, FakeGitHub } from "../../src/simulator/fake-github.js";
+import { DEFAULT_PERMISSIONS, FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 
 const WINDOW_MS = 1000;
 const JIT = "/orgs/{org}/actions/runners/generate-jitconfig";

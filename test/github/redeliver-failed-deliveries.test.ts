@@ -5,7 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createOctokitClass } from "../../src/github/create-octokit-class.js";
 import { createRedeliveryState, redeliverFailedDeliveries, type RedeliveryOptions } from "../../src/github/redeliver-failed-deliveries.js";
-import { DEFAULT_PERMISSIONS, FakeGitHub } from "../../src/simulator/fake-github.js";
+import { DEFAULT_PERMISSIONS, FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 
 const Octokit = createOctokitClass({ retryBaseMs: 1, rateLimitBaseMs: 1, maxRateLimitWaitSeconds: 60, maxRetries: 1 });
 

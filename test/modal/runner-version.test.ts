@@ -10,7 +10,8 @@ const { RUNNER_VERSION: version, RUNNER_IMAGE_DIGEST: digest } = runnerBuildArgs
 const tracked = execFileSync("git", ["ls-files"], { encoding: "utf8" })
   .split("\n")
   .filter(
-    (file) => file !== "" && !file.startsWith("src/simulator/") && !file.startsWith("test/simulator/") && !/package-lock\.json$/.test(file),
+    (file) =>
+      file !== "" && !file.startsWith("packages/simulator/") && !file.startsWith("test/simulator/") && !/package-lock\.json$/.test(file),
   );
 
 test("versions.env gives a version and a digest", () => {

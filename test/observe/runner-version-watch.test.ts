@@ -7,8 +7,8 @@ import { Probot, ProbotOctokit } from "probot";
 import { parseRunnerRelease, readRunnerReleaseAsApp } from "../../src/github/runner-releases.js";
 import type { AppOctokit } from "../../src/github/create-octokit-class.js";
 import { RunnerVersionWatch } from "../../src/observe/runner-version-watch.js";
-import { FakeGitHub } from "../../src/simulator/fake-github.js";
-import { releaseObject } from "../../src/simulator/github/routes-releases.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { releaseObject } from "@modal-github-runner/simulator/github/routes-releases";
 import { ManualClock } from "../support/manual-clock.js";
 
 const DAY = 86_400_000;

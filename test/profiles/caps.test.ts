@@ -1,7 +1,7 @@
 // Concurrency caps: a job over a cap waits, and is dispatched, oldest first, as soon
 // as a slot frees; a waiting job that is cancelled leaves the wait; after a restart,
 // waiting jobs are found again from GitHub.
-import { attachSimulatedRunners, type SimulatedRunners } from "../../src/simulator/simulated-runner.js";
+import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, fetchProtected, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 import { FAST_RECONCILE } from "../reconcile/reconcile-world.js";
 import { outcomes } from "../support/outcomes.js";

@@ -3,7 +3,7 @@
 // `_extends` chain is merged. A file that does not exist narrows nothing; one that is
 // invalid, too big or unreadable means that org (or repository) is not served until
 // it reads: one error line, and no sandbox.
-import { attachSimulatedRunners, type SimulatedRunners } from "../../src/simulator/simulated-runner.js";
+import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 import { linesWith, outcomes } from "../support/outcomes.js";
 import { runnerConfigFile } from "./config-file.js";

@@ -2,8 +2,8 @@
 import { spawnSync } from "node:child_process";
 import { reconcileOnce } from "../../src/cli/reconcile-once.js";
 import { loadSettings } from "../../src/settings/load-settings.js";
-import { FakeGitHub } from "../../src/simulator/fake-github.js";
-import { FakeModal } from "../../src/simulator/fake-modal.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { appEnv } from "../support/app-harness.js";
 import { LogCapture } from "../support/log-capture.js";
 import { FAST_RECONCILE } from "./reconcile-world.js";

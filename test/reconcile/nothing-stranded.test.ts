@@ -5,7 +5,7 @@
 // fresh App never saw the job's webhook: only the watch list keeps the repository
 // and scope in view after its start-up sweep.
 import { eventually, startWorld, type RunningApp, type World } from "../support/app-harness.js";
-import { attachSimulatedRunners, type SimulatedRunners } from "../../src/simulator/simulated-runner.js";
+import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 
 let world: World;
 let runners: SimulatedRunners | undefined;

@@ -1,6 +1,10 @@
 // Shared set-up for reconciler scenarios: an org with a repository, the App with
 // short grace periods, and simulated runners inside the fake sandboxes.
-import { attachSimulatedRunners, type SimulatedRunnerOptions, type SimulatedRunners } from "../../src/simulator/simulated-runner.js";
+import {
+  attachSimulatedRunners,
+  type SimulatedRunnerOptions,
+  type SimulatedRunners,
+} from "@modal-github-runner/simulator/simulated-runner";
 import { startWorld, type RunningApp, type World } from "../support/app-harness.js";
 
 export const FAST_RECONCILE = {

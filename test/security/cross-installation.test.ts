@@ -5,7 +5,7 @@
 // installation in_progress and completed events carrying that name. Nothing of B's
 // may change: its idle sandbox keeps running, its registration stays, its slot
 // stays taken, and no reconcile pass terminates anything.
-import type { FakeJob } from "../../src/simulator/github/types.js";
+import type { FakeJob } from "@modal-github-runner/simulator/github/types";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 import { runnerConfigFile } from "../profiles/config-file.js";
 import { FAST_RECONCILE } from "../reconcile/reconcile-world.js";

@@ -4,7 +4,7 @@
 // involved: this is what any org admin can do on github.com.
 import { pino } from "pino";
 import { Probot, ProbotOctokit } from "probot";
-import type { FakeGitHub } from "../../src/simulator/fake-github.js";
+import type { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 
 const Octokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
   ...options,

@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { FakeGitHub } from "../../src/simulator/fake-github.js";
-import { FakeModal } from "../../src/simulator/fake-modal.js";
-import { startModalGrpcServer, type ModalGrpcServer } from "../../src/simulator/modal-grpc-server.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
+import { startModalGrpcServer, type ModalGrpcServer } from "@modal-github-runner/simulator/modal-grpc-server";
 import { appEnv, eventually } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 

@@ -9,9 +9,9 @@ import path from "node:path";
 import { parseEnv } from "node:util";
 import { start } from "../../src/start.js";
 import type { ListeningServer } from "../../src/setup/listening-server.js";
-import { FakeGitHub } from "../../src/simulator/fake-github.js";
-import { FakeModal } from "../../src/simulator/fake-modal.js";
-import { manifestCode } from "../../src/simulator/github/app-manifest-conversions.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
+import { manifestCode } from "@modal-github-runner/simulator/github/app-manifest-conversions";
 import { eventually, MODAL_TOKEN_SECRET } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 

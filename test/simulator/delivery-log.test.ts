@@ -3,8 +3,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ProbotOctokit } from "probot";
-import { DEFAULT_PERMISSIONS, FakeGitHub } from "../../src/simulator/fake-github.js";
-import { SECONDARY_RATE_LIMIT_MESSAGE } from "../../src/simulator/github/secondary-limits.js";
+import { DEFAULT_PERMISSIONS, FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { SECONDARY_RATE_LIMIT_MESSAGE } from "@modal-github-runner/simulator/github/secondary-limits";
 
 const TestOctokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
   ...o,

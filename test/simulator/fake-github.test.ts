@@ -4,9 +4,9 @@ import type { AddressInfo } from "node:net";
 import { verify } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { Probot, ProbotOctokit, createNodeMiddleware } from "probot";
-import { DEFAULT_PERMISSIONS, FakeGitHub, decodeJitConfig, type FakeJob } from "../../src/simulator/fake-github.js";
-import { openApi } from "../../src/simulator/github/openapi.js";
-import { jobObject } from "../../src/simulator/github/shapes.js";
+import { DEFAULT_PERMISSIONS, FakeGitHub, decodeJitConfig, type FakeJob } from "@modal-github-runner/simulator/fake-github";
+import { openApi } from "@modal-github-runner/simulator/github/openapi";
+import { jobObject } from "@modal-github-runner/simulator/github/shapes";
 
 // Throttling off (the object form does not turn it off in Probot 14.3.2), fast retries.
 const TestOctokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({

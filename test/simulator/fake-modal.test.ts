@@ -1,6 +1,6 @@
 import { AlreadyExistsError, ModalClient, NotFoundError, type App } from "modal";
 import { ClientError, Status } from "nice-grpc";
-import { FakeModal, isV1SandboxIdShape, type SandboxProcess } from "../../src/simulator/fake-modal.js";
+import { FakeModal, isV1SandboxIdShape, type SandboxProcess } from "@modal-github-runner/simulator/fake-modal";
 
 const IMAGE_TAG = "ghcr.io/actions/actions-runner:2.330.0";
 

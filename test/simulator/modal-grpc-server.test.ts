@@ -1,8 +1,8 @@
 // The fake Modal over real gRPC: the stock SDK, given only MODAL_SERVER_URL and a token,
 // creates, lists and terminates a sandbox through it, as an App in a child process does.
 import { ModalClient, AlreadyExistsError } from "modal";
-import { FakeModal } from "../../src/simulator/fake-modal.js";
-import { startModalGrpcServer, type ModalGrpcServer } from "../../src/simulator/modal-grpc-server.js";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
+import { startModalGrpcServer, type ModalGrpcServer } from "@modal-github-runner/simulator/modal-grpc-server";
 
 let modal: FakeModal;
 let server: ModalGrpcServer;

@@ -1,6 +1,6 @@
 import type { ModalClient, App, Image } from "modal";
-import { FakeModal } from "../../src/simulator/fake-modal.js";
-import { attachSimulatedRunners, type RunnerSide, type SimulatedRunners } from "../../src/simulator/simulated-runner.js";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
+import { attachSimulatedRunners, type RunnerSide, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 
 /** A tiny stand-in for FakeGitHub's runner-facing side. */
 class StubGitHub implements RunnerSide {

@@ -6,8 +6,8 @@ import type { Runtime } from "../../src/assemble.js";
 import type { RuntimeOptions } from "../../src/runtime-io.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { loadSettings, type Settings } from "../../src/settings/load-settings.js";
-import { FakeGitHub } from "../../src/simulator/fake-github.js";
-import { FakeModal } from "../../src/simulator/fake-modal.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { freePort } from "./free-port.js";
 import { LogCapture } from "./log-capture.js";
 

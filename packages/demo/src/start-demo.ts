@@ -9,11 +9,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DestinationStream } from "pino";
-import { startServer, type RunningServer } from "../server.js";
-import { loadSettings } from "../settings/load-settings.js";
-import { FakeGitHub } from "../simulator/fake-github.js";
-import { FakeModal } from "../simulator/fake-modal.js";
-import { attachSimulatedRunners, type SimulatedRunnerOptions, type SimulatedRunners } from "../simulator/simulated-runner.js";
+import { startServer, type RunningServer } from "../../../dist/server.js";
+import { loadSettings } from "../../../dist/settings/load-settings.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
+import {
+  attachSimulatedRunners,
+  type SimulatedRunnerOptions,
+  type SimulatedRunners,
+} from "@modal-github-runner/simulator/simulated-runner";
 import { addDemoAccounts, type DemoAccounts } from "./demo-accounts.js";
 import { writeDemoRunnerConfig } from "./demo-runner-config.js";
 import { pickPort } from "./pick-port.js";
@@ -43,7 +47,7 @@ export interface Demo {
 }
 
 /** The repository's runner image definition, wherever the demo is started from. */
-const RUNNER_DOCKERFILE = fileURLToPath(new URL("../../docker/runner/Dockerfile", import.meta.url));
+const RUNNER_DOCKERFILE = fileURLToPath(new URL("../../../docker/runner/Dockerfile", import.meta.url));
 const MODAL_TOKEN_SECRET = "as-demo-not-a-real-token";
 
 /** A job runs 4 to 20 s (a fixed function of its id, so one job always takes as long). */

@@ -1,7 +1,7 @@
 // Who installed the demo's App: two orgs and one user, their repositories, and one
 // org's policy file (.github/modal-runner.yml) that leaves a repository out, so the
 // workload can show a job the policy refuses.
-import type { FakeGitHub } from "../simulator/fake-github.js";
+import type { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 
 export interface DemoRepository {
   owner: string;

@@ -4,7 +4,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 
-export const DEMO_RUNNER_CONFIG = `# Written by \`npm run demo\` (see src/demo/demo-runner-config.ts).
+export const DEMO_RUNNER_CONFIG = `# Written by \`npm run demo\` (see packages/demo/src/demo-runner-config.ts).
 caps:
   total: 24
   perInstallation: 16

@@ -6,8 +6,8 @@
 import { createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { flagsOrExit } from "../cli/parse-flags.js";
-import { DURATION_FORMS, parseDuration } from "../lib/duration.js";
+import { flagsOrExit } from "../../../dist/cli/parse-flags.js";
+import { DURATION_FORMS, parseDuration } from "../../../dist/lib/duration.js";
 import { runWorkload } from "./run-workload.js";
 import { startDemo } from "./start-demo.js";
 

@@ -3,7 +3,7 @@
 // the console reads as a commentary of what the status page shows: jobs across orgs
 // and profiles, a cancellation, a burst (a 30-job matrix), a runner taken by
 // another job, a Modal hiccup, a job the org's policy refuses.
-import type { FakeJob } from "../simulator/fake-github.js";
+import type { FakeJob } from "@modal-github-runner/simulator/fake-github";
 import type { DemoRepository } from "./demo-accounts.js";
 import type { Demo } from "./start-demo.js";
 

@@ -6,7 +6,7 @@
 // the sandbox -- like an ephemeral `run.sh --jitconfig` would.
 import type { FakeModal, SandboxProcess } from "./fake-modal.js";
 
-/** The part of FakeGitHub (src/simulator/fake-github.ts) a runner talks to. */
+/** The part of FakeGitHub (fake-github.ts) a runner talks to. */
 export interface RunnerSide {
   /** undefined if the config is unknown or its registration was deleted; marks the runner online. */
   connectRunner(encodedJitConfig: string): { id: number; name: string } | undefined;
