@@ -3,7 +3,7 @@
 // plus what Probot's own server lacks: listening on every interface by default (HOST),
 // /metrics on its own port (METRICS_PORT), the smee forwarder (WEBHOOK_PROXY_URL) and
 // an orderly shutdown that lets in-flight dispatches finish.
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware } from "probot";
 import type { Runtime } from "./assemble.js";
@@ -34,7 +34,8 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
     { probot: io.probot, webhooksPath: settings.github.webhookPath },
   );
   const runtime = assembled!;
-  const http = createServer(async (req, res) => {
+  // Every failure is answered here, so the promise is never left to reject.
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       if (await middleware(req, res)) return;
       if (!res.headersSent) res.writeHead(404, { "content-type": "text/plain" }).end("Not found\n");
@@ -42,7 +43,8 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       log.error({ method: req.method, path: req.url?.split("?")[0], reason: describeFailure(error).reason }, "request failed");
       if (!res.headersSent) res.writeHead(500).end();
     }
-  });
+  };
+  const http = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen({ port: settings.server.port, host: settings.server.host }, () => {

@@ -20,8 +20,8 @@ beforeEach(async () => {
     limits: { workflow_job: 100 * KiB },
     maxUnverifiedBytes: 250 * KiB,
   });
-  server = http.createServer(async (req, res) => {
-    if (!(await guard(req, res))) res.writeHead(404).end();
+  server = http.createServer((req, res) => {
+    void guard(req, res).then((handled) => handled || res.writeHead(404).end());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;

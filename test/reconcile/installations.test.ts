@@ -61,7 +61,7 @@ test("installation.suspend then unsuspend: reaped while suspended; a full sweep 
   await eventually(() => world.modal.running().length === 0, "the sandbox is gone", 5000);
   await world.app.parts.reconciler.idle();
   world.github.webhookUrl = undefined; // GitHub sends nothing to a suspended installation
-  world.github.suspend(id, false, { notify: false });
+  await world.github.suspend(id, false, { notify: false });
   const queuedMeanwhile = world.queueJob();
   world.github.webhookUrl = world.app.webhookUrl;
   await world.github.suspend(id, false); // the unsuspend event asks for a full sweep
@@ -75,7 +75,7 @@ test("a busy runner of a removed installation finishes its job: its sandbox is l
   await eventually(() => world.github.job(job.id)?.status === "in_progress", "the job runs");
   await settled(world);
   await world.pass();
-  world.github.uninstall(installationId(), { notify: false });
+  await world.github.uninstall(installationId(), { notify: false });
   for (let i = 0; i < 3; i++) expect((await world.pass()).repaired).toEqual({});
   expect(world.modal.running()).toHaveLength(1);
 });
