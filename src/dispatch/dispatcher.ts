@@ -280,7 +280,10 @@ export class Dispatcher {
     if (modalDown !== undefined) {
       for (const job of [...this.#queue.all()]) this.#wait(this.#jobs.get(job.id) as Queued, "modal", modalDown);
       this.#startProbe();
-      if (this.#queue.size > 0) this.#watchModal();
+      // Wake when the next probe is due. Not while one is under way (its end pumps) nor
+      // while one is due but no job fits a cap (a freed slot pumps): whenAvailable()
+      // would resolve at once, and pumping again would spin.
+      if (this.#queue.size > 0 && this.#probe === undefined && !this.options.modal.probeDue()) this.#watchModal();
       return;
     }
     let wakeAt = Infinity;
