@@ -4,7 +4,6 @@
 // CLI call it directly, and tests through them.
 import { repositoryKey } from "./model/job.js";
 import { describeRunnerConfig } from "./config/describe-runner-config.js";
-import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";
 import { OrphanSightings } from "./dispatch/orphan-sightings.js";
@@ -12,6 +11,7 @@ import { serveJob } from "./dispatch/serve-job.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/runner-scope.js";
 import { Fleet } from "./modal/fleet.js";
+import { budgetUse, buildFleetParts } from "./fleet-parts.js";
 import { Observability } from "./observability.js";
 import { JobPolicy } from "./policy/job-policy.js";
 import { PolicyFiles } from "./policy/policy-files.js";
@@ -33,7 +33,9 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   );
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
   const directory = new RepositoryDirectory();
-  const capacity = new Capacity(now);
+  // Claims, caps, lease: local for one process, in Redis for a fleet (REDIS_URL).
+  const shared = buildFleetParts(settings, io);
+  const { capacity } = shared;
   const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now, { onUnreadable: () => metrics.policyUnreadable() });
   const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
   const orphans = new OrphanSightings(now);
@@ -45,6 +47,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     dispatcher: () => dispatcher,
     sandboxesCounted: () => capacity.size,
     budgets: io.budgets,
+    fleet: () => shared.status(),
     breaker: () => fleet.breaker,
     directory,
     log: log.child({ component: "cost" }),
@@ -69,6 +72,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     log: log.child({ component: "dispatch" }),
     now,
     capacity,
+    claims: shared.claims,
     modal: { unavailable: modalUnavailable, whenAvailable: () => fleet.breaker.whenClosed() },
     plan: (job) => policy.plan(job),
     onOutcome: (record) => observability.outcome(record),
@@ -96,8 +100,14 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     directory,
     unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
     serve: (job, attempt) => dispatcher.enqueue(job, attempt),
-    dispatching: (since) => dispatcher.dispatching(since),
-    redeliver: (app) => redeliverFailedDeliveries(app, redeliveries, { now }),
+    // Being served: dispatched here lately, or claimed by any replica of the fleet.
+    dispatching: async (since, queued) => [...dispatcher.dispatching(since), ...(await shared.claims.claimed(queued))],
+    // Once per fleet: one replica per interval asks GitHub to redeliver, one per sweep interval sweeps.
+    redeliver: async (app) =>
+      (await shared.lease.take("redeliver", Math.max(1000, settings.reconcile.intervalMs * 0.9)))
+        ? redeliverFailedDeliveries(app, redeliveries, { now })
+        : { listed: 0, requested: 0, skipped: 0, failed: 0, failures: [] },
+    fullSweepLease: () => shared.lease.take("full-sweep", settings.reconcile.fullSweepIntervalMs * 0.9),
     ended: (name, installationId) => {
       capacity.ended(name, installationId);
       observability.ledger.ended(name, installationId);
@@ -157,6 +167,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     metrics,
     observability,
     modalUnavailable,
+    /** "degraded: Redis unreachable" while a fleet's Redis is, else undefined. */
+    degraded: () => shared.degraded(),
     handleWorkflowJob,
 
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
@@ -164,6 +176,21 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       log.info(describeRunnerConfig(config), "runner config loaded");
       void fleet.prepare(config.profiles);
       if (options.reconcileOnTimer !== false) reconciler.start();
+      shared.start(
+        () => ({
+          jobs: {
+            waiting: dispatcher.waiting().length,
+            dispatching: dispatcher.jobs().filter((entry) => entry.state === "dispatching").length,
+          },
+          lastPass: observability.lastPass
+            ? { at: Date.parse(observability.lastPass.at), ok: observability.lastPass.ok, full: false }
+            : undefined,
+          budget: budgetUse(io.budgets),
+        }),
+        // Redis came back, perhaps empty: rebuild the shared state from GitHub and Modal.
+        () => void reconciler.run({ full: true, reason: "Redis reachable again" }),
+        Math.max(1000, Math.min(settings.reconcile.intervalMs || 10_000, 10_000)),
+      );
     },
 
     /** Resolves when queued dispatch, tag updates and reconcile passes are done. */
@@ -185,6 +212,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       reconciler.stop();
       dispatcher.stop();
       guard.clear();
+      void shared.stop();
     },
   };
 }

@@ -14,7 +14,7 @@ import { Metrics } from "./observe/metrics.js";
 import { OutcomeLog } from "./observe/outcome-log.js";
 import { SandboxLedger } from "./observe/sandbox-ledger.js";
 import { SpendToday } from "./observe/spend-today.js";
-import type { ReconcilePassStatus, StatusSnapshot } from "./observe/status-snapshot.js";
+import type { ReconcilePassStatus, StatusFleet, StatusSnapshot } from "./observe/status-snapshot.js";
 import type { Observation } from "./reconcile/observation.js";
 import type { PassSummary } from "./reconcile/reconciler.js";
 import type { RepositoryDirectory } from "./reconcile/repository-directory.js";
@@ -25,6 +25,8 @@ export interface ObservabilitySources {
   dispatcher: () => Dispatcher;
   sandboxesCounted: () => number;
   budgets: RequestBudgets;
+  /** The fleet of replicas (REDIS_URL), for the status page. */
+  fleet?: () => StatusFleet | undefined;
   breaker: () => CircuitBreaker;
   directory: RepositoryDirectory;
   log: Logger;
@@ -162,7 +164,8 @@ export class Observability {
 
   snapshot(): StatusSnapshot {
     const { sources } = this;
-    return buildStatusSnapshot({
+    const fleet = sources.fleet?.();
+    const snapshot = buildStatusSnapshot({
       now: sources.now(),
       ...this.#jobSources(),
       accounts: sources.directory.accounts(),
@@ -173,6 +176,7 @@ export class Observability {
       breaker: sources.breaker().state(),
       spendToday: this.#spend.list(),
     });
+    return fleet ? { ...snapshot, fleet } : snapshot;
   }
 
   /** What jobs and sandboxes the counts come from (the page's and the gauge's). */

@@ -79,7 +79,11 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       log,
     }),
     ping,
-    healthEndpoint({ modalUnavailable: runtime.modalUnavailable, lastPass: () => runtime.observability.lastPass }),
+    healthEndpoint({
+      modalUnavailable: runtime.modalUnavailable,
+      lastPass: () => runtime.observability.lastPass,
+      degraded: runtime.degraded,
+    }),
     // With METRICS_PORT, /metrics lives on that port only (no token); else here, behind STATUS_TOKEN.
     ...(metricsPort === undefined ? [runtime.metrics.handler({ token: statusToken })] : []),
     statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),

@@ -11,7 +11,9 @@ import type { JobPlan } from "../policy/job-policy.js";
 import { describeFailure } from "../lib/errors.js";
 import { BoundedMap, BoundedSet } from "../lib/bounded.js";
 import { fullName, oldestFirst, repositoryKey, type JobRef } from "../model/job.js";
-import type { Capacity, Placement } from "./capacity.js";
+import type { CapReservations } from "../replicas/cap-reservations.js";
+import { LOCAL_JOB_CLAIMS, type JobClaims } from "../replicas/job-claims.js";
+import type { Placement } from "./capacity.js";
 import { ModalUnavailable, type MintedRunner, type ServeOutcome, type ServeRequest } from "./serve-job.js";
 
 export type DispatchOutcome = ServeOutcome["kind"] | "failed" | "refused" | "waiting";
@@ -34,7 +36,10 @@ export interface DispatcherOptions {
   concurrency: number;
   plan: (job: JobRef) => Promise<JobPlan>;
   serve: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
-  capacity: Capacity;
+  /** The caps: counted here (Capacity), or reserved fleet-wide in Redis. */
+  capacity: CapReservations;
+  /** Who serves a job, fleet-wide (default: this process serves whatever it is given). */
+  claims?: JobClaims;
   /** Why Modal cannot take a sandbox now (undefined: it can), and a promise of when it can again. */
   modal: { unavailable(): string | undefined; whenAvailable(): Promise<void> };
   log: Logger;
@@ -76,9 +81,14 @@ export class Dispatcher {
   readonly #endedAt = new BoundedMap<number, number>(MAX_REMEMBERED);
   /** Set while a pump is promised for when Modal is available again. */
   #modalWatch: Promise<void> | undefined;
+  /** Set while waiting jobs are being given slots (reservations may ask Redis); a pump meanwhile runs again after it. */
+  #pumping: Promise<void> | undefined;
+  #pumpAgain = false;
+  readonly #claims: JobClaims;
 
   constructor(private readonly options: DispatcherOptions) {
     this.#queue = new PQueue({ concurrency: options.concurrency });
+    this.#claims = options.claims ?? LOCAL_JOB_CLAIMS;
   }
 
   /** Starts serving the job (under runner name attempt `attempt`) unless it is already being served here. */
@@ -92,8 +102,27 @@ export class Dispatcher {
   /** A slot may have freed, or Modal recovered: start the oldest waiting jobs that fit now. */
   pump(): void {
     if (this.options.modal.unavailable() !== undefined) return;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = this.#pumpWaiting().finally(() => {
+      this.#pumping = undefined;
+      if (this.#pumpAgain) {
+        this.#pumpAgain = false;
+        this.pump();
+      }
+    });
+  }
+
+  async #pumpWaiting(): Promise<void> {
     for (const entry of this.#waitingEntries()) {
-      if (!this.options.capacity.reserve(entry.job.id, entry.placement, entry.caps).reserved) continue;
+      if (this.options.modal.unavailable() !== undefined) return;
+      if (!(await this.options.capacity.reserve(entry.job.id, entry.placement, entry.caps)).reserved) continue;
+      if (this.#waiting.get(entry.job.id) !== entry) {
+        this.options.capacity.release(entry.job.id); // forgotten (completed) while the reservation was asked for
+        continue;
+      }
       this.#waiting.delete(entry.job.id);
       this.options.log.info({ ...this.#fields(entry.job), profile: entry.profile.name, waitedFor: entry.for }, "starting a waiting job");
       void this.#queue.add(() => this.#serve(entry.job, entry.attempt, entry.profile, entry.placement, entry.caps, entry.minted));
@@ -105,6 +134,7 @@ export class Dispatcher {
     this.#unserved.delete(jobId);
     if (this.#waiting.delete(jobId)) {
       this.#active.delete(jobId);
+      this.#claims.release(jobId);
       this.options.log.info({ jobId }, "job completed while waiting for capacity; dropped from the wait");
     }
   }
@@ -145,6 +175,7 @@ export class Dispatcher {
   }
 
   stop(): void {
+    this.#claims.stop();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#queue.clear();
@@ -157,6 +188,13 @@ export class Dispatcher {
   /** Applies policy, then waits for capacity or serves. */
   async #plan(job: JobRef, attempt: number): Promise<void> {
     const { log, capacity } = this.options;
+    // Whoever dispatches a job claims it first: another replica's claim means it is being served there.
+    if (!(await this.#claims.claim(job.id))) {
+      log.debug(this.#fields(job), "job is being served by another replica");
+      this.#record("already-served", job, { reason: "claimed by another replica" });
+      this.#active.delete(job.id);
+      return;
+    }
     let plan: JobPlan;
     try {
       plan = await this.options.plan(job);
@@ -171,10 +209,11 @@ export class Dispatcher {
         this.#record("refused", job, { reason: plan.refused });
       }
       this.#active.delete(job.id);
+      this.#claims.release(job.id);
       return;
     }
     const placement = { installationId: job.installationId, repository: repositoryKey(job.repository), profile: plan.profile.name };
-    const reservation = capacity.reserve(job.id, placement, plan.caps);
+    const reservation = await capacity.reserve(job.id, placement, plan.caps);
     if (!reservation.reserved) {
       this.#waiting.set(job.id, { job, attempt, profile: plan.profile, caps: plan.caps, placement, for: "capacity" });
       log.info({ ...this.#fields(job), profile: plan.profile.name, cap: reservation.cap }, "job waits for capacity");
@@ -265,6 +304,7 @@ export class Dispatcher {
 
   #ended(jobId: number): void {
     this.#active.delete(jobId);
+    this.#claims.release(jobId);
     this.#endedAt.set(jobId, this.options.now());
   }
 

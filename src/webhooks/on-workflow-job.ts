@@ -11,7 +11,7 @@
 //                  (only this installation's); without one of our runners, a
 //                  runner of ours may now be idle
 import type { Logger } from "pino";
-import type { Capacity } from "../dispatch/capacity.js";
+import type { CapReservations } from "../replicas/cap-reservations.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { AssignmentGuard } from "../dispatch/guard-assignments.js";
 import { fullName, type JobRef } from "../model/job.js";
@@ -25,7 +25,7 @@ export interface WorkflowJobDeps {
   runnerLabel: string;
   namePrefix: string;
   dispatcher: Dispatcher;
-  capacity: Capacity;
+  capacity: Pick<CapReservations, "ended">;
   reconciler: Reconciler;
   directory: RepositoryDirectory;
   guard: AssignmentGuard;
