@@ -189,7 +189,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
         }),
         // Redis came back, perhaps empty: rebuild the shared state from GitHub and Modal.
         () => void reconciler.run({ full: true, reason: "Redis reachable again" }),
-        Math.max(1000, Math.min(settings.reconcile.intervalMs || 10_000, 10_000)),
+        Math.max(250, Math.floor((io.shared?.registry.ttlMs ?? 30_000) / 3)),
       );
     },
 
@@ -208,11 +208,12 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       return done;
     },
 
-    stop(): void {
+    /** Stops timers and work; resolves when a fleet replica has left the fleet and closed Redis. */
+    async stop(): Promise<void> {
       reconciler.stop();
       dispatcher.stop();
       guard.clear();
-      void shared.stop();
+      await shared.stop();
     },
   };
 }

@@ -24,7 +24,7 @@ export class ReplicaRegistry {
 
   constructor(
     private readonly link: RedisLink,
-    private readonly ttlMs: number,
+    readonly ttlMs: number,
     private readonly now: () => number = Date.now,
   ) {
     this.#hash = link.key("replicas");
