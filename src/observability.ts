@@ -54,7 +54,13 @@ export class Observability {
           sources.budgets.all().flatMap(({ key, points }) => (key === "app" ? [] : [{ installation: String(key), points }])),
         modalBreakerOpen: () => sources.breaker().state().state === "open",
       },
-      { now },
+      {
+        now,
+        replica: sources.fleet?.()?.replica,
+        redis:
+          sources.fleet?.() &&
+          (() => ({ degraded: sources.fleet?.()?.mode === "degraded", roundTrips: sources.fleet?.()?.redisRoundTrips ?? 0 })),
+      },
     );
     const profiles = new Map(config.profiles.map((profile) => [profile.name, profile]));
     this.ledger = new SandboxLedger(

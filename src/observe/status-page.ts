@@ -234,7 +234,22 @@ ${last.errors.length ? `<ul class="bad">${last.errors.map((e) => `<li>${escape(e
 <h2>Reconciler</h2>${reconciler}
 <h2>GitHub rate limit</h2>${budget}
 <h2>Modal</h2>${modal}
-<h2>Estimated spend today (UTC)</h2>${spendByInstallation}${spendByProfile}`;
+<h2>Estimated spend today (UTC)</h2>${spendByInstallation}${spendByProfile}${renderFleet(s, now)}`;
+}
+
+/** The replicas of a fleet sharing Redis (absent for a single process). */
+function renderFleet(s: StatusSnapshot, now: IsoTime): string {
+  if (!s.fleet) return "";
+  const rows = s.fleet.replicas.map(
+    (r) =>
+      `<tr>${td(escape(r.replica))}${td(escape(r.health))}${td(escape(ago(r.startedAt, now)))}${td(escape(ago(r.seenAt, now)))}${n(r.waiting)}${n(r.dispatching)}${td(escape(ago(r.lastPassAt, now)))}</tr>`,
+  );
+  return `
+<h2>Fleet</h2><p>${escape(s.fleet.health === "ok" ? `shared through Redis; this page from ${s.fleet.replica}` : s.fleet.health)}</p>${table(
+    ["Replica", "Health", "Started", "Seen", "#Waiting", "#Dispatching", "Last pass"],
+    rows,
+    "No replica has published its view yet.",
+  )}`;
 }
 
 export function renderStatusPage(snapshot: StatusSnapshot): string {

@@ -16,7 +16,7 @@ export interface RedisLinkOptions {
   replica?: string;
   /** Keys are prefixed with it, so that several Apps may share one Redis. */
   keyPrefix?: string;
-  /** A command not answered within this fails (and the caller degrades). */
+  /** A command not answered within this fails (and the caller degrades); default 2 s. */
   commandTimeoutMs?: number;
 }
 
@@ -44,7 +44,7 @@ export class RedisLink {
     this.client = new Redis(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 1000,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
       connectTimeout: 2000,
       // Keep trying, never more than a second apart: Redis coming back ends the degraded mode.
       retryStrategy: (times) => Math.min(times * 100, 1000),

@@ -69,6 +69,10 @@ test("any replica's status shows every replica of the fleet", async () => {
     "replica-2's status lists the three replicas",
     10_000,
   );
+  const page = await fetchProtected(apps[2]!, "/status");
+  expect(["replica-0", "replica-1", "replica-2"].every((name) => page.includes(`<td>${name}</td>`))).toBe(true);
+  // Each replica's metrics are its own view, labelled with its name.
+  expect(await fetchProtected(apps[1]!)).toContain('modal_runner_fleet_degraded{replica="replica-1"} 0');
 });
 
 test("with Redis killed the replicas keep serving and say they are degraded; when it returns they share again", async () => {
