@@ -70,7 +70,7 @@ test("any replica's status shows every replica of the fleet", async () => {
     10_000,
   );
   const page = await fetchProtected(apps[2]!, "/status");
-  expect(["replica-0", "replica-1", "replica-2"].every((name) => page.includes(`<td>${name}</td>`))).toBe(true);
+  expect(["replica-0", "replica-1", "replica-2"].every((name) => page.includes(`<div>${name}</div>`))).toBe(true);
   // Each replica's metrics are its own view, labelled with its name.
   expect(await fetchProtected(apps[1]!)).toContain('modal_runner_fleet_degraded{replica="replica-1"} 0');
 });
@@ -81,6 +81,7 @@ test("with Redis killed the replicas keep serving and say they are degraded; whe
   await redis.kill();
   await eventually(() => apps.every((app) => app.parts.degraded() !== undefined), "both replicas notice");
 
+  await apps[0]!.parts.reconciler.run({ reason: "test" }); // ready once a pass has seen GitHub and Modal
   const health = (await (await fetch(`${apps[0]!.url}/health`)).json()) as { ready: boolean; degraded: string | null };
   expect(health).toMatchObject({ ready: true, degraded: "degraded: Redis unreachable" });
   const status = JSON.parse(await fetchProtected(apps[1]!, "/status.json")) as { fleet?: { health: string } };

@@ -83,6 +83,7 @@ describe("probes", () => {
 
     world = await startWorld();
     const app = await world.startApp();
+    await app.parts.reconciler.run({ reason: "test" }); // /health is ready once a pass has seen GitHub and Modal
     for (const probe of paths) expect([probe, (await fetch(`${app.url}${probe}`)).status]).toEqual([probe, 200]);
   });
 });
