@@ -476,7 +476,8 @@ export class Dispatcher {
   async #serveAttempt(state: WithAttempt): Promise<void> {
     const { log, clock } = this.options;
     const { job, attempt } = state;
-    if (!(await this.#reserveInFleet(state))) return;
+    // Only a fleet awaits here: one process starts serving in the same tick the slot was given.
+    if (this.options.fleetCaps && !(await this.#reserveInFleet(state))) return;
     const fields = { ...this.#fields(job), profile: attempt.profile.name };
     let outcome: ServeOutcome;
     try {
