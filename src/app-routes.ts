@@ -42,7 +42,11 @@ export function appRoutes(options: {
       log: options.log,
     }),
     ping,
-    healthEndpoint({ problems: () => runtime.observability.problems(), lastPass: () => runtime.observability.lastPass }),
+    healthEndpoint({
+      problems: () => runtime.observability.problems(),
+      lastPass: () => runtime.observability.lastPass,
+      degraded: runtime.degraded,
+    }),
     ...(options.metricsOnOwnPort ? [] : [runtime.metrics.handler({ token: statusToken })]),
     statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),
     ...(settings.reconcile.secret ? [limitBody(RECONCILE_PATH)] : []),

@@ -11,7 +11,9 @@ import { serveJob } from "./dispatch/serve-job.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/runner-scope.js";
 import { systemClock, type Clock } from "./lib/clock.js";
+import type { AppOctokit } from "./github/create-octokit-class.js";
 import { Fleet } from "./modal/fleet.js";
+import { budgetUse, buildFleetParts } from "./fleet-parts.js";
 import { Observability } from "./observability.js";
 import { receiptEnv } from "./observe/receipt-env.js";
 import { RunnerVersionWatch } from "./observe/runner-version-watch.js";
@@ -59,6 +61,13 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
   const directory = new RepositoryDirectory();
   const capacity = new Capacity(now);
+  // Claims, fleet caps, lease: none (or always held) for one process, in Redis for a fleet (REDIS_URL).
+  const shared = buildFleetParts(settings, io);
+  /** A sandbox ended: free its slot here and in the fleet's count. */
+  const ended = (name: string, installationId: number, repository?: string) => {
+    capacity.ended(name, installationId, repository);
+    shared.fleetCaps?.ended(name, installationId, repository);
+  };
   const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now, { onUnreadable: () => metrics.policyUnreadable() });
   const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
   const orphans = new OrphanSightings(now);
@@ -86,6 +95,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     log: log.child({ component: "dispatch" }),
     clock,
     capacity,
+    ...(shared.claims && { claims: shared.claims }),
+    ...(shared.fleetCaps && { fleetCaps: shared.fleetCaps }),
     budgets: io.budgets,
     modal: {
       unavailable: creationRefused,
@@ -115,6 +126,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     dispatcher: () => dispatcher,
     sandboxesCounted: () => capacity.size,
     budgets: io.budgets,
+    fleet: () => shared.status(),
     breaker: () => fleet.breaker,
     directory,
     namePrefix: settings.runner.namePrefix,
@@ -140,16 +152,28 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
     serve: (job, attempt) => dispatcher.enqueue(job, attempt),
     checkAssignment: (job, runnerName) => guard.check(job, runnerName),
-    dispatching: (since) => dispatcher.dispatching(since),
+    // Being served: dispatched here lately, or (a fleet) claimed by any replica.
+    dispatching: shared.claims
+      ? async (since, queued) => [...dispatcher.dispatching(since), ...(await shared.claimed(queued))]
+      : (since) => dispatcher.dispatching(since),
     redeliver: (app) => redeliverFailedDeliveries(app, redeliveries, { now }),
+    // Once per fleet: one replica per interval asks GitHub to redeliver, one per sweep interval sweeps.
+    ...(io.shared && {
+      redeliver: async (app: AppOctokit) =>
+        (await shared.lease.take("redeliver", Math.max(1000, settings.reconcile.intervalMs * 0.9)))
+          ? redeliverFailedDeliveries(app, redeliveries, { now })
+          : { listed: 0, requested: 0, skipped: 0, failed: 0, failures: [] },
+      fullSweepLease: () => shared.lease.take("full-sweep", settings.reconcile.fullSweepIntervalMs * 0.9),
+    }),
     ended: (name, installationId) => {
-      capacity.ended(name, installationId);
+      ended(name, installationId);
       observability.ledger.ended(name, installationId);
       dispatcher.pump();
     },
     observed: (world) => {
       observability.observed(world);
       capacity.observe(world.sandboxes, world.now);
+      shared.fleetCaps?.observe(world.sandboxes, world.now);
       dispatcher.pump();
     },
     wanted: (job) => policy.screen(job).serve,
@@ -178,7 +202,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     runnerLabel: settings.runner.label,
     namePrefix: settings.runner.namePrefix,
     dispatcher,
-    capacity,
+    capacity: { ended },
     reconciler,
     directory,
     guard,
@@ -218,6 +242,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     metrics,
     observability,
     modalUnavailable,
+    /** "degraded: Redis unreachable" while a fleet's Redis is, else undefined. */
+    degraded: () => shared.degraded(),
     handleWorkflowJob,
     /** `installation` and `installation_repositories` deliveries. */
     handleInstallation,
@@ -228,6 +254,21 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       log.info(describeRunnerConfig(config), "runner config loaded");
       void fleet.prepare(config.profiles);
       if (options.reconcileOnTimer !== false) reconciler.start();
+      shared.start(
+        () => ({
+          jobs: {
+            waiting: dispatcher.waiting().length,
+            dispatching: dispatcher.jobs().filter((entry) => entry.state === "dispatching").length,
+          },
+          lastPass: observability.lastPass
+            ? { at: Date.parse(observability.lastPass.at), ok: observability.lastPass.ok, full: false }
+            : undefined,
+          budget: budgetUse(io.budgets),
+        }),
+        // Redis came back, perhaps empty: rebuild the shared state from GitHub and Modal.
+        () => void reconciler.run({ full: true, reason: "Redis reachable again" }),
+        Math.max(250, Math.floor((io.shared?.registry.ttlMs ?? 30_000) / 3)),
+      );
     },
 
     /** Resolves when queued dispatch, tag updates and reconcile passes are done. */
@@ -245,10 +286,12 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       return done;
     },
 
-    stop(): void {
+    /** Stops timers and work; resolves when a fleet replica has left the fleet and closed Redis. */
+    async stop(): Promise<void> {
       reconciler.stop();
       dispatcher.stop();
       guard.clear();
+      await shared.stop();
     },
   };
 }

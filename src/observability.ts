@@ -19,7 +19,7 @@ import type { JobRef } from "./model/job.js";
 import { SandboxLedger } from "./observe/sandbox-ledger.js";
 import { SpendToday } from "./observe/spend-today.js";
 import type { RunnerCurrency } from "./observe/runner-currency.js";
-import type { DoctorResult, ReconcilePassStatus, StatusSnapshot } from "./observe/status-snapshot.js";
+import type { DoctorResult, ReconcilePassStatus, StatusFleet, StatusSnapshot } from "./observe/status-snapshot.js";
 import type { Observation } from "./reconcile/observation.js";
 import type { PassSummary } from "./reconcile/reconciler.js";
 import type { RepositoryDirectory } from "./reconcile/repository-directory.js";
@@ -30,6 +30,8 @@ export interface ObservabilitySources {
   dispatcher: () => Dispatcher;
   sandboxesCounted: () => number;
   budgets: RequestBudgets;
+  /** The fleet of replicas (REDIS_URL), for the status page. */
+  fleet?: () => StatusFleet | undefined;
   breaker: () => CircuitBreaker;
   directory: RepositoryDirectory;
   /** The runner version in the images against GitHub's latest release. */
@@ -78,7 +80,13 @@ export class Observability {
         modalBreakerOpen: () => sources.breaker().state().state === "open",
         runnerVersion: sources.runnerVersion,
       },
-      { now },
+      {
+        now,
+        replica: sources.fleet?.()?.replica,
+        redis:
+          sources.fleet?.() &&
+          (() => ({ degraded: sources.fleet?.()?.mode === "degraded", roundTrips: sources.fleet?.()?.redisRoundTrips ?? 0 })),
+      },
     );
     const profiles = new Map(config.profiles.map((profile) => [profile.name, profile]));
     this.ledger = new SandboxLedger(
@@ -255,7 +263,8 @@ export class Observability {
 
   snapshot(): StatusSnapshot {
     const { sources } = this;
-    return buildStatusSnapshot({
+    const fleet = sources.fleet?.();
+    const snapshot = buildStatusSnapshot({
       now: sources.now(),
       ...this.#jobSources(),
       accounts: sources.directory.accounts(),
@@ -271,6 +280,7 @@ export class Observability {
       spendToday: this.#spend.list(),
       runnerVersion: sources.runnerVersion?.(),
     });
+    return fleet ? { ...snapshot, fleet } : snapshot;
   }
 
   /** What jobs and sandboxes the counts come from (the page's and the gauge's). */

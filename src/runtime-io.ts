@@ -8,12 +8,16 @@ import type { DestinationStream, Logger } from "pino";
 import { Probot } from "probot";
 import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type OctokitTuning } from "./github/create-octokit-class.js";
 import { GITHUB_SECONDARY_LIMITS, type BudgetLimits } from "./github/installation-budget.js";
-import { RequestBudgets } from "./github/request-budgets.js";
+import { RequestBudgets, type BudgetFactory } from "./github/request-budgets.js";
+import { SharedInstallationBudget } from "./github/shared-installation-budget.js";
+import { systemClock } from "./lib/clock.js";
 import { PromiseMemo } from "./lib/promise-memo.js";
 import type { FleetOptions } from "./modal/fleet.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
 import { createLogger } from "./observe/create-logger.js";
 import { GitHubReachability } from "./observe/github-reachability.js";
+import { RedisLink } from "./replicas/redis-link.js";
+import { ReplicaRegistry } from "./replicas/replica-registry.js";
 import type { Settings } from "./settings/load-settings.js";
 
 /** What tests (and nothing else) change about how the App talks to the world. */
@@ -33,6 +37,18 @@ export interface RuntimeOptions {
   reconcileOnTimer?: boolean;
   /** false: the server does not run the doctor's checks at start-up (tests count every request). */
   startupChecks?: boolean;
+  /** This replica's name in a fleet (default: host name and pid). */
+  replicaName?: string;
+  /** How long a replica's published view lives without being renewed (default 30 s). */
+  replicaTtlMs?: number;
+}
+
+/** What the replicas of a fleet share (REDIS_URL); absent for a single process. */
+export interface SharedState {
+  link: RedisLink;
+  registry: ReplicaRegistry;
+  /** Redis round trips made by this replica (the docs report them per job). */
+  roundTrips: { count: number };
 }
 
 /**
@@ -66,6 +82,8 @@ export interface RuntimeIo {
   modalBreaker?: FleetOptions["breaker"];
   /** Whether GitHub answered the App's last calls (for /health and the status page). */
   githubReachability?: GitHubReachability;
+  /** Set with REDIS_URL: the fleet's shared state. */
+  shared?: SharedState;
   now: () => number;
 }
 
@@ -100,7 +118,19 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     });
     return octokit;
   };
-  const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits });
+  const shared = settings.redisUrl ? connectShared(settings.redisUrl, log, options) : undefined;
+  const sharedBudget: BudgetFactory | undefined =
+    shared &&
+    ((key, limits, clock) =>
+      new SharedInstallationBudget({
+        link: shared.link,
+        key,
+        limits,
+        clock,
+        fleetSize: () => shared.registry.size(),
+        onRoundTrip: () => shared.roundTrips.count++,
+      }));
+  const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits }, systemClock, sharedBudget);
   const probot = new Probot({
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,
@@ -126,6 +156,12 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     modalRetry: options.modalRetry,
     modalBreaker: options.modalBreaker,
     githubReachability: reachability,
+    shared,
     now,
   };
+}
+
+function connectShared(url: string, log: Logger, options: RuntimeOptions): SharedState {
+  const link = new RedisLink(url, log.child({ component: "redis" }), { replica: options.replicaName });
+  return { link, registry: new ReplicaRegistry(link, options.replicaTtlMs ?? 30_000, options.now), roundTrips: { count: 0 } };
 }

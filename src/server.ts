@@ -70,7 +70,7 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
       const drained = await runtime.drain(timeoutMs);
-      runtime.stop();
+      await runtime.stop();
       http.closeAllConnections();
       await Promise.all([closed, metricsServer?.close()]);
       log.info(

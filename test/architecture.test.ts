@@ -11,7 +11,8 @@ import path from "node:path";
 /** Lower floors first. Rooms on one floor may not import each other. */
 const FLOORS: string[][] = [
   ["model", "lib"],
-  ["config"],
+  // replicas/: what a fleet of replicas shares (Redis), below everything that shares it.
+  ["config", "replicas"],
   ["settings"],
   ["github", "modal"],
   ["policy", "observe"],

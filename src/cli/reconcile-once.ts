@@ -12,6 +12,6 @@ export async function reconcileOnce(settings: Settings, options: RuntimeOptions 
     await runtime.idle(); // jobs the pass handed to the dispatcher
     return summary;
   } finally {
-    runtime.stop();
+    await runtime.stop();
   }
 }

@@ -10,13 +10,20 @@
 //
 // Seams for a fleet (several replicas): `#claim` is where a job becomes this
 // replica's to serve, `capacity.reserve`/`release` where a cap slot is taken and
-// given back.
+// given back. With a fleet's Redis (docs/scaling.md), a job is claimed fleet-wide
+// before it is planned (a job claimed elsewhere is already served), and the local cap
+// slot the synchronous pump reserved is confirmed fleet-wide when the job starts
+// being served, before its runner is registered: a cap the fleet has reached sends the
+// job back to wait (looked at again after FLEET_CAP_RECHECK_MS). Without them every
+// step is exactly the single-process one.
 import type { Logger } from "pino";
 import type { BudgetHeadroom } from "../github/installation-budget.js";
 import type { Clock } from "../lib/clock.js";
 import { describeFailure } from "../lib/errors.js";
 import { fullName, oldestFirst, repositoryKey, type JobRef } from "../model/job.js";
 import type { JobPlan } from "../policy/job-policy.js";
+import type { FleetCaps } from "../replicas/cap-reservations.js";
+import type { JobClaims } from "../replicas/job-claims.js";
 import type { Capacity } from "./capacity.js";
 import { budgetRoom, FairQueue, type BudgetRoom } from "./fair-share.js";
 import { JobBook } from "./job-book.js";
@@ -56,6 +63,10 @@ export interface DispatcherOptions {
    * when either may have changed (closed, or a probe due).
    */
   modal: { unavailable(): string | undefined; probeDue(): boolean; whenAvailable(): Promise<void> };
+  /** A fleet's job claims (Redis); without them this replica serves whatever it is given. */
+  claims?: JobClaims;
+  /** A fleet's caps (Redis), confirmed when a job starts being served; without them the local count decides alone. */
+  fleetCaps?: FleetCaps;
   /** Each installation's GitHub request budget (RequestBudgets); without it every installation has room. */
   budgets?: { headroom(installationId: number): BudgetHeadroom };
   log: Logger;
@@ -74,6 +85,8 @@ export interface UnservedJob {
 const MAX_REMEMBERED = 10_000;
 /** How soon to look at a budget again when it cannot say when it will have room. */
 const BUDGET_RECHECK_MS = 250;
+/** How soon a job the fleet's caps turned away is tried again (a sandbox ending on another replica tells no one here). */
+export const FLEET_CAP_RECHECK_MS = 2_000;
 
 type Waiting = JobState & { state: "waiting" };
 type Queued = Waiting & { for: Exclude<WaitingFor, "retry"> };
@@ -102,6 +115,8 @@ export class Dispatcher {
   #pumping = false;
   #pumpAgain = false;
   #stopped = false;
+  /** Jobs the fleet's caps turned away, and when to try them again (epoch ms). */
+  readonly #fleetCapHeld = new Map<number, number>();
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -216,6 +231,19 @@ export class Dispatcher {
     this.#set(state);
   }
 
+  /** Takes the fleet-wide claim (renewed while the job waits or works); false when another replica holds it. */
+  async #claimInFleet(state: Planning): Promise<boolean> {
+    const { claims } = this.options;
+    if (!claims || (await claims.claim(state.job.id))) return true;
+    if (this.#jobs.get(state.job.id) !== state) return false;
+    this.options.log.debug(this.#fields(state.job), "job is being served by another replica");
+    const next = transition.claimedElsewhere(state, this.options.clock.now());
+    this.#set(next);
+    this.#record("already-served", next, { reason: "claimed by another replica" });
+    this.#checkIdle();
+    return false;
+  }
+
   /** Every state change goes through here: the map, the queue index and the counters follow. */
   #set(next: JobState): void {
     const previous = this.#jobs.get(next.job.id);
@@ -232,6 +260,9 @@ export class Dispatcher {
       else this.#registering.delete(installationId);
     }
     this.#busy += (isBusy(next) ? 1 : 0) - (previous && isBusy(previous) ? 1 : 0);
+    if (!queued(next)) this.#fleetCapHeld.delete(next.job.id);
+    // The dispatch is over (a sandbox runs, or nothing more is done here): the fleet-wide claim lapses soon.
+    if (isActive(previous) && !isActive(next)) this.options.claims?.release(next.job.id);
     this.#jobs.set(next);
   }
 
@@ -250,6 +281,7 @@ export class Dispatcher {
   async #plan(state: Planning): Promise<void> {
     const { log, clock } = this.options;
     const { job } = state;
+    if (this.options.claims && !(await this.#claimInFleet(state))) return;
     let plan: JobPlan;
     try {
       plan = await this.options.plan(job);
@@ -274,7 +306,7 @@ export class Dispatcher {
   /** Starts every queued job whose turn it is, one per installation per round, while slots are free. */
   #pumpOnce(): void {
     if (this.#stopped) return;
-    const { clock, concurrency, capacity } = this.options;
+    const { clock, concurrency } = this.options;
     const now = clock.now();
     const modalDown = this.options.modal.unavailable();
     if (modalDown !== undefined) {
@@ -304,7 +336,12 @@ export class Dispatcher {
         }
         for (const job of jobs) {
           const state = this.#jobs.get(job.id) as Queued;
-          const reservation = capacity.reserve(job.id, state.attempt.placement, state.attempt.caps);
+          const heldUntil = this.#fleetCapHeld.get(job.id);
+          if (heldUntil !== undefined && heldUntil > now) {
+            wakeAt = Math.min(wakeAt, heldUntil);
+            continue;
+          }
+          const reservation = this.#reserve(state);
           if (!reservation.reserved) {
             this.#wait(state, "capacity", `cap reached: ${reservation.cap}`);
             continue;
@@ -329,7 +366,7 @@ export class Dispatcher {
     if (this.#probe !== undefined || !this.options.modal.probeDue()) return;
     for (const job of [...this.#queue.all()].sort(oldestFirst)) {
       const state = this.#jobs.get(job.id) as Queued;
-      if (!this.options.capacity.reserve(job.id, state.attempt.placement, state.attempt.caps).reserved) continue;
+      if (!this.#reserve(state).reserved) continue;
       this.#probe = job.id;
       this.options.log.info(
         { ...this.#fields(job), profile: state.attempt.profile.name },
@@ -338,6 +375,44 @@ export class Dispatcher {
       this.#start(state);
       return;
     }
+  }
+
+  /** Takes a local cap slot: on every cap, or on this replica's share of them while a fleet's Redis is away. */
+  #reserve(state: Queued) {
+    const { capacity, fleetCaps } = this.options;
+    const caps = fleetCaps ? fleetCaps.localCaps(state.attempt.caps) : state.attempt.caps;
+    return capacity.reserve(state.job.id, state.attempt.placement, caps);
+  }
+
+  /** The job's cap slot is given back: here, and in the fleet's count. */
+  #release(jobId: number): void {
+    this.options.capacity.release(jobId);
+    this.options.fleetCaps?.release(jobId);
+  }
+
+  /**
+   * A fleet confirms the local cap slot in Redis before the runner is registered. When
+   * the fleet's cap is reached the job waits for capacity again, held back from the
+   * pump for FLEET_CAP_RECHECK_MS (else every pump would ask Redis again at once).
+   */
+  async #reserveInFleet(state: WithAttempt): Promise<boolean> {
+    const { fleetCaps, clock, log } = this.options;
+    if (!fleetCaps) return true;
+    const { job, attempt } = state;
+    const reservation = await fleetCaps.reserve(job.id, attempt.placement, attempt.caps);
+    if (reservation.reserved) return true;
+    this.options.capacity.release(job.id);
+    const current = this.#jobs.get(job.id) as WithAttempt;
+    const reason = `cap reached: ${reservation.cap}`;
+    const next = transition.waitingForFleetCap(current, reason, clock.now()) as Queued;
+    this.#set(next);
+    const until = clock.now() + FLEET_CAP_RECHECK_MS;
+    this.#fleetCapHeld.set(job.id, until);
+    this.#wakeForBudget(until);
+    log.info({ ...this.#fields(job), profile: attempt.profile.name, reason }, "job waits for capacity");
+    this.#record("waiting", next, { reason, waitingFor: "capacity" });
+    this.pump();
+    return false;
   }
 
   #budgetRoom(installationId: number, now: number): BudgetRoom {
@@ -402,8 +477,10 @@ export class Dispatcher {
   }
 
   async #serveAttempt(state: WithAttempt): Promise<void> {
-    const { log, capacity, clock } = this.options;
+    const { log, clock } = this.options;
     const { job, attempt } = state;
+    // Only a fleet awaits here: one process starts serving in the same tick the slot was given.
+    if (this.options.fleetCaps && !(await this.#reserveInFleet(state))) return;
     const fields = { ...this.#fields(job), profile: attempt.profile.name };
     let outcome: ServeOutcome;
     try {
@@ -414,7 +491,7 @@ export class Dispatcher {
         onRegistered: (runnerName) => this.#registered(job.id, runnerName),
       });
     } catch (error) {
-      capacity.release(job.id);
+      this.#release(job.id);
       const current = this.#jobs.get(job.id) as WithAttempt;
       if (error instanceof ModalUnavailable) {
         const next = transition.waitingForModal(current, error.minted, error.message, clock.now()) as Queued;
@@ -430,8 +507,10 @@ export class Dispatcher {
     const current = this.#jobs.get(job.id) as WithAttempt;
     const retryAt = outcome.kind === "retry-later" ? clock.now() + outcome.delayMs : undefined;
     const next = transition.served(current, outcome, clock.now(), retryAt);
-    if (outcome.kind === "started") capacity.started(job.id, outcome.runnerName);
-    else capacity.release(job.id);
+    if (outcome.kind === "started") {
+      this.options.capacity.started(job.id, outcome.runnerName);
+      this.options.fleetCaps?.started(job.id, outcome.runnerName);
+    } else this.#release(job.id);
     this.#set(next);
     this.#record(outcome.kind, next, {
       runnerName: "runnerName" in outcome ? outcome.runnerName : undefined,

@@ -153,6 +153,23 @@ export function served(from: JobState & { attempt: Attempt }, outcome: ServeOutc
   }
 }
 
+/** Another replica of the fleet holds the job's claim: it is being served there. */
+export function claimedElsewhere(from: JobState, now: number): JobState {
+  return {
+    ...common(from, now),
+    state: "finished",
+    kind: "already-served",
+    reason: "claimed by another replica",
+    retryable: false,
+    profile: undefined,
+  };
+}
+
+/** The fleet's caps (in Redis) have no slot for the job after all: it waits for capacity again. */
+export function waitingForFleetCap(from: JobState & { attempt: Attempt }, reason: string, now: number): JobState {
+  return { ...common(from, now), state: "waiting", for: "capacity", attempt: from.attempt, reason };
+}
+
 /** The try failed (policy could not be read, GitHub or Modal failed for good): the reconciler retries. */
 export function failed(from: JobState, reason: string, retryable: boolean, now: number): JobState {
   const profile = "attempt" in from ? from.attempt.profile.name : undefined;

@@ -20,7 +20,7 @@
 // `new Octokit({ requestPriority: "background" })`.
 import type { Octokit } from "@octokit/core";
 import type { Logger } from "pino";
-import type { InstallationBudget, RequestPriority } from "./installation-budget.js";
+import type { Budget, RequestPriority } from "./installation-budget.js";
 import type { RequestBudgets } from "./request-budgets.js";
 
 export interface RetryTuning {
@@ -141,7 +141,7 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
       }
     });
 
-    function pauseOnExhaustedLimit(budget: InstallationBudget, headers: Record<string, string | number | undefined> | undefined): void {
+    function pauseOnExhaustedLimit(budget: Budget, headers: Record<string, string | number | undefined> | undefined): void {
       if (String(headers?.["x-ratelimit-remaining"]) !== "0") return;
       const reset = Number(headers?.["x-ratelimit-reset"]);
       if (Number.isFinite(reset)) budget.pause(reset * 1000);

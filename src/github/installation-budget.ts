@@ -57,12 +57,25 @@ export interface BudgetHeadroom {
   refillsAt: number | undefined;
 }
 
+/** What the request plugin needs of a budget: this local one, or the fleet's in Redis (shared-installation-budget.ts). */
+export interface Budget {
+  /** Resolves when the request may start; call the returned release() when it has finished. */
+  acquire(cost: number, priority?: RequestPriority): Promise<() => void>;
+  /** Counts `cost` points spent now without a slot (retries inside a granted request). */
+  charge(cost: number): void;
+  /** Holds every request of this installation until `untilMs` (GitHub said so). */
+  pause(untilMs: number): void;
+  headroom(): BudgetHeadroom;
+  /** True when forgetting this budget changes nothing. */
+  isIdle(): boolean;
+}
+
 interface Waiter {
   cost: number;
   grant: (release: () => void) => void;
 }
 
-export class InstallationBudget {
+export class InstallationBudget implements Budget {
   /** Points left: capacity minus what requests in flight and `spent` hold. */
   private points: number;
   /** What answered requests spent in the last window, by answer time, oldest first. */

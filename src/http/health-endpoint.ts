@@ -12,6 +12,12 @@ export interface HealthSources {
   problems(): string[];
   /** The last reconcile pass: when it ended and whether it could observe the world. */
   lastPass(): { at: string; ok: boolean } | undefined;
+  /**
+   * A fleet's Redis unreachable ("degraded: Redis unreachable"). The replica still serves
+   * (on a local share), so it stays ready: taking every replica out of the load balancer
+   * because Redis is down would turn a degraded mode into an outage.
+   */
+  degraded?(): string | undefined;
 }
 
 export function healthEndpoint(sources: HealthSources) {
@@ -21,7 +27,7 @@ export function healthEndpoint(sources: HealthSources) {
     const pass = sources.lastPass();
     res
       .writeHead(problems.length === 0 ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" })
-      .end(JSON.stringify({ ready: problems.length === 0, problems, lastReconcile: pass ?? null }));
+      .end(JSON.stringify({ ready: problems.length === 0, problems, degraded: sources.degraded?.() ?? null, lastReconcile: pass ?? null }));
     return true;
   };
 }

@@ -34,6 +34,14 @@ const CURRENCY_LEVEL: Record<RunnerCurrency["state"], number | undefined> = { cu
 export interface MetricsOptions {
   /** prom-client's process metrics (CPU, memory, event loop, GC); on unless turned off. */
   defaultMetrics?: boolean;
+  /**
+   * A fleet replica's name: every series this process exports is its own view (its
+   * dispatches, its budget, its passes), so each carries a `replica` label and a
+   * dashboard sums or compares them across the fleet.
+   */
+  replica?: string;
+  /** A fleet's Redis: whether it is unreachable now, and the round trips made so far. */
+  redis?: () => { degraded: boolean; roundTrips: number };
   now?: () => number;
 }
 
@@ -129,6 +137,27 @@ export class Metrics {
 
   constructor(sources: MetricsSources, options: MetricsOptions = {}) {
     this.#now = options.now ?? Date.now;
+    if (options.replica !== undefined) this.registry.setDefaultLabels({ replica: options.replica });
+    const redis = options.redis;
+    if (redis) {
+      new Gauge({
+        name: "modal_runner_fleet_degraded",
+        help: "1 while the fleet's Redis is unreachable (this replica serves on a local share)",
+        registers: [this.registry],
+        collect() {
+          this.set(redis().degraded ? 1 : 0);
+        },
+      });
+      new Counter({
+        name: "modal_runner_redis_round_trips_total",
+        help: "Redis round trips made by this replica (budget takes and releases, claims, reservations, views)",
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(redis().roundTrips);
+        },
+      });
+    }
     new Gauge({
       name: "modal_runner_jobs_waiting",
       help: "Jobs waiting for capacity (a cap is reached)",

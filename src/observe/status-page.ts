@@ -229,7 +229,7 @@ export function renderStatusFragment(s: StatusSnapshot, filter: StoryFilter = {}
         "No checks.",
       )
     : `<p class="muted">The start-up checks have not run (yet).</p>`;
-  const health = `${reachability("Modal", s.modal, now)}${reachability("GitHub", s.github, now)}<h3>Start-up checks</h3>${doctor}`;
+  const health = `${reachability("Modal", s.modal, now)}${reachability("GitHub", s.github, now)}${redisHealth(s.fleet)}<h3>Start-up checks</h3>${doctor}`;
 
   const queueTimes = table(
     ["Profile", "#Jobs", "#p50", "#p90", "#p99", "#Max"],
@@ -370,7 +370,37 @@ ${last.errors.length ? `<ul class="bad">${last.errors.map((e) => `<li>${escape(e
 <h2>Sandboxes</h2>${sandboxes}
 <h2>Reconciler</h2>${reconciler}
 <h2>GitHub rate limit</h2>${budget}
-<h2>Estimated spend today (UTC)</h2>${spendByInstallation}${spendByProfile}`;
+<h2>Estimated spend today (UTC)</h2>${spendByInstallation}${spendByProfile}${renderFleet(s, now)}`;
+}
+
+/** The replicas of a fleet sharing Redis (absent for a single process). */
+function renderFleet(s: StatusSnapshot, now: IsoTime): string {
+  if (!s.fleet) return "";
+  const rows = s.fleet.replicas.map((r) => ({
+    cells: [
+      escape(r.replica),
+      escape(r.health),
+      escape(ago(r.startedAt, now)),
+      escape(ago(r.seenAt, now)),
+      escape(r.waiting),
+      escape(r.dispatching),
+      escape(ago(r.lastPassAt, now)),
+    ],
+  }));
+  return `
+<h2>Fleet</h2><p>This page is from replica ${escape(s.fleet.replica)}.</p>${table(
+    ["Replica", "Health", "Started", "Seen", "#Waiting", "#Dispatching", "Last pass"],
+    rows,
+    "No replica has published its view yet.",
+  )}`;
+}
+
+/** Redis, in the health section's plain words (a fleet only). */
+function redisHealth(fleet: StatusSnapshot["fleet"]): string {
+  if (!fleet) return "";
+  return fleet.mode === "shared"
+    ? `<p>Redis: <span class="ok">reachable</span>; the fleet shares claims, caps and GitHub budgets.</p>`
+    : `<p>Redis: <span class="bad">${escape(fleet.health)}</span>; each replica serves on its share of the caps and budgets.</p>`;
 }
 
 /** A line under the cards when the image's runner is behind GitHub's latest release; nothing otherwise. */

@@ -30,6 +30,30 @@ export interface StatusSnapshot {
   spendToday: Spend[];
   /** The runner version in the images against GitHub's latest release (see runner-currency.ts). */
   runnerVersion?: RunnerCurrency;
+  /** The replicas of a fleet sharing Redis (REDIS_URL); absent for a single process. */
+  fleet?: StatusFleet;
+}
+
+export interface StatusFleet {
+  /** "shared": Redis answers; "degraded": it does not, each replica serves on a local share. */
+  mode: "shared" | "degraded";
+  /** "ok", or "degraded: Redis unreachable". */
+  health: string;
+  /** The replica that answered. */
+  replica: string;
+  /** Redis round trips this replica has made since it started. */
+  redisRoundTrips: number;
+  /** Every replica that published its view within the TTL (only this one while degraded). */
+  replicas: Array<{
+    replica: string;
+    seenAt: IsoTime;
+    startedAt: IsoTime;
+    health: string;
+    waiting: number;
+    dispatching: number;
+    lastPassAt?: IsoTime;
+    budget: Array<{ installation: string; points: number; capacity: number; inFlight: number }>;
+  }>;
 }
 
 export interface InstallationStatus {

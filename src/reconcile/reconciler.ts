@@ -24,8 +24,10 @@ export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor" | "wat
   intervalMs: number;
   fullSweepIntervalMs: number;
   fleet: Fleet;
-  /** Jobs whose dispatch is in flight, or ended at or after `since` (epoch ms): they are being served. */
-  dispatching: (since: number) => number[];
+  /** Jobs whose dispatch is in flight, or ended at or after `since` (epoch ms), of these queued ones and any this replica dispatches: they are being served (fleet-wide when claims are shared). */
+  dispatching: (since: number, queued: number[]) => number[] | Promise<number[]>;
+  /** Whether this replica runs a full sweep now (a fleet runs one per interval, whoever takes the lease); default: yes. */
+  fullSweepLease?: () => Promise<boolean>;
   /** Asks GitHub to redeliver workflow_job deliveries that failed since the last pass (see redeliver-failed-deliveries.ts). */
   redeliver?: (app: AppOctokit) => Promise<RedeliverySummary>;
   /** Receives every observation (the capacity count is refreshed from it). */
@@ -167,6 +169,12 @@ export class Reconciler {
     };
     this.#startRedelivery();
     try {
+      if (full && options.fullSweepLease && !(await options.fullSweepLease())) {
+        // Another replica of the fleet sweeps this interval.
+        full = false;
+        summary.full = false;
+        this.#lastFullSweep = started;
+      }
       const world = await this.#observer.observe(started, full);
       // A full sweep that could not list the installations swept only what a quick pass sweeps.
       if (full && !world.problem) this.#lastFullSweep = started;
@@ -187,7 +195,12 @@ export class Reconciler {
       };
       // Asked now, not at observation time: a dispatch that ended while the pass
       // observed may have made a registration or sandbox the observation missed.
-      world.dispatching = options.dispatching(world.now);
+      const dispatching = options.dispatching(
+        world.now,
+        world.queuedJobs.map((job) => job.id),
+      );
+      // Only a fleet's answer (claims in Redis) is awaited: one process's is at hand.
+      world.dispatching = Array.isArray(dispatching) ? dispatching : await dispatching;
       for (const repair of planRepairs(world, options.plan)) {
         try {
           const result = await applyRepair(repair, { ...options, octokitFor: (id) => this.#octokitFor(id) });

@@ -63,6 +63,8 @@ export interface Settings {
   };
   policy: { allowPublicRepos: boolean; allowedRepositories: string[]; deniedRepositories: string[] };
   dispatch: { concurrency: number; registrationGraceMs: number };
+  /** Shared state of a fleet of replicas; undefined: one process, nothing shared. */
+  redisUrl: string | undefined;
   reconcile: {
     intervalMs: number;
     fullSweepIntervalMs: number;
@@ -272,6 +274,7 @@ export function loadSettings(env: Env = process.env, cwd = process.cwd(), option
       deniedRepositories: v.DENIED_REPOSITORIES as string[],
     },
     dispatch: { concurrency: v.DISPATCH_CONCURRENCY as number, registrationGraceMs: v.REGISTRATION_GRACE as number },
+    redisUrl: v.REDIS_URL as string | undefined,
     reconcile: {
       intervalMs: v.RECONCILE_INTERVAL as number,
       fullSweepIntervalMs: v.FULL_SWEEP_INTERVAL as number,

@@ -117,6 +117,16 @@ export const SETTINGS = {
     description: "A smee.io channel that forwards webhooks to a local App (development).",
     schema: z.url().optional(),
   },
+  REDIS_URL: {
+    standard: "probot",
+    secret: true,
+    description:
+      "A Redis shared by several replicas of the App (`redis://[:password@]host:6379[/db]`, `rediss://` for TLS): one GitHub budget per installation, job claims, exact caps, once-per-fleet work (see docs/scaling.md). Unset: one process, nothing shared.",
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, "a redis:// or rediss:// URL")
+      .optional(),
+  },
 
   MODAL_TOKEN_ID: {
     standard: "modal",

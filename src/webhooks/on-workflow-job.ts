@@ -25,7 +25,8 @@ export interface WorkflowJobDeps {
   runnerLabel: string;
   namePrefix: string;
   dispatcher: Dispatcher;
-  capacity: Capacity;
+  /** Where a sandbox that ended is counted (this replica's count, and a fleet's). */
+  capacity: Pick<Capacity, "ended">;
   reconciler: Reconciler;
   directory: RepositoryDirectory;
   guard: AssignmentGuard;

@@ -31,6 +31,10 @@ export interface StartAppOptions {
   budgetLimits?: RuntimeOptions["budgetLimits"];
   /** Benchmarks use the breaker's timings scaled down rather than the tests' very short ones. */
   modalBreaker?: RuntimeOptions["modalBreaker"];
+  /** A replica's name in a fleet sharing REDIS_URL. */
+  replicaName?: string;
+  /** How long a replica's published view lives (fleet tests shorten it). */
+  replicaTtlMs?: number;
 }
 
 export interface World {
@@ -83,6 +87,8 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       reconcileOnTimer: appOptions.reconcile ?? false,
       startupChecks: false,
       budgetLimits: appOptions.budgetLimits,
+      replicaName: appOptions.replicaName,
+      replicaTtlMs: appOptions.replicaTtlMs,
     });
     const url = `http://127.0.0.1:${port}`;
     const app: RunningApp = {

@@ -1,0 +1,215 @@
+// Claims, cap reservations and the once-per-fleet lease on a real redis-server, as
+// two replicas (two connections) see them: one claim per job, lapsing when its holder
+// dies; the last slot of a cap taken by one replica only; reservations corrected from
+// Modal's list (after Redis lost them); one lease holder per interval.
+import { pino } from "pino";
+import { Capacity } from "../../src/dispatch/capacity.js";
+import type { Caps } from "../../src/model/runner-profile.js";
+import { RedisCapReservations } from "../../src/replicas/redis-cap-reservations.js";
+import { RedisFleetLease } from "../../src/replicas/fleet-lease.js";
+import { RedisJobClaims } from "../../src/replicas/redis-job-claims.js";
+import { RedisLink } from "../../src/replicas/redis-link.js";
+import { ReplicaRegistry } from "../../src/replicas/replica-registry.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+
+let redis: RedisServer;
+const links: RedisLink[] = [];
+const stoppers: Array<() => void> = [];
+let prefix = 0;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterEach(async () => {
+  stoppers.splice(0).forEach((stop) => stop());
+  await Promise.all(links.splice(0).map((link) => link.close()));
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+/** Two replicas of one fleet (a key prefix of their own per test). */
+async function fleet(count = 2): Promise<RedisLink[]> {
+  const keyPrefix = `t${++prefix}:`;
+  const made = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const link = new RedisLink(redis.url, pino({ level: "silent" }), { replica: `r${i}`, keyPrefix });
+      links.push(link);
+      await link.ready();
+      return link;
+    }),
+  );
+  return made;
+}
+
+function claimsOf(link: RedisLink, ttlMs = 60_000) {
+  const claims = new RedisJobClaims(link, { ttlMs, lingerMs: 200 });
+  stoppers.push(() => claims.stop());
+  return claims;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("job claims", () => {
+  test("a job is claimed by one replica only, and is being served for every replica", async () => {
+    const [a, b] = await fleet();
+    const [ca, cb] = [claimsOf(a!), claimsOf(b!)];
+    const results = await Promise.all([ca.claim(7), cb.claim(7), ca.claim(8)]);
+    expect(results).toEqual([true, false, true]);
+    expect(await ca.claim(7)).toBe(true); // its own claim again (a retry)
+    expect([...(await cb.claimed([7, 8, 9]))].sort()).toEqual([7, 8]);
+  });
+
+  test("a claim renewed while its dispatch waits outlives the TTL; a dead replica's claim lapses", async () => {
+    const [a, b] = await fleet();
+    const alive = claimsOf(a!, 300);
+    const dead = new RedisJobClaims(b!, { ttlMs: 300, lingerMs: 100 });
+    dead.stop(); // it never renews: the replica is gone
+    expect(await alive.claim(1)).toBe(true);
+    expect(await dead.claim(2)).toBe(true);
+    await sleep(700);
+    expect([...(await alive.claimed([1, 2]))]).toEqual([1]);
+    expect(await alive.claim(2)).toBe(true); // served again by a live replica
+  });
+
+  test("a finished dispatch's claim lingers briefly, then the job is free", async () => {
+    const [a, b] = await fleet();
+    const [ca, cb] = [claimsOf(a!), claimsOf(b!)];
+    await ca.claim(5);
+    ca.release(5);
+    await sleep(20);
+    expect(await cb.claim(5)).toBe(false);
+    await sleep(300);
+    expect(await cb.claim(5)).toBe(true);
+  });
+});
+
+describe("cap reservations", () => {
+  const caps = (limits: Partial<Caps>): Caps => ({
+    total: undefined,
+    perInstallation: undefined,
+    perRepository: undefined,
+    perProfile: {},
+    ...limits,
+  });
+  const placement = (installationId: number, repository = "org/app", profile = "default") => ({ installationId, repository, profile });
+
+  function reservationsOf(link: RedisLink, fleetSize = 2) {
+    return new RedisCapReservations(link, {
+      fleetSize: () => fleetSize,
+      reservationTtlMs: 60_000,
+      lifetimeMs: 3_600_000,
+      now: Date.now,
+    });
+  }
+
+  test("two replicas cannot both take the last slot of any cap", async () => {
+    const [a, b] = await fleet();
+    const [ra, rb] = [reservationsOf(a!), reservationsOf(b!)];
+    for (const [limits, other] of [
+      [caps({ total: 3 }), placement(2, "x/y", "big")],
+      [caps({ perInstallation: 3 }), placement(1, "org/other", "big")],
+      [caps({ perRepository: 3 }), placement(1, "org/app", "big")],
+      [caps({ perProfile: { default: 3 } }), placement(1, "org/other", "default")],
+      [caps({ perInstallationProfile: { default: 3 } }), placement(1, "org/other", "default")],
+    ] as const) {
+      const base = Math.floor(Math.random() * 1e6) * 100;
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? ra : rb).reserve(base + i, placement(1), limits)),
+      );
+      expect(answers.filter((answer) => answer.reserved)).toHaveLength(3);
+      const refused = await rb.reserve(base + 50, other, limits);
+      expect(refused.reserved).toBe(false);
+      for (let i = 0; i < 10; i++) (i % 2 === 0 ? ra : rb).release(base + i);
+      await sleep(30);
+    }
+  });
+
+  test("a slot is freed when the sandbox ends, by its own tenant only, and corrected from Modal's list", async () => {
+    const [a, b] = await fleet();
+    const [ra, rb] = [reservationsOf(a!), reservationsOf(b!)];
+    const one = caps({ total: 1 });
+    expect((await ra.reserve(1, placement(1), one)).reserved).toBe(true);
+    ra.started(1, "modal-1-0");
+    await sleep(20);
+    expect((await rb.reserve(2, placement(1), one)).reserved).toBe(false);
+    rb.ended("modal-1-0", 99); // another installation's event frees nothing
+    await sleep(20);
+    expect((await rb.reserve(2, placement(1), one)).reserved).toBe(false);
+    rb.ended("modal-1-0", 1, "org/app");
+    await sleep(20);
+    expect((await rb.reserve(2, placement(1), one)).reserved).toBe(true);
+    rb.started(2, "modal-2-0");
+    // Modal's list no longer shows it (ended without an event): the next pass frees the slot.
+    await sleep(20);
+    rb.observe([], Date.now());
+    await sleep(30);
+    expect((await ra.reserve(3, placement(1), one)).reserved).toBe(true);
+  });
+
+  test("after Redis restarted empty, a pass rebuilds the count from Modal's list", async () => {
+    const [a] = await fleet(1);
+    const ra = reservationsOf(a!, 1);
+    const one = caps({ total: 1 });
+    await redis.kill();
+    await redis.start();
+    await waitFor(() => a!.available);
+    ra.observe([{ name: "modal-9-0", ...placement(1) }], Date.now());
+    await sleep(30);
+    expect((await ra.reserve(10, placement(1), one)).reserved).toBe(false);
+  });
+
+  test("with Redis unreachable a replica's local count takes only its share of a cap", async () => {
+    const [a] = await fleet(1);
+    const ra = reservationsOf(a!, 2);
+    const local = new Capacity(); // what the dispatcher reserves from first
+    expect(ra.localCaps(caps({ total: 4 })).total).toBe(4); // Redis decides the rest
+    await redis.kill();
+    await waitFor(() => !a!.available);
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const mine = local.reserve(100 + i, placement(1), ra.localCaps(caps({ total: 4 }))).reserved;
+      answers.push(mine && (await ra.reserve(100 + i, placement(1), caps({ total: 4 }))).reserved);
+    }
+    expect(answers).toEqual([true, true, false, false]);
+    await redis.start();
+    await waitFor(() => a!.available);
+  });
+});
+
+test("the once-per-fleet lease has one holder per interval", async () => {
+  const [a, b] = await fleet();
+  const [la, lb] = [new RedisFleetLease(a!), new RedisFleetLease(b!)];
+  const first = await Promise.all([la.take("full-sweep", 300), lb.take("full-sweep", 300)]);
+  expect(first.filter(Boolean)).toHaveLength(1);
+  expect(await la.take("redeliver", 300)).toBe(true); // another work's lease
+  await sleep(400);
+  expect(await lb.take("full-sweep", 300)).toBe(true);
+});
+
+test("each replica publishes its view; one that stops publishing leaves the fleet after the TTL", async () => {
+  const [a, b] = await fleet();
+  const view = (replica: string) => ({
+    replica,
+    at: Date.now(),
+    startedAt: 0,
+    health: "ok",
+    jobs: { waiting: 1, dispatching: 2 },
+    lastPass: undefined,
+    budget: [],
+  });
+  const [ga, gb] = [new ReplicaRegistry(a!, 300), new ReplicaRegistry(b!, 300)];
+  await gb.publish(view("r1"));
+  expect((await ga.publish(view("r0"))).map((seen) => seen.replica)).toEqual(["r0", "r1"]);
+  expect(ga.size()).toBe(2);
+  await sleep(400);
+  expect((await ga.publish(view("r0"))).map((seen) => seen.replica)).toEqual(["r0"]);
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(10);
+  }
+}
