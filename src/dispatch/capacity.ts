@@ -9,38 +9,18 @@
 // The counts are kept per key as sandboxes come and go, so a check costs the same
 // whether ten or ten thousand sandboxes run (a pump checks every waiting job).
 // `reserve` and `release` are the one place a cap slot is taken and given back.
-import { repositoryKey, sameTenant } from "../model/job.js";
+import { sameTenant } from "../model/job.js";
 import type { Caps } from "../model/runner-profile.js";
+import { listedPlacement, type ListedSandbox, type Placement, type Reservation } from "../replicas/cap-reservations.js";
 
-export interface Placement {
-  installationId: number;
-  /** owner/name, lower-case. */
-  repository: string;
-  profile: string;
-}
-
-/** A sandbox as a reconcile pass lists it: its tags may be missing (not ours, or older). */
-export interface ListedSandbox {
-  name: string;
-  installationId: number | undefined;
-  repository: string | undefined;
-  profile: string | undefined;
-}
+// The placement types and the listed-sandbox mapping live one floor down, in
+// replicas/cap-reservations.ts, which the fleet's Redis reservations share.
+export type { ListedSandbox, Placement, Reservation };
+export { listedPlacement as placementOf };
 
 interface Counted extends Placement {
   /** When this replica started it (epoch ms); undefined when it came from a list. */
   startedAt: number | undefined;
-}
-
-export type Reservation = { reserved: true } | { reserved: false; cap: string };
-
-/** Where a listed sandbox counts: a sandbox without tags still counts toward the total. */
-export function placementOf(sandbox: ListedSandbox): Placement {
-  return {
-    installationId: sandbox.installationId ?? 0,
-    repository: repositoryKey(sandbox.repository ?? ""),
-    profile: sandbox.profile ?? "",
-  };
 }
 
 /** The counters one placement adds to (the key of each cap it is counted under). */
@@ -85,7 +65,7 @@ export class Capacity {
     const startedSince = [...this.#running].filter(([, counted]) => counted.startedAt !== undefined && counted.startedAt >= listedAt);
     for (const counted of this.#running.values()) this.#count(counted, -1);
     this.#running.clear();
-    for (const sandbox of sandboxes) this.#run(sandbox.name, { ...placementOf(sandbox), startedAt: undefined });
+    for (const sandbox of sandboxes) this.#run(sandbox.name, { ...listedPlacement(sandbox), startedAt: undefined });
     for (const [name, counted] of startedSince) this.#run(name, counted);
   }
 
