@@ -3,18 +3,11 @@
 // runner list, its job among the run's jobs (runner_name), checks it against policy,
 // and the AssignmentGuard stops the sandbox.
 import { eventually, settled } from "../support/app-harness.js";
-import { startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
+import { closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 
 let world: ReconcileWorld;
 
-afterEach(async () => {
-  if (!world) return;
-  try {
-    world.github.assertNoViolations();
-  } finally {
-    await world.close();
-  }
-});
+afterEach(() => closeChecked(world));
 
 test("a refused job taken by our runner, its in_progress event lost, is stopped by the next pass; an allowed one is left alone", async () => {
   world = await startReconcileWorld({

@@ -3,18 +3,11 @@
 // sandbox running on our bill, with or without the event; a busy runner finishes
 // its job; the pass reports GitHub's failure as GitHub's.
 import { eventually, settled } from "../support/app-harness.js";
-import { startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
+import { closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 
 let world: ReconcileWorld;
 
-afterEach(async () => {
-  if (!world) return;
-  try {
-    world.github.assertNoViolations();
-  } finally {
-    await world.close();
-  }
-});
+afterEach(() => closeChecked(world));
 
 /** An idle runner (it never connects) waiting for a job. */
 async function idleRunner() {

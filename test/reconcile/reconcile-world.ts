@@ -49,3 +49,13 @@ export async function startReconcileWorld(
     },
   });
 }
+
+/** A test's teardown: the fake GitHub saw no request outside GitHub's API description, then the world closes. */
+export async function closeChecked(world: ReconcileWorld | undefined): Promise<void> {
+  if (!world) return;
+  try {
+    world.github.assertNoViolations();
+  } finally {
+    await world.close();
+  }
+}

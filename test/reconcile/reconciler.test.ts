@@ -2,18 +2,11 @@
 // lost, no sandbox leaks, no runner is killed mid-job.
 import { Status } from "nice-grpc";
 import { eventually, settled } from "../support/app-harness.js";
-import { FAST_RECONCILE, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
+import { FAST_RECONCILE, closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 
 let world: ReconcileWorld;
 
-afterEach(async () => {
-  if (!world) return;
-  try {
-    world.github.assertNoViolations();
-  } finally {
-    await world.close();
-  }
-});
+afterEach(() => closeChecked(world));
 
 const statusOf = (jobId: number) => world.github.jobs().find((job) => job.id === jobId)?.status;
 /** A job served by a runner that never connects, then cancelled with its webhook lost: the runner is idle and unneeded. */
