@@ -1,24 +1,46 @@
-// A fleet (issue 15): three App processes on one Redis, the fake Modal served over gRPC
-// to all of them, the fake GitHub with its secondary limits enforced delivering round-
-// robin through a small load balancer. 300 jobs over 6 repositories of one installation
-// within 3 s; one replica SIGKILLed after a third of the deliveries (its deliveries fail,
-// and GitHub's delivery log has them redelivered); then the same with Redis killed for
-// 10 s mid-burst. GitHub's window is shrunk to 6 s on both sides and the App's timings
-// 30× (as org-scale.bench.ts does), so the figures are counts and ratios.
+// A fleet (issue 15), tested as users deploy it: three App processes (bench/fleet-replica.mjs,
+// the App from dist/) on one real redis-server, the fake Modal served over gRPC to all of
+// them, the fake GitHub with its secondary limits enforced delivering round-robin through a
+// small load balancer. 300 jobs over 6 repositories of one installation within 3 s, and:
+//   - nothing fails (the baseline, and Redis round trips per job);
+//   - replica 0 SIGKILLed after a third of the deliveries (the balancer has no health
+//     checks: its deliveries fail, and the reconciler has GitHub redeliver them);
+//   - Redis killed mid-burst and restarted empty;
+//   - a rolling restart of all three under load (a new replica first, then the old one
+//     leaves the balancer and gets SIGTERM, as a Kubernetes rolling update does).
+// GitHub's one-minute window is shrunk to 6 s on both sides (10×) and the App's other
+// timings 30× (as org-scale.bench.ts does), so the figures are counts and ratios.
+//
+// Duplicates. A JIT runner takes the oldest queued job its labels fit, not the one it was
+// made for, so job B may run on the runner named for job A; B's dispatch then sees B is no
+// longer queued and creates nothing, and A is served again under the next generation
+// (modal-<A>-1). Counting sandboxes by the job id in their name alone would call that a
+// duplicate; it is not one (one sandbox per job still). A duplicate is a sandbox beyond
+// one per job: its runner never gets a job. Both counts are reported, and every job id
+// with several sandboxes is checked to be such a re-serve.
+//
+// Each replica's JSON log goes to $FLEET_LOG_DIR (default /tmp/fleet-bench), one file per
+// replica (FLEET_LOG_LEVEL, default warn), with the benchmark's own progress in bench.log.
 import { fork, type ChildProcess } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import os from "node:os";
+import { Redis } from "ioredis";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { startModalGrpcServer, type ModalGrpcServer } from "@modal-github-runner/simulator/modal-grpc-server";
 import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { appEnv, eventually } from "../test/support/app-harness.js";
-import { freePort } from "../test/support/free-port.js";
 import { startRedisServer, type RedisServer } from "../test/support/redis-server.js";
 
 const LATENCY_MS = 50;
+/** GitHub's one-minute window, 10× shorter. */
 const WINDOW_MS = 6000;
 const JOBS = Number(process.env.FLEET_JOBS ?? 300);
+/** The installation's floor: each job's JIT config is a write (5 points), 900 points a window. */
+const FLOOR_MS = ((JOBS * 5) / 900) * WINDOW_MS;
+/** Redis's outage: 10 s of a burst whose floor is 100 s, scaled like the window (10×); REDIS_OUTAGE_MS overrides it. */
+const REDIS_OUTAGE_MS = Number(process.env.REDIS_OUTAGE_MS ?? 10_000 / (60_000 / WINDOW_MS));
 const SCALED = {
   RECONCILE_INTERVAL: "2s",
   UNSERVED_JOB_GRACE: "2s",
@@ -26,18 +48,34 @@ const SCALED = {
   FINISHED_GRACE: "4s",
   IDLE_RUNNER_TIMEOUT: "30s",
   FULL_SWEEP_INTERVAL: "60s",
-  LOG_LEVEL: "warn",
+  LOG_LEVEL: process.env.FLEET_LOG_LEVEL ?? "warn",
+  PORT: "0",
 };
+const LOG_DIR = process.env.FLEET_LOG_DIR ?? "/tmp/fleet-bench";
+mkdirSync(LOG_DIR, { recursive: true });
+const progress = (line: string) => appendFileSync(`${LOG_DIR}/bench.log`, `${new Date().toISOString()} ${line}\n`);
 const report: string[] = [];
+
+interface Replica {
+  name: string;
+  child: ChildProcess;
+  port: number;
+  exited: Promise<void>;
+}
 
 interface Fleet {
   redis: RedisServer;
   github: FakeGitHub;
   modal: FakeModal;
   grpc: ModalGrpcServer;
-  replicas: ChildProcess[];
-  lb: Server;
   runners: SimulatedRunners;
+  /** The replicas the balancer sends deliveries to, in turn. */
+  inRotation: Replica[];
+  /** Every replica started, alive or not. */
+  started: Replica[];
+  installationId: number;
+  repos: string[];
+  startReplica(name: string): Promise<Replica>;
   close(): Promise<void>;
 }
 
@@ -50,61 +88,72 @@ afterAll(() => {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}`;
   console.log(
     [
-      `modal-github-runner fleet benchmarks (${machine}; ${LATENCY_MS} ms per GitHub and Modal call; window ${WINDOW_MS / 1000} s)`,
+      `modal-github-runner fleet benchmarks (${machine}; 3 App processes on one redis-server; ${LATENCY_MS} ms per GitHub and Modal call; GitHub's window ${WINDOW_MS / 1000} s, the App's timings scaled down 30×)`,
       ...report,
     ].join("\n"),
   );
 });
 
-async function startFleet(): Promise<Fleet & { installationId: number; repos: string[] }> {
+const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+async function startFleet(): Promise<Fleet> {
+  progress(`starting a fleet (logs in ${LOG_DIR})`);
   const redis = await startRedisServer();
-  const github = await FakeGitHub.start({ latencyMs: LATENCY_MS });
+  // The requests' shapes are checked against GitHub's description by the tests
+  // (test/app/fleet.test.ts); here that check would cost the benchmark's own process more
+  // CPU than the three replicas spend together.
+  const github = await FakeGitHub.start({ latencyMs: LATENCY_MS, checkOpenApi: false });
   const modal = new FakeModal({ latencyMs: LATENCY_MS });
   const grpc = await startModalGrpcServer(modal, { tokenId: "ak-fleet", tokenSecret: "as-fleet" });
   const installation = github.addInstallation({ account: "big-org", accountType: "Organization" });
   const repos = Array.from({ length: 6 }, (_, i) => `app-${i}`);
   for (const name of repos) github.addRepository({ installationId: installation.id, owner: "big-org", name });
 
-  const ports: number[] = [];
-  const replicas: ChildProcess[] = [];
-  for (let i = 0; i < 3; i++) {
-    // A free port may be taken before the child listens on it (other processes share the
-    // machine): start the replica again on another one.
-    for (let attempt = 0; ; attempt++) {
-      const port = await freePort();
-      const env = appEnv(github, port, {
-        ...SCALED,
-        REDIS_URL: redis.url,
-        MODAL_SERVER_URL: grpc.url,
-        MODAL_TOKEN_ID: grpc.tokenId,
-        MODAL_TOKEN_SECRET: grpc.tokenSecret,
-      });
-      const child = fork("bench/fleet-replica.mjs", [], {
-        env: { ...process.env, ...env, APP_ENV: JSON.stringify(env), WINDOW_MS: String(WINDOW_MS), REPLICA_NAME: `replica-${i}` },
-        stdio: ["ignore", "ignore", "ignore", "ipc"],
-      });
-      const listening = await new Promise<number | undefined>((resolve) => {
-        child.once("message", (message) => resolve((message as { port: number }).port));
-        child.once("exit", () => resolve(undefined));
-      });
-      if (listening !== undefined) {
-        replicas.push(child);
-        ports.push(listening);
-        break;
-      }
-      if (attempt >= 3) throw new Error(`replica-${i} did not start`);
-    }
-  }
+  const started: Replica[] = [];
+  const inRotation: Replica[] = [];
+  const env = appEnv(github, 0, {
+    ...SCALED,
+    REDIS_URL: redis.url,
+    MODAL_SERVER_URL: grpc.url,
+    MODAL_TOKEN_ID: grpc.tokenId,
+    MODAL_TOKEN_SECRET: grpc.tokenSecret,
+  });
+  const startReplica = async (name: string): Promise<Replica> => {
+    const out = openSync(`${LOG_DIR}/${name}.out`, "a");
+    const child = fork("bench/fleet-replica.mjs", [], {
+      env: {
+        ...process.env,
+        ...env,
+        APP_ENV: JSON.stringify(env),
+        WINDOW_MS: String(WINDOW_MS),
+        REPLICA_NAME: name,
+        LOG_FILE: `${LOG_DIR}/${name}.log`,
+      },
+      stdio: ["ignore", out, out, "ipc"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const port = await new Promise<number | undefined>((resolve) => {
+      child.once("message", (message) => resolve((message as { port: number }).port));
+      void exited.then(() => resolve(undefined));
+    });
+    progress(`${name}: ${port === undefined ? `exited before listening (see ${LOG_DIR}/${name}.out)` : `listening on ${port}`}`);
+    if (port === undefined) throw new Error(`${name} did not start`);
+    const replica = { name, child, port, exited };
+    started.push(replica);
+    return replica;
+  };
+  for (let i = 0; i < 3; i++) inRotation.push(await startReplica(`replica-${i}`));
 
-  // Round-robin over the replicas, as a load balancer without health checks would: a
-  // delivery to a dead replica fails (502) and stays failed in GitHub's delivery log.
+  // Round-robin over the replicas in rotation, as a load balancer without health checks
+  // would: a delivery to a dead replica fails (502) and stays failed in GitHub's delivery
+  // log, where the reconciler finds it and has GitHub deliver it again.
   let next = 0;
-  const lb = createServer((req, res) => {
+  const lb: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      const port = ports[next++ % ports.length]!;
-      fetch(`http://127.0.0.1:${port}${req.url}`, {
+      const target = inRotation[next++ % inRotation.length]!;
+      fetch(`http://127.0.0.1:${target.port}${req.url}`, {
         method: req.method,
         headers: req.headers as Record<string, string>,
         body: Buffer.concat(chunks),
@@ -113,23 +162,25 @@ async function startFleet(): Promise<Fleet & { installationId: number; repos: st
         .catch(() => res.writeHead(502).end());
     });
   });
-  const lbPort = await freePort();
-  await new Promise<void>((resolve) => lb.listen(lbPort, "127.0.0.1", resolve));
-  github.webhookUrl = `http://127.0.0.1:${lbPort}/api/github/webhooks`;
+  await new Promise<void>((resolve) => lb.listen(0, "127.0.0.1", resolve));
+  github.webhookUrl = `http://127.0.0.1:${(lb.address() as { port: number }).port}/api/github/webhooks`;
   const runners = attachSimulatedRunners(modal, github, { bootDelayMs: 200, pollMs: 50, jobDurationMs: 500 });
   return {
     redis,
     github,
     modal,
     grpc,
-    replicas,
-    lb,
     runners,
+    inRotation,
+    started,
     installationId: installation.id,
     repos,
+    startReplica,
     async close() {
       runners.stop();
-      for (const child of replicas) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      for (const replica of started) if (alive(replica.child)) replica.child.kill("SIGKILL");
+      await Promise.all(started.map((replica) => replica.exited));
+      lb.closeAllConnections();
       await new Promise<void>((resolve) => lb.close(() => resolve()));
       await grpc.close();
       modal.close();
@@ -139,78 +190,205 @@ async function startFleet(): Promise<Fleet & { installationId: number; repos: st
   };
 }
 
-/** Sandboxes per job id (from the sandbox names: <prefix>-<job id>-<attempt>), and when the last one was created. */
-function sandboxesPerJob(modal: FakeModal): Map<string, number> {
-  const perJob = new Map<string, number>();
-  for (const sandbox of modal.sandboxes()) {
-    const jobId = /^modal-(\d+)-\d+$/.exec(sandbox.name ?? "")?.[1];
-    if (jobId) perJob.set(jobId, (perJob.get(jobId) ?? 0) + 1);
-  }
-  return perJob;
+function countBy<T>(items: Iterable<T>, key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
 }
 
-async function burst(outage: "replica" | "redis"): Promise<void> {
+/** The job id and generation in a sandbox's name (<prefix>-<job id>-<generation>). */
+const nameParts = (name: string | undefined) => {
+  const match = /^modal-(\d+)-(\d+)$/.exec(name ?? "");
+  return match ? { jobId: Number(match[1]), generation: Number(match[2]) } : undefined;
+};
+
+/** Commands clients send Redis (MONITOR; the commands run inside our Lua scripts are not counted: they cost no round trip). */
+async function watchRedisCommands(url: string): Promise<{ counts: Map<string, number>; stop(): Promise<void> }> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  await client.connect();
+  const monitor = await client.monitor();
+  const counts = new Map<string, number>();
+  monitor.on("monitor", (_time: string, args: string[], source: string) => {
+    if (source.includes("lua")) return;
+    const command = (args[0] ?? "").toLowerCase();
+    counts.set(command, (counts.get(command) ?? 0) + 1);
+  });
+  monitor.on("error", () => undefined);
+  return {
+    counts,
+    async stop() {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
+type Disturbance = "none" | "replica" | "redis" | "rolling";
+
+const DESCRIPTION: Record<Disturbance, string> = {
+  none: "nothing fails",
+  replica: "replica 0 SIGKILLed after a third of the deliveries",
+  redis: `Redis killed for ${(REDIS_OUTAGE_MS / 1000).toFixed(1)} s after a third of the deliveries, restarted empty`,
+  rolling: "a rolling restart of all three from the sixth delivery on",
+};
+
+async function burst(disturbance: Disturbance): Promise<void> {
   const f = await startFleet();
   fleet = f;
+  // Every replica has run a pass (its start-up reconcile) before the burst.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
   f.github.secondaryLimits.enable({ windowMs: WINDOW_MS });
-  const before = f.github.requests.length;
-  const started = Date.now();
+  const monitor = disturbance === "none" ? await watchRedisCommands(f.redis.url) : undefined;
+  const tripsBefore = disturbance === "none" ? await roundTripsOf(f.inRotation) : 0;
+  const githubBefore = f.github.requests.length;
+
   const jobs = Array.from({ length: JOBS }, (_, i) =>
     f.github.queueJob({ owner: "big-org", repo: f.repos[i % f.repos.length]!, labels: ["self-hosted", "modal"] }),
   );
-  const deliveries: Array<Promise<unknown>> = [];
-  let redisBack: Promise<void> | undefined;
-  for (const [i, job] of jobs.entries()) {
-    if (i === Math.floor(JOBS / 3)) {
-      if (outage === "replica") f.replicas[0]!.kill("SIGKILL");
-      else {
-        await f.redis.kill();
-        redisBack = new Promise((resolve) => setTimeout(resolve, 10_000)).then(() => f.redis.start());
-      }
+  let disturbed: Promise<void> = Promise.resolve();
+  const disturb = () => {
+    progress(`${disturbance}: disturbing`);
+    if (disturbance === "replica") {
+      f.inRotation[0]!.child.kill("SIGKILL");
+    } else if (disturbance === "redis") {
+      disturbed = f.redis.kill().then(async () => {
+        await new Promise((resolve) => setTimeout(resolve, REDIS_OUTAGE_MS));
+        await f.redis.start();
+        progress("redis: back");
+      });
+    } else if (disturbance === "rolling") {
+      disturbed = rollingRestart(f);
     }
-    deliveries.push(f.github.deliverWorkflowJob("queued", job));
-    await new Promise((resolve) => setTimeout(resolve, 3000 / JOBS));
-  }
-  await Promise.all(deliveries);
-  await eventually(() => sandboxesPerJob(f.modal).size >= jobs.length, "every job has a sandbox", 240_000);
-  const elapsed = Date.now() - started;
-  await redisBack;
-  await new Promise((resolve) => setTimeout(resolve, 3000)); // late duplicates would show now
-  const perJob = sandboxesPerJob(f.modal);
-  const duplicates = [...perJob.values()].filter((count) => count > 1).length;
-  const limited = [...f.github.secondaryLimits.limitedByRoute.values()].reduce((sum, count) => sum + count, 0);
-  const points =
-    f.github.requests.slice(before).filter((request) => request.installationId === f.installationId && request.method !== "GET").length *
-      5 +
-    jobs.length;
-  const floor = Math.max(0, Math.ceil(points / 900) - 1) * WINDOW_MS + 2 * LATENCY_MS;
-  const roundTrips = await Promise.all(
-    f.replicas
-      .filter((child) => child.exitCode === null && child.signalCode === null)
-      .map(
-        (child) =>
-          new Promise<number>((resolve) => {
-            child.once("message", (message) => resolve((message as { roundTrips: number }).roundTrips));
-            child.send("report");
-          }),
+  };
+  const started = Date.now();
+  const disturbAt = disturbance === "rolling" ? 5 : Math.floor(JOBS / 3);
+  // The deliveries are spread over 3 s, each at its own time (a late timer does not push the next ones back).
+  await Promise.all(
+    jobs.map(async (job, i) => {
+      await new Promise((resolve) => setTimeout(resolve, (i * 3000) / JOBS));
+      if (i === disturbAt) disturb();
+      await f.github.deliverWorkflowJob("queued", job);
+    }),
+  );
+  progress(`${disturbance}: ${JOBS} deliveries answered after ${Date.now() - started} ms`);
+  const watch = setInterval(
+    () =>
+      progress(
+        `${disturbance}: ${f.modal.sandboxes().length} sandboxes, jobs by status ${JSON.stringify(countBy(f.github.jobs(), (job) => job.status))}, ${f.github.requests.length - githubBefore} GitHub requests, ${f.github.secondaryLimits.limitedCount()} 403s`,
       ),
+    2000,
   );
-  const perJobTrips = roundTrips.reduce((sum, n) => sum + n, 0) / jobs.length;
+  try {
+    // Served: no job is queued any longer (its runner, or another of ours, took it).
+    await eventually(() => jobs.every((job) => f.github.job(job.id)?.status !== "queued"), "no job is left queued", 120_000);
+    await disturbed;
+    await eventually(() => jobs.every((job) => f.github.job(job.id)?.status === "completed"), "every job completed", 60_000);
+    // Three reconcile intervals more: a late duplicate would show now.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+  } finally {
+    clearInterval(watch);
+  }
+  const ended = Date.now();
+
+  const sandboxes = f.modal.sandboxes().filter((sandbox) => sandbox.createdAt >= started);
+  const lastSandboxMs = Math.max(...sandboxes.map((sandbox) => sandbox.createdAt)) - started;
+  const ranJob = new Map<string, number>();
+  for (const event of f.runners.events)
+    if (event.event === "job-acquired" && event.jobId !== undefined) ranJob.set(event.sandboxId, event.jobId);
+  // A duplicate: a sandbox beyond one per job, whose runner never got a job.
+  const idle = sandboxes.filter((sandbox) => !ranJob.has(sandbox.sandboxId));
+  const byJob = new Map<number, typeof sandboxes>();
+  for (const sandbox of sandboxes) {
+    const parts = nameParts(sandbox.name);
+    if (parts) byJob.set(parts.jobId, [...(byJob.get(parts.jobId) ?? []), sandbox]);
+  }
+  const severalByName = [...byJob.values()].filter((list) => list.length > 1);
+  // Each generation but the last must have had its runner taken by another job.
+  const notReServes = severalByName.filter((list) => {
+    const sorted = [...list].sort((a, b) => nameParts(a.name)!.generation - nameParts(b.name)!.generation);
+    return sorted.slice(0, -1).some((sandbox) => {
+      const ran = ranJob.get(sandbox.sandboxId);
+      return ran === undefined || ran === nameParts(sandbox.name)!.jobId;
+    });
+  });
+  const sameName = sandboxes.length - new Set(sandboxes.map((sandbox) => sandbox.name)).size;
+  const limited = f.github.secondaryLimits.limitedCount();
+  const queued = jobs.filter((job) => f.github.job(job.id)?.status === "queued").length;
+  const githubCalls = f.github.requests.length - githubBefore;
+  const redelivered = f.github.hookDeliveries.redeliveryRequests.length;
+
+  let trips = "";
+  if (monitor) {
+    await monitor.stop();
+    const commands = [...monitor.counts.values()].reduce((sum, n) => sum + n, 0);
+    const appTrips = (await roundTripsOf(f.inRotation)) - tripsBefore;
+    const top = [...monitor.counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([command, count]) => `${(count / JOBS).toFixed(2)} ${command}`)
+      .join(", ");
+    trips =
+      `; Redis per job: ${(appTrips / JOBS).toFixed(1)} round trips (the replicas' own count), ${(commands / JOBS).toFixed(1)} commands ` +
+      `(MONITOR, over ${((ended - started) / 1000).toFixed(0)} s including passes, views and renewals: ${top})`;
+  }
   report.push(
-    `${jobs.length} jobs, one installation, 3 replicas, ${outage === "replica" ? "replica 0 SIGKILLed after a third" : "Redis killed for 10 s after a third"}: ` +
-      `every job served after ${(elapsed / 1000).toFixed(1)} s = ${(elapsed / floor).toFixed(2)} × the floor (${(floor / 1000).toFixed(1)} s for ${points} points); ` +
-      `${duplicates} jobs with more than one sandbox; ${limited} secondary-limit 403s; ~${perJobTrips.toFixed(1)} Redis round trips per job (surviving replicas)`,
+    `${JOBS} jobs on one installation, ${DESCRIPTION[disturbance]}: ` +
+      `last sandbox after ${(lastSandboxMs / 1000).toFixed(1)} s = ${(lastSandboxMs / FLOOR_MS).toFixed(2)} × the floor (${(FLOOR_MS / 1000).toFixed(1)} s: ${JOBS * 5} points at 900 a window); ` +
+      `${sandboxes.length} sandboxes, ${idle.length} duplicates (runner never got a job), ${sameName} names created twice; ` +
+      `${severalByName.length} job ids with several sandboxes by name (${severalByName.length - notReServes.length} re-served after another job took their runner); ` +
+      `${queued} jobs left queued; ${limited} secondary-limit 403s; ${(githubCalls / JOBS).toFixed(2)} GitHub calls per job; ${redelivered} redelivery requests${trips}`,
   );
-  expect(duplicates).toBe(0);
-  expect(perJob.size).toBe(jobs.length);
-  if (outage === "replica") {
+  progress(report.at(-1)!);
+
+  expect(idle.map((sandbox) => sandbox.name)).toEqual([]);
+  expect(notReServes.map((list) => list.map((sandbox) => sandbox.name))).toEqual([]);
+  expect(queued).toBe(0);
+  expect(sandboxes.length).toBe(JOBS);
+  if (disturbance !== "redis") {
     expect(limited).toBeLessThanOrEqual(10);
-    expect(elapsed).toBeLessThanOrEqual(1.5 * floor);
+    expect(lastSandboxMs).toBeLessThanOrEqual(1.5 * FLOOR_MS);
   }
 }
 
-// Not finished: on this machine the run did not complete within its timeout (not yet
-// diagnosed), so it runs only when asked: FLEET_BENCH=1 npm run bench -- bench/fleet.bench.ts
-const fleetTest = process.env.FLEET_BENCH === "1" ? test : test.skip;
-fleetTest("300 jobs on one installation, 3 replicas, one SIGKILLed after a third of the deliveries", () => burst("replica"), 300_000);
-fleetTest("300 jobs on one installation, 3 replicas, Redis killed for 10 s mid-burst", () => burst("redis"), 300_000);
+/** Each replica's Redis round trips (its own count; replicas no longer running are not asked). */
+async function roundTripsOf(replicas: Replica[]): Promise<number> {
+  const counts = await Promise.all(
+    replicas
+      .filter((replica) => alive(replica.child))
+      .map(
+        (replica) =>
+          new Promise<number>((resolve) => {
+            replica.child.once("message", (message) => resolve((message as { roundTrips: number }).roundTrips));
+            replica.child.send("report");
+          }),
+      ),
+  );
+  return counts.reduce((sum, n) => sum + n, 0);
+}
+
+/**
+ * A rolling update as Kubernetes runs one with maxSurge 1, maxUnavailable 0: a new
+ * replica starts and joins the balancer, then an old one leaves it and gets SIGTERM
+ * (it drains what it is dispatching and exits), then the next.
+ */
+async function rollingRestart(f: Fleet): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const fresh = await f.startReplica(`replica-${i}-new`);
+    const old = f.inRotation.findIndex((replica) => replica.name === `replica-${i}`);
+    f.inRotation.splice(old, 1, fresh);
+    const leaving = f.started.find((replica) => replica.name === `replica-${i}`)!;
+    leaving.child.kill("SIGTERM");
+    await leaving.exited;
+    progress(`rolling: replica-${i} replaced (exit ${leaving.child.exitCode ?? leaving.child.signalCode})`);
+  }
+}
+
+// Needs Debian's redis-server (npm test installs it when it can; see scripts/ensure-test-tools.sh).
+// FLEET_BENCH=0 skips these cases.
+const REDIS_BINARY = process.env.REDIS_SERVER_BINARY ?? "/usr/bin/redis-server";
+const fleetTest = process.env.FLEET_BENCH !== "0" && existsSync(REDIS_BINARY) ? test : test.skip;
+if (!existsSync(REDIS_BINARY)) report.push(`skipped: no ${REDIS_BINARY} (apt-get install redis-server)`);
+fleetTest(`${JOBS} jobs on one installation, 3 replicas, nothing fails: Redis round trips per job`, () => burst("none"), 180_000);
+fleetTest(`${JOBS} jobs on one installation, 3 replicas, one SIGKILLed after a third of the deliveries`, () => burst("replica"), 180_000);
+fleetTest(`${JOBS} jobs on one installation, 3 replicas, Redis killed mid-burst and restarted`, () => burst("redis"), 180_000);
+fleetTest(`${JOBS} jobs on one installation, 3 replicas, a rolling restart of all three under load`, () => burst("rolling"), 180_000);
