@@ -206,6 +206,24 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     reconciler,
     directory,
     guard,
+    runnerTaken: (jobId, runnerName, took) => {
+      // A runner takes only jobs of its own installation and owner: an event saying
+      // otherwise changes nothing. A fleet: the ended claim of the dispatch that made the
+      // runner stops saying "served", so any replica's next pass serves the job (from
+      // GitHub's runner list: plan-repairs skips the grace for it); the replica whose
+      // dispatch made this very runner serves it again at once.
+      const known = dispatcher.jobState(jobId);
+      const again =
+        known?.state === "running" &&
+        known.runnerName === runnerName &&
+        known.job.installationId === took.installationId &&
+        known.job.repository.owner === took.repository.owner
+          ? known
+          : undefined;
+      void (shared.claims?.reopen({ id: jobId, installationId: took.installationId }) ?? Promise.resolve()).then(() => {
+        if (again) dispatcher.enqueue(again.job, again.attempt.number + 1);
+      });
+    },
     report: (event) => {
       // The event's handler checked the job against policy; a pass checks only what no event told.
       if (event.runnerName !== undefined && event.action === "in_progress") {

@@ -262,7 +262,7 @@ export class Dispatcher {
     this.#busy += (isBusy(next) ? 1 : 0) - (previous && isBusy(previous) ? 1 : 0);
     if (!queued(next)) this.#fleetCapHeld.delete(next.job.id);
     // The dispatch is over (a sandbox runs, or nothing more is done here): the fleet-wide claim lapses soon.
-    if (isActive(previous) && !isActive(next)) this.options.claims?.release(next.job.id);
+    if (isActive(previous) && !isActive(next)) this.options.claims?.release(next.job);
     this.#jobs.set(next);
   }
 

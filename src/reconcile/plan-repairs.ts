@@ -23,7 +23,8 @@
 //    dispatch is in flight here or ended after the observation began, or its own
 //    registration exists without a sandbox for less than REGISTRATION_GRACE (an
 //    attempt creating its sandbox, on any replica). A job left without a runner
-//    for UNSERVED_JOB_GRACE is served again, under the next free runner name. A job
+//    for UNSERVED_JOB_GRACE is served again, under the next free runner name (at
+//    once when its own runner is busy with another job: no webhook is awaited). A job
 //    of an installation that is gone or suspended is not served.
 // 5. An idle runner left over after matching, whose own job is no longer queued
 //    (cancelled, or done by another runner), is removed: one per such job.
@@ -154,6 +155,11 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
     .sort(oldestFirst);
   const takenNames = new Set([...sandboxNames, ...world.runners.map((runner) => runner.name)]);
   const beingServed = new Set(dispatching);
+  const runnerTaken = new Set<number>();
+  for (const runner of world.runners) {
+    const own = parseRunnerName(settings.namePrefix, runner.name);
+    if (own && runner.busy) runnerTaken.add(own.jobId);
+  }
   for (const runner of world.runners) {
     const own = parseRunnerName(settings.namePrefix, runner.name);
     const since = world.runnerWithoutSandboxSince[runnerKey(runner.scopeKey, runner.name)];
@@ -168,7 +174,9 @@ export function planRepairs(world: Observation, settings: PlanSettings): Repair[
     }
     if (beingServed.has(job.id)) continue;
     const waited = job.createdAt ? now - Date.parse(job.createdAt) : Infinity;
-    if (waited < settings.unservedJobGraceMs) continue;
+    // The grace is for a webhook still on its way; a job whose own runner is busy with
+    // another job is known to be without one, so it is served at once.
+    if (waited < settings.unservedJobGraceMs && !runnerTaken.has(job.id)) continue;
     let attempt = 0;
     while (takenNames.has(runnerName(settings.namePrefix, job.id, attempt))) attempt++;
     const reason = attempt > 0 ? "its runner took another job" : "no runner serves it (webhook lost or dispatch failed)";

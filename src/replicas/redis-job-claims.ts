@@ -5,27 +5,43 @@
 // When Redis is unreachable a claim is granted: GitHub (one runner per name) and Modal
 // (one sandbox per name in an app) still make a second dispatch of a job harmless.
 import type { Result } from "ioredis";
+import type { JobRef } from "../model/job.js";
 import type { JobClaims } from "./job-claims.js";
 import type { RedisLink } from "./redis-link.js";
 
-// KEYS: claim; ARGV: replica, ttl ms. 1: held by this replica now.
+// A claim's value is the replica holding it; once its dispatch ended, while it lingers
+// ("served recently"), `<replica>|ended|<installation id>`.
+const ENDED = "|ended|";
+// KEYS: claim; ARGV: replica, ttl ms. 1: held by this replica now (its own ended claim is taken again).
 const CLAIM = `
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if holder then return 0 end
+local mine = ARGV[1] .. '${ENDED}'
+if holder and holder ~= ARGV[1] and string.sub(holder, 1, #mine) ~= mine then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
-// KEYS: claim; ARGV: replica, ttl ms. Renews (or shortens) only a claim this replica holds.
-const EXPIRE_OWN = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+// KEYS: claim; ARGV: replica, linger ms, installation id. Marks a claim this replica holds as ended; it lapses after the linger.
+const END_OWN = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1] .. '${ENDED}' .. ARGV[3], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+// KEYS: claim; ARGV: installation id. Drops an ended claim of a job of this installation,
+// whoever held it; a dispatch in progress keeps its claim.
+const REOPEN = `
+local holder = redis.call('GET', KEYS[1])
+local ended = '${ENDED}' .. ARGV[1]
+if holder and #holder > #ended and string.sub(holder, -#ended) == ended then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
     jobClaim(key: string, replica: string, ttlMs: number): Result<number, Context>;
-    jobClaimExpireOwn(key: string, replica: string, ttlMs: number): Result<number, Context>;
+    jobClaimEndOwn(key: string, replica: string, lingerMs: number, installationId: number): Result<number, Context>;
+    jobClaimReopen(key: string, installationId: number): Result<number, Context>;
   }
 }
 
@@ -46,7 +62,8 @@ export class RedisJobClaims implements JobClaims {
     private readonly options: RedisJobClaimsOptions,
   ) {
     link.client.defineCommand("jobClaim", { numberOfKeys: 1, lua: CLAIM });
-    link.client.defineCommand("jobClaimExpireOwn", { numberOfKeys: 1, lua: EXPIRE_OWN });
+    link.client.defineCommand("jobClaimEndOwn", { numberOfKeys: 1, lua: END_OWN });
+    link.client.defineCommand("jobClaimReopen", { numberOfKeys: 1, lua: REOPEN });
     this.#timer = setInterval(() => void this.#renew(), Math.max(100, Math.floor(options.ttlMs / 3)));
     this.#timer.unref();
   }
@@ -67,10 +84,16 @@ export class RedisJobClaims implements JobClaims {
     }
   }
 
-  release(jobId: number): void {
-    if (!this.#held.delete(jobId) || !this.link.available) return;
+  release(job: Pick<JobRef, "id" | "installationId">): void {
+    if (!this.#held.delete(job.id) || !this.link.available) return;
     this.options.onRoundTrip?.();
-    this.link.client.jobClaimExpireOwn(this.#key(jobId), this.link.replica, this.options.lingerMs).catch(() => undefined);
+    this.link.client.jobClaimEndOwn(this.#key(job.id), this.link.replica, this.options.lingerMs, job.installationId).catch(() => undefined);
+  }
+
+  async reopen(job: Pick<JobRef, "id" | "installationId">): Promise<void> {
+    if (!this.link.available) return;
+    this.options.onRoundTrip?.();
+    await this.link.client.jobClaimReopen(this.#key(job.id), job.installationId).catch(() => undefined);
   }
 
   async claimed(jobIds: number[]): Promise<Set<number>> {

@@ -6,7 +6,8 @@
 //   queued       → for our label: the dispatcher (which applies the job policy,
 //                  and logs and counts a refusal once)
 //   in_progress  → our runner took a job: check the job against policy (a runner
-//                  can be taken by any job its labels and runner group fit)
+//                  can be taken by any job its labels and runner group fit); if
+//                  it was made for another job, that job is left without one
 //   completed    → the job is over: stop waiting for it; our runner's slot frees
 //                  (only this installation's); without one of our runners, a
 //                  runner of ours may now be idle
@@ -30,6 +31,12 @@ export interface WorkflowJobDeps {
   reconciler: Reconciler;
   directory: RepositoryDirectory;
   guard: AssignmentGuard;
+  /**
+   * Our runner `runnerName`, made for job `jobId`, took job `took` (as the event says):
+   * job `jobId` needs a runner again (under the next name), now rather than at the
+   * reconciler's grace.
+   */
+  runnerTaken: (jobId: number, runnerName: string, took: JobRef) => void;
   /** A job with our label was queued or completed, or our runner took a job: for metrics, cost and the job's story. */
   report: (event: RunnerEvent) => void;
   log: Logger;
@@ -62,7 +69,8 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
     const { job, runnerName, startedAt, completedAt, htmlUrl, conclusion } = parsed;
     const seen = { job, startedAt, completedAt, htmlUrl, conclusion };
     deps.directory.noteActivity(job.repository, job.installationId, now());
-    const ourRunner = runnerName !== undefined && parseRunnerName(deps.namePrefix, runnerName) !== undefined;
+    const own = runnerName === undefined ? undefined : parseRunnerName(deps.namePrefix, runnerName);
+    const ourRunner = runnerName !== undefined && own !== undefined;
 
     switch (action) {
       case "queued": {
@@ -79,6 +87,7 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
         if (!ourRunner) return;
         deps.guard.check(job, runnerName);
         deps.report({ action, ...seen, runnerName });
+        if (own.jobId !== job.id) deps.runnerTaken(own.jobId, runnerName, job);
         return;
       case "completed":
         deps.dispatcher.forget(job.id);

@@ -59,6 +59,44 @@ test("jobs delivered to all three replicas at once are each claimed and served o
   expect(jitConfigs(409)).toBe(0);
 });
 
+describe("a job whose runner another job took is served again at once, not after UNSERVED_JOB_GRACE", () => {
+  // Job B was queued first and its webhook is lost; job A's runner (modal-A-0) takes B,
+  // the oldest queued job its labels fit. A is then without a runner. Neither the grace
+  // (a minute here) nor a timer pass (none here) may be what serves it.
+  const graceful = { UNSERVED_JOB_GRACE: "60s", RECONCILE_INTERVAL: "60s" };
+  const sandboxNames = () => world.modal.sandboxes().map((sandbox) => sandbox.name);
+
+  async function runnerTakenBy(apps: RunningApp[], inProgressTo: RunningApp) {
+    const b = queueJob();
+    const a = queueJob();
+    runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 300, jobDurationMs: 5000 });
+    world.github.webhookUrl = apps[0]!.webhookUrl;
+    await world.github.deliverWorkflowJob("queued", a);
+    await eventually(() => sandboxNames().includes(`modal-${a.id}-0`), "A has its sandbox");
+    // The in_progress event (B taken by modal-A-0) goes to this replica.
+    world.github.webhookUrl = inProgressTo.webhookUrl;
+    await eventually(() => world.github.job(b.id)?.runnerName === `modal-${a.id}-0`, "A's runner takes B");
+    return { a, b };
+  }
+
+  test("by the replica whose dispatch made the runner, when the event reaches it", async () => {
+    const apps = await startFleet(2, graceful);
+    const { a } = await runnerTakenBy(apps, apps[0]!);
+    await eventually(() => sandboxNames().includes(`modal-${a.id}-1`), "A is served under its next name", 5000);
+    await eventually(() => world.github.job(a.id)?.runnerName === `modal-${a.id}-1`, "A runs on it");
+    expect(world.modal.sandboxes()).toHaveLength(2);
+  });
+
+  test("by any replica's next pass, when the event reaches another one", async () => {
+    const apps = await startFleet(2, graceful);
+    const { a } = await runnerTakenBy(apps, apps[1]!);
+    await world.github.settle(); // the in_progress event is handled: A's claim is reopened
+    await apps[1]!.parts.reconciler.run({ reason: "test" });
+    await eventually(() => sandboxNames().includes(`modal-${a.id}-1`), "A is served under its next name", 5000);
+    expect(world.modal.sandboxes()).toHaveLength(2);
+  });
+});
+
 test("any replica's status shows every replica of the fleet", async () => {
   const apps = await startFleet();
   await eventually(

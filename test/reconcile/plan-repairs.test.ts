@@ -207,6 +207,14 @@ describe("planning repairs", () => {
     ]);
   });
 
+  test.each([
+    ["its own runner busy with another job: at once", [runner(1, { busy: true })], ["serve 1 attempt 1"]],
+    ["another job's runner busy: after the grace", [runner(2, { busy: true })], []],
+    ["no runner at all: after the grace", [], []],
+  ])("a job queued 20 s ago (grace 1 min), %s", (_case, runners, expected) => {
+    expect(summary(world({ runners, queued: [job(1, { ageMs: 20_000 })] }))).toEqual(expected);
+  });
+
   test("idle runners serve the oldest jobs first; labels and scope must fit", () => {
     const other = runner(3); // made for job 3, which is done
     const queued = [job(2, { ageMs: 3 * MIN }), job(1, { ageMs: 4 * MIN })];

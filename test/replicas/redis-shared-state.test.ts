@@ -76,11 +76,39 @@ describe("job claims", () => {
     const [a, b] = await fleet();
     const [ca, cb] = [claimsOf(a!), claimsOf(b!)];
     await ca.claim(5);
-    ca.release(5);
+    ca.release({ id: 5, installationId: 1 });
     await sleep(20);
     expect(await cb.claim(5)).toBe(false);
     await sleep(300);
     expect(await cb.claim(5)).toBe(true);
+  });
+
+  test("a job whose runner another job took is reopened: its ended claim goes, a dispatch in progress keeps its own", async () => {
+    const [a, b] = await fleet();
+    const [ca, cb] = [claimsOf(a!), claimsOf(b!)];
+    await ca.claim(5);
+    ca.release({ id: 5, installationId: 1 }); // its sandbox runs: the claim lingers
+    await ca.claim(6); // a dispatch still at work
+    await ca.claim(7);
+    ca.release({ id: 7, installationId: 1 });
+    await sleep(20);
+    await cb.reopen({ id: 5, installationId: 1 });
+    await cb.reopen({ id: 6, installationId: 1 });
+    await cb.reopen({ id: 7, installationId: 2 }); // an event of another installation naming job 7's runner
+    expect([...(await cb.claimed([5, 6, 7]))].sort()).toEqual([6, 7]);
+    expect(await cb.claim(5)).toBe(true); // served again at once, by any replica
+    expect(await cb.claim(6)).toBe(false);
+  });
+
+  test("a replica takes its own ended claim again (it serves the job under the next name); another replica does not", async () => {
+    const [a, b] = await fleet();
+    const [ca, cb] = [claimsOf(a!), claimsOf(b!)];
+    await ca.claim(5);
+    ca.release({ id: 5, installationId: 1 });
+    await sleep(20);
+    expect(await cb.claim(5)).toBe(false);
+    expect(await ca.claim(5)).toBe(true);
+    expect(await cb.claim(5)).toBe(false);
   });
 });
 
