@@ -229,22 +229,33 @@ const nameParts = (name: string | undefined) => {
 };
 
 /** Commands clients send Redis (MONITOR; the commands run inside our Lua scripts are not counted: they cost no round trip). */
-async function watchRedisCommands(url: string): Promise<{ counts: Map<string, number>; stop(): Promise<void> }> {
+async function watchRedisCommands(
+  url: string,
+): Promise<{ counts: Map<string, number>; memory(): Promise<{ used: number; peak: number }>; stop(): Promise<void> }> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   await client.connect();
+  // MONITOR takes its connection: INFO goes over another one.
+  const infoClient = client.duplicate();
   const monitor = await client.monitor();
   const counts = new Map<string, number>();
   monitor.on("monitor", (_time: string, args: string[], source: string) => {
-    if (source.includes("lua")) return;
     const command = (args[0] ?? "").toLowerCase();
+    if (source.includes("lua") || command === "info") return; // our scripts' own commands, the benchmark's INFO
     counts.set(command, (counts.get(command) ?? 0) + 1);
   });
   monitor.on("error", () => undefined);
   return {
     counts,
+    /** Redis's memory in use, and its peak (INFO memory), in bytes. */
+    async memory() {
+      const info = await infoClient.info("memory");
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, "m").exec(info)?.[1] ?? 0);
+      return { used: field("used_memory"), peak: field("used_memory_peak") };
+    },
     async stop() {
       monitor.disconnect();
       client.disconnect();
+      infoClient.disconnect();
     },
   };
 }
@@ -266,6 +277,7 @@ async function burst(disturbance: Disturbance): Promise<void> {
   f.github.secondaryLimits.enable({ windowMs: WINDOW_MS });
   const monitor = disturbance === "none" ? await watchRedisCommands(f.redis.url) : undefined;
   const tripsBefore = disturbance === "none" ? await roundTripsOf(f.inRotation) : 0;
+  const memoryBefore = await monitor?.memory();
   const githubBefore = f.github.requests.length;
 
   const jobs: Array<ReturnType<FakeGitHub["queueJob"]>> = [];
@@ -369,6 +381,7 @@ async function burst(disturbance: Disturbance): Promise<void> {
 
   let trips = "";
   if (monitor) {
+    const memoryAfter = await monitor.memory();
     await monitor.stop();
     const commands = [...monitor.counts.values()].reduce((sum, n) => sum + n, 0);
     const appTrips = (await roundTripsOf(f.inRotation)) - tripsBefore;
@@ -379,7 +392,8 @@ async function burst(disturbance: Disturbance): Promise<void> {
       .join(", ");
     trips =
       `; Redis per job: ${(appTrips / JOBS).toFixed(1)} round trips (the replicas' own count), ${(commands / JOBS).toFixed(1)} commands ` +
-      `(MONITOR, over ${((ended - started) / 1000).toFixed(0)} s including passes, views and renewals: ${top})`;
+      `(MONITOR, over ${((ended - started) / 1000).toFixed(0)} s including passes, views and renewals: ${top}); ` +
+      `Redis memory ${(memoryBefore!.used / 2 ** 20).toFixed(1)} MiB before, peak ${(memoryAfter.peak / 2 ** 20).toFixed(1)} MiB, ${(memoryAfter.used / 2 ** 20).toFixed(1)} MiB after`;
   }
   report.push(
     `${JOBS} jobs on one installation, ${DESCRIPTION[disturbance]}: ` +
