@@ -66,7 +66,9 @@ interface Replica {
 interface Forwarded {
   at: number;
   ms: number;
+  /** 0 while the replica has not answered. */
   status: number;
+  replica: string;
 }
 
 interface Fleet {
@@ -163,7 +165,9 @@ async function startFleet(): Promise<Fleet> {
     req.on("end", () => {
       const target = inRotation[next++ % inRotation.length]!;
       const forwardedAt = Date.now();
-      const answered = (status: number) => forwarded.push({ at: forwardedAt, ms: Date.now() - forwardedAt, status });
+      const entry: Forwarded = { at: forwardedAt, ms: 0, status: 0, replica: target.name };
+      forwarded.push(entry); // status 0 until the replica answers
+      const answered = (status: number) => Object.assign(entry, { ms: Date.now() - forwardedAt, status });
       fetch(`http://127.0.0.1:${target.port}${req.url}`, {
         method: req.method,
         headers: req.headers as Record<string, string>,
@@ -375,7 +379,11 @@ async function burst(disturbance: Disturbance): Promise<void> {
   const redelivered = f.github.hookDeliveries.redeliveryRequests.length;
   const deliveries = f.github.deliveries.filter((delivery) => delivery.at >= started);
   const failedDeliveries = deliveries.filter((delivery) => delivery.status < 200 || delivery.status >= 300).length;
-  const answers = f.forwarded.filter((entry) => entry.at >= started && entry.status !== 502).map((entry) => entry.ms);
+  const answers = f.forwarded.filter((entry) => entry.at >= started && entry.status !== 502 && entry.status !== 0).map((entry) => entry.ms);
+  const unanswered = countBy(
+    f.forwarded.filter((entry) => entry.at >= started && entry.status === 0),
+    (entry) => entry.replica,
+  );
   const percentile = (values: number[], p: number) =>
     [...values].sort((a, b) => a - b)[Math.max(0, Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1))] ?? 0;
 
@@ -402,7 +410,12 @@ async function burst(disturbance: Disturbance): Promise<void> {
       `${sandboxes.length} sandboxes: ${duplicates.length} duplicates (a job dispatched twice); ${severalByName.length} jobs with several sandboxes by name, ` +
       `each after its runner was taken by another job; ${surplus.length} surplus (the job was taken by another runner of ours while its new one started; reaped when idle); ` +
       `${queued} jobs left queued; ${limited} secondary-limit 403s; ${(githubCalls / JOBS).toFixed(2)} GitHub calls per job; ` +
-      `${deliveries.length} deliveries (${failedDeliveries} failed), answered by a replica in p50 ${percentile(answers, 50)} ms, p99 ${percentile(answers, 99)} ms; ${redelivered} redelivery requests${trips}`,
+      `${deliveries.length} deliveries (${failedDeliveries} failed: ${JSON.stringify(
+        countBy(
+          deliveries.filter((delivery) => delivery.status < 200 || delivery.status >= 300),
+          (delivery) => `${delivery.status} ${delivery.error ?? ""}`.trim(),
+        ),
+      )}), answered by a replica in p50 ${percentile(answers, 50)} ms, p99 ${percentile(answers, 99)} ms, never answered ${JSON.stringify(unanswered)}; ${redelivered} redelivery requests${trips}`,
   );
   progress(report.at(-1)!);
 
