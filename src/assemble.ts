@@ -2,7 +2,7 @@
 // world it talks to (RuntimeIo), and owns their life: start, idle, drain, stop.
 // It knows nothing of HTTP servers or Probot's app functions: the app function
 // (index.ts) and the CLI call it.
-import { describeRunnerConfig } from "./config/describe-runner-config.js";
+import { describeRunnerConfig } from "./runner-config/describe-runner-config.js";
 import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";

@@ -12,7 +12,7 @@ import path from "node:path";
 const FLOORS: string[][] = [
   ["model", "lib"],
   // replicas/: what a fleet of replicas shares (Redis), below everything that shares it.
-  ["config", "replicas"],
+  ["runner-config", "replicas"],
   ["settings"],
   ["github", "modal"],
   ["policy", "observe"],

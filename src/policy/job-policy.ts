@@ -10,7 +10,7 @@ import type { JobRef } from "../model/job.js";
 import { decideToServe, type ServeDecision, type ServePolicy } from "./decide-to-serve.js";
 import { operatorPolicy, POLICY_PATH, repositoryAllowed, type EffectivePolicy } from "./org-policy.js";
 import type { PolicyFiles } from "./policy-files.js";
-import { selectProfile } from "../config/select-profile.js";
+import { selectProfile } from "../runner-config/select-profile.js";
 
 /** What a job needs once every policy has been applied, or why it is refused. */
 export type JobPlan = { profile: RunnerProfile; caps: Caps } | { refused: string };

@@ -5,12 +5,12 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
-import { ConfigError, type ConfigProblem } from "../config/config-error.js";
-import { defaultRunnerConfig, loadRunnerConfig } from "../config/load-runner-config.js";
+import { ConfigError, type ConfigProblem } from "../runner-config/config-error.js";
+import { defaultRunnerConfig, loadRunnerConfig } from "../runner-config/load-runner-config.js";
 import type { RunnerConfig } from "../model/runner-profile.js";
-import { parseDockerfile } from "../config/parse-dockerfile.js";
+import { parseDockerfile } from "../runner-config/parse-dockerfile.js";
 import { type RunnerImageDefinition } from "../model/runner-profile.js";
-import { runnerBuildArgs } from "../config/runner-build-args.js";
+import { runnerBuildArgs } from "../runner-config/runner-build-args.js";
 import { closestName } from "./closest-name.js";
 import {
   APP_PREFIXES,
@@ -22,9 +22,9 @@ import {
   type SettingName,
 } from "./settings-schema.js";
 
-export { ConfigError } from "../config/config-error.js";
+export { ConfigError } from "../runner-config/config-error.js";
 /** The name main.ts and the CLIs catch; settings and runner-config mistakes share one class. */
-export { ConfigError as SettingsError } from "../config/config-error.js";
+export { ConfigError as SettingsError } from "../runner-config/config-error.js";
 
 type Env = Record<string, string | undefined>;
 type Values = { [K in SettingName]: unknown };

@@ -3,10 +3,10 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ConfigError } from "../../src/config/config-error.js";
-import { describeRunnerConfig } from "../../src/config/describe-runner-config.js";
-import { loadRunnerConfig } from "../../src/config/load-runner-config.js";
-import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
+import { ConfigError } from "../../src/runner-config/config-error.js";
+import { describeRunnerConfig } from "../../src/runner-config/describe-runner-config.js";
+import { loadRunnerConfig } from "../../src/runner-config/load-runner-config.js";
+import { runnerBuildArgs } from "../../src/runner-config/runner-build-args.js";
 
 const buildArgs = runnerBuildArgs();
 const runnerImage = `ghcr.io/actions/actions-runner:${buildArgs.RUNNER_VERSION}@${buildArgs.RUNNER_IMAGE_DIGEST}`;

@@ -1,6 +1,6 @@
 // Which profile serves which job: a table.
 import type { RunnerProfile } from "../../src/model/runner-profile.js";
-import { selectProfile } from "../../src/config/select-profile.js";
+import { selectProfile } from "../../src/runner-config/select-profile.js";
 
 function profile(name: string, labels: string[]): RunnerProfile {
   return {
