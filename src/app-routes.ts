@@ -11,7 +11,7 @@ import { homePage } from "./http/home-page.js";
 import { limitBody } from "./http/limit-body.js";
 import { webhookEndpoint, type VerifiedDelivery } from "./http/webhook-endpoint.js";
 import { requestUrl } from "./lib/request-url.js";
-import { statusHandler } from "./observe/status-handler.js";
+import { statusHandler } from "./telemetry/status-handler.js";
 import { RECONCILE_PATH, reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
 import type { Settings } from "./settings/load-settings.js";
 

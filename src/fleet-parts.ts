@@ -4,7 +4,7 @@
 // single-process one) and the lease is always held; with it, the Redis forms, each
 // degrading to a safe local share while Redis is unreachable.
 import type { RequestBudgets } from "./github/request-budgets.js";
-import type { StatusFleet } from "./observe/status-snapshot.js";
+import type { StatusFleet } from "./telemetry/status-snapshot.js";
 import type { FleetCaps } from "./replicas/cap-reservations.js";
 import { LOCAL_LEASE, RedisFleetLease, type FleetLease } from "./replicas/fleet-lease.js";
 import { LOCAL_JOB_CLAIMS, type JobClaims } from "./replicas/job-claims.js";

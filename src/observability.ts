@@ -1,25 +1,25 @@
 // What the App tells people about itself: metrics, the status page's snapshot, the
 // cost of each sandbox, every job's story, and whether GitHub and Modal answer. Part of the composition root: it
 // subscribes to the parts' outcomes (dispatch, webhooks, reconcile passes) and
-// turns them into plain data for src/observe/, which imports nothing above it.
+// turns them into plain data for src/telemetry/, which imports nothing above it.
 import type { Logger } from "pino";
 import type { RunnerConfig } from "./model/runner-profile.js";
 import type { Dispatcher, OutcomeRecord } from "./dispatch/dispatcher.js";
 import { fullName } from "./model/job.js";
 import type { RequestBudgets } from "./github/request-budgets.js";
 import type { CircuitBreaker } from "./modal/circuit-breaker.js";
-import { buildStatusSnapshot, countJobs, modalReachability } from "./observe/build-status-snapshot.js";
-import { priceTable } from "./observe/cost.js";
-import { Metrics } from "./observe/metrics.js";
-import { OutcomeLog, type JobOutcome } from "./observe/outcome-log.js";
-import { DEFAULT_STORY_LIMITS, JobStories, type StoryJob } from "./observe/job-stories.js";
-import type { GitHubReachability } from "./observe/github-reachability.js";
+import { buildStatusSnapshot, countJobs, modalReachability } from "./telemetry/build-status-snapshot.js";
+import { priceTable } from "./telemetry/cost.js";
+import { Metrics } from "./telemetry/metrics.js";
+import { OutcomeLog, type JobOutcome } from "./telemetry/outcome-log.js";
+import { DEFAULT_STORY_LIMITS, JobStories, type StoryJob } from "./telemetry/job-stories.js";
+import type { GitHubReachability } from "./telemetry/github-reachability.js";
 import type { GuardOutcome } from "./dispatch/guard-assignments.js";
 import type { JobRef } from "./model/job.js";
-import { SandboxLedger } from "./observe/sandbox-ledger.js";
-import { SpendToday } from "./observe/spend-today.js";
-import type { RunnerCurrency } from "./observe/runner-currency.js";
-import type { DoctorResult, ReconcilePassStatus, StatusFleet, StatusSnapshot } from "./observe/status-snapshot.js";
+import { SandboxLedger } from "./telemetry/sandbox-ledger.js";
+import { SpendToday } from "./telemetry/spend-today.js";
+import type { RunnerCurrency } from "./telemetry/runner-currency.js";
+import type { DoctorResult, ReconcilePassStatus, StatusFleet, StatusSnapshot } from "./telemetry/status-snapshot.js";
 import type { Observation } from "./reconcile/observation.js";
 import type { PassSummary } from "./reconcile/reconciler.js";
 import type { RepositoryDirectory } from "./reconcile/repository-directory.js";

@@ -1,10 +1,10 @@
 // With RUNNER_VERSION=latest, the App builds its runner images for GitHub's newest
-// runner release: the glue between observe/ (what the App knows of the release) and
+// runner release: the glue between telemetry/ (what the App knows of the release) and
 // modal/ (the image's build steps).
-import { compareVersions } from "./observe/runner-currency.js";
+import { compareVersions } from "./telemetry/runner-currency.js";
 import type { RunnerImageDefinition } from "./model/runner-profile.js";
 import { isRunnerImage, withRunnerRelease } from "./modal/runner-release-steps.js";
-import type { RunnerVersionWatch } from "./observe/runner-version-watch.js";
+import type { RunnerVersionWatch } from "./telemetry/runner-version-watch.js";
 
 /**
  * The runner image for GitHub's newest release: the pinned image with the newer

@@ -15,7 +15,7 @@ const FLOORS: string[][] = [
   ["runner-config", "replicas"],
   ["settings"],
   ["github", "modal"],
-  ["policy", "observe"],
+  ["policy", "telemetry"],
   ["dispatch", "reconcile"],
   ["webhooks", "http", "doctor"],
   ["(root)", "setup"],

@@ -1,7 +1,7 @@
 // What the App did, as its parts record it: the dispatcher's outcome records (kept
 // by Observability) and log lines picked by their structured
 // fields. Tests of behaviour assert these, not the wording of log messages.
-import type { JobOutcome } from "../../src/observe/outcome-log.js";
+import type { JobOutcome } from "../../src/telemetry/outcome-log.js";
 import type { RunningApp } from "./app-harness.js";
 import type { LogLine } from "./log-capture.js";
 

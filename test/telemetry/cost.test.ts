@@ -1,4 +1,4 @@
-import { MODAL_PRICES, parseGpu, priceTable, sandboxCost } from "../../src/observe/cost.js";
+import { MODAL_PRICES, parseGpu, priceTable, sandboxCost } from "../../src/telemetry/cost.js";
 
 const CPU = 0.00003942;
 const MEM = 0.00000672;
