@@ -14,7 +14,7 @@ import { systemClock, type Clock } from "./lib/clock.js";
 import type { AppOctokit } from "./github/create-octokit-class.js";
 import { Fleet } from "./modal/fleet.js";
 import { budgetUse, buildFleetParts } from "./fleet-parts.js";
-import { Observability } from "./observability.js";
+import { Observability } from "./telemetry-feed.js";
 import { receiptEnv } from "./telemetry/receipt-env.js";
 import { RunnerVersionWatch } from "./telemetry/runner-version-watch.js";
 import { isRunnerImage } from "./modal/runner-release-steps.js";
