@@ -14,7 +14,7 @@ import { systemClock, type Clock } from "./lib/clock.js";
 import type { AppOctokit } from "./github/create-octokit-class.js";
 import { Fleet } from "./modal/fleet.js";
 import { budgetUse, buildFleetParts } from "./fleet-parts.js";
-import { Observability } from "./telemetry-feed.js";
+import { TelemetryFeed } from "./telemetry-feed.js";
 import { receiptEnv } from "./telemetry/receipt-env.js";
 import { RunnerVersionWatch } from "./telemetry/runner-version-watch.js";
 import { isRunnerImage } from "./modal/runner-release-steps.js";
@@ -104,7 +104,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       whenAvailable: () => fleet.breaker.whenAllowed(),
     },
     plan: (job) => policy.plan(job),
-    onOutcome: (record) => observability.outcome(record),
+    onOutcome: (record) => telemetry.outcome(record),
     serve: async (job, request) =>
       serveJob(
         job,
@@ -121,7 +121,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       ),
   });
 
-  const observability = new Observability({
+  const telemetry = new TelemetryFeed({
     config,
     dispatcher: () => dispatcher,
     sandboxesCounted: () => capacity.size,
@@ -135,12 +135,12 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     log: log.child({ component: "cost" }),
     now,
   });
-  const { metrics } = observability;
+  const { metrics } = telemetry;
   const guard = new AssignmentGuard({
     policy,
     fleet,
     log: log.child({ component: "policy" }),
-    onOutcome: (outcome, job, detail) => observability.guarded(outcome, job, detail),
+    onOutcome: (outcome, job, detail) => telemetry.guarded(outcome, job, detail),
   });
 
   const reconciler = new Reconciler({
@@ -167,11 +167,11 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     }),
     ended: (name, installationId) => {
       ended(name, installationId);
-      observability.ledger.ended(name, installationId);
+      telemetry.ledger.ended(name, installationId);
       dispatcher.pump();
     },
     observed: (world) => {
-      observability.observed(world);
+      telemetry.observed(world);
       capacity.observe(world.sandboxes, world.now);
       shared.fleetCaps?.observe(world.sandboxes, world.now);
       dispatcher.pump();
@@ -191,7 +191,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
         otherwise: Math.max(...config.profiles.map((profile) => profile.timeoutMs)),
       },
     },
-    passed: (summary) => observability.passed(summary),
+    passed: (summary) => telemetry.passed(summary),
     intervalMs: settings.reconcile.intervalMs,
     fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
     log: log.child({ component: "reconcile" }),
@@ -212,7 +212,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
         const startedAt = event.startedAt ? Date.parse(event.startedAt) : now();
         reconciler.assignments.took(event.runnerName, event.job, Number.isFinite(startedAt) ? startedAt : now(), now(), true);
       } else if (event.runnerName !== undefined && event.action === "completed") reconciler.assignments.ended(event.runnerName);
-      observability.runnerEvent(event);
+      telemetry.runnerEvent(event);
     },
     log: log.child({ component: "webhooks" }),
     now,
@@ -240,7 +240,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     dispatcher,
     reconciler,
     metrics,
-    observability,
+    telemetry,
     modalUnavailable,
     /** "degraded: Redis unreachable" while a fleet's Redis is, else undefined. */
     degraded: () => shared.degraded(),
@@ -260,8 +260,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
             waiting: dispatcher.waiting().length,
             dispatching: dispatcher.jobs().filter((entry) => entry.state === "dispatching").length,
           },
-          lastPass: observability.lastPass
-            ? { at: Date.parse(observability.lastPass.at), ok: observability.lastPass.ok, full: false }
+          lastPass: telemetry.lastPass
+            ? { at: Date.parse(telemetry.lastPass.at), ok: telemetry.lastPass.ok, full: false }
             : undefined,
           budget: budgetUse(io.budgets),
         }),

@@ -25,7 +25,7 @@ import type { PassSummary } from "./reconcile/reconciler.js";
 import type { RepositoryDirectory } from "./reconcile/repository-directory.js";
 import type { RunnerEvent } from "./webhooks/on-workflow-job.js";
 
-export interface ObservabilitySources {
+export interface TelemetryFeedSources {
   config: RunnerConfig;
   dispatcher: () => Dispatcher;
   sandboxesCounted: () => number;
@@ -55,7 +55,7 @@ const storyJob = (job: JobRef): StoryJob => ({
   createdAt: job.createdAt,
 });
 
-export class Observability {
+export class TelemetryFeed {
   readonly metrics: Metrics;
   readonly ledger: SandboxLedger;
   readonly stories: JobStories;
@@ -66,7 +66,7 @@ export class Observability {
   #lastSuccessAt: number | undefined;
   #busyRunners = new Set<string>();
 
-  constructor(private readonly sources: ObservabilitySources) {
+  constructor(private readonly sources: TelemetryFeedSources) {
     const { config, now, log } = sources;
     this.#spend = new SpendToday(now);
     this.stories = new JobStories({ ...DEFAULT_STORY_LIMITS, ...sources.storyLimits, namePrefix: sources.namePrefix });
