@@ -9,7 +9,7 @@ import { AssignmentGuard } from "./dispatch/guard-assignments.js";
 import { OrphanSightings } from "./dispatch/orphan-sightings.js";
 import { serveJob } from "./dispatch/serve-job.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
-import { RunnerScopes } from "./github/runner-scope.js";
+import { RunnerScopes } from "./github/resolve-runner-scope.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import type { AppOctokit } from "./github/create-octokit-class.js";
 import { Fleet } from "./modal/fleet.js";

@@ -18,7 +18,7 @@ import { getRepository, listActiveRuns, listInstallationRepositories, listJobsOf
 import { parseRunnerName } from "../model/runner-name.js";
 import { listRunners } from "../github/runner-registrations.js";
 import { scopeFromKey, scopeKey } from "../model/runner-scope.js";
-import { type RunnerScopes } from "../github/runner-scope.js";
+import { type RunnerScopes } from "../github/resolve-runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
 import type { Assignments } from "./assignments.js";
 import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
