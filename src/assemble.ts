@@ -252,6 +252,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
     start(): void {
       log.info(describeRunnerConfig(config), "runner config loaded");
+      for (const deprecation of config.deprecations ?? []) log.warn({ deprecation }, "runner config uses an old spelling");
       void fleet.prepare(config.profiles);
       if (options.reconcileOnTimer !== false) reconciler.start();
       shared.start(

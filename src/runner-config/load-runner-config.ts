@@ -99,9 +99,9 @@ const profileSchema = z.strictObject({
 });
 
 const pricesSchema = z.strictObject({
-  cpu_per_core_second: price.optional(),
-  memory_per_gib_second: price.optional(),
-  gpu_per_second: z
+  cpuPerCoreSecond: price.optional(),
+  memoryPerGiBSecond: price.optional(),
+  gpuPerSecond: z
     .record(
       z.string().refine((type) => "gpu" in parseGpu(type) && !type.includes(":"), {
         message: "a Modal GPU type (T4, L4, A10G, L40S, A100-40GB, A100-80GB, H100, H200, B200)",
@@ -110,6 +110,44 @@ const pricesSchema = z.strictObject({
     )
     .optional(),
 });
+
+/**
+ * The file's keys are camelCase (`memoryMiB`, `maxSandboxes`). The price keys were
+ * once snake_case: the old spellings still work, with a deprecation warning, so
+ * files written before keep loading.
+ */
+const OLD_PRICE_KEYS = {
+  cpu_per_core_second: "cpuPerCoreSecond",
+  memory_per_gib_second: "memoryPerGiBSecond",
+  gpu_per_second: "gpuPerSecond",
+} as const;
+
+/**
+ * Renames old price keys to the current ones (a copy; the input is left alone). A
+ * key written both ways is a problem: which one is meant cannot be told.
+ */
+export function renameOldPriceKeys(raw: unknown): {
+  raw: unknown;
+  deprecated: Array<{ old: string; current: string }>;
+  conflicts: Array<{ old: string; current: string }>;
+} {
+  const deprecated: Array<{ old: string; current: string }> = [];
+  const conflicts: Array<{ old: string; current: string }> = [];
+  if (typeof raw !== "object" || raw === null || !("prices" in raw)) return { raw, deprecated, conflicts };
+  const prices = raw.prices;
+  if (typeof prices !== "object" || prices === null || Array.isArray(prices)) return { raw, deprecated, conflicts };
+  const renamed: Record<string, unknown> = { ...prices };
+  for (const [old, current] of Object.entries(OLD_PRICE_KEYS)) {
+    if (!(old in renamed)) continue;
+    if (current in renamed) conflicts.push({ old, current });
+    else {
+      renamed[current] = renamed[old];
+      delete renamed[old];
+      deprecated.push({ old, current });
+    }
+  }
+  return { raw: { ...raw, prices: renamed }, deprecated, conflicts };
+}
 
 const configSchema = z.strictObject({
   caps: z.strictObject({ total: cap.optional(), perInstallation: cap.optional(), perRepository: cap.optional() }).default({}),
@@ -267,15 +305,25 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
     return { key: keyOf(segments), message, source: line ? `${file}:${line}` : file };
   };
 
-  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  const old = renameOldPriceKeys(document.toJS() ?? {});
+  if (old.conflicts.length > 0)
+    throw new ConfigError(
+      old.conflicts.map(({ old: key, current }) => problem(["prices", key], `the old spelling of ${current}, which is set too: keep one`)),
+      "The runner configuration has mistakes:",
+    );
+  const parsed = configSchema.safeParse(old.raw);
   if (!parsed.success) {
+    // A problem under a renamed key is shown as the file spells it (and at its line).
+    const spelledAs = new Map(old.deprecated.map(({ old: key, current }) => [current as PropertyKey, key]));
+    const asWritten = (segments: readonly PropertyKey[]) =>
+      segments[0] === "prices" && spelledAs.has(segments[1]!) ? ["prices", spelledAs.get(segments[1]!)!, ...segments.slice(2)] : segments;
     throw new ConfigError(
       parsed.error.issues.flatMap((issue) => {
         // Each unknown key is shown at its own line, named in the key path.
-        if (issue.code === "unrecognized_keys") return issue.keys.map((key) => problem([...issue.path, key], "unknown key"));
+        if (issue.code === "unrecognized_keys") return issue.keys.map((key) => problem(asWritten([...issue.path, key]), "unknown key"));
         // A bad record key: zod wraps the key's own issue.
-        if (issue.code === "invalid_key") return problem(issue.path, issue.issues[0]?.message ?? issue.message);
-        return problem(issue.path, issue.message);
+        if (issue.code === "invalid_key") return problem(asWritten(issue.path), issue.issues[0]?.message ?? issue.message);
+        return problem(asWritten(issue.path), issue.message);
       }),
       "The runner configuration has mistakes:",
     );
@@ -348,11 +396,15 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
     perProfile,
   };
   const overrides: Prices = {
-    ...(prices.cpu_per_core_second !== undefined && { cpuPerCoreSecond: prices.cpu_per_core_second }),
-    ...(prices.memory_per_gib_second !== undefined && { memoryPerGiBSecond: prices.memory_per_gib_second }),
-    ...(prices.gpu_per_second && {
-      gpuPerSecond: Object.fromEntries(Object.entries(prices.gpu_per_second).map(([type, value]) => [type.toUpperCase(), value])),
+    ...(prices.cpuPerCoreSecond !== undefined && { cpuPerCoreSecond: prices.cpuPerCoreSecond }),
+    ...(prices.memoryPerGiBSecond !== undefined && { memoryPerGiBSecond: prices.memoryPerGiBSecond }),
+    ...(prices.gpuPerSecond && {
+      gpuPerSecond: Object.fromEntries(Object.entries(prices.gpuPerSecond).map(([type, value]) => [type.toUpperCase(), value])),
     }),
   };
-  return { profiles, caps: result, prices: overrides };
+  const deprecations = old.deprecated.map(({ old: key, current }) => {
+    const { source } = problem(["prices", key], "");
+    return `${source}: prices.${key} is deprecated; write prices.${current}`;
+  });
+  return { profiles, caps: result, prices: overrides, ...(deprecations.length > 0 && { deprecations }) };
 }
