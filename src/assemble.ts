@@ -261,9 +261,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
             waiting: dispatcher.waiting().length,
             dispatching: dispatcher.jobs().filter((entry) => entry.state === "dispatching").length,
           },
-          lastPass: telemetry.lastPass
-            ? { at: Date.parse(telemetry.lastPass.at), ok: telemetry.lastPass.ok, full: false }
-            : undefined,
+          lastPass: telemetry.lastPass ? { at: Date.parse(telemetry.lastPass.at), ok: telemetry.lastPass.ok, full: false } : undefined,
           budget: budgetUse(io.budgets),
         }),
         // Redis came back, perhaps empty: rebuild the shared state from GitHub and Modal.
