@@ -6,11 +6,11 @@ import { describeRunnerConfig } from "./runner-config/describe-runner-config.js"
 import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";
-import { OrphanSightings } from "./dispatch/orphan-sightings.js";
 import { serveJob } from "./dispatch/serve-job.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/resolve-runner-scope.js";
 import { systemClock, type Clock } from "./lib/clock.js";
+import { Sightings } from "./lib/sightings.js";
 import type { AppOctokit } from "./github/create-octokit-class.js";
 import { Fleet } from "./modal/fleet.js";
 import { budgetUse, buildFleetParts } from "./fleet-parts.js";
@@ -70,7 +70,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   };
   const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now, { onUnreadable: () => metrics.policyUnreadable() });
   const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
-  const orphans = new OrphanSightings(now);
+  /** Runner registrations without a sandbox, by "<name>#<registration id>": when a dispatch first saw each. */
+  const orphans = new Sightings();
   // The first pass looks back an hour: deliveries that failed while this process
   // was down or restarting (older ones are a full sweep's job).
   const redeliveries = createRedeliveryState(now(), 3_600_000);
@@ -113,7 +114,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
           fleet,
           scopes,
           settings,
-          firstSeenOrphan: (key) => orphans.firstSeen(key),
+          firstSeenOrphan: (key) => orphans.firstSeen(key, now()),
           now,
           log,
         },

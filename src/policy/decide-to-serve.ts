@@ -1,6 +1,7 @@
 // Whether the App serves a queued job at all. Pure: the same job and policy always
 // give the same answer, so it is tested with a table.
 import { fullName, type JobRef } from "../model/job.js";
+import { hasLabel, missingLabel } from "../model/labels.js";
 import { matchesAny } from "../model/repository-patterns.js";
 
 export interface ServePolicy {
@@ -15,14 +16,9 @@ export type ServeDecision =
   /** `notOurs`: the job is for other runners; nothing to report above debug. */
   | { serve: false; notOurs: boolean; reason: string };
 
-export function hasLabel(labels: string[], label: string): boolean {
-  return labels.some((candidate) => candidate.toLowerCase() === label.toLowerCase());
-}
-
 export function decideToServe(job: JobRef, policy: ServePolicy): ServeDecision {
-  if (!hasLabel(job.labels, policy.runnerLabel)) {
-    return { serve: false, notOurs: true, reason: `labels [${job.labels.join(", ")}] do not include "${policy.runnerLabel}"` };
-  }
+  const notOurs = missingLabel(job.labels, policy.runnerLabel);
+  if (notOurs !== undefined) return { serve: false, notOurs: true, reason: notOurs };
   const repo = fullName(job.repository);
   if (matchesAny(repo, policy.deniedRepositories)) {
     return { serve: false, notOurs: false, reason: `${repo} is in DENIED_REPOSITORIES` };

@@ -6,7 +6,7 @@
 // and caps apply.
 import type { Caps, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import type { JobRef } from "../model/job.js";
+import { fullName, type JobRef } from "../model/job.js";
 import { decideToServe, type ServeDecision, type ServePolicy } from "./decide-to-serve.js";
 import { operatorPolicy, POLICY_PATH, repositoryAllowed, type EffectivePolicy } from "./org-policy.js";
 import type { PolicyFiles } from "./policy-files.js";
@@ -44,7 +44,7 @@ export class JobPolicy {
     const effective = await this.files.effective(await this.octokitFor(job.installationId), this.#operator, job.repository);
     if (effective.refused) return { refused: effective.refused };
     if (!repositoryAllowed(effective, owner, name))
-      return { refused: `${owner}/${name} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
+      return { refused: `${fullName(job.repository)} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
     const choice = selectProfile(
       job.labels,
       this.config.profiles.filter((profile) => effective.profiles.includes(profile.name)),

@@ -16,6 +16,7 @@ import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { coveredFamily, looksLikeCidr, parseCidr } from "./parse-cidr.js";
 import { parseGpu } from "./parse-gpu.js";
 import { describeFailure } from "../lib/errors.js";
+import { describeFileFailure } from "../lib/read-text-file.js";
 import type { Caps, NetworkPolicy, Prices, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 
 const label = z.string().regex(/^[^\s,]+$/, "a label has no spaces or commas");
@@ -286,8 +287,7 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "the file does not exist" : (error as Error).message;
-    throw new ConfigError([{ key: "(file)", message: reason, source: file }], "The runner configuration has mistakes:");
+    throw new ConfigError([{ key: "(file)", message: describeFileFailure(error, "the file"), source: file }], "The runner configuration has mistakes:");
   }
   const counter = new LineCounter();
   const document = parseDocument(text, { lineCounter: counter });
@@ -350,8 +350,7 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
         const read = parseDockerfile(readFileSync(dockerfile, "utf8"), dockerfile, defaults.buildArgs);
         image = { baseImage: read.baseImage, commands: [...read.commands, ...profile.image.steps] };
       } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? `${dockerfile} does not exist` : (error as Error).message;
-        problems.push(problem(["profiles", name, "image", "dockerfile"], reason));
+        problems.push(problem(["profiles", name, "image", "dockerfile"], describeFileFailure(error, dockerfile)));
       }
     }
     const labels = [...new Set([...profile.labels, defaults.runnerLabel].map((entry) => entry.toLowerCase()))];

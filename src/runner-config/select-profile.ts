@@ -2,6 +2,7 @@
 // job asked for, besides those any Modal runner satisfies (`self-hosted`, `linux`,
 // `x64`); if several do, the most specific wins: the one with the fewest labels,
 // and of equals the one listed first. Pure, so it is tested with a table.
+import { coversLabels } from "../model/labels.js";
 import type { RunnerProfile } from "../model/runner-profile.js";
 
 const SATISFIED_BY_EVERY_RUNNER = new Set(["self-hosted", "linux", "x64"]);
@@ -12,7 +13,7 @@ export function selectProfile(jobLabels: string[], profiles: RunnerProfile[]): P
   const wanted = jobLabels.map((label) => label.toLowerCase()).filter((label) => !SATISFIED_BY_EVERY_RUNNER.has(label));
   let best: RunnerProfile | undefined;
   for (const profile of profiles) {
-    if (!wanted.every((label) => profile.labels.includes(label))) continue;
+    if (!coversLabels(profile.labels, wanted)) continue;
     if (!best || profile.labels.length < best.labels.length) best = profile;
   }
   if (best) return { profile: best };

@@ -11,6 +11,7 @@ import type { RunnerConfig } from "../model/runner-profile.js";
 import { parseDockerfile } from "../runner-config/parse-dockerfile.js";
 import { type RunnerImageDefinition } from "../model/runner-profile.js";
 import { runnerBuildArgs } from "../runner-config/runner-build-args.js";
+import { describeFileFailure } from "../lib/read-text-file.js";
 import { closestName } from "./closest-name.js";
 import {
   APP_PREFIXES,
@@ -178,8 +179,7 @@ function readRunnerImage(file: string, buildArgs: Record<string, string>, proble
   try {
     return parseDockerfile(readFileSync(file, "utf8"), file, buildArgs);
   } catch (error) {
-    const message = (error as NodeJS.ErrnoException).code === "ENOENT" ? `${file} does not exist` : (error as Error).message;
-    problems.push({ key: "RUNNER_DOCKERFILE", message });
+    problems.push({ key: "RUNNER_DOCKERFILE", message: describeFileFailure(error, file) });
     return { baseImage: "", commands: [] };
   }
 }

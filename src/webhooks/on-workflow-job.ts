@@ -17,7 +17,7 @@ import type { AssignmentGuard } from "../dispatch/guard-assignments.js";
 import { fullName, type JobRef } from "../model/job.js";
 import { jobFromWebhook } from "./parse-workflow-job.js";
 import { parseRunnerName } from "../model/runner-name.js";
-import { hasLabel } from "../policy/decide-to-serve.js";
+import { hasLabel, missingLabel } from "../model/labels.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
 import type { RepositoryDirectory } from "../reconcile/repository-directory.js";
 
@@ -66,8 +66,9 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
 
     switch (action) {
       case "queued": {
-        if (!hasLabel(job.labels, deps.runnerLabel)) {
-          log.debug({ ...fields, reason: `labels [${job.labels.join(", ")}] do not include "${deps.runnerLabel}"` }, "job ignored");
+        const notOurs = missingLabel(job.labels, deps.runnerLabel);
+        if (notOurs !== undefined) {
+          log.debug({ ...fields, reason: notOurs }, "job ignored");
           return;
         }
         deps.report({ action, ...seen, runnerName: undefined });
