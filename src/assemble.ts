@@ -177,7 +177,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       shared.fleetCaps?.observe(world.sandboxes, world.now);
       dispatcher.pump();
     },
-    wanted: (job) => policy.screen(job).serve,
+    wanted: (job) => policy.screen(job).ok,
     namePrefix: settings.runner.namePrefix,
     activeRepositoryWindowMs: settings.reconcile.activeRepositoryWindowMs,
     unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,

@@ -290,12 +290,12 @@ export class Dispatcher {
       return this.#checkIdle();
     }
     if (this.#jobs.get(job.id) !== state) return; // stopped, or evicted: nothing to do
-    if ("refused" in plan) {
+    if (!plan.ok) {
       if (!state.refusedBefore) {
-        log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
-        this.#record("refused", state, { reason: plan.refused });
+        log.info({ ...this.#fields(job), reason: plan.reason }, "job refused by policy");
+        this.#record("refused", state, { reason: plan.reason });
       }
-      this.#set(transition.refused(state, plan.refused, clock.now()));
+      this.#set(transition.refused(state, plan.reason, clock.now()));
       return this.#checkIdle();
     }
     const placement = { installationId: job.installationId, repository: repositoryKey(job.repository), profile: plan.profile.name };
@@ -342,8 +342,8 @@ export class Dispatcher {
             continue;
           }
           const reservation = this.#reserve(state);
-          if (!reservation.reserved) {
-            this.#wait(state, "capacity", `cap reached: ${reservation.cap}`);
+          if (!reservation.ok) {
+            this.#wait(state, "capacity", `cap reached: ${reservation.reason}`);
             continue;
           }
           this.#queue.served(installationId);
@@ -366,7 +366,7 @@ export class Dispatcher {
     if (this.#probe !== undefined || !this.options.modal.probeDue()) return;
     for (const job of [...this.#queue.all()].sort(oldestFirst)) {
       const state = this.#jobs.get(job.id) as Queued;
-      if (!this.#reserve(state).reserved) continue;
+      if (!this.#reserve(state).ok) continue;
       this.#probe = job.id;
       this.options.log.info(
         { ...this.#fields(job), profile: state.attempt.profile.name },
@@ -400,10 +400,10 @@ export class Dispatcher {
     if (!fleetCaps) return true;
     const { job, attempt } = state;
     const reservation = await fleetCaps.reserve(job.id, attempt.placement, attempt.caps);
-    if (reservation.reserved) return true;
+    if (reservation.ok) return true;
     this.options.capacity.release(job.id);
     const current = this.#jobs.get(job.id) as WithAttempt;
-    const reason = `cap reached: ${reservation.cap}`;
+    const reason = `cap reached: ${reservation.reason}`;
     const next = transition.waitingForFleetCap(current, reason, clock.now()) as Queued;
     this.#set(next);
     const until = clock.now() + FLEET_CAP_RECHECK_MS;

@@ -50,7 +50,7 @@ const networkSchema = z
     network.allow.forEach((entry, index) => {
       if (looksLikeCidr(entry)) {
         const cidr = parseCidr(entry);
-        if ("problem" in cidr) ctx.addIssue({ code: "custom", path: ["allow", index], message: cidr.problem });
+        if (!cidr.ok) ctx.addIssue({ code: "custom", path: ["allow", index], message: cidr.reason });
       } else if (!DOMAIN.test(entry)) {
         ctx.addIssue({
           code: "custom",
@@ -60,7 +60,7 @@ const networkSchema = z
       }
     });
     // Entries refused above are reported already (a /0 on its own says so).
-    const family = coveredFamily(network.allow.filter((entry) => looksLikeCidr(entry) && "cidr" in parseCidr(entry)));
+    const family = coveredFamily(network.allow.filter((entry) => looksLikeCidr(entry) && parseCidr(entry).ok));
     if (family !== undefined)
       ctx.addIssue({
         code: "custom",
@@ -71,8 +71,8 @@ const networkSchema = z
 
 const gpu = z.string().transform((raw, ctx) => {
   const checked = parseGpu(raw);
-  if ("problem" in checked) {
-    ctx.addIssue({ code: "custom", message: checked.problem });
+  if (!checked.ok) {
+    ctx.addIssue({ code: "custom", message: checked.reason });
     return z.NEVER;
   }
   return checked.gpu;
@@ -104,7 +104,7 @@ const pricesSchema = z.strictObject({
   memoryPerGiBSecond: price.optional(),
   gpuPerSecond: z
     .record(
-      z.string().refine((type) => "gpu" in parseGpu(type) && !type.includes(":"), {
+      z.string().refine((type) => parseGpu(type).ok && !type.includes(":"), {
         message: "a Modal GPU type (T4, L4, A10G, L40S, A100-40GB, A100-80GB, H100, H200, B200)",
       }),
       price,
@@ -206,7 +206,7 @@ function toNetwork(network: z.infer<typeof networkSchema>): NetworkPolicy {
   // Already checked by the schema: every CIDR here parses.
   const normalised = cidrs.map((entry) => {
     const checked = parseCidr(entry);
-    return "cidr" in checked ? checked.cidr : entry;
+    return checked.ok ? checked.cidr : entry;
   });
   return { egress: "allowlist", cidrs: normalised, domains: network.allow.filter((entry) => !looksLikeCidr(entry)) };
 }
@@ -226,7 +226,7 @@ function unreachable(profiles: RunnerProfile[]): Array<{ profile: RunnerProfile;
       profile.labels.filter((entry) => !SATISFIED_BY_EVERY_RUNNER.has(entry)),
       profiles,
     );
-    if ("profile" in choice && choice.profile !== profile) found.push({ profile, winner: choice.profile });
+    if (choice.ok && choice.profile !== profile) found.push({ profile, winner: choice.profile });
   }
   return found;
 }
@@ -287,7 +287,10 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError([{ key: "(file)", message: describeFileFailure(error, "the file"), source: file }], "The runner configuration has mistakes:");
+    throw new ConfigError(
+      [{ key: "(file)", message: describeFileFailure(error, "the file"), source: file }],
+      "The runner configuration has mistakes:",
+    );
   }
   const counter = new LineCounter();
   const document = parseDocument(text, { lineCounter: counter });

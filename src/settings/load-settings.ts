@@ -12,6 +12,7 @@ import { parseDockerfile } from "../runner-config/parse-dockerfile.js";
 import { type RunnerImageDefinition } from "../model/runner-profile.js";
 import { runnerBuildArgs } from "../runner-config/runner-build-args.js";
 import { describeFileFailure } from "../lib/read-text-file.js";
+import { describeFailure } from "../lib/errors.js";
 import { closestName } from "./closest-name.js";
 import {
   APP_PREFIXES,
@@ -133,7 +134,7 @@ function readPrivateKey(env: Env, problems: ConfigProblem[]): string {
     key = getPrivateKey({ env: { PRIVATE_KEY: present(env, "PRIVATE_KEY"), PRIVATE_KEY_PATH: present(env, "PRIVATE_KEY_PATH") } });
   } catch (error) {
     // The library's message names the file or says the key is malformed; never the key.
-    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: (error as Error).message.split("\n")[0]! });
+    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: describeFailure(error).reason.split("\n")[0]! });
     return "";
   }
   if (!key) {

@@ -14,8 +14,8 @@ import type { Logger } from "pino";
 import type { Capacity } from "../dispatch/capacity.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { AssignmentGuard } from "../dispatch/guard-assignments.js";
-import { fullName, type JobRef } from "../model/job.js";
-import { jobFromWebhook } from "./parse-workflow-job.js";
+import { fullName } from "../model/job.js";
+import { jobFromWebhook, type WorkflowJobSeen } from "./parse-workflow-job.js";
 import { parseRunnerName } from "../model/runner-name.js";
 import { hasLabel, missingLabel } from "../model/labels.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
@@ -36,15 +36,9 @@ export interface WorkflowJobDeps {
   now: () => number;
 }
 
-export interface RunnerEvent {
+/** What a delivery said, where `runnerName` is ours only: undefined for a queued job or one no runner of ours took. */
+export interface RunnerEvent extends WorkflowJobSeen {
   action: "queued" | "in_progress" | "completed";
-  job: JobRef;
-  /** Our runner (in_progress, completed); undefined for a queued job or one no runner of ours took. */
-  runnerName: string | undefined;
-  startedAt: string | undefined;
-  completedAt: string | undefined;
-  htmlUrl: string | undefined;
-  conclusion: string | undefined;
 }
 
 export function onWorkflowJob(deps: WorkflowJobDeps) {
@@ -55,8 +49,8 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
     const { action } = loose;
     const fields = { deliveryId, action, jobId: loose.workflow_job?.id, repo: loose.repository?.full_name };
     const parsed = jobFromWebhook(payload);
-    if ("rejected" in parsed) {
-      log.warn({ ...fields, reason: parsed.rejected }, "webhook rejected");
+    if (!parsed.ok) {
+      log.warn({ ...fields, reason: parsed.reason }, "webhook rejected");
       return;
     }
     const { job, runnerName, startedAt, completedAt, htmlUrl, conclusion } = parsed;
