@@ -211,7 +211,7 @@ export class TelemetryFeed {
     if (!modal.reachable) problems.push(`Modal is unreachable since ${modal.since} (next try ${modal.nextTryAt}): ${modal.reason}`);
     if (this.#lastSuccessAt === undefined) problems.push("no reconcile pass has succeeded yet");
     if (this.#lastPass && !this.#lastPass.ok)
-      problems.push(`the last reconcile pass (${this.#lastPass.at}) could not observe GitHub or Modal`);
+      problems.push(`the last reconcile pass (${this.#lastPass.at}) failed: ${this.#lastPass.problem ?? "see the log"}`);
     return problems;
   }
 
@@ -246,7 +246,11 @@ export class TelemetryFeed {
       ok: summary.ok,
       durationMs: summary.durationMs,
       repairs: summary.repaired as Record<string, number>,
-      errors: summary.failed > 0 ? [`${summary.failed} part(s) could not be read or repaired; see the log`] : [],
+      errors: [
+        ...(summary.problem ? [summary.problem] : []),
+        ...(summary.failed > 0 ? [`${summary.failed} part(s) could not be read or repaired; see the log`] : []),
+      ],
+      ...(summary.problem && { problem: summary.problem }),
     };
     if (summary.ok) this.#lastSuccessAt = at;
   }
