@@ -4,7 +4,8 @@
 // turns them into plain data for src/telemetry/, which imports nothing above it.
 import type { Logger } from "pino";
 import type { RunnerConfig } from "./model/runner-profile.js";
-import type { Dispatcher, OutcomeRecord } from "./dispatch/dispatcher.js";
+import type { OutcomeRecord } from "./dispatch/dispatcher.js";
+import type { JobBook } from "./dispatch/job-book.js";
 import { fullName } from "./model/job.js";
 import type { RequestBudgets } from "./github/request-budgets.js";
 import type { CircuitBreaker } from "./modal/circuit-breaker.js";
@@ -27,12 +28,13 @@ import type { RunnerEvent } from "./webhooks/on-workflow-job.js";
 
 export interface TelemetryFeedSources {
   config: RunnerConfig;
-  dispatcher: () => Dispatcher;
+  /** The job-state map the dispatcher writes: what waits and what is being dispatched. */
+  jobs: Pick<JobBook, "waiting" | "handled">;
   sandboxesCounted: () => number;
   budgets: RequestBudgets;
   /** The fleet of replicas (REDIS_URL), for the status page. */
   fleet?: () => StatusFleet | undefined;
-  breaker: () => CircuitBreaker;
+  breaker: CircuitBreaker;
   directory: RepositoryDirectory;
   /** The runner version in the images against GitHub's latest release. */
   runnerVersion?: () => RunnerCurrency;
@@ -72,12 +74,12 @@ export class TelemetryFeed {
     this.stories = new JobStories({ ...DEFAULT_STORY_LIMITS, ...sources.storyLimits, namePrefix: sources.namePrefix });
     this.metrics = new Metrics(
       {
-        waiting: () => sources.dispatcher().waiting().length,
+        waiting: () => sources.jobs.waiting().length,
         sandboxes: sources.sandboxesCounted,
         jobs: () => this.#jobCounts(),
         githubBudget: () =>
           sources.budgets.all().flatMap(({ key, points }) => (key === "app" ? [] : [{ installation: String(key), points }])),
-        modalBreakerOpen: () => sources.breaker().state().state === "open",
+        modalBreakerOpen: () => sources.breaker.state().state === "open",
         runnerVersion: sources.runnerVersion,
       },
       {
@@ -177,11 +179,13 @@ export class TelemetryFeed {
     const labels = { installation: String(event.job.installationId), profile };
     if (event.action === "in_progress" && event.job.createdAt && event.startedAt)
       this.metrics.jobStarted(labels, Date.parse(event.job.createdAt), Date.parse(event.startedAt));
-    if (event.action === "completed") {
-      if (event.startedAt && event.completedAt)
-        this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
-      this.ledger.ended(event.runnerName, event.job.installationId, fullName(event.job.repository));
-    }
+    if (event.action === "completed" && event.startedAt && event.completedAt)
+      this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
+  }
+
+  /** A sandbox ended (its runner finished its job, or a pass terminated it): its cost is counted once. */
+  sandboxEnded(name: string, installationId: number, repository?: string): void {
+    this.ledger.ended(name, installationId, repository);
   }
 
   /** The assignment guard checked the job a runner of ours took; "stopped": policy refused it and its sandbox was stopped. */
@@ -207,7 +211,7 @@ export class TelemetryFeed {
     const problems: string[] = [];
     const github = this.sources.github?.state() ?? { reachable: true };
     if (!github.reachable) problems.push(`GitHub is unreachable since ${github.since}: ${github.reason}`);
-    const modal = modalReachability(this.sources.breaker().state());
+    const modal = modalReachability(this.sources.breaker.state());
     if (!modal.reachable) problems.push(`Modal is unreachable since ${modal.since} (next try ${modal.nextTryAt}): ${modal.reason}`);
     if (this.#lastSuccessAt === undefined) problems.push("no reconcile pass has succeeded yet");
     if (this.#lastPass && !this.#lastPass.ok)
@@ -280,7 +284,7 @@ export class TelemetryFeed {
       doctor: this.#doctor,
       lastPass: this.#lastPass,
       lastSuccessAt: this.#lastSuccessAt,
-      breaker: sources.breaker().state(),
+      breaker: sources.breaker.state(),
       spendToday: this.#spend.list(),
       runnerVersion: sources.runnerVersion?.(),
     });
@@ -290,9 +294,8 @@ export class TelemetryFeed {
   /** What jobs and sandboxes the counts come from (the page's and the gauge's). */
   #jobSources() {
     return {
-      jobs: this.sources
-        .dispatcher()
-        .jobs()
+      jobs: this.sources.jobs
+        .handled()
         .map((entry) => ({ installationId: entry.job.installationId, profile: entry.profile, state: entry.state })),
       sandboxes: this.ledger.list(),
       busyRunners: this.#busyRunners,

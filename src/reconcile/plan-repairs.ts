@@ -49,6 +49,14 @@ export interface PlanSettings {
   lifetimeCapMs: { byProfile: Record<string, number>; otherwise: number };
 }
 
+/** The lifetime caps the plan needs: each profile's, and the longest for a sandbox whose profile is unknown. */
+export function lifetimeCaps(profiles: Array<{ name: string; timeoutMs: number }>): PlanSettings["lifetimeCapMs"] {
+  return {
+    byProfile: Object.fromEntries(profiles.map((profile) => [profile.name, profile.timeoutMs])),
+    otherwise: Math.max(...profiles.map((profile) => profile.timeoutMs)),
+  };
+}
+
 export type RepairKind =
   | "serve-unserved-job"
   | "remove-surplus-runner"

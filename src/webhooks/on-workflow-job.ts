@@ -5,13 +5,13 @@
 //
 //   queued       → for our label: the dispatcher (which applies the job policy,
 //                  and logs and counts a refusal once)
-//   in_progress  → our runner took a job: check the job against policy (a runner
-//                  can be taken by any job its labels and runner group fit)
-//   completed    → the job is over: stop waiting for it; our runner's slot frees
-//                  (only this installation's); without one of our runners, a
-//                  runner of ours may now be idle
+//   in_progress  → our runner took a job: note which (the reconciler's
+//                  assignments), check the job against policy (a runner can be
+//                  taken by any job its labels and runner group fit)
+//   completed    → the job is over: stop waiting for it; our runner's sandbox
+//                  ended (only this installation's); without one of our runners,
+//                  a runner of ours may now be idle
 import type { Logger } from "pino";
-import type { Capacity } from "../dispatch/capacity.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { AssignmentGuard } from "../dispatch/guard-assignments.js";
 import { fullName } from "../model/job.js";
@@ -25,12 +25,12 @@ export interface WorkflowJobDeps {
   runnerLabel: string;
   namePrefix: string;
   dispatcher: Dispatcher;
-  /** Where a sandbox that ended is counted (this replica's count, and a fleet's). */
-  capacity: Pick<Capacity, "ended">;
-  reconciler: Reconciler;
+  /** A sandbox ended: the one path that frees its slot, counts its cost and lets a waiting job start. */
+  sandboxEnded: (name: string, installationId: number, repository?: string) => void;
+  reconciler: Pick<Reconciler, "assignments" | "soon">;
   directory: RepositoryDirectory;
   guard: AssignmentGuard;
-  /** A job with our label was queued or completed, or our runner took a job: for metrics, cost and the job's story. */
+  /** A job with our label was queued or completed, or our runner took a job: for metrics and the job's story. */
   report: (event: RunnerEvent) => void;
   log: Logger;
   now: () => number;
@@ -70,18 +70,22 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
         log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
         return;
       }
-      case "in_progress":
+      case "in_progress": {
         if (!ourRunner) return;
+        // The event's handler checks the job against policy; a pass checks only what no event told.
+        const at = startedAt ? Date.parse(startedAt) : now();
+        deps.reconciler.assignments.took(runnerName, job, Number.isFinite(at) ? at : now(), now(), true);
         deps.guard.check(job, runnerName);
         deps.report({ action, ...seen, runnerName });
         return;
+      }
       case "completed":
         deps.dispatcher.forget(job.id);
         if (ourRunner) {
-          // The runner exits after its job: its slot is free for a waiting job.
-          deps.capacity.ended(runnerName, job.installationId, fullName(job.repository));
-          deps.dispatcher.pump();
+          deps.reconciler.assignments.ended(runnerName);
           deps.report({ action, ...seen, runnerName });
+          // The runner exits after its job: its sandbox ends, its slot is free for a waiting job.
+          deps.sandboxEnded(runnerName, job.installationId, fullName(job.repository));
         } else if (hasLabel(job.labels, deps.runnerLabel)) {
           // Cancelled before a runner took it, or done by another runner: ours may now be idle.
           deps.report({ action, ...seen, runnerName: undefined });
