@@ -156,3 +156,21 @@ test("tests reach the workspace packages by name (as the demo does), never by a 
   );
   expect(found).toEqual([]);
 });
+
+test("assemble() builds each part before any line uses it: no forward references through closures", () => {
+  const source = readFileSync(path.join("src", "assemble.ts"), "utf8");
+  const body = source.slice(source.indexOf("export function assemble("));
+  const lines = body.split("\n");
+  // The parts: constants declared at the function's top level (two spaces in).
+  const declared = lines.flatMap((line, index) => {
+    const match = /^ {2}const (?:\{ ([^}]+) \}|(\w+)\b)/.exec(line);
+    const names = match ? (match[1]?.split(",").map((name) => name.trim().split(":").pop()!.trim()) ?? [match[2]!]) : [];
+    return names.map((name) => ({ name, index }));
+  });
+  expect(declared.length).toBeGreaterThan(10);
+  const early = declared.flatMap(({ name, index }) => {
+    const first = lines.findIndex((line) => new RegExp(`(?<![\\w.])${name}\\b`).test(line.replace(/"[^"]*"|\/\/.*$|\/\*\*.*\*\//g, "")));
+    return first < index ? [`${name} (declared at line ${index + 1} of assemble, used at ${first + 1})`] : [];
+  });
+  expect(early).toEqual([]);
+});
