@@ -11,7 +11,7 @@ import { homePage } from "./http/home-page.js";
 import { limitBody } from "./http/limit-body.js";
 import { webhookEndpoint, type VerifiedDelivery } from "./http/webhook-endpoint.js";
 import { requestUrl } from "./lib/request-url.js";
-import { statusHandler } from "./observe/status-handler.js";
+import { statusHandler } from "./telemetry/status-handler.js";
 import { RECONCILE_PATH, reconcileEndpoint } from "./reconcile/reconcile-endpoint.js";
 import type { Settings } from "./settings/load-settings.js";
 
@@ -43,12 +43,12 @@ export function appRoutes(options: {
     }),
     ping,
     healthEndpoint({
-      problems: () => runtime.observability.problems(),
-      lastPass: () => runtime.observability.lastPass,
+      problems: () => runtime.telemetry.problems(),
+      lastPass: () => runtime.telemetry.lastPass,
       degraded: runtime.degraded,
     }),
     ...(options.metricsOnOwnPort ? [] : [runtime.metrics.handler({ token: statusToken })]),
-    statusHandler({ token: statusToken, snapshot: () => runtime.observability.snapshot() }),
+    statusHandler({ token: statusToken, snapshot: () => runtime.telemetry.snapshot() }),
     ...(settings.reconcile.secret ? [limitBody(RECONCILE_PATH)] : []),
     reconcileEndpoint(settings.reconcile.secret, (full) => runtime.reconciler.run({ full, reason: "http" })),
     homePage({ statusPage: statusToken !== undefined, webhookPath: settings.github.webhookPath }),

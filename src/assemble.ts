@@ -2,26 +2,25 @@
 // world it talks to (RuntimeIo), and owns their life: start, idle, drain, stop.
 // It knows nothing of HTTP servers or Probot's app functions: the app function
 // (index.ts) and the CLI call it.
-import { describeRunnerConfig } from "./config/describe-runner-config.js";
+import { describeRunnerConfig } from "./runner-config/describe-runner-config.js";
 import { Capacity } from "./dispatch/capacity.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
+import { JobBook } from "./dispatch/job-book.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";
-import { OrphanSightings } from "./dispatch/orphan-sightings.js";
 import { serveJob } from "./dispatch/serve-job.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
-import { RunnerScopes } from "./github/runner-scope.js";
+import { RunnerScopes } from "./github/resolve-runner-scope.js";
 import { systemClock, type Clock } from "./lib/clock.js";
-import type { AppOctokit } from "./github/create-octokit-class.js";
+import { Sightings } from "./lib/sightings.js";
 import { Fleet } from "./modal/fleet.js";
-import { budgetUse, buildFleetParts } from "./fleet-parts.js";
-import { Observability } from "./observability.js";
-import { receiptEnv } from "./observe/receipt-env.js";
-import { RunnerVersionWatch } from "./observe/runner-version-watch.js";
-import { isRunnerImage } from "./modal/runner-release-steps.js";
-import { withLatestRunner } from "./runner-version.js";
+import { buildFleetParts } from "./fleet-parts.js";
+import { TelemetryFeed } from "./telemetry-feed.js";
+import { RunnerVersionWatch } from "./telemetry/runner-version-watch.js";
+import { runnerImageOptions } from "./runner-version.js";
 import { readRunnerReleaseAsApp } from "./github/runner-releases.js";
 import { JobPolicy } from "./policy/job-policy.js";
 import { PolicyFiles } from "./policy/policy-files.js";
+import { lifetimeCaps } from "./reconcile/plan-repairs.js";
 import { Reconciler } from "./reconcile/reconciler.js";
 import { RepositoryDirectory } from "./reconcile/repository-directory.js";
 import type { RuntimeIo } from "./runtime-io.js";
@@ -31,10 +30,15 @@ import { onWorkflowJob } from "./webhooks/on-workflow-job.js";
 
 export type Runtime = ReturnType<typeof assemble>;
 
+// Wiring only, in dependency order: every part is built after the parts it calls,
+// and the rules live in the rooms (a closure here only forwards).
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
   const clock: Clock = { ...systemClock, now };
   const { config } = settings.runner;
+  const { namePrefix } = settings.runner;
+
+  // The world: GitHub's runner releases, Modal's fleet, runner scopes, what a fleet of replicas shares.
   const runnerVersion = new RunnerVersionWatch({
     pinned: settings.runner.version.pinned,
     read: () => readRunnerReleaseAsApp({ app: () => github.app(), installation: (id) => github.installation(id) }),
@@ -48,63 +52,56 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       retry: io.modalRetry,
       breaker: io.modalBreaker,
       now,
-      sandboxEnv: (profile) => ({
-        ...receiptEnv(profile, config),
-        // The runner may skip its self-update only when its image is known to hold the latest release.
-        ...(isRunnerImage(profile.image, settings.runner.version.pinned) &&
-          runnerVersion.currency({ refresh: false }).state === "current" && { MODAL_RUNNER_DISABLE_UPDATE: "1" }),
-      }),
-      ...(settings.runner.version.wanted === "latest" && { extendImage: (definition) => withLatestRunner(definition, runnerVersion) }),
+      ...runnerImageOptions(config, settings.runner.version, runnerVersion),
     },
     log.child({ component: "modal" }),
   );
   const scopes = new RunnerScopes(settings.runner.scope, settings.runner.group);
   const directory = new RepositoryDirectory();
-  const capacity = new Capacity(now);
-  // Claims, fleet caps, lease: none (or always held) for one process, in Redis for a fleet (REDIS_URL).
+  // Claims, fleet caps, leases: none (or always held) for one process, in Redis for a fleet (REDIS_URL).
   const shared = buildFleetParts(settings, io);
-  /** A sandbox ended: free its slot here and in the fleet's count. */
-  const ended = (name: string, installationId: number, repository?: string) => {
-    capacity.ended(name, installationId, repository);
-    shared.fleetCaps?.ended(name, installationId, repository);
-  };
-  const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now, { onUnreadable: () => metrics.policyUnreadable() });
-  const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
-  const orphans = new OrphanSightings(now);
-  // The first pass looks back an hour: deliveries that failed while this process
-  // was down or restarting (older ones are a full sweep's job).
-  const redeliveries = createRedeliveryState(now(), 3_600_000);
-  /** Why Modal cannot take sandboxes now (its creation breaker is open), or undefined. */
-  const creationRefused = () => {
-    const breaker = fleet.breaker.state();
-    return breaker.state === "open" ? breaker.reason : undefined;
-  };
-  /**
-   * The same, as readiness reports it. The breaker closes only on a create, and never
-   * probes by itself: once a probe is due and no job waits or is under way, the next job's create is
-   * the probe, so the App is ready for it (else a readiness gate would keep away the
-   * very webhook that closes the breaker).
-   */
-  const modalUnavailable = () => {
-    const reason = creationRefused();
-    return reason !== undefined && (!fleet.breaker.allows() || dispatcher.jobs().length > 0) ? reason : undefined;
-  };
 
+  // What the App knows and tells: the one map of job states (the dispatcher writes it,
+  // the reconciler and telemetry read it), the sandboxes counted against the caps, and
+  // telemetry, which every part below reports to.
+  const jobs = new JobBook();
+  const capacity = new Capacity(now);
+  const telemetry = new TelemetryFeed({
+    config,
+    jobs,
+    sandboxesCounted: () => capacity.size,
+    budgets: io.budgets,
+    fleet: () => shared.status(),
+    breaker: fleet.breaker,
+    directory,
+    namePrefix,
+    github: io.githubReachability,
+    runnerVersion: () => runnerVersion.currency(),
+    log: log.child({ component: "cost" }),
+    now,
+  });
+
+  // Which jobs are served, with which profile and caps.
+  const policyFiles = new PolicyFiles(log.child({ component: "policy" }), now, {
+    onUnreadable: () => telemetry.metrics.policyUnreadable(),
+  });
+  const policy = new JobPolicy({ runnerLabel: settings.runner.label, ...settings.policy }, config, policyFiles, github.installation);
+
+  // Serving jobs: the dispatcher, one job's JIT config and sandbox, and the check of what a runner took.
+  /** Runner registrations without a sandbox, by "<name>#<registration id>": when a dispatch first saw each. */
+  const orphans = new Sightings();
   const dispatcher = new Dispatcher({
     concurrency: settings.dispatch.concurrency,
     log: log.child({ component: "dispatch" }),
     clock,
+    jobs,
     capacity,
     ...(shared.claims && { claims: shared.claims }),
     ...(shared.fleetCaps && { fleetCaps: shared.fleetCaps }),
     budgets: io.budgets,
-    modal: {
-      unavailable: creationRefused,
-      probeDue: () => fleet.breaker.state().state === "open" && fleet.breaker.allows(),
-      whenAvailable: () => fleet.breaker.whenAllowed(),
-    },
+    modal: fleet.breaker.creation(),
     plan: (job) => policy.plan(job),
-    onOutcome: (record) => observability.outcome(record),
+    onOutcome: (record) => telemetry.outcome(record),
     serve: async (job, request) =>
       serveJob(
         job,
@@ -113,132 +110,89 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
           fleet,
           scopes,
           settings,
-          firstSeenOrphan: (key) => orphans.firstSeen(key),
+          firstSeenOrphan: (key) => orphans.firstSeen(key, now()),
           now,
           log,
         },
         request,
       ),
   });
-
-  const observability = new Observability({
-    config,
-    dispatcher: () => dispatcher,
-    sandboxesCounted: () => capacity.size,
-    budgets: io.budgets,
-    fleet: () => shared.status(),
-    breaker: () => fleet.breaker,
-    directory,
-    namePrefix: settings.runner.namePrefix,
-    github: io.githubReachability,
-    runnerVersion: () => runnerVersion.currency(),
-    log: log.child({ component: "cost" }),
-    now,
-  });
-  const { metrics } = observability;
   const guard = new AssignmentGuard({
     policy,
     fleet,
     log: log.child({ component: "policy" }),
-    onOutcome: (outcome, job, detail) => observability.guarded(outcome, job, detail),
+    onOutcome: (outcome, job, detail) => telemetry.guarded(outcome, job, detail),
   });
+  /** A sandbox ended (its runner finished, or a pass terminated it): the one path for both. */
+  const sandboxEnded = (name: string, installationId: number, repository?: string) => {
+    dispatcher.sandboxEnded(name, installationId, repository);
+    telemetry.sandboxEnded(name, installationId, repository);
+  };
 
+  // The repair loop.
+  // The first pass looks back an hour: deliveries that failed while this process
+  // was down or restarting (older ones are a full sweep's job).
+  const redeliveries = createRedeliveryState(now(), 3_600_000);
   const reconciler = new Reconciler({
+    github: {
+      octokitFor: (installationId) => github.installation(installationId, "reconcile"),
+      appOctokit: () => github.app("reconcile"),
+      scopes,
+      directory,
+      redeliver: (app) => redeliverFailedDeliveries(app, redeliveries, { now }),
+    },
     fleet,
-    octokitFor: (installationId) => github.installation(installationId, "reconcile"),
-    appOctokit: () => github.app("reconcile"),
-    scopes,
-    directory,
-    unservedJobs: () => [...dispatcher.unserved().map((entry) => entry.job), ...dispatcher.waiting()],
-    serve: (job, attempt) => dispatcher.enqueue(job, attempt),
-    checkAssignment: (job, runnerName) => guard.check(job, runnerName),
-    // Being served: dispatched here lately, or (a fleet) claimed by any replica.
-    dispatching: shared.claims
-      ? async (since, queued) => [...dispatcher.dispatching(since), ...(await shared.claimed(queued))]
-      : (since) => dispatcher.dispatching(since),
-    redeliver: (app) => redeliverFailedDeliveries(app, redeliveries, { now }),
-    // Once per fleet: one replica per interval asks GitHub to redeliver, one per sweep interval sweeps.
-    ...(io.shared && {
-      redeliver: async (app: AppOctokit) =>
-        (await shared.lease.take("redeliver", Math.max(1000, settings.reconcile.intervalMs * 0.9)))
-          ? redeliverFailedDeliveries(app, redeliveries, { now })
-          : { listed: 0, requested: 0, skipped: 0, failed: 0, failures: [] },
-      fullSweepLease: () => shared.lease.take("full-sweep", settings.reconcile.fullSweepIntervalMs * 0.9),
-    }),
-    ended: (name, installationId) => {
-      ended(name, installationId);
-      observability.ledger.ended(name, installationId);
-      dispatcher.pump();
+    jobs: {
+      unserved: () => [...jobs.unserved().map((entry) => entry.job), ...jobs.waiting()],
+      dispatching: shared.beingServed((since) => jobs.dispatching(since)),
+      wanted: (job) => policy.screen(job).ok,
+      serve: (job, attempt) => dispatcher.enqueue(job, attempt),
+      checkAssignment: (job, runnerName) => guard.check(job, runnerName),
     },
-    observed: (world) => {
-      observability.observed(world);
-      capacity.observe(world.sandboxes, world.now);
-      shared.fleetCaps?.observe(world.sandboxes, world.now);
-      dispatcher.pump();
+    report: {
+      ended: sandboxEnded,
+      observed: (world) => {
+        telemetry.observed(world);
+        dispatcher.sandboxesListed(world.sandboxes, world.now);
+      },
+      passed: (summary) => telemetry.passed(summary),
     },
-    wanted: (job) => policy.screen(job).serve,
-    namePrefix: settings.runner.namePrefix,
-    activeRepositoryWindowMs: settings.reconcile.activeRepositoryWindowMs,
-    unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
+    schedule: {
+      intervalMs: settings.reconcile.intervalMs,
+      fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
+      fullSweepLease: () => shared.fullSweepTurn(),
+      redeliveryTurn: () => shared.redeliveryTurn(),
+      activeRepositoryWindowMs: settings.reconcile.activeRepositoryWindowMs,
+    },
     plan: {
-      namePrefix: settings.runner.namePrefix,
+      namePrefix,
       idleRunnerTimeoutMs: settings.reconcile.idleRunnerTimeoutMs,
       finishedGraceMs: settings.reconcile.finishedGraceMs,
       registrationGraceMs: settings.dispatch.registrationGraceMs,
       unservedJobGraceMs: settings.reconcile.unservedJobGraceMs,
-      lifetimeCapMs: {
-        byProfile: Object.fromEntries(config.profiles.map((profile) => [profile.name, profile.timeoutMs])),
-        otherwise: Math.max(...config.profiles.map((profile) => profile.timeoutMs)),
-      },
+      lifetimeCapMs: lifetimeCaps(config.profiles),
     },
-    passed: (summary) => observability.passed(summary),
-    intervalMs: settings.reconcile.intervalMs,
-    fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
     log: log.child({ component: "reconcile" }),
     now,
   });
 
+  // The ways in: webhook deliveries.
   const handleWorkflowJob = onWorkflowJob({
     runnerLabel: settings.runner.label,
-    namePrefix: settings.runner.namePrefix,
+    namePrefix,
     dispatcher,
-    capacity: { ended },
+    sandboxEnded,
     reconciler,
     directory,
     guard,
-    runnerTaken: (jobId, runnerName, took) => {
-      // A runner takes only jobs of its own installation and owner: an event saying
-      // otherwise changes nothing. A fleet: the ended claim of the dispatch that made the
-      // runner stops saying "served", so any replica's next pass serves the job (from
-      // GitHub's runner list: plan-repairs skips the grace for it); the replica whose
-      // dispatch made this very runner serves it again at once.
-      const known = dispatcher.jobState(jobId);
-      const again =
-        known?.state === "running" &&
-        known.runnerName === runnerName &&
-        known.job.installationId === took.installationId &&
-        known.job.repository.owner === took.repository.owner
-          ? known
-          : undefined;
-      void (shared.claims?.reopen({ id: jobId, installationId: took.installationId }) ?? Promise.resolve()).then(() => {
-        if (again) dispatcher.enqueue(again.job, again.attempt.number + 1);
-      });
-    },
-    report: (event) => {
-      // The event's handler checked the job against policy; a pass checks only what no event told.
-      if (event.runnerName !== undefined && event.action === "in_progress") {
-        const startedAt = event.startedAt ? Date.parse(event.startedAt) : now();
-        reconciler.assignments.took(event.runnerName, event.job, Number.isFinite(startedAt) ? startedAt : now(), now(), true);
-      } else if (event.runnerName !== undefined && event.action === "completed") reconciler.assignments.ended(event.runnerName);
-      observability.runnerEvent(event);
-    },
+    runnerTaken: (jobId, runnerName, took) => dispatcher.runnerTaken(jobId, runnerName, took),
+    report: (event) => telemetry.runnerEvent(event),
     log: log.child({ component: "webhooks" }),
     now,
   });
-
   const handleInstallation = onInstallation({
     dropWaiting: (match) => {
-      const dropped = dispatcher.waiting().filter(match);
+      const dropped = jobs.waiting().filter(match);
       for (const job of dropped) dispatcher.forget(job.id);
       return dropped.length;
     },
@@ -257,9 +211,10 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     capacity,
     dispatcher,
     reconciler,
-    metrics,
-    observability,
-    modalUnavailable,
+    metrics: telemetry.metrics,
+    telemetry,
+    /** Why Modal cannot take jobs now, as readiness reports it (undefined: it can). */
+    modalUnavailable: () => dispatcher.modalUnavailable(),
     /** "degraded: Redis unreachable" while a fleet's Redis is, else undefined. */
     degraded: () => shared.degraded(),
     handleWorkflowJob,
@@ -270,22 +225,13 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     /** Resolves the Modal app and every profile's image now (so the first job does not wait), and starts the reconciler. */
     start(): void {
       log.info(describeRunnerConfig(config), "runner config loaded");
+      for (const deprecation of config.deprecations ?? []) log.warn({ deprecation }, "runner config uses an old spelling");
       void fleet.prepare(config.profiles);
       if (options.reconcileOnTimer !== false) reconciler.start();
       shared.start(
-        () => ({
-          jobs: {
-            waiting: dispatcher.waiting().length,
-            dispatching: dispatcher.jobs().filter((entry) => entry.state === "dispatching").length,
-          },
-          lastPass: observability.lastPass
-            ? { at: Date.parse(observability.lastPass.at), ok: observability.lastPass.ok, full: false }
-            : undefined,
-          budget: budgetUse(io.budgets),
-        }),
+        { jobs, lastPass: () => telemetry.lastPass, budgets: io.budgets },
         // Redis came back, perhaps empty: rebuild the shared state from GitHub and Modal.
         () => void reconciler.run({ full: true, reason: "Redis reachable again" }),
-        Math.max(250, Math.floor((io.shared?.registry.ttlMs ?? 30_000) / 3)),
       );
     },
 

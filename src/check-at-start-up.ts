@@ -19,7 +19,7 @@ export async function checkAtStartUp(settings: Settings, io: RuntimeIo, runtime:
       modal: io.modal,
       now: io.now,
     });
-    runtime.observability.doctorRan(results);
+    runtime.telemetry.doctorRan(results);
     const summary = summarizeChecks(results);
     const problems = results
       .filter((result) => result.status !== "ok")

@@ -4,10 +4,11 @@
 // single-process one) and the lease is always held; with it, the Redis forms, each
 // degrading to a safe local share while Redis is unreachable.
 import type { RequestBudgets } from "./github/request-budgets.js";
-import type { StatusFleet } from "./observe/status-snapshot.js";
+import type { JobBook } from "./dispatch/job-book.js";
+import type { ReconcilePassStatus, StatusFleet } from "./telemetry/status-snapshot.js";
 import type { FleetCaps } from "./replicas/cap-reservations.js";
-import { LOCAL_LEASE, RedisFleetLease, type FleetLease } from "./replicas/fleet-lease.js";
-import { LOCAL_JOB_CLAIMS, type JobClaims } from "./replicas/job-claims.js";
+import { LOCAL_LEASE, RedisFleetLease } from "./replicas/fleet-lease.js";
+import type { JobClaims } from "./replicas/job-claims.js";
 import { RedisCapReservations } from "./replicas/redis-cap-reservations.js";
 import { RedisJobClaims } from "./replicas/redis-job-claims.js";
 import type { ReplicaView } from "./replicas/replica-registry.js";
@@ -19,16 +20,41 @@ export interface FleetParts {
   claims: JobClaims | undefined;
   /** The caps reserved fleet-wide in Redis; undefined for a single process (the local count decides). */
   fleetCaps: FleetCaps | undefined;
-  /** Of these queued jobs, those any replica has claimed (none for a single process). */
-  claimed(jobIds: number[]): Promise<Set<number>>;
-  lease: FleetLease;
+  /**
+   * Jobs being served: dispatched here lately (`local`), or, in a fleet, claimed by
+   * any replica (of these queued ones). Only a fleet's answer is a promise.
+   */
+  beingServed(local: (since: number) => number[]): (since: number, queued: number[]) => number[] | Promise<number[]>;
+  /** Whether this replica sweeps / asks for redeliveries this interval: once per fleet; always for a single process. */
+  fullSweepTurn(): Promise<boolean>;
+  redeliveryTurn(): Promise<boolean>;
   /** "degraded: Redis unreachable" while it is, else undefined. */
   degraded(): string | undefined;
   /** The fleet as the status page shows it (undefined for a single process). */
   status(): StatusFleet | undefined;
-  /** Publishes this replica's view now and then (every `everyMs`), and on Redis's return runs `rebuild`. */
-  start(view: () => Omit<ReplicaView, "replica" | "at" | "startedAt" | "health">, rebuild: () => void, everyMs: number): void;
+  /** Publishes this replica's view now and then, and on Redis's return runs `rebuild`. */
+  start(sources: ViewSources, rebuild: () => void): void;
   stop(): Promise<void>;
+}
+
+/** What this replica's published view is made of. */
+export interface ViewSources {
+  jobs: Pick<JobBook, "waiting" | "handled">;
+  lastPass: () => ReconcilePassStatus | undefined;
+  budgets: RequestBudgets;
+}
+
+/** This replica's view, as the fleet's other replicas and status pages see it. */
+function replicaView(sources: ViewSources): Omit<ReplicaView, "replica" | "at" | "startedAt" | "health"> {
+  const lastPass = sources.lastPass();
+  return {
+    jobs: {
+      waiting: sources.jobs.waiting().length,
+      dispatching: sources.jobs.handled().filter((entry) => entry.state === "dispatching").length,
+    },
+    lastPass: lastPass ? { at: Date.parse(lastPass.at), ok: lastPass.ok, full: false } : undefined,
+    budget: budgetUse(sources.budgets),
+  };
 }
 
 export function buildFleetParts(settings: Settings, io: RuntimeIo): FleetParts {
@@ -38,8 +64,9 @@ export function buildFleetParts(settings: Settings, io: RuntimeIo): FleetParts {
     return {
       claims: undefined,
       fleetCaps: undefined,
-      claimed: (jobIds) => LOCAL_JOB_CLAIMS.claimed(jobIds),
-      lease: LOCAL_LEASE,
+      beingServed: (local) => (since) => local(since),
+      fullSweepTurn: () => LOCAL_LEASE.take("full-sweep", settings.reconcile.fullSweepIntervalMs),
+      redeliveryTurn: () => LOCAL_LEASE.take("redeliver", settings.reconcile.intervalMs),
       degraded: () => undefined,
       status: () => undefined,
       start: () => undefined,
@@ -65,12 +92,15 @@ export function buildFleetParts(settings: Settings, io: RuntimeIo): FleetParts {
   });
   let timer: NodeJS.Timeout | undefined;
   let lastView: ReplicaView | undefined;
+  const lease = new RedisFleetLease(link, count);
 
   return {
     claims,
     fleetCaps,
-    claimed: (jobIds) => claims.claimed(jobIds),
-    lease: new RedisFleetLease(link, count),
+    beingServed: (local) => async (since, queued) => [...local(since), ...(await claims.claimed(queued))],
+    // Once per fleet: one replica per interval asks GitHub to redeliver, one per sweep interval sweeps.
+    fullSweepTurn: () => lease.take("full-sweep", settings.reconcile.fullSweepIntervalMs * 0.9),
+    redeliveryTurn: () => lease.take("redeliver", Math.max(1000, settings.reconcile.intervalMs * 0.9)),
     degraded: () => link.degraded(),
     status: () => ({
       mode: link.available ? "shared" : "degraded",
@@ -88,16 +118,17 @@ export function buildFleetParts(settings: Settings, io: RuntimeIo): FleetParts {
         budget: view.budget,
       })),
     }),
-    start(view, rebuild, everyMs) {
+    start(sources, rebuild) {
       link.onReturn(rebuild);
       const publish = async () => {
-        lastView = { ...view(), replica: link.replica, at: now(), startedAt, health: link.degraded() ?? "ok" };
+        lastView = { ...replicaView(sources), replica: link.replica, at: now(), startedAt, health: link.degraded() ?? "ok" };
         if (!link.available) return;
         roundTrips.count += 2;
         await registry.publish(lastView).catch(() => undefined);
       };
       void link.ready().then(publish, () => undefined);
-      timer = setInterval(() => void publish(), everyMs);
+      // Three times per lifetime of a published view: one lost publish does not make this replica look gone.
+      timer = setInterval(() => void publish(), Math.max(250, Math.floor(registry.ttlMs / 3)));
       timer.unref();
     },
     async stop() {

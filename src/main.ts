@@ -2,7 +2,7 @@
 // SIGTERM (docker stop, Kubernetes) and SIGINT (Ctrl-C) stop it gracefully: no new
 // webhooks, in-flight dispatches finish within DRAIN_TIMEOUT_MS, then exit 0. The
 // reconciler finishes whatever the bound cuts short.
-import { createLogger } from "./observe/create-logger.js";
+import { createLogger } from "./telemetry/create-logger.js";
 import { SettingsError } from "./settings/load-settings.js";
 import { SETTINGS } from "./settings/settings-schema.js";
 import { start } from "./start.js";

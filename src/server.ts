@@ -10,7 +10,7 @@ import type { Runtime } from "./assemble.js";
 import { forwardWebhookProxy } from "./http/forward-webhook-proxy.js";
 import { modalRunnerApp } from "./index.js";
 import { describeFailure } from "./lib/errors.js";
-import { startMetricsServer, type MetricsServer } from "./observe/start-metrics-server.js";
+import { startMetricsServer, type MetricsServer } from "./telemetry/start-metrics-server.js";
 import { createRuntimeIo, type RuntimeOptions } from "./runtime-io.js";
 import type { Settings } from "./settings/load-settings.js";
 

@@ -12,10 +12,10 @@ import path from "node:path";
 const FLOORS: string[][] = [
   ["model", "lib"],
   // replicas/: what a fleet of replicas shares (Redis), below everything that shares it.
-  ["config", "replicas"],
+  ["runner-config", "replicas"],
   ["settings"],
   ["github", "modal"],
-  ["policy", "observe"],
+  ["policy", "telemetry"],
   ["dispatch", "reconcile"],
   ["webhooks", "http", "doctor"],
   ["(root)", "setup"],
@@ -100,7 +100,14 @@ test("the simulator imports nothing from the product nor the demo", () => {
   expect(found).toEqual([]);
 });
 
-test("the demo imports the simulator by name and the product only from its built dist/", () => {
+/**
+ * What the demo may use of the product's built dist/: the server and the settings it
+ * starts the App with, and ground-floor helpers (durations, flags). Not the App's
+ * inner rooms: the demo drives the App from outside, as an operator would.
+ */
+const DEMO_MAY_USE = new Set(["(root)", "settings", "lib", "cli"]);
+
+test("the demo imports the simulator by name and the product only from its built dist/, through its outer rooms", () => {
   const root = path.join(PACKAGES, "demo", "src");
   const found = sourceFiles(root).flatMap((file) =>
     specifiersOf(file)
@@ -108,9 +115,62 @@ test("the demo imports the simulator by name and the product only from its built
         if (to.startsWith("@modal-github-runner/")) return !to.startsWith("@modal-github-runner/simulator/");
         if (!to.startsWith(".")) return false;
         const target = path.join(path.dirname(file), to);
-        return !target.startsWith(root + path.sep) && !target.startsWith("dist" + path.sep);
+        if (target.startsWith(root + path.sep)) return false;
+        if (!target.startsWith("dist" + path.sep)) return true;
+        return !DEMO_MAY_USE.has(roomOf(path.join("src", path.relative("dist", target))));
       })
       .map((to) => `${file} → ${to}`),
   );
   expect(found).toEqual([]);
+});
+
+/** The npm package a bare specifier names (`@scope/name/sub` → `@scope/name`); undefined for node: built-ins. */
+const packageOf = (specifier: string) =>
+  specifier.startsWith("node:")
+    ? undefined
+    : specifier
+        .split("/")
+        .slice(0, specifier.startsWith("@") ? 2 : 1)
+        .join("/");
+
+test.each(["simulator", "demo"])("the %s package declares every package it imports (none works only by hoisting)", (name) => {
+  const manifest = JSON.parse(readFileSync(path.join(PACKAGES, name, "package.json"), "utf8")) as Record<string, Record<string, string>>;
+  const declared = new Set(["dependencies", "peerDependencies", "devDependencies"].flatMap((field) => Object.keys(manifest[field] ?? {})));
+  const root = path.join(PACKAGES, name, "src");
+  const undeclared = sourceFiles(root).flatMap((file) =>
+    specifiersOf(file)
+      .filter((to) => !to.startsWith("."))
+      .flatMap((to) => {
+        const pkg = packageOf(to);
+        return pkg === undefined || declared.has(pkg) ? [] : [`${file} → ${pkg}`];
+      }),
+  );
+  expect(undeclared).toEqual([]);
+});
+
+test("tests reach the workspace packages by name (as the demo does), never by a path into packages/", () => {
+  const found = sourceFiles("test").flatMap((file) =>
+    specifiersOf(file)
+      .filter((to) => to.startsWith(".") && path.join(path.dirname(file), to).startsWith(PACKAGES + path.sep))
+      .map((to) => `${file} → ${to}`),
+  );
+  expect(found).toEqual([]);
+});
+
+test("assemble() builds each part before any line uses it: no forward references through closures", () => {
+  const source = readFileSync(path.join("src", "assemble.ts"), "utf8");
+  const body = source.slice(source.indexOf("export function assemble("));
+  const lines = body.split("\n");
+  // The parts: constants declared at the function's top level (two spaces in).
+  const declared = lines.flatMap((line, index) => {
+    const match = /^ {2}const (?:\{ ([^}]+) \}|(\w+)\b)/.exec(line);
+    const names = match ? (match[1]?.split(",").map((name) => name.trim().split(":").pop()!.trim()) ?? [match[2]!]) : [];
+    return names.map((name) => ({ name, index }));
+  });
+  expect(declared.length).toBeGreaterThan(10);
+  const early = declared.flatMap(({ name, index }) => {
+    const first = lines.findIndex((line) => new RegExp(`(?<![\\w.])${name}\\b`).test(line.replace(/"[^"]*"|\/\/.*$|\/\*\*.*\*\//g, "")));
+    return first < index ? [`${name} (declared at line ${index + 1} of assemble, used at ${first + 1})`] : [];
+  });
+  expect(early).toEqual([]);
 });

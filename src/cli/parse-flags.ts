@@ -5,6 +5,7 @@
 // stack trace.
 import { parseArgs } from "node:util";
 import { closestName } from "../settings/closest-name.js";
+import { describeFailure } from "../lib/errors.js";
 
 export interface FlagSpec {
   type: "boolean" | "string";
@@ -23,7 +24,9 @@ export type FlagValues<S extends CommandSpec> = {
   [K in keyof S["flags"]]: S["flags"][K]["type"] extends "boolean" ? boolean : string | undefined;
 };
 
-export type ParsedFlags<S extends CommandSpec> = { values: FlagValues<S> } | { help: string } | { error: string; usage: string };
+/** The flags, a request for help, or why the command line is wrong (three outcomes: a `kind` tag, see lib/result.ts). */
+export type ParsedFlags<S extends CommandSpec> =
+  { kind: "values"; values: FlagValues<S> } | { kind: "help"; help: string } | { kind: "error"; error: string; usage: string };
 
 export function usage(spec: CommandSpec): string {
   const entries = Object.entries({ ...spec.flags, help: { type: "boolean", description: "print this help" } as FlagSpec });
@@ -41,28 +44,28 @@ export function parseFlags<S extends CommandSpec>(argv: string[], spec: S): Pars
   const options = Object.fromEntries(Object.entries(spec.flags).map(([name, flag]) => [name, { type: flag.type }]));
   try {
     const { values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false });
-    if (values.help) return { help: usage(spec) };
+    if (values.help) return { kind: "help", help: usage(spec) };
     const given = values as Record<string, string | boolean | undefined>;
     const filled = Object.fromEntries(
       Object.entries(spec.flags).map(([name, flag]) => [name, given[name] ?? (flag.type === "boolean" ? false : undefined)]),
     );
-    return { values: filled as FlagValues<S> };
+    return { kind: "values", values: filled as FlagValues<S> };
   } catch (error) {
-    let reason = (error as Error).message.split("\n")[0]!;
+    let reason = describeFailure(error).reason.split("\n")[0]!;
     const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(reason)?.[1];
     if (unknown) {
       const suggestion = closestName(unknown.replace(/^-+/, ""), Object.keys(spec.flags));
       reason = `unknown flag ${unknown}${suggestion ? `; did you mean --${suggestion}?` : ""}`;
     }
-    return { error: reason, usage: usage(spec) };
+    return { kind: "error", error: reason, usage: usage(spec) };
   }
 }
 
 /** For a CLI's entry point: the flags, or the usage printed and the process ended (0 for --help, 2 for a mistake). */
 export function flagsOrExit<S extends CommandSpec>(argv: string[], spec: S): FlagValues<S> {
   const parsed = parseFlags(argv, spec);
-  if ("values" in parsed) return parsed.values;
-  if ("help" in parsed) {
+  if (parsed.kind === "values") return parsed.values;
+  if (parsed.kind === "help") {
     console.log(parsed.help);
     process.exit(0);
   }

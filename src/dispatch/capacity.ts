@@ -71,14 +71,14 @@ export class Capacity {
 
   /** Reserves a slot for the job unless a cap is reached; returns the cap that is. */
   reserve(jobId: number, placement: Placement, caps: Caps): Reservation {
-    if (this.#reserved.has(jobId)) return { reserved: true };
+    if (this.#reserved.has(jobId)) return { ok: true };
     for (const { cap, limit, key } of capChecks(caps, placement)) {
       const used = this.#counts.get(key) ?? 0;
-      if (limit !== undefined && used >= limit) return { reserved: false, cap: `${cap} (${used}/${limit})` };
+      if (limit !== undefined && used >= limit) return { ok: false, reason: `${cap} (${used}/${limit})` };
     }
     this.#reserved.set(jobId, placement);
     this.#count(placement, +1);
-    return { reserved: true };
+    return { ok: true };
   }
 
   /** The reserved job's sandbox now runs. */

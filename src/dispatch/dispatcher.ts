@@ -24,9 +24,9 @@ import { fullName, oldestFirst, repositoryKey, type JobRef } from "../model/job.
 import type { JobPlan } from "../policy/job-policy.js";
 import type { FleetCaps } from "../replicas/cap-reservations.js";
 import type { JobClaims } from "../replicas/job-claims.js";
-import type { Capacity } from "./capacity.js";
+import type { Capacity, ListedSandbox } from "./capacity.js";
 import { budgetRoom, FairQueue, type BudgetRoom } from "./fair-share.js";
-import { JobBook } from "./job-book.js";
+import { JobBook, type HandledJob, type UnservedJob } from "./job-book.js";
 import * as transition from "./job-state.js";
 import { holdsSlot, isActive, isBusy, type JobState, type Planning, type WaitingFor } from "./job-state.js";
 import { ModalUnavailable, type ServeOutcome, type ServeRequest } from "./serve-job.js";
@@ -72,17 +72,11 @@ export interface DispatcherOptions {
   log: Logger;
   clock: Clock;
   onOutcome?: (record: OutcomeRecord) => void;
+  /** The job-state map to write (shared with its readers); default: a map of its own. */
+  jobs?: JobBook;
 }
 
-export interface UnservedJob {
-  job: JobRef;
-  reason: string;
-  retryable: boolean;
-  at: number;
-}
-
-/** Jobs remembered once the dispatcher is done with them (refused, failed, served): a day of a busy org. */
-const MAX_REMEMBERED = 10_000;
+export type { UnservedJob } from "./job-book.js";
 /** How soon to look at a budget again when it cannot say when it will have room. */
 const BUDGET_RECHECK_MS = 250;
 /** How soon a job the fleet's caps turned away is tried again (a sandbox ending on another replica tells no one here). */
@@ -96,7 +90,8 @@ type WithAttempt = JobState & { attempt: transition.Attempt };
 const queued = (state: JobState | undefined): state is Queued => state?.state === "waiting" && state.for !== "retry";
 
 export class Dispatcher {
-  readonly #jobs = new JobBook(MAX_REMEMBERED);
+  /** The one map of job states: ours to write; the reconciler and telemetry read it too (options.jobs). */
+  readonly #jobs: JobBook;
   /** The queued jobs, per installation (an index of #jobs: waiting jobs that are not retries). */
   readonly #queue = new FairQueue<JobRef>(oldestFirst);
   /** Jobs holding a dispatch slot (registering or creating). */
@@ -118,7 +113,9 @@ export class Dispatcher {
   /** Jobs the fleet's caps turned away, and when to try them again (epoch ms). */
   readonly #fleetCapHeld = new Map<number, number>();
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.#jobs = options.jobs ?? new JobBook();
+  }
 
   /** Starts serving the job (under runner name attempt `attempt`) unless it is already being served here. */
   enqueue(job: JobRef, attempt = 0): boolean {
@@ -167,28 +164,42 @@ export class Dispatcher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Jobs whose dispatch is in flight, waiting, or ended at or after `since`. */
+  /** Jobs whose dispatch is in flight, waiting, or ended at or after `since` (JobBook). */
   dispatching(since: number): number[] {
-    const ids: number[] = [];
-    for (const state of this.#jobs.values()) if (isActive(state) || state.since >= since) ids.push(state.job.id);
-    return ids;
+    return this.#jobs.dispatching(since);
   }
 
-  /** Jobs whose last attempt failed, for the reconciler. */
+  /** Jobs whose last attempt failed, for the reconciler (JobBook). */
   unserved(): UnservedJob[] {
-    const unserved: UnservedJob[] = [];
-    for (const state of this.#jobs.values()) {
-      if (state.state === "finished" && state.kind === "failed")
-        unserved.push({ job: state.job, reason: state.reason ?? "failed", retryable: state.retryable, at: state.since });
-    }
-    return unserved;
+    return this.#jobs.unserved();
   }
 
-  /** Jobs waiting (for a slot, their budget, a cap, Modal or a retry), oldest first. */
+  /** Jobs waiting (for a slot, their budget, a cap, Modal or a retry), oldest first (JobBook). */
   waiting(): JobRef[] {
-    const jobs: JobRef[] = [];
-    for (const state of this.#jobs.values()) if (state.state === "waiting") jobs.push(state.job);
-    return jobs.sort(oldestFirst);
+    return this.#jobs.waiting();
+  }
+
+  /**
+   * Our runner `runnerName`, made for job `jobId`, took job `took`: job `jobId` is left
+   * without a runner. A runner takes only jobs of its own installation and owner, so an
+   * event saying otherwise changes nothing. In a fleet the ended claim of the dispatch
+   * that made the runner stops saying "served", so any replica's next pass serves the
+   * job (from GitHub's runner list: plan-repairs skips the grace for it); the replica
+   * whose dispatch made this very runner serves it again at once, under the next name.
+   */
+  runnerTaken(jobId: number, runnerName: string, took: JobRef): void {
+    const known = this.#jobs.get(jobId);
+    const again =
+      known?.state === "running" &&
+      known.runnerName === runnerName &&
+      known.job.installationId === took.installationId &&
+      known.job.repository.owner === took.repository.owner
+        ? known
+        : undefined;
+    const reopened = this.options.claims?.reopen({ id: jobId, installationId: took.installationId }) ?? Promise.resolve();
+    void reopened.then(() => {
+      if (again && this.#jobs.get(jobId) === again) this.enqueue(again.job, again.attempt.number + 1);
+    });
   }
 
   /** One job's state here (read-only), if this replica knows it. */
@@ -201,18 +212,35 @@ export class Dispatcher {
     return [...this.#jobs.values()];
   }
 
-  /** Jobs this replica is handling, by state, with the profile chosen for them (once known). */
-  jobs(): Array<{ job: JobRef; state: "waiting" | "dispatching"; profile: string | undefined }> {
-    const jobs: Array<{ job: JobRef; state: "waiting" | "dispatching"; profile: string | undefined }> = [];
-    for (const state of this.#jobs.values()) {
-      if (!isActive(state)) continue;
-      jobs.push({
-        job: state.job,
-        state: state.state === "waiting" ? "waiting" : "dispatching",
-        profile: "attempt" in state ? state.attempt.profile.name : undefined,
-      });
-    }
-    return jobs;
+  /** Jobs this replica is handling, by state, with the profile chosen for them (once known) (JobBook). */
+  jobs(): HandledJob[] {
+    return this.#jobs.handled();
+  }
+
+  /**
+   * Why Modal cannot take this replica's jobs, as readiness reports it (undefined: it
+   * can). Modal's breaker closes only on a create and never probes by itself: once a
+   * probe is due and no job waits or is under way, the next job's create is the probe,
+   * so the App is ready for it (else a readiness gate would keep away the very webhook
+   * that closes the breaker).
+   */
+  modalUnavailable(): string | undefined {
+    const reason = this.options.modal.unavailable();
+    return reason !== undefined && (!this.options.modal.probeDue() || this.jobs().length > 0) ? reason : undefined;
+  }
+
+  /** A reconcile pass listed the sandboxes: the cap counts start again from them, here and fleet-wide, and a waiting job may start. */
+  sandboxesListed(sandboxes: ListedSandbox[], listedAt: number): void {
+    this.options.capacity.observe(sandboxes, listedAt);
+    this.options.fleetCaps?.observe(sandboxes, listedAt);
+    this.pump();
+  }
+
+  /** A sandbox ended (its runner finished, or a pass terminated it): its cap slot frees here and fleet-wide, and a waiting job may start. */
+  sandboxEnded(name: string, installationId: number, repository?: string): void {
+    this.options.capacity.ended(name, installationId, repository);
+    this.options.fleetCaps?.ended(name, installationId, repository);
+    this.pump();
   }
 
   /** Starts nothing more (jobs already being served finish); whoever waits for idle() stops waiting. */
@@ -290,12 +318,12 @@ export class Dispatcher {
       return this.#checkIdle();
     }
     if (this.#jobs.get(job.id) !== state) return; // stopped, or evicted: nothing to do
-    if ("refused" in plan) {
+    if (!plan.ok) {
       if (!state.refusedBefore) {
-        log.info({ ...this.#fields(job), reason: plan.refused }, "job refused by policy");
-        this.#record("refused", state, { reason: plan.refused });
+        log.info({ ...this.#fields(job), reason: plan.reason }, "job refused by policy");
+        this.#record("refused", state, { reason: plan.reason });
       }
-      this.#set(transition.refused(state, plan.refused, clock.now()));
+      this.#set(transition.refused(state, plan.reason, clock.now()));
       return this.#checkIdle();
     }
     const placement = { installationId: job.installationId, repository: repositoryKey(job.repository), profile: plan.profile.name };
@@ -342,8 +370,8 @@ export class Dispatcher {
             continue;
           }
           const reservation = this.#reserve(state);
-          if (!reservation.reserved) {
-            this.#wait(state, "capacity", `cap reached: ${reservation.cap}`);
+          if (!reservation.ok) {
+            this.#wait(state, "capacity", `cap reached: ${reservation.reason}`);
             continue;
           }
           this.#queue.served(installationId);
@@ -366,7 +394,7 @@ export class Dispatcher {
     if (this.#probe !== undefined || !this.options.modal.probeDue()) return;
     for (const job of [...this.#queue.all()].sort(oldestFirst)) {
       const state = this.#jobs.get(job.id) as Queued;
-      if (!this.#reserve(state).reserved) continue;
+      if (!this.#reserve(state).ok) continue;
       this.#probe = job.id;
       this.options.log.info(
         { ...this.#fields(job), profile: state.attempt.profile.name },
@@ -400,10 +428,10 @@ export class Dispatcher {
     if (!fleetCaps) return true;
     const { job, attempt } = state;
     const reservation = await fleetCaps.reserve(job.id, attempt.placement, attempt.caps);
-    if (reservation.reserved) return true;
+    if (reservation.ok) return true;
     this.options.capacity.release(job.id);
     const current = this.#jobs.get(job.id) as WithAttempt;
-    const reason = `cap reached: ${reservation.cap}`;
+    const reason = `cap reached: ${reservation.reason}`;
     const next = transition.waitingForFleetCap(current, reason, clock.now()) as Queued;
     this.#set(next);
     const until = clock.now() + FLEET_CAP_RECHECK_MS;

@@ -103,9 +103,9 @@ export class AssignmentGuard {
     const fields = { jobId: job.id, repo: fullName(job.repository), installationId: job.installationId, runner: runnerName };
     try {
       const plan = await this.deps.policy.plan(job);
-      if (!("refused" in plan)) return { outcome: "allowed" };
+      if (plan.ok) return { outcome: "allowed" };
       const sandbox = await fleet.findByName(runnerName);
-      if (!sandbox) return { outcome: "absent", reason: plan.refused };
+      if (!sandbox) return { outcome: "absent", reason: plan.reason };
       if (
         !belongsTo(await fleet.getTags(sandbox.sandboxId), { installationId: job.installationId, repository: fullName(job.repository) })
       ) {
@@ -116,8 +116,8 @@ export class AssignmentGuard {
         return { outcome: "foreign" };
       }
       await fleet.terminate(sandbox);
-      log.error({ ...fields, sandboxId: sandbox.sandboxId, reason: plan.refused }, "stopped a runner that took a job policy refuses");
-      return { outcome: "stopped", reason: plan.refused };
+      log.error({ ...fields, sandboxId: sandbox.sandboxId, reason: plan.reason }, "stopped a runner that took a job policy refuses");
+      return { outcome: "stopped", reason: plan.reason };
     } catch (error) {
       const failures = this.#pending.get(`${runnerName}#${job.id}`)?.failures ?? 0;
       // One error line when it starts failing; the retries after it at warn.

@@ -2,7 +2,27 @@
 // on are always kept; of those it is done with (running, finished) it remembers the
 // most recent `limit`, so weeks of jobs do not grow memory while a refusal is still
 // reported once and a reconcile pass can still tell a job served a moment ago.
+// The dispatcher writes it; the reconciler and telemetry read it through the
+// queries below (the composition root hands the same book to all three).
+import { oldestFirst, type JobRef } from "../model/job.js";
 import { isActive, type JobState } from "./job-state.js";
+
+/** Jobs remembered once the dispatcher is done with them (refused, failed, served): a day of a busy org. */
+export const MAX_REMEMBERED = 10_000;
+
+export interface UnservedJob {
+  job: JobRef;
+  reason: string;
+  retryable: boolean;
+  at: number;
+}
+
+/** A job being handled here, as the status page and the job gauge count it. */
+export interface HandledJob {
+  job: JobRef;
+  state: "waiting" | "dispatching";
+  profile: string | undefined;
+}
 
 export class JobBook {
   readonly #states = new Map<number, JobState>();
@@ -11,7 +31,45 @@ export class JobBook {
   #doneHead = 0;
   #doneCount = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit = MAX_REMEMBERED) {}
+
+  /** Jobs whose dispatch is in flight, waiting, or ended at or after `since`. */
+  dispatching(since: number): number[] {
+    const ids: number[] = [];
+    for (const state of this.#states.values()) if (isActive(state) || state.since >= since) ids.push(state.job.id);
+    return ids;
+  }
+
+  /** Jobs whose last attempt failed, for the reconciler. */
+  unserved(): UnservedJob[] {
+    const unserved: UnservedJob[] = [];
+    for (const state of this.#states.values()) {
+      if (state.state === "finished" && state.kind === "failed")
+        unserved.push({ job: state.job, reason: state.reason ?? "failed", retryable: state.retryable, at: state.since });
+    }
+    return unserved;
+  }
+
+  /** Jobs waiting (for a slot, their budget, a cap, Modal or a retry), oldest first. */
+  waiting(): JobRef[] {
+    const jobs: JobRef[] = [];
+    for (const state of this.#states.values()) if (state.state === "waiting") jobs.push(state.job);
+    return jobs.sort(oldestFirst);
+  }
+
+  /** Jobs being handled here, by state, with the profile chosen for them (once known). */
+  handled(): HandledJob[] {
+    const jobs: HandledJob[] = [];
+    for (const state of this.#states.values()) {
+      if (!isActive(state)) continue;
+      jobs.push({
+        job: state.job,
+        state: state.state === "waiting" ? "waiting" : "dispatching",
+        profile: "attempt" in state ? state.attempt.profile.name : undefined,
+      });
+    }
+    return jobs;
+  }
 
   get(jobId: number): JobState | undefined {
     return this.#states.get(jobId);

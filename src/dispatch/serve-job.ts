@@ -11,7 +11,7 @@ import type { AppOctokit } from "../github/create-octokit-class.js";
 import { runnerName } from "../model/runner-name.js";
 import { deleteRunner, findRunnerByName, generateJitConfig, type RunnerRegistration } from "../github/runner-registrations.js";
 import { scopeKey, type RunnerScope } from "../model/runner-scope.js";
-import { type RunnerScopes } from "../github/runner-scope.js";
+import { type RunnerScopes } from "../github/resolve-runner-scope.js";
 import type { RunnerProfile } from "../model/runner-profile.js";
 import type { Fleet } from "../modal/fleet.js";
 import { JIT_CONFIG_ENV, runnerCommand } from "../modal/runner-command.js";

@@ -3,7 +3,7 @@
 // deadline, registrations may soon be refused (a failure).
 import type { RunnerRelease } from "../github/runner-releases.js";
 import { describeFailure } from "../lib/errors.js";
-import { describeRunnerCurrency, runnerCurrency } from "../observe/runner-currency.js";
+import { describeRunnerCurrency, runnerCurrency } from "../telemetry/runner-currency.js";
 import type { Settings } from "../settings/load-settings.js";
 import { fail, ok, warn, type CheckResult } from "./check-result.js";
 

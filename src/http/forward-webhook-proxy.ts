@@ -4,6 +4,7 @@
 // delivery: size limit and signature check apply as to any other.
 import { SmeeClient } from "smee-client";
 import type { Logger } from "pino";
+import { describeFailure } from "../lib/errors.js";
 
 export function forwardWebhookProxy(source: string, target: string, log: Logger): { stop(): Promise<void> } {
   const client = new SmeeClient({
@@ -18,6 +19,6 @@ export function forwardWebhookProxy(source: string, target: string, log: Logger)
   // Connecting may take a while (or fail while offline): never hold up start-up.
   client
     .start()
-    .catch((error: unknown) => log.warn({ source, reason: (error as Error).message }, "cannot reach the webhook proxy channel"));
+    .catch((error: unknown) => log.warn({ source, reason: describeFailure(error).reason }, "cannot reach the webhook proxy channel"));
   return { stop: () => client.stop() };
 }

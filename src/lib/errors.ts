@@ -34,7 +34,7 @@ const TRANSIENT_GRPC = new Set<Status>([
 ]);
 
 /** Modal errors worth another try: the control plane was unreachable, slow or overloaded. */
-export function isTransientModalError(error: unknown): boolean {
+export function isTransientModalError(error: unknown): error is Error {
   if (error instanceof ClientError) return TRANSIENT_GRPC.has(error.code);
   return error instanceof TimeoutError || error instanceof InternalFailure;
 }
@@ -79,7 +79,7 @@ export function describeFailure(error: unknown): FailureReport {
     if (status >= 500 || status === 429) return { retryable: true, reason: `GitHub answered ${status}${where}` };
     return { retryable: false, reason: `GitHub answered ${status}${where}: ${error.message.split("\n")[0]}` };
   }
-  if (isTransientModalError(error)) return { retryable: true, reason: `Modal: ${(error as Error).message}` };
+  if (isTransientModalError(error)) return { retryable: true, reason: `Modal: ${error.message}` };
   const message = error instanceof Error ? error.message : String(error);
   // Network failures (fetch failed, ECONNRESET…) are worth another try.
   const network = /fetch failed|ECONN|ETIMEDOUT|EAI_AGAIN|socket/i.test(message + String((error as { cause?: unknown })?.cause ?? ""));

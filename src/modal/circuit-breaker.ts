@@ -105,6 +105,19 @@ export class CircuitBreaker {
     return new Promise((resolve) => this.allowedWaiters.push(resolve));
   }
 
+  /**
+   * The breaker as a dispatcher of creates sees it: why creates are refused now (open:
+   * its reason; closed: undefined), whether one create may be tried as the probe, and
+   * a promise of when either may have changed.
+   */
+  creation(): { unavailable(): string | undefined; probeDue(): boolean; whenAvailable(): Promise<void> } {
+    return {
+      unavailable: () => this.open?.reason,
+      probeDue: () => this.open !== undefined && this.allows(),
+      whenAvailable: () => this.whenAllowed(),
+    };
+  }
+
   /** Throws CircuitOpenError unless allows(): a cheap check before work that leads to a create. */
   check(): void {
     const o = this.open;

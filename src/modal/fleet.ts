@@ -19,7 +19,7 @@ import {
 } from "modal";
 import type { Logger } from "pino";
 import type { RunnerProfile } from "../model/runner-profile.js";
-import { isTransientModalError } from "../lib/errors.js";
+import { describeFailure, isTransientModalError } from "../lib/errors.js";
 import type { RunnerImageDefinition } from "../model/runner-profile.js";
 import { MANAGED_BY } from "../model/sandbox-tags.js";
 import { PromiseMemo } from "../lib/promise-memo.js";
@@ -103,7 +103,8 @@ export class Fleet {
   ) {
     this.#retry = {
       ...(options.retry ?? DEFAULT_MODAL_RETRY),
-      onRetry: (error, attempt, delayMs) => log.warn({ attempt, delayMs, reason: (error as Error).message }, "Modal call failed; retrying"),
+      onRetry: (error, attempt, delayMs) =>
+        log.warn({ attempt, delayMs, reason: describeFailure(error).reason }, "Modal call failed; retrying"),
     };
     this.#now = options.now ?? Date.now;
     this.breaker = new CircuitBreaker({
@@ -137,7 +138,7 @@ export class Fleet {
     resolution.value.then(
       (image) => this.log.info({ profile: profile.name, image: profile.image.baseImage, imageId: image.imageId }, "runner image ready"),
       (error: unknown) => {
-        const fields = { profile: profile.name, image: profile.image.baseImage, reason: (error as Error).message };
+        const fields = { profile: profile.name, image: profile.image.baseImage, reason: describeFailure(error).reason };
         if (isTransientModalError(error) || error instanceof CircuitOpenError) {
           // Modal was unreachable: nothing was built; the next job tries again.
           this.#images.delete(key);

@@ -69,4 +69,6 @@ export interface RunnerConfig {
   profiles: RunnerProfile[];
   caps: Caps;
   prices: Prices;
+  /** Old spellings the file used, one line each (`file:line: … is deprecated; write …`): logged as warnings at start-up. */
+  deprecations?: string[];
 }

@@ -3,7 +3,7 @@
 // reconciler) tell whose a sandbox is from Modal's list alone. What its runner is
 // doing comes from GitHub (a runner is busy while it runs a job).
 
-import { repositoryKey } from "./job.js";
+import { scopeServes } from "./runner-scope.js";
 
 export const MANAGED_BY = "modal-github-runner";
 
@@ -16,7 +16,7 @@ export interface RunnerSandboxTags {
   runner_name: string;
   repository: string;
   installation_id: string;
-  /** "org:<org>" or "repo:<owner>/<repo>": where the runner is registered. */
+  /** "org:<org>" or "repo:<owner>/<repo>" (model/runner-scope.ts): where the runner is registered. */
   scope: string;
   /** The runner profile the sandbox was made from. */
   profile: string;
@@ -35,7 +35,5 @@ export interface EventOrigin {
  */
 export function belongsTo(tags: Record<string, string>, origin: EventOrigin): boolean {
   if (tags.managed_by !== MANAGED_BY || tags.installation_id !== String(origin.installationId)) return false;
-  const repository = repositoryKey(origin.repository);
-  const scope = (tags.scope ?? "").toLowerCase();
-  return scope === `repo:${repository}` || scope === `org:${repository.split("/")[0]}`;
+  return tags.scope !== undefined && scopeServes(tags.scope, origin.repository);
 }

@@ -1,6 +1,8 @@
 // Whether the App serves a queued job at all. Pure: the same job and policy always
 // give the same answer, so it is tested with a table.
+import type { Result } from "../lib/result.js";
 import { fullName, type JobRef } from "../model/job.js";
+import { hasLabel, missingLabel } from "../model/labels.js";
 import { matchesAny } from "../model/repository-patterns.js";
 
 export interface ServePolicy {
@@ -10,34 +12,27 @@ export interface ServePolicy {
   deniedRepositories: string[];
 }
 
-export type ServeDecision =
-  | { serve: true }
-  /** `notOurs`: the job is for other runners; nothing to report above debug. */
-  | { serve: false; notOurs: boolean; reason: string };
-
-export function hasLabel(labels: string[], label: string): boolean {
-  return labels.some((candidate) => candidate.toLowerCase() === label.toLowerCase());
-}
+/** A "no" says whether the job is `notOurs` (for other runners: nothing to report above debug). */
+export type ServeDecision = Result<object, { notOurs: boolean }>;
 
 export function decideToServe(job: JobRef, policy: ServePolicy): ServeDecision {
-  if (!hasLabel(job.labels, policy.runnerLabel)) {
-    return { serve: false, notOurs: true, reason: `labels [${job.labels.join(", ")}] do not include "${policy.runnerLabel}"` };
-  }
+  const notOurs = missingLabel(job.labels, policy.runnerLabel);
+  if (notOurs !== undefined) return { ok: false, notOurs: true, reason: notOurs };
   const repo = fullName(job.repository);
   if (matchesAny(repo, policy.deniedRepositories)) {
-    return { serve: false, notOurs: false, reason: `${repo} is in DENIED_REPOSITORIES` };
+    return { ok: false, notOurs: false, reason: `${repo} is in DENIED_REPOSITORIES` };
   }
   if (policy.allowedRepositories.length > 0 && !matchesAny(repo, policy.allowedRepositories)) {
-    return { serve: false, notOurs: false, reason: `${repo} is not in ALLOWED_REPOSITORIES` };
+    return { ok: false, notOurs: false, reason: `${repo} is not in ALLOWED_REPOSITORIES` };
   }
   if (job.repository.visibility === "public" && !policy.allowPublicRepos) {
     return {
-      serve: false,
+      ok: false,
       notOurs: false,
       reason: `${repo} is public and ALLOW_PUBLIC_REPOS is off (anyone could run code on the runner through a pull request)`,
     };
   }
-  return { serve: true };
+  return { ok: true };
 }
 
 /** The labels to register the runner with: every label the job asked for (a JIT runner has no others). */

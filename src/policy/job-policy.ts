@@ -4,16 +4,17 @@
 // repositories, a profile that fits): pure, no remote call. `plan` adds the org's
 // and the repository's policy files (a cached GitHub read) and says which profile
 // and caps apply.
+import type { Result } from "../lib/result.js";
 import type { Caps, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
-import type { JobRef } from "../model/job.js";
+import { fullName, type JobRef } from "../model/job.js";
 import { decideToServe, type ServeDecision, type ServePolicy } from "./decide-to-serve.js";
 import { operatorPolicy, POLICY_PATH, repositoryAllowed, type EffectivePolicy } from "./org-policy.js";
 import type { PolicyFiles } from "./policy-files.js";
-import { selectProfile } from "../config/select-profile.js";
+import { selectProfile } from "../runner-config/select-profile.js";
 
 /** What a job needs once every policy has been applied, or why it is refused. */
-export type JobPlan = { profile: RunnerProfile; caps: Caps } | { refused: string };
+export type JobPlan = Result<{ profile: RunnerProfile; caps: Caps }>;
 
 export class JobPolicy {
   readonly #operator: EffectivePolicy;
@@ -30,25 +31,25 @@ export class JobPolicy {
   /** The operator's rules only: no remote call. */
   screen(job: JobRef): ServeDecision {
     const decision = decideToServe(job, this.serve);
-    if (!decision.serve) return decision;
+    if (!decision.ok) return decision;
     const choice = selectProfile(job.labels, this.config.profiles);
-    return "profile" in choice ? decision : { serve: false, notOurs: false, reason: choice.reason };
+    return choice.ok ? decision : { ok: false, notOurs: false, reason: choice.reason };
   }
 
   /** Every rule, the org's files included, and the profile and caps that apply. */
   async plan(job: JobRef): Promise<JobPlan> {
     const screened = this.screen(job);
-    if (!screened.serve) return { refused: screened.reason };
+    if (!screened.ok) return { ok: false, reason: screened.reason };
     const { owner, name } = job.repository;
     // Throws when GitHub gives no installation token (isTokenFailure): the job failed, it was not refused.
     const effective = await this.files.effective(await this.octokitFor(job.installationId), this.#operator, job.repository);
-    if (effective.refused) return { refused: effective.refused };
+    if (effective.refused) return { ok: false, reason: effective.refused };
     if (!repositoryAllowed(effective, owner, name))
-      return { refused: `${owner}/${name} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
+      return { ok: false, reason: `${fullName(job.repository)} is not among the repositories ${owner}'s ${POLICY_PATH} allows` };
     const choice = selectProfile(
       job.labels,
       this.config.profiles.filter((profile) => effective.profiles.includes(profile.name)),
     );
-    return "profile" in choice ? { profile: choice.profile, caps: effective.caps } : { refused: choice.reason };
+    return choice.ok ? { ok: true, profile: choice.profile, caps: effective.caps } : choice;
   }
 }

@@ -3,6 +3,7 @@
 // the runners, which profiles, and lower caps. It can only narrow what the operator
 // allows: lists intersect, caps take the lower value, anything wider is ignored.
 import { z } from "zod";
+import { fullName } from "../model/job.js";
 import type { Caps, RunnerConfig } from "../model/runner-profile.js";
 import { matchesAny, patternListProblem } from "../model/repository-patterns.js";
 
@@ -95,7 +96,7 @@ export function repositoryAllowed(policy: EffectivePolicy, owner: string, name: 
   // Names in an org's file are its own repositories: "app" means "<org>/app".
   return policy.repositories.every((patterns) =>
     matchesAny(
-      `${owner}/${name}`,
+      fullName({ owner, name }),
       patterns.map((pattern) => (pattern.includes("/") ? pattern : `${owner}/${pattern}`)),
     ),
   );

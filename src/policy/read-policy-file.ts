@@ -3,9 +3,10 @@
 // its content is decoded or parsed (a 20 MB file once stalled the event loop for
 // 11 s). The outcome is a value: absent (404), a parsed object, or unreadable with
 // a reason; only the caller decides what each means.
+import type { Result } from "../lib/result.js";
 import { parseDocument } from "yaml";
 import type { BoundedMap } from "../lib/bounded.js";
-import { httpStatus, isTokenFailure } from "../lib/errors.js";
+import { describeFailure, httpStatus, isTokenFailure } from "../lib/errors.js";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 
 export const MAX_POLICY_FILE_BYTES = 64 * 1024;
@@ -32,17 +33,17 @@ interface ContentsFile {
 /** Parsed contents by blob sha (at most PARSED_LIMIT): an unchanged file (the usual case) is not parsed again. */
 export type ParsedBySha = BoundedMap<string, Parsed>;
 
-type Parsed = { config: Record<string, unknown> } | { invalid: string };
+type Parsed = Result<{ config: Record<string, unknown> }>;
 
 export const PARSED_LIMIT = 1000;
 
 function parse(text: string): Parsed {
   const document = parseDocument(text, { logLevel: "silent" });
-  if (document.errors.length > 0) return { invalid: `invalid YAML: ${document.errors[0]!.message.split("\n")[0]}` };
+  if (document.errors.length > 0) return { ok: false, reason: `invalid YAML: ${document.errors[0]!.message.split("\n")[0]}` };
   const value: unknown = document.toJS() ?? {};
   if (typeof value !== "object" || value === null || Array.isArray(value))
-    return { invalid: "the file is not a YAML mapping (key: value)" };
-  return { config: value as Record<string, unknown> };
+    return { ok: false, reason: "the file is not a YAML mapping (key: value)" };
+  return { ok: true, config: value as Record<string, unknown> };
 }
 
 export async function readPolicyFile(octokit: AppOctokit, file: PolicyFileRef, parsed: ParsedBySha): Promise<PolicyFileRead> {
@@ -62,7 +63,7 @@ export async function readPolicyFile(octokit: AppOctokit, file: PolicyFileRef, p
     return {
       state: "unreadable",
       status,
-      reason: status === undefined ? `read failed: ${(error as Error).message.split("\n")[0]}` : `GitHub answered ${status}`,
+      reason: status === undefined ? `read failed: ${describeFailure(error).reason.split("\n")[0]}` : `GitHub answered ${status}`,
     };
   }
   const tooBig = `over ${MAX_POLICY_FILE_BYTES / 1024} KB; a policy file is a few lines`;
@@ -89,6 +90,6 @@ export async function readPolicyFile(octokit: AppOctokit, file: PolicyFileRef, p
       parsed.set(sha, result);
     }
   }
-  if ("invalid" in result) return { state: "unreadable", reason: result.invalid };
+  if (!result.ok) return { state: "unreadable", reason: result.reason };
   return { state: "read", sha, config: structuredClone(result.config) };
 }

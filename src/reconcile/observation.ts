@@ -3,6 +3,7 @@
 // repair is a pure function of it.
 import type { JobRef } from "../model/job.js";
 import type { ListedSandbox } from "../modal/fleet.js";
+import { canonicalScopeKey } from "../model/runner-scope.js";
 
 export interface ObservedSandbox {
   sandboxId: string;
@@ -75,7 +76,7 @@ export function toObservedSandbox(listed: ListedSandbox): ObservedSandbox {
     jobId: numberTag(tags, "job_id"),
     repository: tags.repository,
     installationId: numberTag(tags, "installation_id"),
-    scopeKey: tags.scope,
+    scopeKey: tags.scope === undefined ? undefined : canonicalScopeKey(tags.scope),
     profile: tags.profile,
   };
 }

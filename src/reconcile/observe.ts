@@ -17,15 +17,15 @@ import { fullName, repositoryKey, type JobRef, type RepositoryRef } from "../mod
 import { getRepository, listActiveRuns, listInstallationRepositories, listJobsOfRun, listQueuedJobsOfRun } from "../github/repositories.js";
 import { parseRunnerName } from "../model/runner-name.js";
 import { listRunners } from "../github/runner-registrations.js";
-import { scopeFromKey, scopeKey } from "../model/runner-scope.js";
-import { type RunnerScopes } from "../github/runner-scope.js";
+import { scopeFromKey, scopeKey, scopeServes } from "../model/runner-scope.js";
+import { type RunnerScopes } from "../github/resolve-runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
 import type { Assignments } from "./assignments.js";
 import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
 import type { RepositoryDirectory } from "./repository-directory.js";
 import { RunJobsMemory } from "./run-jobs-memory.js";
-import { Sightings } from "./sightings.js";
+import { Sightings } from "../lib/sightings.js";
 import { unresolvedIn, type WatchList } from "./watch-list.js";
 
 export interface ObserveDeps {
@@ -68,8 +68,9 @@ const CONCURRENCY = 8;
 export const MAX_ASSIGNMENT_READS = 20;
 
 export class Observer {
-  readonly #runnerWithoutSandbox = new Sightings();
-  readonly #sandboxWithoutRunner = new Sightings();
+  // A pass forgets what it did not see, so these hold at most one pass's findings; the bound is a backstop.
+  readonly #runnerWithoutSandbox = new Sightings(100_000);
+  readonly #sandboxWithoutRunner = new Sightings(100_000);
   readonly #runJobs = new RunJobsMemory();
 
   constructor(private readonly deps: ObserveDeps) {}
@@ -300,11 +301,7 @@ export class Observer {
     const { deps } = this;
     if (unknown.length === 0) return;
     const wanted = new Map(unknown.map((runner) => [runner.name, runner]));
-    const serves = (runner: ObservedRunner, target: Target) => {
-      const scope = runner.scopeKey.toLowerCase();
-      const repository = repositoryKey(target.repository);
-      return scope === `repo:${repository}` || scope === `org:${repository.split("/")[0]}`;
-    };
+    const serves = (runner: ObservedRunner, target: Target) => scopeServes(runner.scopeKey, target.repository);
     const runs = new Map<number, Target>();
     for (const runner of unknown)
       for (const { target, runIds } of runsInProgress.values())

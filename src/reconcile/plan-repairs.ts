@@ -31,8 +31,10 @@
 // 6. A busy runner's job (from its in_progress event or its run's jobs) that policy
 //    has not checked yet is checked, so a lost in_progress event cannot let a
 //    refused job run: the AssignmentGuard stops it.
-import { fullName, oldestFirst, type JobRef } from "../model/job.js";
+import { oldestFirst, type JobRef } from "../model/job.js";
+import { coversLabels } from "../model/labels.js";
 import { parseRunnerName, runnerName } from "../model/runner-name.js";
+import { scopeServes } from "../model/runner-scope.js";
 import { runnerKey, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 
 /** GitHub cancels a job that stayed queued for a day. */
@@ -46,6 +48,14 @@ export interface PlanSettings {
   unservedJobGraceMs: number;
   /** The lifetime cap of a job's sandbox, by profile name, and for a profile not listed. */
   lifetimeCapMs: { byProfile: Record<string, number>; otherwise: number };
+}
+
+/** The lifetime caps the plan needs: each profile's, and the longest for a sandbox whose profile is unknown. */
+export function lifetimeCaps(profiles: Array<{ name: string; timeoutMs: number }>): PlanSettings["lifetimeCapMs"] {
+  return {
+    byProfile: Object.fromEntries(profiles.map((profile) => [profile.name, profile.timeoutMs])),
+    otherwise: Math.max(...profiles.map((profile) => profile.timeoutMs)),
+  };
 }
 
 export type RepairKind =
@@ -74,9 +84,7 @@ export type Repair =
 const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
 
 function canServe(runner: ObservedRunner, job: JobRef): boolean {
-  const scopeFits = runner.scopeKey === `org:${job.repository.owner}` || runner.scopeKey === `repo:${fullName(job.repository)}`;
-  const labels = new Set(runner.labels.map((label) => label.toLowerCase()));
-  return scopeFits && job.labels.every((label) => labels.has(label.toLowerCase()));
+  return scopeServes(runner.scopeKey, job.repository) && coversLabels(runner.labels, job.labels);
 }
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

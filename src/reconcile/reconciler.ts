@@ -14,26 +14,58 @@ import type { Fleet } from "../modal/fleet.js";
 import { applyRepair, type RepairDeps } from "./apply-repair.js";
 import type { Observation } from "./observation.js";
 import { Assignments } from "./assignments.js";
-import { ModalUnobservable, Observer, type ObserveDeps } from "./observe.js";
+import type { JobRef } from "../model/job.js";
+import type { RunnerScopes } from "../github/resolve-runner-scope.js";
+import { ModalUnobservable, Observer } from "./observe.js";
+import type { RepositoryDirectory } from "./repository-directory.js";
 import { planRepairs, type PlanSettings, type RepairKind } from "./plan-repairs.js";
 import { WatchList } from "./watch-list.js";
 
-export interface ReconcilerOptions extends Omit<ObserveDeps, "octokitFor" | "watch" | "assignments">, Omit<RepairDeps, "octokitFor"> {
-  octokitFor: (installationId: number) => Promise<AppOctokit>;
-  plan: PlanSettings;
-  intervalMs: number;
-  fullSweepIntervalMs: number;
+/** The reconciler's options, by concern: GitHub, Modal, the dispatcher's jobs, what it reports, its pace, its plan. */
+export interface ReconcilerOptions {
+  github: {
+    /** An installation's client (reconcile calls are background requests in its budget). */
+    octokitFor: (installationId: number) => Promise<AppOctokit>;
+    /** The App's own (JWT) client, to list installations and failed deliveries. */
+    appOctokit: () => Promise<AppOctokit>;
+    scopes: RunnerScopes;
+    directory: RepositoryDirectory;
+    /** Asks GitHub to redeliver workflow_job deliveries that failed since the last pass (see redeliver-failed-deliveries.ts). */
+    redeliver?: (app: AppOctokit) => Promise<RedeliverySummary>;
+  };
   fleet: Fleet;
-  /** Jobs whose dispatch is in flight, or ended at or after `since` (epoch ms), of these queued ones and any this replica dispatches: they are being served (fleet-wide when claims are shared). */
-  dispatching: (since: number, queued: number[]) => number[] | Promise<number[]>;
-  /** Whether this replica runs a full sweep now (a fleet runs one per interval, whoever takes the lease); default: yes. */
-  fullSweepLease?: () => Promise<boolean>;
-  /** Asks GitHub to redeliver workflow_job deliveries that failed since the last pass (see redeliver-failed-deliveries.ts). */
-  redeliver?: (app: AppOctokit) => Promise<RedeliverySummary>;
-  /** Receives every observation (the capacity count is refreshed from it). */
-  observed?: (world: Observation) => void;
-  /** Receives every pass's summary (metrics). */
-  passed?: (summary: PassSummary) => void;
+  /** The dispatcher's side: which jobs it serves and is serving, and serving one again. */
+  jobs: {
+    /** Jobs whose dispatch failed or that wait here: their repositories are swept. */
+    unserved: () => JobRef[];
+    /** Jobs whose dispatch is in flight, or ended at or after `since` (epoch ms), of these queued ones and any this replica dispatches: they are being served (fleet-wide when claims are shared). */
+    dispatching: (since: number, queued: number[]) => number[] | Promise<number[]>;
+    /** Whether the App serves a queued job (label, operator policy, a profile that fits). */
+    wanted: (job: JobRef) => boolean;
+    serve: RepairDeps["serve"];
+    checkAssignment: RepairDeps["checkAssignment"];
+  };
+  /** What a pass tells the rest of the App. */
+  report: {
+    /** A sandbox the pass terminated ended. */
+    ended: RepairDeps["ended"];
+    /** Every observation (the capacity count is refreshed from it). */
+    observed?: (world: Observation) => void;
+    /** Every pass's summary (metrics). */
+    passed?: (summary: PassSummary) => void;
+  };
+  /** The pace: how often passes and full sweeps run, and how long a repository stays active after an event. */
+  schedule: {
+    intervalMs: number;
+    fullSweepIntervalMs: number;
+    /** Whether this replica runs a full sweep now (a fleet runs one per interval, whoever takes the lease); default: yes. */
+    fullSweepLease?: () => Promise<boolean>;
+    /** Whether this replica asks GitHub to redeliver this interval (a fleet asks once); default: yes. */
+    redeliveryTurn?: () => Promise<boolean>;
+    activeRepositoryWindowMs: number;
+  };
+  /** The plan's settings (the runner name prefix and grace periods, also used to observe). */
+  plan: PlanSettings;
   log: Logger;
   now: () => number;
 }
@@ -63,6 +95,7 @@ export class Reconciler {
   /** Which job each of our busy runners runs (in_progress events feed it too). */
   readonly assignments = new Assignments();
   readonly #observer: Observer;
+  readonly #repairDeps: RepairDeps;
   #redelivering: Promise<void> | undefined;
   #redelivered = 0;
   #running: Promise<PassSummary> | undefined;
@@ -75,19 +108,35 @@ export class Reconciler {
 
   constructor(private readonly options: ReconcilerOptions) {
     this.#observer = new Observer({
-      ...options,
+      fleet: options.fleet,
+      scopes: options.github.scopes,
+      directory: options.github.directory,
+      unservedJobs: options.jobs.unserved,
+      wanted: options.jobs.wanted,
+      namePrefix: options.plan.namePrefix,
+      activeRepositoryWindowMs: options.schedule.activeRepositoryWindowMs,
+      unservedJobGraceMs: options.plan.unservedJobGraceMs,
+      log: options.log,
       watch: this.watch,
       assignments: this.assignments,
       octokitFor: (id) => this.#octokitFor(id),
-      appOctokit: async () => this.#count(await options.appOctokit()),
+      appOctokit: async () => this.#count(await options.github.appOctokit()),
     });
+    this.#repairDeps = {
+      fleet: options.fleet,
+      octokitFor: (id) => this.#octokitFor(id),
+      serve: options.jobs.serve,
+      checkAssignment: options.jobs.checkAssignment,
+      ended: options.report.ended,
+      log: options.log,
+    };
   }
 
   /** A pass now (a full sweep at start-up), then one every interval. */
   start(): void {
     void this.run({ full: true, reason: "start-up" });
-    if (this.options.intervalMs > 0) {
-      this.#timer = setInterval(() => void this.run({ reason: "interval" }), this.options.intervalMs);
+    if (this.options.schedule.intervalMs > 0) {
+      this.#timer = setInterval(() => void this.run({ reason: "interval" }), this.options.schedule.intervalMs);
       this.#timer.unref();
     }
   }
@@ -123,7 +172,7 @@ export class Reconciler {
   run(request: { full?: boolean; reason: string }): Promise<PassSummary> {
     // Whether a sweep is due is decided when the pass starts: a pass folded behind a
     // full sweep (the start-up one) is not a second full sweep.
-    const due = () => this.options.now() - this.#lastFullSweep >= this.options.fullSweepIntervalMs;
+    const due = () => this.options.now() - this.#lastFullSweep >= this.options.schedule.fullSweepIntervalMs;
     if (!this.#running) return this.#start(request.full === true || due(), request.reason);
     if (!this.#next) {
       const next = { full: false, reason: request.reason, pass: undefined as unknown as Promise<PassSummary> };
@@ -169,7 +218,7 @@ export class Reconciler {
     };
     this.#startRedelivery();
     try {
-      if (full && options.fullSweepLease && !(await options.fullSweepLease())) {
+      if (full && options.schedule.fullSweepLease && !(await options.schedule.fullSweepLease())) {
         // Another replica of the fleet sweeps this interval.
         full = false;
         summary.full = false;
@@ -183,7 +232,7 @@ export class Reconciler {
         if (full) summary.ok = false;
         options.log.error({ reason: world.problem }, "reconcile pass could not observe part of GitHub; it repairs what it saw");
       }
-      options.observed?.(world);
+      options.report.observed?.(world);
       summary.failed += world.errors;
       summary.checked = {
         sandboxes: world.sandboxes.length,
@@ -195,7 +244,7 @@ export class Reconciler {
       };
       // Asked now, not at observation time: a dispatch that ended while the pass
       // observed may have made a registration or sandbox the observation missed.
-      const dispatching = options.dispatching(
+      const dispatching = options.jobs.dispatching(
         world.now,
         world.queuedJobs.map((job) => job.id),
       );
@@ -203,7 +252,7 @@ export class Reconciler {
       world.dispatching = Array.isArray(dispatching) ? dispatching : await dispatching;
       for (const repair of planRepairs(world, options.plan)) {
         try {
-          const result = await applyRepair(repair, { ...options, octokitFor: (id) => this.#octokitFor(id) });
+          const result = await applyRepair(repair, this.#repairDeps);
           if (repair.kind === "check-assignment") {
             this.assignments.checked(repair.runnerName);
             summary.checked.assignments++;
@@ -229,21 +278,24 @@ export class Reconciler {
     summary.durationMs = options.now() - started;
     summary.apiCalls = { github: this.#githubCalls - github, modal: options.fleet.calls - modal };
     options.log.info(summary, "reconcile pass");
-    options.passed?.(summary);
+    options.report.passed?.(summary);
     return summary;
   }
 
   /** Starts a redelivery round beside the pass, unless one still runs. */
   #startRedelivery(): void {
-    if (!this.options.redeliver || this.#redelivering) return;
+    if (!this.options.github.redeliver || this.#redelivering) return;
     this.#redelivering = this.#redeliver().finally(() => (this.#redelivering = undefined));
   }
 
   /** Deliveries that never reached the App come back through GitHub, not a full sweep. */
   async #redeliver(): Promise<void> {
-    if (!this.options.redeliver) return;
+    const { redeliver, appOctokit } = this.options.github;
+    const { redeliveryTurn } = this.options.schedule;
+    if (!redeliver) return;
     try {
-      const result = await this.options.redeliver(this.#count(await this.options.appOctokit()));
+      if (redeliveryTurn && !(await redeliveryTurn())) return;
+      const result = await redeliver(this.#count(await appOctokit()));
       this.#redelivered += result.requested;
       if (result.requested > 0)
         this.options.log.info(
@@ -261,7 +313,7 @@ export class Reconciler {
   }
 
   async #octokitFor(installationId: number): Promise<AppOctokit> {
-    return this.#count(await this.options.octokitFor(installationId));
+    return this.#count(await this.options.github.octokitFor(installationId));
   }
 
   /**

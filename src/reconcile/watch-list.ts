@@ -17,6 +17,7 @@
 // again by the next full sweep, so eviction delays a repair, it never loses one.
 import { BoundedMap } from "../lib/bounded.js";
 import { repositoryKey, type RepositoryRef } from "../model/job.js";
+import { canonicalScopeKey } from "../model/runner-scope.js";
 import type { Observation } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
 
@@ -40,7 +41,7 @@ export function unresolvedIn(world: Pick<Observation, "queuedJobs" | "runners">)
   }
   for (const runner of world.runners) {
     if (runner.busy) continue;
-    const key = `scope ${runner.scopeKey.toLowerCase()}`;
+    const key = `scope ${canonicalScopeKey(runner.scopeKey)}`;
     out.set(key, { kind: "scope", key, scopeKey: runner.scopeKey, installationId: runner.installationId });
   }
   return [...out.values()];
@@ -74,7 +75,7 @@ export class WatchList {
     const open = new Set(unresolved.map((entry) => entry.key));
     const wasRead = new Set([
       ...read.repositories.map((name) => `repository ${repositoryKey(name)}`),
-      ...read.scopes.map((key) => `scope ${key.toLowerCase()}`),
+      ...read.scopes.map((key) => `scope ${canonicalScopeKey(key)}`),
     ]);
     for (const [key, entry] of this.#entries) {
       if ((wasRead.has(key) && !open.has(key)) || now - entry.since >= MAX_QUEUED_AGE_MS) this.#entries.delete(key);

@@ -5,6 +5,7 @@
 // is redis-cap-reservations.ts; one process has none (the local count decides alone).
 // (The shapes match dispatch/capacity.ts's; they are spelled here because replicas/ sits
 // below dispatch/.)
+import type { Result } from "../lib/result.js";
 import { repositoryKey } from "../model/job.js";
 import type { Caps } from "../model/runner-profile.js";
 
@@ -23,7 +24,8 @@ export interface ListedSandbox {
   profile: string | undefined;
 }
 
-export type Reservation = { reserved: true } | { reserved: false; cap: string };
+/** A "no" names the cap reached and its count (`perInstallation (3/3)`). */
+export type Reservation = Result;
 
 /** Where a listed sandbox counts: a sandbox without tags still counts toward the total. */
 export function listedPlacement(sandbox: ListedSandbox): Placement {

@@ -164,7 +164,7 @@ export class RedisCapReservations implements FleetCaps {
 
   async reserve(jobId: number, placement: Placement, caps: Caps): Promise<Reservation> {
     // Redis away (or gone meanwhile): the local count already decided, on this replica's share.
-    if (!this.link.available) return { reserved: true };
+    if (!this.link.available) return { ok: true };
     const limits = [
       caps.total,
       caps.perInstallation,
@@ -183,10 +183,10 @@ export class RedisCapReservations implements FleetCaps {
         ...limits.map((limit) => limit ?? -1),
       );
     } catch {
-      return { reserved: true };
+      return { ok: true };
     }
     const [reached, used] = answer.map(Number) as [number, number];
-    if (reached === 0) return { reserved: true };
+    if (reached === 0) return { ok: true };
     const names = [
       "total",
       "per installation",
@@ -194,7 +194,7 @@ export class RedisCapReservations implements FleetCaps {
       `per profile ${placement.profile}`,
       `per profile ${placement.profile} in this installation`,
     ];
-    return { reserved: false, cap: `${names[reached - 1]} (${used}/${limits[reached - 1]})` };
+    return { ok: false, reason: `${names[reached - 1]} (${used}/${limits[reached - 1]})` };
   }
 
   started(jobId: number, sandboxName: string): void {

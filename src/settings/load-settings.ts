@@ -5,12 +5,14 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
-import { ConfigError, type ConfigProblem } from "../config/config-error.js";
-import { defaultRunnerConfig, loadRunnerConfig } from "../config/load-runner-config.js";
+import { ConfigError, type ConfigProblem } from "../runner-config/config-error.js";
+import { defaultRunnerConfig, loadRunnerConfig } from "../runner-config/load-runner-config.js";
 import type { RunnerConfig } from "../model/runner-profile.js";
-import { parseDockerfile } from "../config/parse-dockerfile.js";
+import { parseDockerfile } from "../runner-config/parse-dockerfile.js";
 import { type RunnerImageDefinition } from "../model/runner-profile.js";
-import { runnerBuildArgs } from "../config/runner-build-args.js";
+import { runnerBuildArgs } from "../runner-config/runner-build-args.js";
+import { describeFileFailure } from "../lib/read-text-file.js";
+import { describeFailure } from "../lib/errors.js";
 import { closestName } from "./closest-name.js";
 import {
   APP_PREFIXES,
@@ -22,9 +24,9 @@ import {
   type SettingName,
 } from "./settings-schema.js";
 
-export { ConfigError } from "../config/config-error.js";
+export { ConfigError } from "../runner-config/config-error.js";
 /** The name main.ts and the CLIs catch; settings and runner-config mistakes share one class. */
-export { ConfigError as SettingsError } from "../config/config-error.js";
+export { ConfigError as SettingsError } from "../runner-config/config-error.js";
 
 type Env = Record<string, string | undefined>;
 type Values = { [K in SettingName]: unknown };
@@ -132,7 +134,7 @@ function readPrivateKey(env: Env, problems: ConfigProblem[]): string {
     key = getPrivateKey({ env: { PRIVATE_KEY: present(env, "PRIVATE_KEY"), PRIVATE_KEY_PATH: present(env, "PRIVATE_KEY_PATH") } });
   } catch (error) {
     // The library's message names the file or says the key is malformed; never the key.
-    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: (error as Error).message.split("\n")[0]! });
+    problems.push({ key: "PRIVATE_KEY / PRIVATE_KEY_PATH", message: describeFailure(error).reason.split("\n")[0]! });
     return "";
   }
   if (!key) {
@@ -178,8 +180,7 @@ function readRunnerImage(file: string, buildArgs: Record<string, string>, proble
   try {
     return parseDockerfile(readFileSync(file, "utf8"), file, buildArgs);
   } catch (error) {
-    const message = (error as NodeJS.ErrnoException).code === "ENOENT" ? `${file} does not exist` : (error as Error).message;
-    problems.push({ key: "RUNNER_DOCKERFILE", message });
+    problems.push({ key: "RUNNER_DOCKERFILE", message: describeFileFailure(error, file) });
     return { baseImage: "", commands: [] };
   }
 }

@@ -2,7 +2,7 @@
 // events, description) plus what only the running setup knows: the name the user
 // chose, where GitHub must send webhooks, and where it sends the user back.
 // https://docs.github.com/apps/sharing-github-apps/registering-a-github-app-from-a-manifest
-import { readFileSync } from "node:fs";
+import { readTextIfPresent } from "../lib/read-text-file.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
@@ -12,11 +12,8 @@ export type AppYml = Record<string, unknown> & { name?: string };
 export function readAppYml(cwd: string): AppYml {
   // A deployment started from another directory still has the App's own app.yml.
   for (const dir of [cwd, fileURLToPath(new URL("../..", import.meta.url))]) {
-    try {
-      return (parse(readFileSync(path.join(dir, "app.yml"), "utf8")) ?? {}) as AppYml;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
+    const text = readTextIfPresent(path.join(dir, "app.yml"));
+    if (text !== undefined) return (parse(text) ?? {}) as AppYml;
   }
   return {};
 }

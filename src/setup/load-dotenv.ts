@@ -3,7 +3,7 @@
 // difference: a variable already set in the environment wins, so a container's
 // or a shell's settings override a stale file. Every entry point calls this first:
 // `npm start`, `npm run reconcile`, `npm run doctor`.
-import { readFileSync } from "node:fs";
+import { readTextIfPresent } from "../lib/read-text-file.js";
 import path from "node:path";
 import { parseEnv } from "node:util";
 
@@ -12,13 +12,8 @@ export function loadDotenv(
   cwd: string = process.cwd(),
   env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env,
 ): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path.join(cwd, ".env"), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw error;
-  }
+  const text = readTextIfPresent(path.join(cwd, ".env"));
+  if (text === undefined) return [];
   const applied: string[] = [];
   for (const [name, value] of Object.entries(parseEnv(text))) {
     if (env[name] !== undefined && env[name] !== "") continue;

@@ -7,7 +7,8 @@
 // removal, no escapes). So values are written unquoted; the private key goes on one
 // line with literal `\n` between its lines, which Probot's key reader
 // (@probot/get-private-key) turns back into newlines.
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
+import { readTextIfPresent } from "../lib/read-text-file.js";
 
 /** A value both parseEnv and Docker's --env-file read back unchanged when written unquoted. */
 const UNQUOTED_SAFE = /^(?![\s'"`])[^\r\n#]*(?<!\s)$/;
@@ -25,12 +26,7 @@ function line(name: string, value: string): string {
 }
 
 export function updateDotenv(file: string, values: Record<string, string>): void {
-  let existing: string[] = [];
-  try {
-    existing = readFileSync(file, "utf8").split(/\r?\n/);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
+  const existing = readTextIfPresent(file)?.split(/\r?\n/) ?? [];
   const names = new Set(Object.keys(values));
   // A quoted value may span lines (Probot writes PEMs that way): drop its continuation too.
   const kept: string[] = [];

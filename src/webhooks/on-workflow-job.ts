@@ -5,20 +5,20 @@
 //
 //   queued       → for our label: the dispatcher (which applies the job policy,
 //                  and logs and counts a refusal once)
-//   in_progress  → our runner took a job: check the job against policy (a runner
-//                  can be taken by any job its labels and runner group fit); if
-//                  it was made for another job, that job is left without one
-//   completed    → the job is over: stop waiting for it; our runner's slot frees
-//                  (only this installation's); without one of our runners, a
-//                  runner of ours may now be idle
+//   in_progress  → our runner took a job: note which (the reconciler's
+//                  assignments), check the job against policy (a runner can be
+//                  taken by any job its labels and runner group fit); if it was
+//                  made for another job, that job is left without one
+//   completed    → the job is over: stop waiting for it; our runner's sandbox
+//                  ended (only this installation's); without one of our runners,
+//                  a runner of ours may now be idle
 import type { Logger } from "pino";
-import type { Capacity } from "../dispatch/capacity.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { AssignmentGuard } from "../dispatch/guard-assignments.js";
 import { fullName, type JobRef } from "../model/job.js";
-import { jobFromWebhook } from "./parse-workflow-job.js";
+import { jobFromWebhook, type WorkflowJobSeen } from "./parse-workflow-job.js";
 import { parseRunnerName } from "../model/runner-name.js";
-import { hasLabel } from "../policy/decide-to-serve.js";
+import { hasLabel, missingLabel } from "../model/labels.js";
 import type { Reconciler } from "../reconcile/reconciler.js";
 import type { RepositoryDirectory } from "../reconcile/repository-directory.js";
 
@@ -26,9 +26,9 @@ export interface WorkflowJobDeps {
   runnerLabel: string;
   namePrefix: string;
   dispatcher: Dispatcher;
-  /** Where a sandbox that ended is counted (this replica's count, and a fleet's). */
-  capacity: Pick<Capacity, "ended">;
-  reconciler: Reconciler;
+  /** A sandbox ended: the one path that frees its slot, counts its cost and lets a waiting job start. */
+  sandboxEnded: (name: string, installationId: number, repository?: string) => void;
+  reconciler: Pick<Reconciler, "assignments" | "soon">;
   directory: RepositoryDirectory;
   guard: AssignmentGuard;
   /**
@@ -37,21 +37,15 @@ export interface WorkflowJobDeps {
    * reconciler's grace.
    */
   runnerTaken: (jobId: number, runnerName: string, took: JobRef) => void;
-  /** A job with our label was queued or completed, or our runner took a job: for metrics, cost and the job's story. */
+  /** A job with our label was queued or completed, or our runner took a job: for metrics and the job's story. */
   report: (event: RunnerEvent) => void;
   log: Logger;
   now: () => number;
 }
 
-export interface RunnerEvent {
+/** What a delivery said, where `runnerName` is ours only: undefined for a queued job or one no runner of ours took. */
+export interface RunnerEvent extends WorkflowJobSeen {
   action: "queued" | "in_progress" | "completed";
-  job: JobRef;
-  /** Our runner (in_progress, completed); undefined for a queued job or one no runner of ours took. */
-  runnerName: string | undefined;
-  startedAt: string | undefined;
-  completedAt: string | undefined;
-  htmlUrl: string | undefined;
-  conclusion: string | undefined;
 }
 
 export function onWorkflowJob(deps: WorkflowJobDeps) {
@@ -62,8 +56,8 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
     const { action } = loose;
     const fields = { deliveryId, action, jobId: loose.workflow_job?.id, repo: loose.repository?.full_name };
     const parsed = jobFromWebhook(payload);
-    if ("rejected" in parsed) {
-      log.warn({ ...fields, reason: parsed.rejected }, "webhook rejected");
+    if (!parsed.ok) {
+      log.warn({ ...fields, reason: parsed.reason }, "webhook rejected");
       return;
     }
     const { job, runnerName, startedAt, completedAt, htmlUrl, conclusion } = parsed;
@@ -74,8 +68,9 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
 
     switch (action) {
       case "queued": {
-        if (!hasLabel(job.labels, deps.runnerLabel)) {
-          log.debug({ ...fields, reason: `labels [${job.labels.join(", ")}] do not include "${deps.runnerLabel}"` }, "job ignored");
+        const notOurs = missingLabel(job.labels, deps.runnerLabel);
+        if (notOurs !== undefined) {
+          log.debug({ ...fields, reason: notOurs }, "job ignored");
           return;
         }
         deps.report({ action, ...seen, runnerName: undefined });
@@ -83,19 +78,23 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
         log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
         return;
       }
-      case "in_progress":
+      case "in_progress": {
         if (!ourRunner) return;
+        // The event's handler checks the job against policy; a pass checks only what no event told.
+        const at = startedAt ? Date.parse(startedAt) : now();
+        deps.reconciler.assignments.took(runnerName, job, Number.isFinite(at) ? at : now(), now(), true);
         deps.guard.check(job, runnerName);
         deps.report({ action, ...seen, runnerName });
         if (own.jobId !== job.id) deps.runnerTaken(own.jobId, runnerName, job);
         return;
+      }
       case "completed":
         deps.dispatcher.forget(job.id);
         if (ourRunner) {
-          // The runner exits after its job: its slot is free for a waiting job.
-          deps.capacity.ended(runnerName, job.installationId, fullName(job.repository));
-          deps.dispatcher.pump();
+          deps.reconciler.assignments.ended(runnerName);
           deps.report({ action, ...seen, runnerName });
+          // The runner exits after its job: its sandbox ends, its slot is free for a waiting job.
+          deps.sandboxEnded(runnerName, job.installationId, fullName(job.repository));
         } else if (hasLabel(job.labels, deps.runnerLabel)) {
           // Cancelled before a runner took it, or done by another runner: ours may now be idle.
           deps.report({ action, ...seen, runnerName: undefined });

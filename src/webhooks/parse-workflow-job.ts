@@ -1,5 +1,6 @@
 // The job a `workflow_job` delivery is about, checked: a payload of the wrong shape
 // is rejected with the reason, never half-used.
+import type { Result } from "../lib/result.js";
 import { z } from "zod";
 import { toRepositoryRef } from "../github/repositories.js";
 import type { JobRef } from "../model/job.js";
@@ -28,29 +29,31 @@ const workflowJobPayload = z.object({
 });
 
 /** The job of a delivery, the runner that took it and when (in_progress, completed). */
-export type WebhookJob =
-  | {
-      job: JobRef;
-      runnerName: string | undefined;
-      startedAt: string | undefined;
-      completedAt: string | undefined;
-      /** The job's page on GitHub. */
-      htmlUrl: string | undefined;
-      /** GitHub's conclusion (completed): success, failure, cancelled, … */
-      conclusion: string | undefined;
-    }
-  | { rejected: string };
+export interface WorkflowJobSeen {
+  job: JobRef;
+  runnerName: string | undefined;
+  startedAt: string | undefined;
+  completedAt: string | undefined;
+  /** The job's page on GitHub. */
+  htmlUrl: string | undefined;
+  /** GitHub's conclusion (completed): success, failure, cancelled, … */
+  conclusion: string | undefined;
+}
+
+/** What a delivery says, or why it cannot be used. */
+export type WebhookJob = Result<WorkflowJobSeen>;
 
 /** The job of a `workflow_job` delivery, or why the delivery cannot be used. */
 export function jobFromWebhook(payload: unknown): WebhookJob {
   const parsed = workflowJobPayload.safeParse(payload);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return { rejected: `malformed payload: ${issue.path.join(".")}: ${issue.message}` };
+    return { ok: false, reason: `malformed payload: ${issue.path.join(".")}: ${issue.message}` };
   }
   const { workflow_job: job, repository, installation } = parsed.data;
-  if (!installation) return { rejected: "the delivery names no installation" };
+  if (!installation) return { ok: false, reason: "the delivery names no installation" };
   return {
+    ok: true,
     job: {
       id: job.id,
       runId: job.run_id,

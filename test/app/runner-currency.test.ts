@@ -3,8 +3,8 @@
 // runner is GitHub's latest, behind, or close to GitHub's deadline; runners skip
 // their self-update only when the image is current; RUNNER_VERSION=latest builds the
 // image for the newest release, checked against its published SHA-256.
-import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
-import type { StatusSnapshot } from "../../src/observe/status-snapshot.js";
+import { runnerBuildArgs } from "../../src/runner-config/runner-build-args.js";
+import type { StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
 import { eventually, fetchProtected, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 
 const DAY = 86_400_000;

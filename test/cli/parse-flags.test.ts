@@ -12,8 +12,8 @@ const spec = {
 } as const;
 
 test("flags are read, with defaults for those not given", () => {
-  expect(parseFlags(["--full", "--config", "x.yml"], spec)).toEqual({ values: { full: true, config: "x.yml" } });
-  expect(parseFlags([], spec)).toEqual({ values: { full: false, config: undefined } });
+  expect(parseFlags(["--full", "--config", "x.yml"], spec)).toEqual({ kind: "values", values: { full: true, config: "x.yml" } });
+  expect(parseFlags([], spec)).toEqual({ kind: "values", values: { full: false, config: undefined } });
 });
 
 test("the usage lists every flag with its sentence", () => {
@@ -25,7 +25,7 @@ test("the usage lists every flag with its sentence", () => {
       "  --help           print this help",
     ].join("\n"),
   );
-  expect(parseFlags(["--help"], spec)).toEqual({ help: usage(spec) });
+  expect(parseFlags(["--help"], spec)).toEqual({ kind: "help", help: usage(spec) });
 });
 
 test.each([
@@ -34,7 +34,7 @@ test.each([
   [["extra"], expect.stringMatching(/positional argument/i)],
   [["--config"], expect.stringMatching(/argument missing/i)],
 ])("%j is a usage error", (argv, reason) => {
-  expect(parseFlags(argv, spec)).toEqual({ error: reason, usage: usage(spec) });
+  expect(parseFlags(argv, spec)).toEqual({ kind: "error", error: reason, usage: usage(spec) });
 });
 
 // The built CLI (npm run build): a wrong flag prints the usage and exits 2, before any setting is read.

@@ -7,7 +7,7 @@
 // wait where it says the job waited.
 import { runWorkload, type NarratedJob } from "@modal-github-runner/demo/run-workload";
 import { startDemo, type Demo } from "@modal-github-runner/demo/start-demo";
-import type { JobStory, StatusSnapshot } from "../../src/observe/status-snapshot.js";
+import type { JobStory, StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
 import { eventually } from "../support/app-harness.js";
 import { LogCapture } from "../support/log-capture.js";
 

@@ -12,17 +12,17 @@ test.each([
   ["per profile", { ...none, perProfile: { gpu: 1 } }, [at("o/a", "gpu")], at("o/b", "gpu")],
 ])("the %s cap holds, counting reservations too", (cap, caps, before, next) => {
   const capacity = new Capacity();
-  before.forEach((placement, index) => expect(capacity.reserve(index, placement, caps).reserved).toBe(true));
-  expect(capacity.reserve(99, next, caps)).toEqual({ reserved: false, cap: expect.stringContaining(cap) });
+  before.forEach((placement, index) => expect(capacity.reserve(index, placement, caps).ok).toBe(true));
+  expect(capacity.reserve(99, next, caps)).toEqual({ ok: false, reason: expect.stringContaining(cap) });
   capacity.release(0);
-  expect(capacity.reserve(99, next, caps).reserved).toBe(true);
+  expect(capacity.reserve(99, next, caps).ok).toBe(true);
 });
 
 test("other installations, repositories and profiles are not held back", () => {
   const capacity = new Capacity();
   const caps = { ...none, perInstallation: 1, perRepository: 1, perProfile: { gpu: 1 } };
-  expect(capacity.reserve(1, at("o/a", "gpu", 1), caps).reserved).toBe(true);
-  expect(capacity.reserve(2, at("p/a", "default", 2), caps).reserved).toBe(true);
+  expect(capacity.reserve(1, at("o/a", "gpu", 1), caps).ok).toBe(true);
+  expect(capacity.reserve(2, at("p/a", "default", 2), caps).ok).toBe(true);
 });
 
 test("a fresh list from Modal replaces the count, keeping what this replica started after it was taken", () => {
@@ -33,16 +33,16 @@ test("a fresh list from Modal replaces the count, keeping what this replica star
   capacity.started(1, "modal-1-0"); // at 1000
   // A list taken at 1500 without modal-1-0: it has ended since.
   capacity.observe([{ name: "modal-7-0", ...at("o/x") }], 1500);
-  expect(capacity.reserve(2, at("o/b"), caps).reserved).toBe(true);
+  expect(capacity.reserve(2, at("o/b"), caps).ok).toBe(true);
   capacity.started(2, "modal-2-0"); // at 1000 too; now two run
   now = 3000;
   capacity.reserve(3, at("o/c"), { ...none });
   capacity.started(3, "modal-3-0"); // at 3000
   // A list taken at 2500 cannot know modal-3-0 yet: it is kept.
   capacity.observe([{ name: "modal-7-0", ...at("o/x") }], 2500);
-  expect(capacity.reserve(4, at("o/d"), caps)).toEqual({ reserved: false, cap: "total (2/2)" });
+  expect(capacity.reserve(4, at("o/d"), caps)).toEqual({ ok: false, reason: "total (2/2)" });
   capacity.ended("modal-3-0", at("o/c").installationId);
-  expect(capacity.reserve(4, at("o/d"), caps).reserved).toBe(true);
+  expect(capacity.reserve(4, at("o/d"), caps).ok).toBe(true);
 });
 
 test("only the sandbox's own installation, about a repository of its account, frees its slot", () => {
@@ -53,10 +53,10 @@ test("only the sandbox's own installation, about a repository of its account, fr
   // Runner names are unique per org only: another org's runner may carry the same name.
   capacity.ended("modal-1-0", 2);
   capacity.ended("modal-1-0", 1, "evil-org/tools");
-  expect(capacity.reserve(2, at("octo-org/web"), caps)).toEqual({ reserved: false, cap: "total (1/1)" });
+  expect(capacity.reserve(2, at("octo-org/web"), caps)).toEqual({ ok: false, reason: "total (1/1)" });
   // An org-level runner may finish a job of another repository of its org.
   capacity.ended("modal-1-0", 1, "octo-org/web");
-  expect(capacity.reserve(2, at("octo-org/web"), caps).reserved).toBe(true);
+  expect(capacity.reserve(2, at("octo-org/web"), caps).ok).toBe(true);
 });
 
 test("an org's per-profile cap counts only that installation's sandboxes; the operator's counts everyone's", () => {
@@ -64,17 +64,17 @@ test("an org's per-profile cap counts only that installation's sandboxes; the op
   const orgCaps = { ...none, perInstallationProfile: { gpu: 1 } };
   // Another org's gpu sandboxes, listed by a pass and started here.
   capacity.observe([{ name: "modal-1-0", installationId: 2, repository: "other-org/api", profile: "gpu" }], 0);
-  expect(capacity.reserve(2, at("other-org/api", "gpu", 2), none).reserved).toBe(true);
-  expect(capacity.reserve(3, at("octo-org/app", "gpu", 1), orgCaps).reserved).toBe(true);
+  expect(capacity.reserve(2, at("other-org/api", "gpu", 2), none).ok).toBe(true);
+  expect(capacity.reserve(3, at("octo-org/app", "gpu", 1), orgCaps).ok).toBe(true);
   expect(capacity.reserve(4, at("octo-org/web", "gpu", 1), orgCaps)).toEqual({
-    reserved: false,
-    cap: "per profile gpu in this installation (1/1)",
+    ok: false,
+    reason: "per profile gpu in this installation (1/1)",
   });
-  expect(capacity.reserve(4, at("octo-org/web", "default", 1), orgCaps).reserved).toBe(true);
+  expect(capacity.reserve(4, at("octo-org/web", "default", 1), orgCaps).ok).toBe(true);
   // The operator's maxSandboxes still counts every installation's.
   expect(capacity.reserve(5, at("octo-org/web", "gpu", 1), { ...none, perProfile: { gpu: 3 } })).toEqual({
-    reserved: false,
-    cap: "per profile gpu (3/3)",
+    ok: false,
+    reason: "per profile gpu (3/3)",
   });
 });
 

@@ -64,7 +64,7 @@ function setup(options: Setup = {}) {
   const dispatcher = new Dispatcher({
     concurrency: options.concurrency ?? 4,
     budgets,
-    plan: options.plan ?? (async () => ({ profile, caps: options.caps ?? noCaps })),
+    plan: options.plan ?? (async () => ({ ok: true, profile, caps: options.caps ?? noCaps })),
     serve: async (target, request) => {
       served.push({ jobId: target.id, request });
       return (options.serve ?? (async (j, r) => started(j, r)))(target, request);
@@ -141,7 +141,7 @@ describe("what one attempt's outcome leaves behind", () => {
 });
 
 test("a job refused by policy is recorded once however often it is seen, and never served", async () => {
-  const { dispatcher, kinds, served } = setup({ plan: async () => ({ refused: "octo-org/app is on DENIED_REPOSITORIES" }) });
+  const { dispatcher, kinds, served } = setup({ plan: async () => ({ ok: false, reason: "octo-org/app is on DENIED_REPOSITORIES" }) });
   const refused = job();
   for (let i = 0; i < 3; i++) {
     expect(dispatcher.enqueue(refused)).toBe(true);
@@ -326,7 +326,7 @@ describe("bounded memories (weeks of jobs must not grow memory)", () => {
   });
 
   test("refused jobs are remembered up to the bound: the oldest is recorded again once forgotten", async () => {
-    const { dispatcher, kinds } = setup({ plan: async () => ({ refused: "denied" }) });
+    const { dispatcher, kinds } = setup({ plan: async () => ({ ok: false, reason: "denied" }) });
     const first = job();
     dispatcher.enqueue(first);
     await dispatcher.idle();
@@ -406,7 +406,11 @@ describe("fair share across installations", () => {
 test("a job a cap holds back does not hold back the jobs of its installation that fit", async () => {
   const gpu = { name: "gpu", labels: ["modal", "gpu"] } as RunnerProfile;
   const { dispatcher, served, records } = setup({
-    plan: async (target) => ({ profile: target.labels.includes("gpu") ? gpu : profile, caps: { ...noCaps, perProfile: { gpu: 1 } } }),
+    plan: async (target) => ({
+      ok: true,
+      profile: target.labels.includes("gpu") ? gpu : profile,
+      caps: { ...noCaps, perProfile: { gpu: 1 } },
+    }),
   });
   const first = { ...job(), labels: ["modal", "gpu"] };
   const second = { ...job(), labels: ["modal", "gpu"] };

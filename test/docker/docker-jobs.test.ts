@@ -1,7 +1,7 @@
 // Docker in jobs, through the whole App: a job asking for a Docker profile gets a
 // sandbox the control plane is asked to run with Docker support, from an image
 // whose build installs a Docker engine; a plain job does not.
-import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
+import { runnerBuildArgs } from "../../src/runner-config/runner-build-args.js";
 import { settled, startWorld, type World } from "../support/app-harness.js";
 import { runnerConfigFile } from "../profiles/config-file.js";
 

@@ -10,8 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunnerConfig } from "../../src/model/runner-profile.js";
 import { JOB_COMPLETED_HOOK } from "../../src/modal/runner-command.js";
-import { priceTable, profileUsage, sandboxCost } from "../../src/observe/cost.js";
-import { receiptEnv } from "../../src/observe/receipt-env.js";
+import { priceTable, profileUsage, sandboxCost } from "../../src/telemetry/cost.js";
+import { receiptEnv } from "../../src/telemetry/receipt-env.js";
 import { settled, startWorld, type World } from "../support/app-harness.js";
 import { runnerConfigFile } from "../profiles/config-file.js";
 

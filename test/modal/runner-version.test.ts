@@ -3,8 +3,8 @@
 // forgotten copy fails here.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { parseDockerfile } from "../../src/config/parse-dockerfile.js";
-import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
+import { parseDockerfile } from "../../src/runner-config/parse-dockerfile.js";
+import { runnerBuildArgs } from "../../src/runner-config/runner-build-args.js";
 
 const { RUNNER_VERSION: version, RUNNER_IMAGE_DIGEST: digest } = runnerBuildArgs();
 const tracked = execFileSync("git", ["ls-files"], { encoding: "utf8" })

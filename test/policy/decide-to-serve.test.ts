@@ -38,13 +38,13 @@ describe("which jobs the App serves", () => {
       false,
     ],
   ])("%s", (_name, candidate, policy, serve) => {
-    expect(decideToServe(candidate, policy).serve).toBe(serve);
+    expect(decideToServe(candidate, policy).ok).toBe(serve);
   });
 
   test("a refusal by policy says why; a job for other runners is marked as not ours", () => {
     const refused = decideToServe(job(["modal"], "octo-org/site", "public"), base);
-    expect(refused).toMatchObject({ serve: false, notOurs: false, reason: expect.stringContaining("ALLOW_PUBLIC_REPOS") });
-    expect(decideToServe(job(["ubuntu-latest"]), base)).toMatchObject({ serve: false, notOurs: true });
+    expect(refused).toMatchObject({ ok: false, notOurs: false, reason: expect.stringContaining("ALLOW_PUBLIC_REPOS") });
+    expect(decideToServe(job(["ubuntu-latest"]), base)).toMatchObject({ ok: false, notOurs: true });
   });
 
   test("the runner gets every label the job asked for, once", () => {

@@ -84,6 +84,10 @@ test("a full sweep whose installation list fails reports GitHub, not Modal, and 
   expect(summary.problem).toMatch(/^could not observe GitHub: /);
   expect(summary.problem).not.toMatch(/Modal/);
   expect(summary.repaired).toEqual({ "remove-surplus-runner": 1 });
+  // Readiness names GitHub too, not Modal.
+  const lastPass = world.app.parts.telemetry.problems().filter((problem) => problem.startsWith("the last reconcile pass"));
+  expect(lastPass).toEqual([expect.stringMatching(/failed: could not observe GitHub: the App's installations: /)]);
+  expect(lastPass[0]).not.toMatch(/Modal/);
 });
 
 test("installation_repositories.removed: that repository's waiting jobs are dropped, others wait on; malformed events change nothing", async () => {

@@ -69,7 +69,7 @@ async function fleet(jobCaps: Caps, count = 2) {
       const served: number[] = [];
       const dispatcher = new Dispatcher({
         concurrency: 4,
-        plan: async () => ({ profile, caps: jobCaps }),
+        plan: async () => ({ ok: true, profile, caps: jobCaps }),
         serve: async (target: JobRef, request: ServeRequest) => {
           served.push(target.id);
           return {

@@ -145,9 +145,9 @@ describe("cap reservations", () => {
       const answers = await Promise.all(
         Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? ra : rb).reserve(base + i, placement(1), limits)),
       );
-      expect(answers.filter((answer) => answer.reserved)).toHaveLength(3);
+      expect(answers.filter((answer) => answer.ok)).toHaveLength(3);
       const refused = await rb.reserve(base + 50, other, limits);
-      expect(refused.reserved).toBe(false);
+      expect(refused.ok).toBe(false);
       for (let i = 0; i < 10; i++) (i % 2 === 0 ? ra : rb).release(base + i);
       await sleep(30);
     }
@@ -157,22 +157,22 @@ describe("cap reservations", () => {
     const [a, b] = await fleet();
     const [ra, rb] = [reservationsOf(a!), reservationsOf(b!)];
     const one = caps({ total: 1 });
-    expect((await ra.reserve(1, placement(1), one)).reserved).toBe(true);
+    expect((await ra.reserve(1, placement(1), one)).ok).toBe(true);
     ra.started(1, "modal-1-0");
     await sleep(20);
-    expect((await rb.reserve(2, placement(1), one)).reserved).toBe(false);
+    expect((await rb.reserve(2, placement(1), one)).ok).toBe(false);
     rb.ended("modal-1-0", 99); // another installation's event frees nothing
     await sleep(20);
-    expect((await rb.reserve(2, placement(1), one)).reserved).toBe(false);
+    expect((await rb.reserve(2, placement(1), one)).ok).toBe(false);
     rb.ended("modal-1-0", 1, "org/app");
     await sleep(20);
-    expect((await rb.reserve(2, placement(1), one)).reserved).toBe(true);
+    expect((await rb.reserve(2, placement(1), one)).ok).toBe(true);
     rb.started(2, "modal-2-0");
     // Modal's list no longer shows it (ended without an event): the next pass frees the slot.
     await sleep(20);
     rb.observe([], Date.now());
     await sleep(30);
-    expect((await ra.reserve(3, placement(1), one)).reserved).toBe(true);
+    expect((await ra.reserve(3, placement(1), one)).ok).toBe(true);
   });
 
   test("after Redis restarted empty, a pass rebuilds the count from Modal's list", async () => {
@@ -184,7 +184,7 @@ describe("cap reservations", () => {
     await waitFor(() => a!.available);
     ra.observe([{ name: "modal-9-0", ...placement(1) }], Date.now());
     await sleep(30);
-    expect((await ra.reserve(10, placement(1), one)).reserved).toBe(false);
+    expect((await ra.reserve(10, placement(1), one)).ok).toBe(false);
   });
 
   test("with Redis unreachable a replica's local count takes only its share of a cap", async () => {
@@ -196,8 +196,8 @@ describe("cap reservations", () => {
     await waitFor(() => !a!.available);
     const answers = [];
     for (let i = 0; i < 4; i++) {
-      const mine = local.reserve(100 + i, placement(1), ra.localCaps(caps({ total: 4 }))).reserved;
-      answers.push(mine && (await ra.reserve(100 + i, placement(1), caps({ total: 4 }))).reserved);
+      const mine = local.reserve(100 + i, placement(1), ra.localCaps(caps({ total: 4 }))).ok;
+      answers.push(mine && (await ra.reserve(100 + i, placement(1), caps({ total: 4 }))).ok);
     }
     expect(answers).toEqual([true, true, false, false]);
     await redis.start();

@@ -7,19 +7,18 @@
 // what GitHub and Modal hold, not here.
 import { Octokit } from "@octokit/core";
 import { pino } from "pino";
-import { OrphanSightings } from "../../src/dispatch/orphan-sightings.js";
 import { conditionalRequests } from "../../src/github/conditional-requests.js";
 import { RequestBudgets } from "../../src/github/request-budgets.js";
 import type { AppOctokit } from "../../src/github/create-octokit-class.js";
 import type { RepositoryRef } from "../../src/model/job.js";
 import type { RunnerConfig } from "../../src/model/runner-profile.js";
-import { priceTable } from "../../src/observe/cost.js";
-import { SandboxLedger } from "../../src/observe/sandbox-ledger.js";
+import { priceTable } from "../../src/telemetry/cost.js";
+import { SandboxLedger } from "../../src/telemetry/sandbox-ledger.js";
 import { operatorPolicy } from "../../src/policy/org-policy.js";
 import { PolicyFiles } from "../../src/policy/policy-files.js";
 import { MAX_KNOWN_REPOSITORIES, RepositoryDirectory } from "../../src/reconcile/repository-directory.js";
 import { RunJobsMemory } from "../../src/reconcile/run-jobs-memory.js";
-import { Sightings } from "../../src/reconcile/sightings.js";
+import { Sightings } from "../../src/lib/sightings.js";
 import { ManualClock } from "../support/manual-clock.js";
 
 const repository = (name: string, owner = "octo-org"): RepositoryRef => ({
@@ -42,15 +41,10 @@ test("the repository directory keeps at most its bound, the least recently seen 
 });
 
 test("orphan sightings keep a bounded number, oldest forgotten first", () => {
-  let now = 0;
-  const sightings = new OrphanSightings(() => now);
-  for (const i of range(50_000)) {
-    now = i;
-    sightings.firstSeen(`modal-${i}-0#${i}`);
-  }
-  now = 1_000_000;
-  expect(sightings.firstSeen("modal-0-0#0")).toBe(1_000_000); // forgotten: seen anew
-  expect(sightings.firstSeen("modal-49999-0#49999")).toBe(49_999); // remembered
+  const sightings = new Sightings();
+  for (const i of range(50_000)) sightings.firstSeen(`modal-${i}-0#${i}`, i);
+  expect(sightings.firstSeen("modal-0-0#0", 1_000_000)).toBe(1_000_000); // forgotten: seen anew
+  expect(sightings.firstSeen("modal-49999-0#49999", 1_000_000)).toBe(49_999); // remembered
 });
 
 test("reconcile sightings keep only what the last pass saw", () => {

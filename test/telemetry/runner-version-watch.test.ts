@@ -6,7 +6,7 @@ import pino from "pino";
 import { Probot, ProbotOctokit } from "probot";
 import { parseRunnerRelease, readRunnerReleaseAsApp } from "../../src/github/runner-releases.js";
 import type { AppOctokit } from "../../src/github/create-octokit-class.js";
-import { RunnerVersionWatch } from "../../src/observe/runner-version-watch.js";
+import { RunnerVersionWatch } from "../../src/telemetry/runner-version-watch.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { releaseObject } from "@modal-github-runner/simulator/github/routes-releases";
 import { ManualClock } from "../support/manual-clock.js";

@@ -60,8 +60,8 @@ function gpuKey(type: string): string {
   return GPU_ALIASES[upper] ?? upper;
 }
 
-/** `"H100:2"` → `{ type: "H100", count: 2 }`; `"a100"` → `{ type: "A100-40GB", count: 1 }`. */
-export function parseGpu(spec: string): { type: string; count: number } {
+/** The GPU a (checked, see runner-config/parse-gpu.ts) spec names, as prices are keyed, and how many: `"H100:2"` → `{ type: "H100", count: 2 }`; `"a100"` → `{ type: "A100-40GB", count: 1 }`. */
+export function pricedGpu(spec: string): { type: string; count: number } {
   const [type = "", count] = spec.split(":");
   return { type: gpuKey(type), count: count === undefined ? 1 : Number(count) };
 }
@@ -102,7 +102,7 @@ export function pricePerSecond(
   let perSecond = usage.cpu * prices.cpuPerCoreSecond + (usage.memoryMiB / 1024) * prices.memoryPerGiBSecond;
   let unpricedGpu: string | undefined;
   if (usage.gpu) {
-    const { type, count } = parseGpu(usage.gpu);
+    const { type, count } = pricedGpu(usage.gpu);
     const price = prices.gpuPerSecond[type];
     if (price === undefined || !Number.isFinite(count)) unpricedGpu = usage.gpu;
     else perSecond += count * price;

@@ -1,38 +1,40 @@
 // What the App tells people about itself: metrics, the status page's snapshot, the
 // cost of each sandbox, every job's story, and whether GitHub and Modal answer. Part of the composition root: it
 // subscribes to the parts' outcomes (dispatch, webhooks, reconcile passes) and
-// turns them into plain data for src/observe/, which imports nothing above it.
+// turns them into plain data for src/telemetry/, which imports nothing above it.
 import type { Logger } from "pino";
 import type { RunnerConfig } from "./model/runner-profile.js";
-import type { Dispatcher, OutcomeRecord } from "./dispatch/dispatcher.js";
+import type { OutcomeRecord } from "./dispatch/dispatcher.js";
+import type { JobBook } from "./dispatch/job-book.js";
 import { fullName } from "./model/job.js";
 import type { RequestBudgets } from "./github/request-budgets.js";
 import type { CircuitBreaker } from "./modal/circuit-breaker.js";
-import { buildStatusSnapshot, countJobs, modalReachability } from "./observe/build-status-snapshot.js";
-import { priceTable } from "./observe/cost.js";
-import { Metrics } from "./observe/metrics.js";
-import { OutcomeLog, type JobOutcome } from "./observe/outcome-log.js";
-import { DEFAULT_STORY_LIMITS, JobStories, type StoryJob } from "./observe/job-stories.js";
-import type { GitHubReachability } from "./observe/github-reachability.js";
+import { buildStatusSnapshot, countJobs, modalReachability } from "./telemetry/build-status-snapshot.js";
+import { priceTable } from "./telemetry/cost.js";
+import { Metrics } from "./telemetry/metrics.js";
+import { OutcomeLog, type JobOutcome } from "./telemetry/outcome-log.js";
+import { DEFAULT_STORY_LIMITS, JobStories, type StoryJob } from "./telemetry/job-stories.js";
+import type { GitHubReachability } from "./telemetry/github-reachability.js";
 import type { GuardOutcome } from "./dispatch/guard-assignments.js";
 import type { JobRef } from "./model/job.js";
-import { SandboxLedger } from "./observe/sandbox-ledger.js";
-import { SpendToday } from "./observe/spend-today.js";
-import type { RunnerCurrency } from "./observe/runner-currency.js";
-import type { DoctorResult, ReconcilePassStatus, StatusFleet, StatusSnapshot } from "./observe/status-snapshot.js";
+import { SandboxLedger } from "./telemetry/sandbox-ledger.js";
+import { SpendToday } from "./telemetry/spend-today.js";
+import type { RunnerCurrency } from "./telemetry/runner-currency.js";
+import type { DoctorResult, ReconcilePassStatus, StatusFleet, StatusSnapshot } from "./telemetry/status-snapshot.js";
 import type { Observation } from "./reconcile/observation.js";
 import type { PassSummary } from "./reconcile/reconciler.js";
 import type { RepositoryDirectory } from "./reconcile/repository-directory.js";
 import type { RunnerEvent } from "./webhooks/on-workflow-job.js";
 
-export interface ObservabilitySources {
+export interface TelemetryFeedSources {
   config: RunnerConfig;
-  dispatcher: () => Dispatcher;
+  /** The job-state map the dispatcher writes: what waits and what is being dispatched. */
+  jobs: Pick<JobBook, "waiting" | "handled">;
   sandboxesCounted: () => number;
   budgets: RequestBudgets;
   /** The fleet of replicas (REDIS_URL), for the status page. */
   fleet?: () => StatusFleet | undefined;
-  breaker: () => CircuitBreaker;
+  breaker: CircuitBreaker;
   directory: RepositoryDirectory;
   /** The runner version in the images against GitHub's latest release. */
   runnerVersion?: () => RunnerCurrency;
@@ -55,7 +57,7 @@ const storyJob = (job: JobRef): StoryJob => ({
   createdAt: job.createdAt,
 });
 
-export class Observability {
+export class TelemetryFeed {
   readonly metrics: Metrics;
   readonly ledger: SandboxLedger;
   readonly stories: JobStories;
@@ -66,18 +68,18 @@ export class Observability {
   #lastSuccessAt: number | undefined;
   #busyRunners = new Set<string>();
 
-  constructor(private readonly sources: ObservabilitySources) {
+  constructor(private readonly sources: TelemetryFeedSources) {
     const { config, now, log } = sources;
     this.#spend = new SpendToday(now);
     this.stories = new JobStories({ ...DEFAULT_STORY_LIMITS, ...sources.storyLimits, namePrefix: sources.namePrefix });
     this.metrics = new Metrics(
       {
-        waiting: () => sources.dispatcher().waiting().length,
+        waiting: () => sources.jobs.waiting().length,
         sandboxes: sources.sandboxesCounted,
         jobs: () => this.#jobCounts(),
         githubBudget: () =>
           sources.budgets.all().flatMap(({ key, points }) => (key === "app" ? [] : [{ installation: String(key), points }])),
-        modalBreakerOpen: () => sources.breaker().state().state === "open",
+        modalBreakerOpen: () => sources.breaker.state().state === "open",
         runnerVersion: sources.runnerVersion,
       },
       {
@@ -177,11 +179,13 @@ export class Observability {
     const labels = { installation: String(event.job.installationId), profile };
     if (event.action === "in_progress" && event.job.createdAt && event.startedAt)
       this.metrics.jobStarted(labels, Date.parse(event.job.createdAt), Date.parse(event.startedAt));
-    if (event.action === "completed") {
-      if (event.startedAt && event.completedAt)
-        this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
-      this.ledger.ended(event.runnerName, event.job.installationId, fullName(event.job.repository));
-    }
+    if (event.action === "completed" && event.startedAt && event.completedAt)
+      this.metrics.jobCompleted(labels, Date.parse(event.startedAt), Date.parse(event.completedAt));
+  }
+
+  /** A sandbox ended (its runner finished its job, or a pass terminated it): its cost is counted once. */
+  sandboxEnded(name: string, installationId: number, repository?: string): void {
+    this.ledger.ended(name, installationId, repository);
   }
 
   /** The assignment guard checked the job a runner of ours took; "stopped": policy refused it and its sandbox was stopped. */
@@ -207,11 +211,11 @@ export class Observability {
     const problems: string[] = [];
     const github = this.sources.github?.state() ?? { reachable: true };
     if (!github.reachable) problems.push(`GitHub is unreachable since ${github.since}: ${github.reason}`);
-    const modal = modalReachability(this.sources.breaker().state());
+    const modal = modalReachability(this.sources.breaker.state());
     if (!modal.reachable) problems.push(`Modal is unreachable since ${modal.since} (next try ${modal.nextTryAt}): ${modal.reason}`);
     if (this.#lastSuccessAt === undefined) problems.push("no reconcile pass has succeeded yet");
     if (this.#lastPass && !this.#lastPass.ok)
-      problems.push(`the last reconcile pass (${this.#lastPass.at}) could not observe GitHub or Modal`);
+      problems.push(`the last reconcile pass (${this.#lastPass.at}) failed: ${this.#lastPass.problem ?? "see the log"}`);
     return problems;
   }
 
@@ -246,7 +250,11 @@ export class Observability {
       ok: summary.ok,
       durationMs: summary.durationMs,
       repairs: summary.repaired as Record<string, number>,
-      errors: summary.failed > 0 ? [`${summary.failed} part(s) could not be read or repaired; see the log`] : [],
+      errors: [
+        ...(summary.problem ? [summary.problem] : []),
+        ...(summary.failed > 0 ? [`${summary.failed} part(s) could not be read or repaired; see the log`] : []),
+      ],
+      ...(summary.problem && { problem: summary.problem }),
     };
     if (summary.ok) this.#lastSuccessAt = at;
   }
@@ -276,7 +284,7 @@ export class Observability {
       doctor: this.#doctor,
       lastPass: this.#lastPass,
       lastSuccessAt: this.#lastSuccessAt,
-      breaker: sources.breaker().state(),
+      breaker: sources.breaker.state(),
       spendToday: this.#spend.list(),
       runnerVersion: sources.runnerVersion?.(),
     });
@@ -286,9 +294,8 @@ export class Observability {
   /** What jobs and sandboxes the counts come from (the page's and the gauge's). */
   #jobSources() {
     return {
-      jobs: this.sources
-        .dispatcher()
-        .jobs()
+      jobs: this.sources.jobs
+        .handled()
         .map((entry) => ({ installationId: entry.job.installationId, profile: entry.profile, state: entry.state })),
       sandboxes: this.ledger.list(),
       busyRunners: this.#busyRunners,

@@ -16,6 +16,7 @@ import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { coveredFamily, looksLikeCidr, parseCidr } from "./parse-cidr.js";
 import { parseGpu } from "./parse-gpu.js";
 import { describeFailure } from "../lib/errors.js";
+import { describeFileFailure } from "../lib/read-text-file.js";
 import type { Caps, NetworkPolicy, Prices, RunnerConfig, RunnerProfile } from "../model/runner-profile.js";
 
 const label = z.string().regex(/^[^\s,]+$/, "a label has no spaces or commas");
@@ -49,7 +50,7 @@ const networkSchema = z
     network.allow.forEach((entry, index) => {
       if (looksLikeCidr(entry)) {
         const cidr = parseCidr(entry);
-        if ("problem" in cidr) ctx.addIssue({ code: "custom", path: ["allow", index], message: cidr.problem });
+        if (!cidr.ok) ctx.addIssue({ code: "custom", path: ["allow", index], message: cidr.reason });
       } else if (!DOMAIN.test(entry)) {
         ctx.addIssue({
           code: "custom",
@@ -59,7 +60,7 @@ const networkSchema = z
       }
     });
     // Entries refused above are reported already (a /0 on its own says so).
-    const family = coveredFamily(network.allow.filter((entry) => looksLikeCidr(entry) && "cidr" in parseCidr(entry)));
+    const family = coveredFamily(network.allow.filter((entry) => looksLikeCidr(entry) && parseCidr(entry).ok));
     if (family !== undefined)
       ctx.addIssue({
         code: "custom",
@@ -70,8 +71,8 @@ const networkSchema = z
 
 const gpu = z.string().transform((raw, ctx) => {
   const checked = parseGpu(raw);
-  if ("problem" in checked) {
-    ctx.addIssue({ code: "custom", message: checked.problem });
+  if (!checked.ok) {
+    ctx.addIssue({ code: "custom", message: checked.reason });
     return z.NEVER;
   }
   return checked.gpu;
@@ -99,17 +100,55 @@ const profileSchema = z.strictObject({
 });
 
 const pricesSchema = z.strictObject({
-  cpu_per_core_second: price.optional(),
-  memory_per_gib_second: price.optional(),
-  gpu_per_second: z
+  cpuPerCoreSecond: price.optional(),
+  memoryPerGiBSecond: price.optional(),
+  gpuPerSecond: z
     .record(
-      z.string().refine((type) => "gpu" in parseGpu(type) && !type.includes(":"), {
+      z.string().refine((type) => parseGpu(type).ok && !type.includes(":"), {
         message: "a Modal GPU type (T4, L4, A10G, L40S, A100-40GB, A100-80GB, H100, H200, B200)",
       }),
       price,
     )
     .optional(),
 });
+
+/**
+ * The file's keys are camelCase (`memoryMiB`, `maxSandboxes`). The price keys were
+ * once snake_case: the old spellings still work, with a deprecation warning, so
+ * files written before keep loading.
+ */
+const OLD_PRICE_KEYS = {
+  cpu_per_core_second: "cpuPerCoreSecond",
+  memory_per_gib_second: "memoryPerGiBSecond",
+  gpu_per_second: "gpuPerSecond",
+} as const;
+
+/**
+ * Renames old price keys to the current ones (a copy; the input is left alone). A
+ * key written both ways is a problem: which one is meant cannot be told.
+ */
+export function renameOldPriceKeys(raw: unknown): {
+  raw: unknown;
+  deprecated: Array<{ old: string; current: string }>;
+  conflicts: Array<{ old: string; current: string }>;
+} {
+  const deprecated: Array<{ old: string; current: string }> = [];
+  const conflicts: Array<{ old: string; current: string }> = [];
+  if (typeof raw !== "object" || raw === null || !("prices" in raw)) return { raw, deprecated, conflicts };
+  const prices = raw.prices;
+  if (typeof prices !== "object" || prices === null || Array.isArray(prices)) return { raw, deprecated, conflicts };
+  const renamed: Record<string, unknown> = { ...prices };
+  for (const [old, current] of Object.entries(OLD_PRICE_KEYS)) {
+    if (!(old in renamed)) continue;
+    if (current in renamed) conflicts.push({ old, current });
+    else {
+      renamed[current] = renamed[old];
+      delete renamed[old];
+      deprecated.push({ old, current });
+    }
+  }
+  return { raw: { ...raw, prices: renamed }, deprecated, conflicts };
+}
 
 const configSchema = z.strictObject({
   caps: z.strictObject({ total: cap.optional(), perInstallation: cap.optional(), perRepository: cap.optional() }).default({}),
@@ -167,7 +206,7 @@ function toNetwork(network: z.infer<typeof networkSchema>): NetworkPolicy {
   // Already checked by the schema: every CIDR here parses.
   const normalised = cidrs.map((entry) => {
     const checked = parseCidr(entry);
-    return "cidr" in checked ? checked.cidr : entry;
+    return checked.ok ? checked.cidr : entry;
   });
   return { egress: "allowlist", cidrs: normalised, domains: network.allow.filter((entry) => !looksLikeCidr(entry)) };
 }
@@ -187,7 +226,7 @@ function unreachable(profiles: RunnerProfile[]): Array<{ profile: RunnerProfile;
       profile.labels.filter((entry) => !SATISFIED_BY_EVERY_RUNNER.has(entry)),
       profiles,
     );
-    if ("profile" in choice && choice.profile !== profile) found.push({ profile, winner: choice.profile });
+    if (choice.ok && choice.profile !== profile) found.push({ profile, winner: choice.profile });
   }
   return found;
 }
@@ -248,8 +287,10 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "the file does not exist" : (error as Error).message;
-    throw new ConfigError([{ key: "(file)", message: reason, source: file }], "The runner configuration has mistakes:");
+    throw new ConfigError(
+      [{ key: "(file)", message: describeFileFailure(error, "the file"), source: file }],
+      "The runner configuration has mistakes:",
+    );
   }
   const counter = new LineCounter();
   const document = parseDocument(text, { lineCounter: counter });
@@ -267,15 +308,25 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
     return { key: keyOf(segments), message, source: line ? `${file}:${line}` : file };
   };
 
-  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  const old = renameOldPriceKeys(document.toJS() ?? {});
+  if (old.conflicts.length > 0)
+    throw new ConfigError(
+      old.conflicts.map(({ old: key, current }) => problem(["prices", key], `the old spelling of ${current}, which is set too: keep one`)),
+      "The runner configuration has mistakes:",
+    );
+  const parsed = configSchema.safeParse(old.raw);
   if (!parsed.success) {
+    // A problem under a renamed key is shown as the file spells it (and at its line).
+    const spelledAs = new Map(old.deprecated.map(({ old: key, current }) => [current as PropertyKey, key]));
+    const asWritten = (segments: readonly PropertyKey[]) =>
+      segments[0] === "prices" && spelledAs.has(segments[1]!) ? ["prices", spelledAs.get(segments[1]!)!, ...segments.slice(2)] : segments;
     throw new ConfigError(
       parsed.error.issues.flatMap((issue) => {
         // Each unknown key is shown at its own line, named in the key path.
-        if (issue.code === "unrecognized_keys") return issue.keys.map((key) => problem([...issue.path, key], "unknown key"));
+        if (issue.code === "unrecognized_keys") return issue.keys.map((key) => problem(asWritten([...issue.path, key]), "unknown key"));
         // A bad record key: zod wraps the key's own issue.
-        if (issue.code === "invalid_key") return problem(issue.path, issue.issues[0]?.message ?? issue.message);
-        return problem(issue.path, issue.message);
+        if (issue.code === "invalid_key") return problem(asWritten(issue.path), issue.issues[0]?.message ?? issue.message);
+        return problem(asWritten(issue.path), issue.message);
       }),
       "The runner configuration has mistakes:",
     );
@@ -302,8 +353,7 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
         const read = parseDockerfile(readFileSync(dockerfile, "utf8"), dockerfile, defaults.buildArgs);
         image = { baseImage: read.baseImage, commands: [...read.commands, ...profile.image.steps] };
       } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? `${dockerfile} does not exist` : (error as Error).message;
-        problems.push(problem(["profiles", name, "image", "dockerfile"], reason));
+        problems.push(problem(["profiles", name, "image", "dockerfile"], describeFileFailure(error, dockerfile)));
       }
     }
     const labels = [...new Set([...profile.labels, defaults.runnerLabel].map((entry) => entry.toLowerCase()))];
@@ -348,11 +398,15 @@ export function loadRunnerConfig(file: string, defaults: ProfileDefaults, cwd = 
     perProfile,
   };
   const overrides: Prices = {
-    ...(prices.cpu_per_core_second !== undefined && { cpuPerCoreSecond: prices.cpu_per_core_second }),
-    ...(prices.memory_per_gib_second !== undefined && { memoryPerGiBSecond: prices.memory_per_gib_second }),
-    ...(prices.gpu_per_second && {
-      gpuPerSecond: Object.fromEntries(Object.entries(prices.gpu_per_second).map(([type, value]) => [type.toUpperCase(), value])),
+    ...(prices.cpuPerCoreSecond !== undefined && { cpuPerCoreSecond: prices.cpuPerCoreSecond }),
+    ...(prices.memoryPerGiBSecond !== undefined && { memoryPerGiBSecond: prices.memoryPerGiBSecond }),
+    ...(prices.gpuPerSecond && {
+      gpuPerSecond: Object.fromEntries(Object.entries(prices.gpuPerSecond).map(([type, value]) => [type.toUpperCase(), value])),
     }),
   };
-  return { profiles, caps: result, prices: overrides };
+  const deprecations = old.deprecated.map(({ old: key, current }) => {
+    const { source } = problem(["prices", key], "");
+    return `${source}: prices.${key} is deprecated; write prices.${current}`;
+  });
+  return { profiles, caps: result, prices: overrides, ...(deprecations.length > 0 && { deprecations }) };
 }

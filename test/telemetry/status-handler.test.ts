@@ -1,6 +1,6 @@
-import { statusHandler } from "../../src/observe/status-handler.js";
-import { renderStatusPage } from "../../src/observe/status-page.js";
-import type { StatusSnapshot } from "../../src/observe/status-snapshot.js";
+import { statusHandler } from "../../src/telemetry/status-handler.js";
+import { renderStatusPage } from "../../src/telemetry/status-page.js";
+import type { StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
 import { basic, serveHandler } from "../support/serve-handler.js";
 import { sampleSnapshot } from "./sample-snapshot.js";
 

@@ -1,5 +1,5 @@
 // A status snapshot with something in every section, for the status page tests.
-import type { StatusSnapshot } from "../../src/observe/status-snapshot.js";
+import type { StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
 
 /** Times are `now` minus a few seconds or minutes, so ages read right at any `now`. */
 export function sampleSnapshot(overrides: Partial<StatusSnapshot> = {}, now = Date.parse("2026-11-28T10:05:00.000Z")): StatusSnapshot {

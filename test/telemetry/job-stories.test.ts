@@ -2,7 +2,7 @@
 // page used to get wrong: a job whose webhook was lost and that ran on a runner made
 // for another job, that other job served again by the reconciler, a job cancelled
 // before any runner took it, a refused job that one of our runners took anyway.
-import { JobStories, filterStories, type StoryEvent, type StoryJob } from "../../src/observe/job-stories.js";
+import { JobStories, filterStories, type StoryEvent, type StoryJob } from "../../src/telemetry/job-stories.js";
 
 const T0 = Date.parse("2026-11-30T10:00:00Z");
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();

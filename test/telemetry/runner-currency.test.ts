@@ -1,6 +1,6 @@
 // When the runner in the images is current, behind, or close to GitHub's 30-day
 // deadline: a pure verdict, tested as a table.
-import { compareVersions, runnerCurrency } from "../../src/observe/runner-currency.js";
+import { compareVersions, runnerCurrency } from "../../src/telemetry/runner-currency.js";
 
 const DAY = 86_400_000;
 const NOW = Date.parse("2026-11-30T12:00:00Z");

@@ -1,6 +1,6 @@
 // CIDR allowlists that together allow every address are refused however they are
 // split: coverage is computed from the ranges, not from the strings.
-import { coveredFamily } from "../../src/config/parse-cidr.js";
+import { coveredFamily } from "../../src/runner-config/parse-cidr.js";
 
 test.each([
   [["0.0.0.0/1", "128.0.0.0/1"], "IPv4"],

@@ -1,6 +1,6 @@
 // GitHub is unreachable for the App when a call gets no answer, a 5xx, or a 401 (the
 // App's key refused); any other answer proves GitHub answers, and a success heals.
-import { GitHubReachability, meansUnreachable } from "../../src/observe/github-reachability.js";
+import { GitHubReachability, meansUnreachable } from "../../src/telemetry/github-reachability.js";
 
 const httpError = (status: number, cause?: unknown) =>
   Object.assign(new Error(`HTTP ${status}`), { status, request: { method: "GET", url: "http://x/app/installations" }, cause });

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { Metrics } from "../../src/observe/metrics.js";
+import { Metrics } from "../../src/telemetry/metrics.js";
 
 const examples = path.join(process.cwd(), "examples");
 

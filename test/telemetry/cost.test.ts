@@ -1,4 +1,4 @@
-import { MODAL_PRICES, parseGpu, priceTable, sandboxCost } from "../../src/observe/cost.js";
+import { MODAL_PRICES, pricedGpu, priceTable, sandboxCost } from "../../src/telemetry/cost.js";
 
 const CPU = 0.00003942;
 const MEM = 0.00000672;
@@ -40,7 +40,7 @@ test("the runner config's prices override the defaults, GPU names matched in any
 });
 
 test("GPU strings parse into type and count", () => {
-  expect(parseGpu("H100:2")).toEqual({ type: "H100", count: 2 });
-  expect(parseGpu("t4")).toEqual({ type: "T4", count: 1 });
-  expect(parseGpu("H100!")).toEqual({ type: "H100", count: 1 });
+  expect(pricedGpu("H100:2")).toEqual({ type: "H100", count: 2 });
+  expect(pricedGpu("t4")).toEqual({ type: "T4", count: 1 });
+  expect(pricedGpu("H100!")).toEqual({ type: "H100", count: 1 });
 });

@@ -163,6 +163,8 @@ export interface ReconcilePassStatus {
   /** Repairs made, by kind. */
   repairs: Record<string, number>;
   errors: string[];
+  /** What the pass could not observe, GitHub or Modal, and why (absent: it saw everything it looked for). */
+  problem?: string;
 }
 
 export interface ReconcilerStatus {

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { createLogger, createScrubber } from "../../src/observe/create-logger.js";
+import { createLogger, createScrubber } from "../../src/telemetry/create-logger.js";
 
 function capture() {
   const lines: string[] = [];

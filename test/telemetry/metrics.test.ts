@@ -1,5 +1,5 @@
-import { Metrics, type JobState } from "../../src/observe/metrics.js";
-import { startMetricsServer } from "../../src/observe/start-metrics-server.js";
+import { Metrics, type JobState } from "../../src/telemetry/metrics.js";
+import { startMetricsServer } from "../../src/telemetry/start-metrics-server.js";
 import { basic, serveHandler } from "../support/serve-handler.js";
 
 const TOKEN = "status-token-0123456789";

@@ -1,6 +1,6 @@
 // Which profile serves which job: a table.
 import type { RunnerProfile } from "../../src/model/runner-profile.js";
-import { selectProfile } from "../../src/config/select-profile.js";
+import { selectProfile } from "../../src/runner-config/select-profile.js";
 
 function profile(name: string, labels: string[]): RunnerProfile {
   return {
@@ -46,9 +46,9 @@ test.each([
 
 test.each([[["modal", "windows"]], [["modal", "arm64"]], [["modal", "huge"]]])("%j has no profile, and the reason says why", (labels) => {
   const choice = selectProfile(labels, profiles);
-  expect(choice).toEqual({ reason: expect.stringContaining(`no runner profile covers the labels [${labels.join(", ")}]`) });
+  expect(choice).toEqual({ ok: false, reason: expect.stringContaining(`no runner profile covers the labels [${labels.join(", ")}]`) });
 });
 
 test("with no profile allowed, the reason says so", () => {
-  expect(selectProfile(["modal"], [])).toEqual({ reason: expect.stringContaining("none allowed") });
+  expect(selectProfile(["modal"], [])).toEqual({ ok: false, reason: expect.stringContaining("none allowed") });
 });

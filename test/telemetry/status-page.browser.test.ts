@@ -2,8 +2,8 @@
 // console error (CSP included), shows a running job, and follows the job to its end
 // without a reload. (The README's screenshot is the demo's: test/demo/status-page.e2e.test.ts.)
 import type { Browser } from "playwright-core";
-import { statusHandler } from "../../src/observe/status-handler.js";
-import type { StatusSnapshot } from "../../src/observe/status-snapshot.js";
+import { statusHandler } from "../../src/telemetry/status-handler.js";
+import type { StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
 import { collectPageErrors, launchBrowser } from "../support/browser.js";
 import { serveHandler } from "../support/serve-handler.js";
 import { sampleSnapshot } from "./sample-snapshot.js";

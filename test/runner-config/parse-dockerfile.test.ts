@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { parseDockerfile, stepProblem } from "../../src/config/parse-dockerfile.js";
-import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
+import { parseDockerfile, stepProblem } from "../../src/runner-config/parse-dockerfile.js";
+import { runnerBuildArgs } from "../../src/runner-config/runner-build-args.js";
 
 describe("runner Dockerfiles", () => {
   test("the default one is the official runner image at the pinned version and digest", () => {

@@ -1,5 +1,5 @@
-import { OutcomeLog } from "../../src/observe/outcome-log.js";
-import { SpendToday } from "../../src/observe/spend-today.js";
+import { OutcomeLog } from "../../src/telemetry/outcome-log.js";
+import { SpendToday } from "../../src/telemetry/spend-today.js";
 
 test("spend adds up per installation and profile, and starts again at midnight UTC", () => {
   let now = Date.parse("2026-11-28T23:59:00Z");

@@ -3,10 +3,10 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ConfigError } from "../../src/config/config-error.js";
-import { describeRunnerConfig } from "../../src/config/describe-runner-config.js";
-import { loadRunnerConfig } from "../../src/config/load-runner-config.js";
-import { runnerBuildArgs } from "../../src/config/runner-build-args.js";
+import { ConfigError } from "../../src/runner-config/config-error.js";
+import { describeRunnerConfig } from "../../src/runner-config/describe-runner-config.js";
+import { loadRunnerConfig } from "../../src/runner-config/load-runner-config.js";
+import { runnerBuildArgs } from "../../src/runner-config/runner-build-args.js";
 
 const buildArgs = runnerBuildArgs();
 const runnerImage = `ghcr.io/actions/actions-runner:${buildArgs.RUNNER_VERSION}@${buildArgs.RUNNER_IMAGE_DIGEST}`;
@@ -87,11 +87,25 @@ test("CIDRs (IPv4 and IPv6) and domains are told apart; no network at all is pos
 
 test("env values are strings, GPUs canonical, sudo and prices read", () => {
   const file = fileWith(
-    "prices:\n  cpu_per_core_second: 0.00004\n  memory_per_gib_second: 0.000007\n  gpu_per_second: { h100: 0.0011 }\nprofiles:\n  a:\n    labels: [modal]\n    gpu: h100:2\n    sudo: false\n    env: { PORT: 8080, DEBUG: true, NAME: x }\n",
+    "prices:\n  cpuPerCoreSecond: 0.00004\n  memoryPerGiBSecond: 0.000007\n  gpuPerSecond: { h100: 0.0011 }\nprofiles:\n  a:\n    labels: [modal]\n    gpu: h100:2\n    sudo: false\n    env: { PORT: 8080, DEBUG: true, NAME: x }\n",
   );
   const config = loadRunnerConfig(file, defaults);
   expect(config.profiles[0]).toMatchObject({ gpu: "H100:2", sudo: false, env: { PORT: "8080", DEBUG: "true", NAME: "x" } });
   expect(config.prices).toEqual({ cpuPerCoreSecond: 0.00004, memoryPerGiBSecond: 0.000007, gpuPerSecond: { H100: 0.0011 } });
+  expect(config.deprecations).toBeUndefined();
+});
+
+test("the old snake_case price keys still load, each with a deprecation naming its line and the new key", () => {
+  const file = fileWith(
+    "prices:\n  cpu_per_core_second: 0.00004\n  memory_per_gib_second: 0.000007\n  gpu_per_second: { h100: 0.0011 }\nprofiles:\n  a:\n    labels: [modal]\n",
+  );
+  const config = loadRunnerConfig(file, defaults);
+  expect(config.prices).toEqual({ cpuPerCoreSecond: 0.00004, memoryPerGiBSecond: 0.000007, gpuPerSecond: { H100: 0.0011 } });
+  expect(config.deprecations).toEqual([
+    `${file}:2: prices.cpu_per_core_second is deprecated; write prices.cpuPerCoreSecond`,
+    `${file}:3: prices.memory_per_gib_second is deprecated; write prices.memoryPerGiBSecond`,
+    `${file}:4: prices.gpu_per_second is deprecated; write prices.gpuPerSecond`,
+  ]);
 });
 
 test.each(["T4", "L4", "A10", "a10g", "L40S", "A100", "A100-40GB", "a100-80gb", "H100", "H200", "B200", "H100:8", "T4:1"])(
@@ -160,8 +174,17 @@ test.each([
   ],
   ["caps: { total: -1 }\nprofiles:\n  a:\n    labels: [modal]", ["<file>:1: caps.total: Too small: expected number to be >=0"]],
   [
-    "prices: { gpu_per_second: { H100X: 1 } }\nprofiles:\n  a:\n    labels: [modal]",
-    [expect.stringMatching(/^<file>:1: prices\.gpu_per_second\.H100X: a Modal GPU type/)],
+    "prices: { gpuPerSecond: { H100X: 1 } }\nprofiles:\n  a:\n    labels: [modal]",
+    [expect.stringMatching(/^<file>:1: prices\.gpuPerSecond\.H100X: a Modal GPU type/)],
+  ],
+  // An old spelling's mistake is shown as the file spells it.
+  [
+    "prices:\n  gpu_per_second: { H100X: 1 }\nprofiles:\n  a:\n    labels: [modal]",
+    [expect.stringMatching(/^<file>:2: prices\.gpu_per_second\.H100X: a Modal GPU type/)],
+  ],
+  [
+    "prices:\n  cpuPerCoreSecond: 1\n  cpu_per_core_second: 2\nprofiles:\n  a:\n    labels: [modal]",
+    ["<file>:3: prices.cpu_per_core_second: the old spelling of cpuPerCoreSecond, which is set too: keep one"],
   ],
   ["profiles: [", [expect.stringMatching(/^<file>:1: \(file\): not valid YAML: /)]],
 ])("%j is refused: %j", (content, expected) => {
