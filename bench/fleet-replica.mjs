@@ -28,7 +28,7 @@ const stop = async () => {
 };
 process.on("SIGTERM", () => void stop());
 process.on("message", (message) => {
-  if (message === "report") process.send({ roundTrips: server.runtime.observability.snapshot().fleet?.redisRoundTrips ?? 0 });
+  if (message === "report") process.send({ roundTrips: server.runtime.telemetry.snapshot().fleet?.redisRoundTrips ?? 0 });
   if (message === "stop") void stop();
 });
 process.send({ port: server.address().port });

@@ -451,8 +451,14 @@ async function roundTripsOf(replicas: Replica[]): Promise<number> {
       .filter((replica) => alive(replica.child))
       .map(
         (replica) =>
-          new Promise<number>((resolve) => {
-            replica.child.once("message", (message) => resolve((message as { roundTrips: number }).roundTrips));
+          new Promise<number>((resolve, reject) => {
+            // A replica that dies or never answers must fail the case, not hang it.
+            const timer = setTimeout(() => reject(new Error(`${replica.name} did not report its round trips`)), 5000);
+            void replica.exited.then(() => reject(new Error(`${replica.name} exited (see ${LOG_DIR}/${replica.name}.out)`)));
+            replica.child.once("message", (message) => {
+              clearTimeout(timer);
+              resolve((message as { roundTrips: number }).roundTrips);
+            });
             replica.child.send("report");
           }),
       ),
