@@ -194,6 +194,8 @@ export class SharedInstallationBudget implements Budget {
   /** When the window frees enough points for the head of the queue, as Redis last said (undefined: unknown). */
   #refillsAt: number | undefined;
   #localInFlight = 0;
+  /** What this replica spent, either way, within the last window: Redis may come back without it. */
+  readonly #spent: Array<{ at: number; cost: number }> = [];
 
   constructor(private readonly options: SharedBudgetOptions) {
     defineScripts(options.link);
@@ -201,19 +203,23 @@ export class SharedInstallationBudget implements Budget {
     const key = (name: string) => options.link.key("budget", base, name);
     this.#keys = [key("spent"), key("spent-sum"), key("in-flight"), key("pause"), key("foreground-waits")];
     this.#seen.points = options.limits.capacity;
+    options.link.onReturn(() => this.#replaySpent());
   }
 
   acquire(cost: number, priority: RequestPriority = "foreground"): Promise<() => void> {
     const capped = Math.min(cost, this.options.limits.capacity);
-    if (!this.options.link.available) return this.#local().acquire(capped, priority);
-    return new Promise((grant) => {
-      this.#queues[priority].push({ cost: capped, priority, grant });
-      void this.#pump();
-    });
+    const granted = this.options.link.available
+      ? new Promise<() => void>((grant) => {
+          this.#queues[priority].push({ cost: capped, priority, grant });
+          void this.#pump();
+        })
+      : this.#local().acquire(capped, priority);
+    return granted.then((release) => (this.#note(capped), release));
   }
 
   charge(cost: number): void {
     if (cost <= 0) return;
+    this.#note(cost);
     const { link, limits } = this.options;
     if (!link.available) return this.#local().charge(cost);
     this.options.onRoundTrip?.();
@@ -252,6 +258,28 @@ export class SharedInstallationBudget implements Budget {
       this.#pausedUntil <= this.options.clock.now() &&
       (this.#fallback?.isIdle() ?? true)
     );
+  }
+
+  #note(cost: number): void {
+    const now = this.options.clock.now();
+    this.#spent.push({ at: now, cost });
+    while (this.#spent.length > 0 && this.#spent[0]!.at <= now - this.options.limits.windowMs) this.#spent.shift();
+  }
+
+  /**
+   * Redis is back, perhaps empty (a restart without persistence): GitHub still counts
+   * what was spent in its window, so each replica charges what it spent in the last
+   * window again (from now: conservative), and the fleet does not spend a full window on top.
+   * After a blip that lost nothing, the spends before it count twice for one window: slower, never over.
+   */
+  #replaySpent(): void {
+    const now = this.options.clock.now();
+    const cost = this.#spent.filter((spend) => spend.at > now - this.options.limits.windowMs).reduce((sum, spend) => sum + spend.cost, 0);
+    this.#fallback = undefined;
+    if (cost <= 0) return;
+    const { link, limits } = this.options;
+    this.options.onRoundTrip?.();
+    link.client.budgetCharge(this.#keys[0], this.#keys[1], `${link.replica}.${++tokens}|${cost}|f`, limits.windowMs).catch(() => undefined);
   }
 
   /** This replica's conservative share while Redis is away: the limits divided by the fleet's size. */

@@ -124,6 +124,24 @@ test("with Redis unreachable a replica spends only its share (the budget over th
   release();
 });
 
+test("when Redis comes back empty, what each replica spent in the window is charged again: no full window on top of it", async () => {
+  const key = installation++;
+  const limits = { capacity: 30, windowMs: 60_000, backgroundReserve: 0 };
+  const [linkA, linkB] = [await replica("a"), await replica("b")];
+  const [a, b] = [budgetOf(linkA, key, limits), budgetOf(linkB, key, limits)];
+  (await a.acquire(WRITE))(); // shared, before the outage
+  await redis.kill();
+  await waitFor(() => !linkA.available && !linkB.available);
+  (await b.acquire(WRITE))(); // b's local share, during it
+  await redis.start(); // empty
+  await waitFor(() => linkA.available && linkB.available);
+  // 10 of 30 points are spent at GitHub: 4 writes fit, not 6.
+  let granted = 0;
+  for (let i = 0; i < 6; i++) void a.acquire(WRITE).then((release) => (granted++, release()));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(granted).toBe(4);
+});
+
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
