@@ -33,7 +33,7 @@ export type Runtime = ReturnType<typeof assemble>;
 
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
-  const clock: Clock = { ...systemClock, now };
+  const clock: Clock = io.clock ?? { ...systemClock, now };
   const { config } = settings.runner;
   const runnerVersion = new RunnerVersionWatch({
     pinned: settings.runner.version.pinned,
@@ -48,6 +48,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       retry: io.modalRetry,
       breaker: io.modalBreaker,
       now,
+      clock,
       sandboxEnv: (profile) => ({
         ...receiptEnv(profile, config),
         // The runner may skip its self-update only when its image is known to hold the latest release.
@@ -141,6 +142,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     fleet,
     log: log.child({ component: "policy" }),
     onOutcome: (outcome, job, detail) => observability.guarded(outcome, job, detail),
+    clock,
   });
 
   const reconciler = new Reconciler({
@@ -196,6 +198,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     fullSweepIntervalMs: settings.reconcile.fullSweepIntervalMs,
     log: log.child({ component: "reconcile" }),
     now,
+    clock,
   });
 
   const handleWorkflowJob = onWorkflowJob({

@@ -35,6 +35,8 @@ export interface StartAppOptions {
   replicaName?: string;
   /** How long a replica's published view lives (fleet tests shorten it). */
   replicaTtlMs?: number;
+  /** The App's time and timers (a FastForwardClock lets a test skip waits); default: the system clock. */
+  clock?: RuntimeOptions["clock"];
 }
 
 export interface World {
@@ -89,6 +91,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       budgetLimits: appOptions.budgetLimits,
       replicaName: appOptions.replicaName,
       replicaTtlMs: appOptions.replicaTtlMs,
+      clock: appOptions.clock,
     });
     const url = `http://127.0.0.1:${port}`;
     const app: RunningApp = {
