@@ -38,8 +38,21 @@ export class FastForwardClock implements Clock {
     this.#timers.delete(handle as number);
   };
 
-  /** Skips `ms` ahead, firing the timers that fall due in order (and the promise callbacks they start). */
-  async advance(ms: number): Promise<void> {
+  /**
+   * Skips `ms` ahead, firing the timers that fall due in order (and the promise callbacks
+   * they start). With `stepMs`, in steps, each followed by `settle` (default: one turn of
+   * I/O) so that a timer armed when a call ends (a breaker's next probe) falls due at its
+   * own time; `settle` waits for the work a step started (e.g. the App's idle()).
+   */
+  async advance(ms: number, steps?: { stepMs: number; settle?: () => Promise<unknown> }): Promise<void> {
+    if (steps && steps.stepMs < ms) {
+      const settle = steps.settle ?? (() => new Promise((resolve) => setImmediate(resolve)));
+      for (let done = 0; done < ms; done += steps.stepMs) {
+        await this.advance(Math.min(steps.stepMs, ms - done));
+        await settle();
+      }
+      return;
+    }
     this.#skipped += ms;
     for (;;) {
       await flush();
