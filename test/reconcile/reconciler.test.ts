@@ -118,7 +118,8 @@ describe("lost webhooks", () => {
 
 describe("runners taken by other jobs", () => {
   test("a runner stolen by an older job with the same labels: the newer job gets another runner, no busy sandbox is killed", async () => {
-    world = await startReconcileWorld({ runner: { jobDurationMs: 400 } });
+    // FINISHED_GRACE 1m: a runner whose 400 ms job ended just before the pass has time to exit by itself.
+    world = await startReconcileWorld({ runner: { jobDurationMs: 400 }, env: { FINISHED_GRACE: "1m" } });
     const older = world.queueJob(); // its webhook is lost
     const newer = world.queueJob();
     await world.github.deliverWorkflowJob("queued", newer);
