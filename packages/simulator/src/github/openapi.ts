@@ -268,17 +268,12 @@ function toJsonSchema(schema: Json): Json {
 // Two Ajv instances: bodies are validated as JSON (with formats); query and path
 // parameters arrive as strings, so they are coerced and their formats are not checked
 // (GitHub's `created` is documented as date-time but takes ranges like ">=2024-01-01").
-// `code.source` keeps each validator's code for the cache (see validatorCode).
-const ajvJson = new Ajv({ strict: false, allErrors: true, logger: false, code: { source: true } });
+// `code.source` keeps each validator's code for the cache (see compileCached).
+const JSON_OPTIONS = { strict: false, allErrors: true, logger: false, code: { source: true } } as const;
+const PARAMS_OPTIONS = { ...JSON_OPTIONS, coerceTypes: "array", validateFormats: false } as const;
+const ajvJson = new Ajv(JSON_OPTIONS);
 addFormats(ajvJson);
-const ajvParams = new Ajv({
-  strict: false,
-  allErrors: true,
-  logger: false,
-  coerceTypes: "array",
-  validateFormats: false,
-  code: { source: true },
-});
+const ajvParams = new Ajv(PARAMS_OPTIONS);
 
 const AJV_VERSION = String((require("ajv/package.json") as { version: unknown }).version);
 
@@ -289,7 +284,9 @@ const AJV_VERSION = String((require("ajv/package.json") as { version: unknown })
  */
 function compileCached(schema: object, ajv: InstanceType<typeof Ajv>, flavour: "json" | "params"): ValidateFunction {
   const hash = createHash("sha256")
-    .update(`${SUBSET_FORMAT} ${flavour} ajv@${AJV_VERSION} ${JSON.stringify(schema)}`)
+    .update(
+      `${SUBSET_FORMAT} ajv@${AJV_VERSION} ${JSON.stringify(flavour === "json" ? JSON_OPTIONS : PARAMS_OPTIONS)} ${JSON.stringify(schema)}`,
+    )
     .digest("hex")
     .slice(0, 32);
   const file = path.join(cacheDir(), "validators", `${hash}.cjs`);
