@@ -34,7 +34,7 @@ export type Runtime = ReturnType<typeof assemble>;
 // and the rules live in the rooms (a closure here only forwards).
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
-  const clock: Clock = { ...systemClock, now };
+  const clock: Clock = io.clock ?? { ...systemClock, now };
   const { config } = settings.runner;
   const { namePrefix } = settings.runner;
 
@@ -52,6 +52,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       retry: io.modalRetry,
       breaker: io.modalBreaker,
       now,
+      clock,
       ...runnerImageOptions(config, settings.runner.version, runnerVersion),
     },
     log.child({ component: "modal" }),
@@ -122,6 +123,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     fleet,
     log: log.child({ component: "policy" }),
     onOutcome: (outcome, job, detail) => telemetry.guarded(outcome, job, detail),
+    clock,
   });
   /** A sandbox ended (its runner finished, or a pass terminated it): the one path for both. */
   const sandboxEnded = (name: string, installationId: number, repository?: string) => {
@@ -174,6 +176,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     },
     log: log.child({ component: "reconcile" }),
     now,
+    clock,
   });
 
   // The ways in: webhook deliveries.
