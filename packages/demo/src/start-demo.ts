@@ -11,7 +11,6 @@ import { fileURLToPath } from "node:url";
 import type { DestinationStream } from "pino";
 import { startServer, type RunningServer } from "../../../dist/server.js";
 import { loadSettings } from "../../../dist/settings/load-settings.js";
-import { DEFAULT_MODAL_RETRY } from "../../../dist/modal/with-modal-retry.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import {
@@ -102,11 +101,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     extraSecrets: [MODAL_TOKEN_SECRET],
     // Short backoffs, so the Modal hiccup heals within seconds of its end.
     modalBreaker: { probeBaseMs: 1_000 * timeScale, probeMaxMs: 4_000 * timeScale },
-    modalRetry: {
-      ...DEFAULT_MODAL_RETRY,
-      baseDelayMs: DEFAULT_MODAL_RETRY.baseDelayMs * timeScale,
-      maxDelayMs: DEFAULT_MODAL_RETRY.maxDelayMs * timeScale,
-    },
+    // The App's default Modal retry (5 attempts, 250 ms doubling to 8 s), on the demo's time scale.
+    modalRetry: { attempts: 5, baseDelayMs: 250 * timeScale, maxDelayMs: 8_000 * timeScale },
   });
   const url = `http://127.0.0.1:${server.address().port}`;
   github.webhookUrl = `${url}${settings.github.webhookPath}`;
