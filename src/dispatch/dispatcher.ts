@@ -134,6 +134,13 @@ export class Dispatcher {
   enqueue(job: JobRef, attempt = 0, via: "webhook" | "reconcile" = "reconcile"): boolean {
     const previous = this.#jobs.get(job.id);
     if (isActive(previous) || this.#stopped) return false;
+    if (via === "webhook" && previous?.state === "running") {
+      // The queued webhook of a job whose runner this replica started (a reconcile pass
+      // served it before the webhook came, or a second delivery): nothing new to learn
+      // from GitHub, and a runner taken by another job is the reconciler's to replace.
+      this.#record("already-served", previous, { runnerName: previous.runnerName, reason: "its runner was started here" });
+      return false;
+    }
     const state = transition.enqueued(job, attempt, this.options.clock.now(), previous, via === "webhook");
     this.#claim(state);
     void this.#plan(state);

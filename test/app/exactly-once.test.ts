@@ -44,12 +44,15 @@ test("the same job delivered again under a new delivery id still creates no seco
   await eventually(() => world.modal.running().length === 1, "a sandbox runs");
   await settled(world);
 
+  const before = world.github.requests.length;
   await world.github.deliverWorkflowJob("queued", job);
   await settled(world);
 
   expect(registrations()).toHaveLength(1);
   expect(world.modal.sandboxes()).toHaveLength(1);
   expect(outcomes(world.apps[0]!, { jobId: job.id }).map((outcome) => outcome.kind)).toEqual(["started", "already-served"]);
+  // Its runner was started here: no second registration is even tried (a 409 to examine), nor the job looked up.
+  expect(world.github.requests.slice(before)).toEqual([]);
 });
 
 test("a late redelivery after the job ran and its runner left starts nothing", async () => {
