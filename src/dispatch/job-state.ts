@@ -81,7 +81,13 @@ export function isBusy(state: JobState): boolean {
  * A job handed to the dispatcher: it is planned first. `previous` is what this replica remembers of it;
  * `viaQueuedWebhook` when a queued webhook brought it (rather than a reconcile pass).
  */
-export function enqueued(job: JobRef, attemptNumber: number, now: number, previous: JobState | undefined, viaQueuedWebhook = false): Planning {
+export function enqueued(
+  job: JobRef,
+  attemptNumber: number,
+  now: number,
+  previous: JobState | undefined,
+  viaQueuedWebhook = false,
+): Planning {
   const refusedBefore = previous?.refusedBefore === true || (previous?.state === "finished" && previous.kind === "refused");
   const fromQueuedWebhook = viaQueuedWebhook && previous === undefined;
   return { job, enqueuedAt: now, since: now, refusedBefore, fromQueuedWebhook, state: "planning", attemptNumber };
@@ -194,5 +200,11 @@ export function forgotten(from: JobState, now: number): JobState {
 }
 
 function common(from: JobState, now: number) {
-  return { job: from.job, enqueuedAt: from.enqueuedAt, since: now, refusedBefore: from.refusedBefore, fromQueuedWebhook: from.fromQueuedWebhook };
+  return {
+    job: from.job,
+    enqueuedAt: from.enqueuedAt,
+    since: now,
+    refusedBefore: from.refusedBefore,
+    fromQueuedWebhook: from.fromQueuedWebhook,
+  };
 }
