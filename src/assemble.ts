@@ -8,6 +8,7 @@ import { Dispatcher } from "./dispatch/dispatcher.js";
 import { JobBook } from "./dispatch/job-book.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";
 import { serveJob } from "./dispatch/serve-job.js";
+import { QUEUED_WEBHOOK_TRUSTED_MS } from "./dispatch/still-queued-check.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/resolve-runner-scope.js";
 import { systemClock, type Clock } from "./lib/clock.js";
@@ -93,6 +94,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const orphans = new Sightings();
   const dispatcher = new Dispatcher({
     concurrency: settings.dispatch.concurrency,
+    // Never longer than the reconciler waits before serving a job itself (still-queued-check.ts).
+    trustQueuedWebhookForMs: Math.min(QUEUED_WEBHOOK_TRUSTED_MS, settings.reconcile.unservedJobGraceMs),
     log: log.child({ component: "dispatch" }),
     clock,
     jobs,
