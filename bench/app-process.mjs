@@ -1,8 +1,9 @@
-// The App alone in a process of its own, for the burst's memory figure: the App
-// (from dist/) and the in-process fake Modal it must have (the SDK's control-plane
-// seam), no Jest and no fake GitHub, which runs in the benchmark's process. Started
-// by org-scale.bench.ts with the fake GitHub's settings in APP_ENV; answers
-// "report" with its peak RSS and live heap over IPC.
+// The App alone in a process of its own, for the figures a process of its own gives
+// truly: peak RSS, live heap and CPU time per job. The App (from dist/) and the
+// in-process fake Modal it must have (the SDK's control-plane seam), no Jest and no
+// fake GitHub, which runs in the benchmark's process. Started by org-scale.bench.ts
+// with the fake GitHub's settings in APP_ENV. Over IPC: "start" marks the start of the
+// measured burst; "report" answers with the figures.
 import { Writable } from "node:stream";
 import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { startServer } from "../dist/server.js";
@@ -17,16 +18,45 @@ await server.runtime.fleet.prepare(settings.runner.config.profiles);
 globalThis.gc?.();
 const baseline = process.memoryUsage().rss;
 let peak = baseline;
-setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20).unref();
+// rss() alone: process.memoryUsage() also walks the heap's spaces, which costs the App measurable CPU at this pace.
+setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20).unref();
+
+/** GitHub and Modal calls of reconcile passes so far (the reconciler counts its own). */
+async function reconcileCalls() {
+  const metric = (await server.runtime.metrics.registry.getMetricsAsJSON()).find(
+    (entry) => entry.name === "modal_runner_reconcile_api_calls_total",
+  );
+  const value = (api) => Number(metric?.values.find((entry) => entry.labels.api === api)?.value ?? 0);
+  return { github: value("github"), modal: value("modal") };
+}
+
+let start = { cpu: process.cpuUsage(), modalCalls: 0, reconcile: { github: 0, modal: 0 } };
 process.on("message", async (message) => {
+  if (message === "start") {
+    start = { cpu: process.cpuUsage(), modalCalls: modal.calls.length, reconcile: await reconcileCalls() };
+    process.send({ started: true });
+  }
   if (message === "report") {
+    const cpu = process.cpuUsage(start.cpu);
+    const reconcile = await reconcileCalls();
     globalThis.gc?.();
     const mib = (bytes) => Math.round(bytes / 2 ** 20);
+    /** When each sandbox name's first create reached Modal. */
+    const creates = {};
+    for (const call of modal.calls.slice(start.modalCalls)) {
+      if (call.method !== "sandboxCreate" && call.method !== "sandboxCreateV2") continue;
+      const name = call.request.definition?.name ?? call.request.name;
+      if (name && !(name in creates)) creates[name] = call.at;
+    }
     process.send({
       baselineMiB: mib(baseline),
       peakMiB: mib(peak),
       liveHeapMiB: mib(process.memoryUsage().heapUsed),
-      sandboxes: modal.sandboxes().length,
+      sandboxes: modal.sandboxes().map((sandbox) => sandbox.name),
+      creates,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      modalCalls: modal.calls.length - start.modalCalls,
+      reconcile: { github: reconcile.github - start.reconcile.github, modal: reconcile.modal - start.reconcile.modal },
     });
   }
   if (message === "stop") {

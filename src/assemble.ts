@@ -8,6 +8,7 @@ import { Dispatcher } from "./dispatch/dispatcher.js";
 import { JobBook } from "./dispatch/job-book.js";
 import { AssignmentGuard } from "./dispatch/guard-assignments.js";
 import { serveJob } from "./dispatch/serve-job.js";
+import { QUEUED_WEBHOOK_TRUSTED_MS } from "./dispatch/still-queued-check.js";
 import { createRedeliveryState, redeliverFailedDeliveries } from "./github/redeliver-failed-deliveries.js";
 import { RunnerScopes } from "./github/resolve-runner-scope.js";
 import { systemClock, type Clock } from "./lib/clock.js";
@@ -34,7 +35,7 @@ export type Runtime = ReturnType<typeof assemble>;
 // and the rules live in the rooms (a closure here only forwards).
 export function assemble(settings: Settings, io: RuntimeIo, options: { reconcileOnTimer?: boolean } = {}) {
   const { log, now, github } = io;
-  const clock: Clock = { ...systemClock, now };
+  const clock: Clock = io.clock ?? { ...systemClock, now };
   const { config } = settings.runner;
   const { namePrefix } = settings.runner;
 
@@ -52,6 +53,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       retry: io.modalRetry,
       breaker: io.modalBreaker,
       now,
+      clock,
       ...runnerImageOptions(config, settings.runner.version, runnerVersion),
     },
     log.child({ component: "modal" }),
@@ -92,6 +94,8 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
   const orphans = new Sightings();
   const dispatcher = new Dispatcher({
     concurrency: settings.dispatch.concurrency,
+    // Never longer than the reconciler waits before serving a job itself (still-queued-check.ts).
+    trustQueuedWebhookForMs: Math.min(QUEUED_WEBHOOK_TRUSTED_MS, settings.reconcile.unservedJobGraceMs),
     log: log.child({ component: "dispatch" }),
     clock,
     jobs,
@@ -122,6 +126,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     fleet,
     log: log.child({ component: "policy" }),
     onOutcome: (outcome, job, detail) => telemetry.guarded(outcome, job, detail),
+    clock,
   });
   /** A sandbox ended (its runner finished, or a pass terminated it): the one path for both. */
   const sandboxEnded = (name: string, installationId: number, repository?: string) => {
@@ -174,6 +179,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     },
     log: log.child({ component: "reconcile" }),
     now,
+    clock,
   });
 
   // The ways in: webhook deliveries.

@@ -10,7 +10,7 @@ import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type Octok
 import { GITHUB_SECONDARY_LIMITS, type BudgetLimits } from "./github/installation-budget.js";
 import { RequestBudgets, type BudgetFactory } from "./github/request-budgets.js";
 import { SharedInstallationBudget } from "./github/shared-installation-budget.js";
-import { systemClock } from "./lib/clock.js";
+import { systemClock, type Clock } from "./lib/clock.js";
 import { PromiseMemo } from "./lib/promise-memo.js";
 import type { FleetOptions } from "./modal/fleet.js";
 import type { RetryOptions } from "./modal/with-modal-retry.js";
@@ -33,6 +33,11 @@ export interface RuntimeOptions {
   /** Secrets the logger must scrub besides those in the settings (e.g. MODAL_TOKEN_SECRET). */
   extraSecrets?: (string | undefined)[];
   now?: () => number;
+  /**
+   * The App's time and timers (reconciler, dispatcher, Modal breaker, GitHub budgets):
+   * tests pass one they advance by hand instead of waiting. Its now() wins over `now`.
+   */
+  clock?: Clock;
   /** false: no reconcile pass at start-up nor on a timer (tests and the CLI drive passes). */
   reconcileOnTimer?: boolean;
   /** false: the server does not run the doctor's checks at start-up (tests count every request). */
@@ -85,6 +90,8 @@ export interface RuntimeIo {
   /** Set with REDIS_URL: the fleet's shared state. */
   shared?: SharedState;
   now: () => number;
+  /** Timers on the same time as `now` (absent: the system clock's). */
+  clock?: Clock;
 }
 
 export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}): RuntimeIo {
@@ -100,7 +107,8 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     destination: options.logDestination,
   });
   const clients = new PromiseMemo<string, AppOctokit>();
-  const now = options.now ?? Date.now;
+  const clock: Clock = options.clock ?? { ...systemClock, now: options.now ?? Date.now };
+  const now = clock.now;
   const reachability = new GitHubReachability(now);
   // Every call's outcome (App JWT, installation tokens, the API) says whether GitHub answers.
   const watched = async (authenticate: () => Promise<unknown>): Promise<AppOctokit> => {
@@ -130,7 +138,7 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
         fleetSize: () => shared.registry.size(),
         onRoundTrip: () => shared.roundTrips.count++,
       }));
-  const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits }, systemClock, sharedBudget);
+  const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, ...options.budgetLimits }, clock, sharedBudget);
   const probot = new Probot({
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,
@@ -158,10 +166,15 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     githubReachability: reachability,
     shared,
     now,
+    clock,
   };
 }
 
 function connectShared(url: string, log: Logger, options: RuntimeOptions): SharedState {
   const link = new RedisLink(url, log.child({ component: "redis" }), { replica: options.replicaName });
-  return { link, registry: new ReplicaRegistry(link, options.replicaTtlMs ?? 30_000, options.now), roundTrips: { count: 0 } };
+  return {
+    link,
+    registry: new ReplicaRegistry(link, options.replicaTtlMs ?? 30_000, options.clock?.now ?? options.now),
+    roundTrips: { count: 0 },
+  };
 }

@@ -30,6 +30,7 @@ import { JobBook, type HandledJob, type UnservedJob } from "./job-book.js";
 import * as transition from "./job-state.js";
 import { holdsSlot, isActive, isBusy, type JobState, type Planning, type WaitingFor } from "./job-state.js";
 import { ModalUnavailable, type ServeOutcome, type ServeRequest } from "./serve-job.js";
+import { stillQueuedCheckNeeded } from "./still-queued-check.js";
 
 export type DispatchOutcome = ServeOutcome["kind"] | "failed" | "refused" | "waiting";
 
@@ -67,6 +68,12 @@ export interface DispatcherOptions {
   claims?: JobClaims;
   /** A fleet's caps (Redis), confirmed when a job starts being served; without them the local count decides alone. */
   fleetCaps?: FleetCaps;
+  /**
+   * How long after a job's creation its queued webhook alone vouches that it is still
+   * queued, so its first registration goes without a look-up (still-queued-check.ts);
+   * 0 or unset: always look it up.
+   */
+  trustQueuedWebhookForMs?: number;
   /** Each installation's GitHub request budget (RequestBudgets); without it every installation has room. */
   budgets?: { headroom(installationId: number): BudgetHeadroom };
   log: Logger;
@@ -117,11 +124,21 @@ export class Dispatcher {
     this.#jobs = options.jobs ?? new JobBook();
   }
 
-  /** Starts serving the job (under runner name attempt `attempt`) unless it is already being served here. */
-  enqueue(job: JobRef, attempt = 0): boolean {
+  /**
+   * Starts serving the job (under runner name attempt `attempt`) unless it is already
+   * being served here. `via`: what says the job is queued, a queued webhook or a reconcile pass.
+   */
+  enqueue(job: JobRef, attempt = 0, via: "webhook" | "reconcile" = "reconcile"): boolean {
     const previous = this.#jobs.get(job.id);
     if (isActive(previous) || this.#stopped) return false;
-    const state = transition.enqueued(job, attempt, this.options.clock.now(), previous);
+    if (via === "webhook" && previous?.state === "running") {
+      // The queued webhook of a job whose runner this replica started (a reconcile pass
+      // served it before the webhook came, or a second delivery): nothing new to learn
+      // from GitHub, and a runner taken by another job is the reconciler's to replace.
+      this.#record("already-served", previous, { runnerName: previous.runnerName, reason: "its runner was started here" });
+      return false;
+    }
+    const state = transition.enqueued(job, attempt, this.options.clock.now(), previous, via === "webhook");
     this.#claim(state);
     void this.#plan(state);
     return true;
@@ -512,10 +529,18 @@ export class Dispatcher {
     const fields = { ...this.#fields(job), profile: attempt.profile.name };
     let outcome: ServeOutcome;
     try {
+      const lookUp = stillQueuedCheckNeeded(job, {
+        fromQueuedWebhook: state.fromQueuedWebhook,
+        attempt: attempt.number,
+        reusesRegistration: attempt.minted !== undefined,
+        trustedForMs: this.options.trustQueuedWebhookForMs ?? 0,
+        now: clock.now(),
+      });
       outcome = await this.options.serve(job, {
         attempt: attempt.number,
         profile: attempt.profile,
         minted: attempt.minted,
+        ...(!lookUp && { knownQueued: true }),
         onRegistered: (runnerName) => this.#registered(job.id, runnerName),
       });
     } catch (error) {

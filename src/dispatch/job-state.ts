@@ -45,6 +45,8 @@ interface Common {
   since: number;
   /** Policy refused this job before: a refusal again is not reported again. */
   refusedBefore: boolean;
+  /** The job came here first in a queued webhook (see still-queued-check.ts); false for a reconcile pass or a retry. */
+  fromQueuedWebhook: boolean;
 }
 
 export type JobState =
@@ -75,10 +77,20 @@ export function isBusy(state: JobState): boolean {
   return state.state === "planning" || holdsSlot(state) || (state.state === "waiting" && (state.for === "slot" || state.for === "budget"));
 }
 
-/** A job handed to the dispatcher: it is planned first. `previous` is what this replica remembers of it. */
-export function enqueued(job: JobRef, attemptNumber: number, now: number, previous: JobState | undefined): Planning {
+/**
+ * A job handed to the dispatcher: it is planned first. `previous` is what this replica remembers of it;
+ * `viaQueuedWebhook` when a queued webhook brought it (rather than a reconcile pass).
+ */
+export function enqueued(
+  job: JobRef,
+  attemptNumber: number,
+  now: number,
+  previous: JobState | undefined,
+  viaQueuedWebhook = false,
+): Planning {
   const refusedBefore = previous?.refusedBefore === true || (previous?.state === "finished" && previous.kind === "refused");
-  return { job, enqueuedAt: now, since: now, refusedBefore, state: "planning", attemptNumber };
+  const fromQueuedWebhook = viaQueuedWebhook && previous === undefined;
+  return { job, enqueuedAt: now, since: now, refusedBefore, fromQueuedWebhook, state: "planning", attemptNumber };
 }
 
 /** Planned: the job waits for its turn (a slot, its budget, the caps, Modal). */
@@ -188,5 +200,11 @@ export function forgotten(from: JobState, now: number): JobState {
 }
 
 function common(from: JobState, now: number) {
-  return { job: from.job, enqueuedAt: from.enqueuedAt, since: now, refusedBefore: from.refusedBefore };
+  return {
+    job: from.job,
+    enqueuedAt: from.enqueuedAt,
+    since: now,
+    refusedBefore: from.refusedBefore,
+    fromQueuedWebhook: from.fromQueuedWebhook,
+  };
 }

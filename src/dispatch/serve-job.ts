@@ -45,6 +45,11 @@ export interface ServeRequest {
   profile: RunnerProfile;
   /** A registration an earlier attempt minted but could not start a sandbox for: reused, not minted again. */
   minted?: MintedRunner;
+  /**
+   * A queued webhook said moments ago that the job is queued, and nothing here has
+   * served it: GitHub is not asked again (see still-queued-check.ts).
+   */
+  knownQueued?: boolean;
   /** Called once the runner is registered (or a kept registration is reused), before the sandbox is created. */
   onRegistered?: (runnerName: string) => void;
 }
@@ -77,11 +82,14 @@ export async function serveJob(job: JobRef, ctx: ServeJobContext, request: Serve
   const { owner, name: repo } = job.repository;
 
   // A redelivered or late webhook must not start a runner for a job that has
-  // started or finished meanwhile (its first runner may already be gone).
-  const { data: current } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: job.id });
-  if (current.status !== "queued") {
-    if (minted) await deleteUnused(minted, job, ctx);
-    return { kind: "not-queued", status: current.status };
+  // started or finished meanwhile (its first runner may already be gone). A fresh
+  // queued webhook already said so (knownQueued).
+  if (!request.knownQueued) {
+    const { data: current } = await octokit.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: job.id });
+    if (current.status !== "queued") {
+      if (minted) await deleteUnused(minted, job, ctx);
+      return { kind: "not-queued", status: current.status };
+    }
   }
   if (minted) {
     request.onRegistered?.(minted.runner.name);

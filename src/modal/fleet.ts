@@ -22,6 +22,7 @@ import type { RunnerProfile } from "../model/runner-profile.js";
 import { describeFailure, isTransientModalError } from "../lib/errors.js";
 import type { RunnerImageDefinition } from "../model/runner-profile.js";
 import { MANAGED_BY } from "../model/sandbox-tags.js";
+import type { Clock } from "../lib/clock.js";
 import { PromiseMemo } from "../lib/promise-memo.js";
 import { CircuitBreaker, CircuitOpenError, type CircuitBreakerOptions } from "./circuit-breaker.js";
 import { DEFAULT_MODAL_RETRY, withModalRetry, type RetryOptions } from "./with-modal-retry.js";
@@ -51,6 +52,8 @@ export interface FleetOptions {
   /** How long a failed image build is not retried. */
   imageRetryMs?: number;
   now?: () => number;
+  /** The breaker's time and probe timers (default: the system clock). */
+  clock?: Clock;
   /** Tests shorten the breaker's probe backoff. */
   breaker?: Partial<Pick<CircuitBreakerOptions, "failureThreshold" | "probeBaseMs" | "probeMaxMs">>;
   /**
@@ -109,6 +112,7 @@ export class Fleet {
     this.#now = options.now ?? Date.now;
     this.breaker = new CircuitBreaker({
       ...options.breaker,
+      ...(options.clock && { clock: options.clock }),
       onOpen: (reason) =>
         log.error(
           { reason },

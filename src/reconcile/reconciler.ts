@@ -6,6 +6,7 @@
 // ones. Asking GitHub to redeliver failed deliveries runs beside the passes (one
 // round at a time), never inside one: a slow delivery log does not delay repairs.
 import type { Logger } from "pino";
+import { systemClock, type Clock } from "../lib/clock.js";
 import { describeFailure } from "../lib/errors.js";
 import { PRIORITY_HEADER } from "../github/budget-requests.js";
 import type { RedeliverySummary } from "../github/redeliver-failed-deliveries.js";
@@ -68,6 +69,8 @@ export interface ReconcilerOptions {
   plan: PlanSettings;
   log: Logger;
   now: () => number;
+  /** The interval's and soon()'s timers (default: the system clock's); tests advance a manual one. */
+  clock?: Pick<Clock, "setTimeout" | "clearTimeout">;
 }
 
 export interface PassSummary {
@@ -100,13 +103,15 @@ export class Reconciler {
   #redelivered = 0;
   #running: Promise<PassSummary> | undefined;
   #next: { full: boolean; reason: string; pass: Promise<PassSummary> } | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #soon: NodeJS.Timeout | undefined;
+  readonly #clock: Pick<Clock, "setTimeout" | "clearTimeout">;
+  #timer: unknown;
+  #soon: unknown;
   #lastFullSweep = 0;
   #githubCalls = 0;
   readonly #counted = new WeakSet<object>();
 
   constructor(private readonly options: ReconcilerOptions) {
+    this.#clock = options.clock ?? systemClock;
     this.#observer = new Observer({
       fleet: options.fleet,
       scopes: options.github.scopes,
@@ -135,15 +140,21 @@ export class Reconciler {
   /** A pass now (a full sweep at start-up), then one every interval. */
   start(): void {
     void this.run({ full: true, reason: "start-up" });
-    if (this.options.schedule.intervalMs > 0) {
-      this.#timer = setInterval(() => void this.run({ reason: "interval" }), this.options.schedule.intervalMs);
-      this.#timer.unref();
-    }
+    if (this.options.schedule.intervalMs > 0) this.#every(this.options.schedule.intervalMs);
+  }
+
+  /** An interval as a chain of timeouts (a Clock has no setInterval): the next is armed before this one's pass. */
+  #every(ms: number): void {
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#every(ms);
+      void this.run({ reason: "interval" });
+    }, ms);
   }
 
   stop(): void {
-    clearInterval(this.#timer);
-    clearTimeout(this.#soon);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    if (this.#soon !== undefined) this.#clock.clearTimeout(this.#soon);
+    this.#timer = undefined;
     this.#soon = undefined;
   }
 
@@ -153,14 +164,13 @@ export class Reconciler {
    */
   soon(reason: string, options: { full?: boolean } = {}): void {
     this.#soonFull ||= options.full === true;
-    if (this.#soon) return;
-    this.#soon = setTimeout(() => {
+    if (this.#soon !== undefined) return;
+    this.#soon = this.#clock.setTimeout(() => {
       this.#soon = undefined;
       const full = this.#soonFull;
       this.#soonFull = false;
       void this.run({ reason, full });
     }, SOON_MS);
-    this.#soon.unref();
   }
 
   #soonFull = false;

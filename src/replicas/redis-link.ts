@@ -4,9 +4,17 @@
 // command must fail at once (no offline queue, one short timeout) so that the caller
 // falls back to its conservative local mode instead of waiting; ioredis keeps
 // reconnecting in the background, and `onReturn` listeners rebuild what Redis lost.
+import { createRequire } from "node:module";
 import { hostname } from "node:os";
-import { Redis } from "ioredis";
+import type * as IORedis from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+
+/**
+ * ioredis, loaded when the first link is made: only the replicas of a fleet (REDIS_URL)
+ * use it, and a single process spares the 6 MiB it keeps resident once loaded.
+ */
+const loadRedis = (): typeof IORedis.Redis => (createRequire(import.meta.url)("ioredis") as typeof IORedis).Redis;
 
 /** What /health and the status page say while Redis cannot be reached. */
 export const REDIS_DEGRADED = "degraded: Redis unreachable";
@@ -41,7 +49,7 @@ export class RedisLink {
   ) {
     this.replica = options.replica ?? defaultReplicaName();
     this.prefix = options.keyPrefix ?? "mgr:";
-    this.client = new Redis(url, {
+    this.client = new (loadRedis())(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs ?? 2000,

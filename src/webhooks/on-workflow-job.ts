@@ -74,7 +74,7 @@ export function onWorkflowJob(deps: WorkflowJobDeps) {
           return;
         }
         deps.report({ action, ...seen, runnerName: undefined });
-        const queued = deps.dispatcher.enqueue(job);
+        const queued = deps.dispatcher.enqueue(job, 0, "webhook");
         log.info({ ...fields, repo: fullName(job.repository), labels: job.labels, duplicate: !queued }, "job queued for a runner");
         return;
       }

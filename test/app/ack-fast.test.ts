@@ -2,12 +2,9 @@
 // talks to GitHub or Modal, and does the slow work afterwards, a bounded number of
 // jobs at a time.
 import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
+import { ManualClock } from "../support/manual-clock.js";
 
 let world: World;
-
-beforeEach(async () => {
-  world = await startOrgWorld();
-});
 
 afterEach(async () => {
   world.github.assertNoViolations();
@@ -15,6 +12,9 @@ afterEach(async () => {
 });
 
 test("the webhook is answered well under a second while sandbox creation takes 15 s", async () => {
+  // Modal's 15 s pass on a clock of the fake's own: the create answers only when the test advances it.
+  const modalTime = new ManualClock();
+  world = await startOrgWorld({ modalLatencyTimers: modalTime });
   await world.startApp();
   world.modal.methodLatencyMs.sandboxCreateV2 = 15_000;
   const job = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
@@ -24,12 +24,17 @@ test("the webhook is answered well under a second while sandbox creation takes 1
   expect(delivery.status).toBe(200);
   expect(delivery.ms).toBeLessThan(1000);
   expect(world.modal.sandboxes()).toHaveLength(0);
-  await eventually(() => world.modal.running().length === 1, "the slow sandbox runs", 25_000);
+  await eventually(() => world.modal.calls.some((call) => call.method === "sandboxCreateV2"), "the create is under way");
+  await modalTime.advance(14_000);
+  expect(world.modal.sandboxes()).toHaveLength(0);
+  await modalTime.advance(1_000);
+  await eventually(() => world.modal.running().length === 1, "the slow sandbox runs");
   await settled(world);
   expect(world.github.runners()).toHaveLength(1);
-}, 40_000);
+});
 
 test("dispatch runs after the answer with bounded concurrency", async () => {
+  world = await startOrgWorld();
   await world.startApp({ DISPATCH_CONCURRENCY: "2" });
   world.modal.methodLatencyMs.sandboxCreateV2 = 300;
   const jobs = Array.from({ length: 6 }, () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] }));

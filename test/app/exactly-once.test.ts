@@ -44,12 +44,15 @@ test("the same job delivered again under a new delivery id still creates no seco
   await eventually(() => world.modal.running().length === 1, "a sandbox runs");
   await settled(world);
 
+  const before = world.github.requests.length;
   await world.github.deliverWorkflowJob("queued", job);
   await settled(world);
 
   expect(registrations()).toHaveLength(1);
   expect(world.modal.sandboxes()).toHaveLength(1);
   expect(outcomes(world.apps[0]!, { jobId: job.id }).map((outcome) => outcome.kind)).toEqual(["started", "already-served"]);
+  // Its runner was started here: no second registration is even tried (a 409 to examine), nor the job looked up.
+  expect(world.github.requests.slice(before)).toEqual([]);
 });
 
 test("a late redelivery after the job ran and its runner left starts nothing", async () => {
@@ -70,6 +73,40 @@ test("a late redelivery after the job ran and its runner left starts nothing", a
   expect(registrations()).toHaveLength(1);
   expect(world.modal.sandboxes()).toHaveLength(1);
   runners.stop();
+});
+
+const jobLookUps = () => world.github.requests.filter((request) => request.route === "/repos/{owner}/{repo}/actions/jobs/{job_id}");
+
+test("a fresh queued webhook registers the job's runner without asking GitHub again whether it is queued", async () => {
+  await world.startApp();
+  const job = queueJob();
+  await world.github.deliverWorkflowJob("queued", job);
+  await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+  await settled(world);
+
+  expect(jobLookUps()).toHaveLength(0);
+  expect(registrations().map((request) => (request.body as { name: string }).name)).toEqual([`modal-${job.id}-0`]);
+});
+
+test("a queued webhook that comes late (the job is no longer young) is checked first: a job cancelled meanwhile gets no runner", async () => {
+  await world.startApp();
+  // Older than GitHub's 10 s delivery timeout: what a redelivery of a failed delivery looks like.
+  const job = world.github.queueJob({
+    owner: "octo-org",
+    repo: "app",
+    labels: ["self-hosted", "modal"],
+    createdAt: new Date(Date.now() - 30_000),
+  });
+  world.github.cancelJob(job.id);
+  await settled(world);
+
+  await world.github.deliverWorkflowJob("queued", job);
+  await settled(world);
+
+  expect(jobLookUps().map((request) => request.status)).toEqual([200]);
+  expect(registrations()).toHaveLength(0);
+  expect(world.modal.sandboxes()).toHaveLength(0);
+  expect(outcomes(world.apps[0]!, { jobId: job.id }).map((outcome) => outcome.kind)).toEqual(["not-queued"]);
 });
 
 test("concurrent duplicate deliveries yield one runner and one sandbox", async () => {

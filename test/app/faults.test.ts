@@ -55,9 +55,13 @@ describe("GitHub faults are retried", () => {
 
   test("a 500 while reading the job", async () => {
     await world.startApp();
-    world.github.failNext({ method: "GET", route: "/repos/{owner}/{repo}/actions/jobs/{job_id}" }, { status: 500 }, 1);
-    await world.github.deliverWorkflowJob("queued", queueJob());
+    const route = "/repos/{owner}/{repo}/actions/jobs/{job_id}";
+    world.github.failNext({ method: "GET", route }, { status: 500 }, 1);
+    // A job older than a fresh webhook's (a late delivery) is looked up before its runner is registered.
+    const job = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"], createdAt: new Date(Date.now() - 30_000) });
+    await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => world.modal.running().length === 1, "a sandbox runs");
+    expect(world.github.requests.filter((request) => request.route === route).map((request) => request.status)).toEqual([500, 200]);
   });
 
   test("a 409 is never retried blindly", async () => {

@@ -26,7 +26,9 @@ test("no secret appears in the log output", async () => {
   world.modal.failNext("sandboxCreateV2", Status.PERMISSION_DENIED, 1);
   await world.github.deliverWorkflowJob("queued", queueJob());
   world.github.failNext({ method: "GET", route: "/repos/{owner}/{repo}/actions/jobs/{job_id}" }, { status: 500 }, 5);
-  await world.github.deliverWorkflowJob("queued", queueJob());
+  // A late delivery (the job is not young): the App looks the job up first, and meets the 500s.
+  const late = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"], createdAt: new Date(Date.now() - 30_000) });
+  await world.github.deliverWorkflowJob("queued", late);
   await eventually(
     () => world.github.jobs().filter((job) => job.status === "completed").length >= 2,
     "at least two jobs ran (which ones depends on where the injected faults land)",

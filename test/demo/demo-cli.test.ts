@@ -1,4 +1,4 @@
-// `npm run demo -- --duration 6s` as a user runs it (the built CLI, a child
+// `npm run demo -- --duration 3s` as a user runs it (the built CLI, a child
 // process): it prints where the status page is, the page answers with the printed
 // password (and only with it), and the demo ends on its own with exit code 0.
 // Needs dist/ (`npm test` builds it first).
@@ -12,7 +12,7 @@ const DEMO = path.join(process.cwd(), "packages", "demo", "dist", "main.js");
 test("the demo prints the status page's address, serves it behind the printed password, and exits 0 after --duration", async () => {
   expect(existsSync(DEMO)).toBe(true);
   const logFile = path.join(tmpdir(), `demo-cli-test-${process.pid}.log`);
-  const child = spawn(process.execPath, [DEMO, "--duration", "6s", "--port", "0", "--log", logFile], {
+  const child = spawn(process.execPath, [DEMO, "--duration", "3s", "--port", "0", "--log", logFile], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, MODAL_CONFIG_PATH: "/nonexistent/modal.toml" },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -87,3 +87,13 @@ test("a refusal is remembered when the job is handed over again", () => {
   expect(transition.enqueued(job, 0, 2000, transition.failed(planning, "boom", true, 1005)).refusedBefore).toBe(false);
   expect(transition.enqueued(job, 0, 2000, undefined).refusedBefore).toBe(false);
 });
+
+test("only the first word of a job, from a queued webhook, marks it as brought by one (it may skip the still-queued look-up)", () => {
+  expect(transition.enqueued(job, 0, 2000, undefined, true).fromQueuedWebhook).toBe(true);
+  expect(transition.enqueued(job, 0, 2000, undefined).fromQueuedWebhook).toBe(false);
+  // Seen before (a retry, a webhook again after a reconcile pass): looked up as always.
+  expect(transition.enqueued(job, 0, 2000, transition.failed(planning, "boom", true, 1005), true).fromQueuedWebhook).toBe(false);
+  // The mark stays with the job through its states.
+  const brought = transition.enqueued(job, 0, 2000, undefined, true);
+  expect(transition.registering(transition.planned(brought, attempt, 2001), attempt, 2002).fromQueuedWebhook).toBe(true);
+});

@@ -2,7 +2,9 @@
 // runner registration is minted, jobs wait oldest first, one probe at a time looks
 // for the recovery, and then every job is served once, reusing any registration
 // minted before the outage was noticed.
+import { DEFAULT_BREAKER_OPTIONS } from "../../src/modal/circuit-breaker.js";
 import { settled, eventually, startOrgWorld, type World } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { outcomes } from "../support/outcomes.js";
 
 const JIT_ROUTE = "/orgs/{org}/actions/runners/generate-jitconfig";
@@ -17,8 +19,14 @@ afterEach(async () => {
   await world.close();
 });
 
+// The breaker's production timings (first probe after 1 s, doubling up to 30 s), on a
+// clock the test advances: seconds of the App's time without waiting for them.
+const PRODUCTION_BREAKER = { probeBaseMs: DEFAULT_BREAKER_OPTIONS.probeBaseMs, probeMaxMs: DEFAULT_BREAKER_OPTIONS.probeMaxMs };
+const createsIn = (calls: World["modal"]["calls"]) => calls.filter((call) => call.method === "sandboxCreateV2").length;
+
 test("ten jobs during an outage wait without minting or deleting registrations, then each is served once", async () => {
-  const app = await world.startApp();
+  const clock = new FastForwardClock();
+  const app = await world.startApp({}, { modalBreaker: PRODUCTION_BREAKER, clock });
   await app.parts.fleet.prepare(app.settings.runner.config.profiles);
   await settled(world);
   world.modal.setOutage(true);
@@ -30,14 +38,16 @@ test("ten jobs during an outage wait without minting or deleting registrations, 
   // one per job, never minted again (the issue's bound: 15 for 10 jobs over 20 s).
   expect(mintedDuringOutage).toBeLessThanOrEqual(jobs.length);
   expect(app.parts.fleet.breaker.state().state).toBe("open");
-  // While open, only probes reach Modal: one job's create at a time, backing off (20, 40, 80, 100 ms in tests).
-  const createsBefore = world.modal.calls.filter((call) => call.method === "sandboxCreateV2").length;
+  // While open, only probes reach Modal: one job's create at a time, backing off 1, 2, 4, 8 s:
+  // four probes in the next 16 s (not one per job, nor one per retry).
   const callsBefore = world.modal.calls.length;
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(world.modal.calls.filter((call) => call.method === "sandboxCreateV2").length - createsBefore).toBeLessThanOrEqual(4);
+  await clock.advance(16_000, { stepMs: 100, settle: () => app.parts.idle() });
+  expect(createsIn(world.modal.calls.slice(callsBefore))).toBe(4);
   expect(world.modal.calls.slice(callsBefore).every((call) => call.method === "sandboxCreateV2")).toBe(true);
 
   world.modal.setOutage(false);
+  // The next probe (16 s after the last) closes the breaker; then every waiting job starts.
+  await clock.advance(16_000, { stepMs: 100, settle: () => app.parts.idle() });
   await eventually(() => world.modal.running().length === 10, "every job has a sandbox");
   await settled(world);
   expect(app.parts.dispatcher.waiting()).toEqual([]);
@@ -54,11 +64,11 @@ test("ten jobs during an outage wait without minting or deleting registrations, 
 });
 
 // Issue 14: when only sandbox creation fails (a capacity incident: lists and lookups
-// still answer), the breaker must not close on a lookup's success. Timings are the
-// production ones scaled down 10× (20 s outage → 2 s; first probe after 1 s → 100 ms,
-// capped at 30 s → 3 s), so the count of probes in the outage is the same.
-test("a create-only outage of 20 s (scaled 10×) with 10 jobs stays at ≤ 10 create attempts per job, and every job is served after", async () => {
-  const app = await world.startApp({}, { modalBreaker: { probeBaseMs: 100, probeMaxMs: 3000 } });
+// still answer), the breaker must not close on a lookup's success. The breaker's
+// production timings and a 20 s outage, on a clock the test advances.
+test("a create-only outage of 20 s with 10 jobs stays at ≤ 10 create attempts per job, and every job is served after", async () => {
+  const clock = new FastForwardClock();
+  const app = await world.startApp({}, { modalBreaker: PRODUCTION_BREAKER, clock });
   await app.parts.fleet.prepare(app.settings.runner.config.profiles);
   await settled(world);
   world.modal.setOutage("create");
@@ -67,11 +77,13 @@ test("a create-only outage of 20 s (scaled 10×) with 10 jobs stays at ≤ 10 cr
   // Lists and lookups keep working meanwhile (a reconcile pass observes the world).
   await eventually(() => app.parts.fleet.breaker.state().state === "open", "the breaker opens");
   expect(await app.parts.reconciler.run({ reason: "test" })).toMatchObject({ ok: true });
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await clock.advance(20_000, { stepMs: 100, settle: () => app.parts.idle() });
   expect(app.parts.fleet.breaker.state().state).toBe("open"); // no lookup's success closed it
   world.modal.setOutage(false);
 
-  await eventually(() => world.modal.running().length === 10, "every job has a sandbox", 10_000);
+  // The next probe is at most 16 s away (1, 2, 4, 8, 16 s apart).
+  await clock.advance(16_000, { stepMs: 100, settle: () => app.parts.idle() });
+  await eventually(() => world.modal.running().length === 10, "every job has a sandbox");
   await settled(world);
   const creates = world.modal.calls.filter((call) => call.method === "sandboxCreateV2");
   const perJob = new Map<string, number>();
@@ -84,4 +96,4 @@ test("a create-only outage of 20 s (scaled 10×) with 10 jobs stays at ≤ 10 cr
   expect(Math.max(...perJob.values())).toBeLessThanOrEqual(10);
   expect(new Set(world.modal.running().map((sandbox) => sandbox.name))).toEqual(new Set(jobs.map((job) => `modal-${job.id}-0`)));
   for (const job of jobs) expect(outcomes(app, { jobId: job.id, kind: "started" })).toHaveLength(1);
-}, 30_000);
+});

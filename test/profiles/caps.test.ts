@@ -66,11 +66,14 @@ test.each([
 ])(
   "the %s cap: the second job waits until the first is done; others are not held back",
   async (_cap, config, first, second, unaffected) => {
-    const app = await start(config);
+    // The first job runs until the test ends it (not for a fixed time a slow machine could outlast).
+    const held = new Set<number>();
+    const app = await start(config, (jobId) => (held.has(jobId) ? 600_000 : 300));
     const [firstRepo, firstLabel] = first;
     const [secondRepo, secondLabel] = second;
     const one = queue(firstRepo!, ["modal", ...(firstLabel ? [firstLabel] : [])]);
     const two = queue(secondRepo!, ["modal", ...(secondLabel ? [secondLabel] : [])]);
+    held.add(one.id);
     await world.github.deliverWorkflowJob("queued", one);
     await world.github.deliverWorkflowJob("queued", two);
     await eventually(
@@ -88,7 +91,9 @@ test.each([
       expect(statusOf(two.id)).toBe("queued");
     }
 
-    await eventually(() => statusOf(one.id) === "completed", "the first job is done");
+    await eventually(() => statusOf(one.id) === "in_progress", "the first job runs");
+    expect(statusOf(two.id)).toBe("queued");
+    world.github.completeJob(one.id);
     await eventually(() => startedNames().includes(String(two.id)), "the waiting job starts once the slot is free");
     await eventually(() => statusOf(two.id) === "completed", "the second job is done");
   },

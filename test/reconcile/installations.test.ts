@@ -3,6 +3,7 @@
 // sandbox running on our bill, with or without the event; a busy runner finishes
 // its job; the pass reports GitHub's failure as GitHub's.
 import { eventually, settled } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 
 let world: ReconcileWorld;
@@ -10,8 +11,8 @@ let world: ReconcileWorld;
 afterEach(() => closeChecked(world));
 
 /** An idle runner (it never connects) waiting for a job. */
-async function idleRunner() {
-  world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 } });
+async function idleRunner(clock?: FastForwardClock) {
+  world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 }, clock });
   const job = world.queueJob();
   await world.github.deliverWorkflowJob("queued", job);
   await eventually(() => world.modal.running().length === 1, "the sandbox runs");
@@ -38,27 +39,36 @@ describe.each([
 });
 
 test("the installation.deleted event: waiting jobs dropped, the idle sandbox reaped by the pass it asks for", async () => {
-  await idleRunner();
+  const clock = new FastForwardClock();
+  await idleRunner(clock);
   world.github.webhookUrl = world.app.webhookUrl;
   expect((await world.github.uninstall(installationId()))!.status).toBe(200);
-  await eventually(() => world.modal.running().length === 0, "the sandbox is gone", 5000);
-  await world.app.parts.reconciler.idle();
+  await settled(world);
+  await clock.advance(1000); // the pass it asked for, soon
+  await settled(world);
+  expect(world.modal.running()).toHaveLength(0);
   // Its repositories are forgotten: a pass reads nothing of it (it has no token) and fails nothing.
   expect(await world.pass()).toMatchObject({ ok: true, failed: 0, checked: { repositories: 0 } });
 });
 
 test("installation.suspend then unsuspend: reaped while suspended; a full sweep after unsuspend serves what was queued meanwhile", async () => {
-  await idleRunner();
+  const clock = new FastForwardClock();
+  await idleRunner(clock);
   const id = installationId();
   await world.github.suspend(id, true);
-  await eventually(() => world.modal.running().length === 0, "the sandbox is gone", 5000);
-  await world.app.parts.reconciler.idle();
+  await settled(world);
+  await clock.advance(1000); // the pass it asked for, soon
+  await settled(world);
+  expect(world.modal.running()).toHaveLength(0);
   world.github.webhookUrl = undefined; // GitHub sends nothing to a suspended installation
   await world.github.suspend(id, false, { notify: false });
   const queuedMeanwhile = world.queueJob();
   world.github.webhookUrl = world.app.webhookUrl;
-  await world.github.suspend(id, false); // the unsuspend event asks for a full sweep
-  await eventually(() => world.modal.byName(`modal-${queuedMeanwhile.id}-0`) !== undefined, "the job queued meanwhile is served", 5000);
+  await world.github.suspend(id, false); // the unsuspend event asks for a full sweep, soon
+  await settled(world);
+  await clock.advance(1000);
+  await settled(world);
+  expect(world.modal.byName(`modal-${queuedMeanwhile.id}-0`)).toBeDefined(); // the job queued meanwhile is served
 });
 
 test("a busy runner of a removed installation finishes its job: its sandbox is left alone", async () => {

@@ -5,6 +5,7 @@ import {
   type SimulatedRunnerOptions,
   type SimulatedRunners,
 } from "@modal-github-runner/simulator/simulated-runner";
+import type { Clock } from "../../src/lib/clock.js";
 import { startWorld, type RunningApp, type World } from "../support/app-harness.js";
 
 export const FAST_RECONCILE = {
@@ -23,14 +24,21 @@ export interface ReconcileWorld extends World {
 }
 
 export async function startReconcileWorld(
-  options: { env?: Record<string, string>; runner?: SimulatedRunnerOptions; reconcileOnStart?: boolean; repositories?: string[] } = {},
+  options: {
+    env?: Record<string, string>;
+    runner?: SimulatedRunnerOptions;
+    reconcileOnStart?: boolean;
+    repositories?: string[];
+    /** The App's clock (a FastForwardClock lets the test skip grace periods and intervals). */
+    clock?: Clock;
+  } = {},
 ): Promise<ReconcileWorld> {
   const world = await startWorld();
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
   for (const name of options.repositories ?? ["app"])
     world.github.addRepository({ installationId: installation.id, owner: "octo-org", name });
   const app = await world
-    .startApp({ ...FAST_RECONCILE, ...options.env }, { reconcile: options.reconcileOnStart ?? false })
+    .startApp({ ...FAST_RECONCILE, ...options.env }, { reconcile: options.reconcileOnStart ?? false, clock: options.clock })
     .catch(async (error: unknown) => {
       await world.close();
       throw error;

@@ -2,6 +2,7 @@
 // lost, no sandbox leaks, no runner is killed mid-job.
 import { Status } from "nice-grpc";
 import { eventually, settled } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { FAST_RECONCILE, closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 
 let world: ReconcileWorld;
@@ -117,7 +118,8 @@ describe("lost webhooks", () => {
 
 describe("runners taken by other jobs", () => {
   test("a runner stolen by an older job with the same labels: the newer job gets another runner, no busy sandbox is killed", async () => {
-    world = await startReconcileWorld({ runner: { jobDurationMs: 400 } });
+    // FINISHED_GRACE 1m: a runner whose 400 ms job ended just before the pass has time to exit by itself.
+    world = await startReconcileWorld({ runner: { jobDurationMs: 400 }, env: { FINISHED_GRACE: "1m" } });
     const older = world.queueJob(); // its webhook is lost
     const newer = world.queueJob();
     await world.github.deliverWorkflowJob("queued", newer);
@@ -147,14 +149,20 @@ describe("runners taken by other jobs", () => {
 
 describe("runners nobody needs", () => {
   test("a job cancelled before a runner took it: its idle runner is removed, registration first", async () => {
-    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 } });
+    const clock = new FastForwardClock();
+    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 }, clock });
     const job = world.queueJob();
     await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => world.modal.running().length === 1, "the sandbox runs");
     world.github.cancelJob(job.id); // sends workflow_job.completed (cancelled)
+    await settled(world);
 
-    // The completed webhook asks for a pass soon.
-    await eventually(() => world.modal.running().length === 0, "the idle runner's sandbox is gone", 5000);
+    // The completed webhook asked for a pass soon (in a second): none has run yet.
+    expect(passLines()).toHaveLength(0);
+    await clock.advance(1000);
+    await settled(world);
+    expect(passLines()).toHaveLength(1);
+    expect(world.modal.running()).toHaveLength(0);
     expect(world.github.runners()).toHaveLength(0);
     const deletedAt = world.github.requests.find((request) => request.method === "DELETE")!.at;
     const terminatedAt = world.modal.calls.find((call) => call.method === "sandboxTerminateV2")!.at;
@@ -171,16 +179,19 @@ describe("runners nobody needs", () => {
   });
 
   test("a job done by another runner: exactly one surplus runner is removed", async () => {
-    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 } });
+    const clock = new FastForwardClock();
+    world = await startReconcileWorld({ runner: { bootDelayMs: 60_000 }, clock });
     const done = world.queueJob();
     const waiting = world.queueJob();
     await world.github.deliverWorkflowJob("queued", done);
     await world.github.deliverWorkflowJob("queued", waiting);
     await eventually(() => world.modal.running().length === 2, "two sandboxes run");
-    world.github.completeJob(done.id); // another (non-Modal) runner did it
+    world.github.completeJob(done.id); // another (non-Modal) runner did it; its webhook asks for a pass soon
 
-    await eventually(() => world.modal.running().length === 1, "one sandbox is gone");
-    await world.app.parts.reconciler.idle();
+    await settled(world);
+    await clock.advance(1000);
+    await settled(world);
+    expect(passLines()).toHaveLength(1);
     expect(world.modal.running()[0]!.name).toBe(`modal-${waiting.id}-0`);
     expect(world.github.runners().map((runner) => runner.name)).toEqual([`modal-${waiting.id}-0`]);
   });
@@ -213,8 +224,10 @@ describe("runners nobody needs", () => {
   });
 
   test("a runner that never takes a job is reaped after IDLE_RUNNER_TIMEOUT, and its job gets a new runner", async () => {
+    const clock = new FastForwardClock();
     world = await startReconcileWorld({
-      env: { IDLE_RUNNER_TIMEOUT: "1s" },
+      clock,
+      env: { IDLE_RUNNER_TIMEOUT: "5m" },
       // The first runner never manages to connect; the next one does.
       runner: { bootDelayMs: (name) => (name.endsWith("-0") ? 60_000 : 20) },
     });
@@ -222,8 +235,10 @@ describe("runners nobody needs", () => {
     await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => world.modal.running().length === 1, "the sandbox runs");
     expect((await world.pass()).repaired).toEqual({});
+    await clock.advance(4 * 60_000);
+    expect((await world.pass()).repaired).toEqual({});
 
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await clock.advance(60_000);
     const summary = await world.pass();
     expect(summary.repaired).toEqual({ "reap-never-assigned": 1, "serve-unserved-job": 1 });
     await eventually(() => statusOf(job.id) === "completed", "the job ran on the new runner");
@@ -234,21 +249,25 @@ describe("runners nobody needs", () => {
   });
 
   test("a sandbox still running after its job finished is terminated after the grace period", async () => {
-    world = await startReconcileWorld({ env: { FINISHED_GRACE: "300ms" }, runner: { hangAfterJob: true } });
+    const clock = new FastForwardClock();
+    world = await startReconcileWorld({ env: { FINISHED_GRACE: "2m" }, runner: { hangAfterJob: true }, clock });
     const job = world.queueJob();
     await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => statusOf(job.id) === "completed", "the job ran");
     await settled(world);
     const [sandbox] = world.modal.running();
     expect((await world.pass()).repaired).toEqual({});
+    await clock.advance(60_000);
+    expect((await world.pass()).repaired).toEqual({});
 
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await clock.advance(60_000);
     expect((await world.pass()).repaired).toEqual({ "terminate-finished": 1 });
     expect(world.modal.sandbox(sandbox!.sandboxId)).toMatchObject({ state: "finished", endedBy: "terminate" });
   });
 
   test("a registration whose sandbox died is deleted, and its job served again", async () => {
-    world = await startReconcileWorld({ env: { REGISTRATION_GRACE: "300ms" }, runner: { bootDelayMs: 60_000 } });
+    const clock = new FastForwardClock();
+    world = await startReconcileWorld({ env: { REGISTRATION_GRACE: "2m" }, runner: { bootDelayMs: 60_000 }, clock });
     const job = world.queueJob();
     await world.github.deliverWorkflowJob("queued", job);
     await eventually(() => world.modal.running().length === 1, "the sandbox runs");
@@ -256,7 +275,9 @@ describe("runners nobody needs", () => {
 
     // A registration without a sandbox may be an attempt still creating it: left alone for REGISTRATION_GRACE.
     expect((await world.pass()).repaired).toEqual({});
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    await clock.advance(60_000);
+    expect((await world.pass()).repaired).toEqual({});
+    await clock.advance(60_000);
     expect((await world.pass()).repaired).toEqual({ "delete-orphan-registration": 1, "serve-unserved-job": 1 });
     await settled(world);
     expect(world.github.runners().map((runner) => runner.name)).toEqual([`modal-${job.id}-1`]);
@@ -316,12 +337,20 @@ describe("replicas", () => {
 
 describe("running the reconciler", () => {
   test("on start-up and then on the interval", async () => {
-    world = await startReconcileWorld({ env: { RECONCILE_INTERVAL: "1s" }, reconcileOnStart: true });
+    const clock = new FastForwardClock();
+    world = await startReconcileWorld({ env: { RECONCILE_INTERVAL: "5m" }, reconcileOnStart: true, clock });
     await eventually(() => passLines().some((line) => line.reason === "start-up" && line.full === true), "the start-up pass ran");
     await world.github.deliverWorkflowJob("completed", world.queueJob(["ubuntu-latest"])); // the repository is active
     const lost = world.queueJob();
-    await eventually(() => statusOf(lost.id) === "completed", "the timer's pass served the lost job", 5000);
-    expect(passLines().filter((line) => line.reason === "interval").length).toBeGreaterThanOrEqual(1);
+    await clock.advance(4 * 60_000);
+    await settled(world);
+    expect(passLines().map((line) => line.reason)).toEqual(["start-up"]);
+
+    await clock.advance(60_000);
+    await eventually(() => statusOf(lost.id) === "completed", "the timer's pass served the lost job");
+    await clock.advance(5 * 60_000);
+    await settled(world);
+    expect(passLines().map((line) => line.reason)).toEqual(["start-up", "interval", "interval"]);
   });
 
   test("on demand over HTTP, with the secret", async () => {

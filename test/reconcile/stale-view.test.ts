@@ -20,9 +20,9 @@ async function dispatchInFlight() {
   return job;
 }
 
-/** Makes the pass's GitHub reads slower than the create, so the plan comes after the dispatch ended. */
+/** Holds the pass's GitHub reads until the create has ended, so the plan comes after the dispatch ended. */
 function slowGitHubReads() {
-  world.github.latencyMs = 700;
+  world.github.holdRequests(eventually(() => world.modal.running().length === 1, "the create ends"));
 }
 
 test("one replica: the dispatch completes between the pass's observation and its plan", async () => {
@@ -31,7 +31,6 @@ test("one replica: the dispatch completes between the pass's observation and its
   const job = await dispatchInFlight();
   slowGitHubReads();
   const pass = await world.pass();
-  world.github.latencyMs = 0;
   await settled(world);
 
   expect(pass.repaired).toEqual({});
@@ -51,7 +50,6 @@ test("two replicas: another replica's pass sees the registration without its san
   const job = await dispatchInFlight(); // on the first replica (the fake delivers to it)
   slowGitHubReads();
   const pass = await other.parts.reconciler.run({ reason: "test" });
-  world.github.latencyMs = 0;
   await settled(world);
 
   expect(pass.repaired).toEqual({});

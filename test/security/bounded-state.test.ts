@@ -66,19 +66,21 @@ test("the sandbox ledger keeps a bounded number of sandboxes", () => {
     () => undefined,
     () => 0,
   );
-  for (const i of range(60_000))
+  // 25,000 sandboxes: more than the ledger's bound (20,000) by a fifth.
+  for (const i of range(25_000))
     ledger.started({ name: `modal-${i}-0`, installationId: 1, profile: "default", repository: "octo-org/app", jobId: i });
   expect(ledger.list().length).toBeLessThanOrEqual(20_000);
-  expect(ledger.get("modal-59999-0", 1)).toBeDefined();
+  expect(ledger.get("modal-24999-0", 1)).toBeDefined();
   expect(ledger.get("modal-0-0", 1)).toBeUndefined();
 });
 
 test("the run memory keeps a bounded number of runs", async () => {
   const memory = new RunJobsMemory();
   const at = new Date(0).toISOString();
-  const runs = range(60_000).map((id) => ({ id, status: "queued" as const, createdAt: at, updatedAt: at }));
+  // 25,000 runs: more than the memory's bound (20,000) by a fifth.
+  const runs = range(25_000).map((id) => ({ id, status: "queued" as const, createdAt: at, updatedAt: at }));
   const read = async () => [];
-  expect((await memory.queuedJobs(runs, read, { refresh: false, youngerThan: Date.now() })).reads).toBe(60_000);
+  expect((await memory.queuedJobs(runs, read, { refresh: false, youngerThan: Date.now() })).reads).toBe(25_000);
   // Unchanged runs are not read again while remembered: the newest are, the oldest were forgotten.
   expect((await memory.queuedJobs(runs.slice(-1000), read, { refresh: false, youngerThan: Date.now() })).reads).toBe(0);
   expect((await memory.queuedJobs(runs.slice(0, 1000), read, { refresh: false, youngerThan: Date.now() })).reads).toBe(1000);
@@ -98,7 +100,7 @@ test("the conditional-request cache keeps a bounded number of answers, least rec
     return new Response("{}", { status: 200, headers: { etag: `"${url}"`, "content-type": "application/json" } });
   };
   const octokit = new (Octokit.plugin(conditionalRequests))({ request: { fetch } });
-  const total = 12_000;
+  const total = 6_000; // the cache's bound (5,000) and a fifth more
   for (const i of range(total)) await octokit.request("GET /repos/{owner}/{repo}", { owner: "octo-org", repo: `repo-${i}` });
   await octokit.request("GET /repos/{owner}/{repo}", { owner: "octo-org", repo: "repo-0" });
   await octokit.request("GET /repos/{owner}/{repo}", { owner: "octo-org", repo: `repo-${total - 1}` });
@@ -121,7 +123,7 @@ test("policy files: the cache of read files keeps a bounded number, oldest forgo
     profiles: [],
     caps: { total: undefined, perInstallation: undefined, perRepository: undefined, perProfile: {} },
   } as unknown as RunnerConfig);
-  const total = 30_000;
+  const total = 12_000; // the cache's bound (10,000) and a fifth more
   for (const i of range(total)) await files.effective(octokit, operator, repository(".github", `org-${i}`));
   reads.length = 0;
   await files.effective(octokit, operator, repository(".github", `org-${total - 1}`));

@@ -4,6 +4,7 @@
 // says so, the App stops that sandbox and counts it; runners that took allowed jobs
 // are left alone.
 import { eventually, settled, startOrgWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { counterValue } from "./foreign-runner.js";
 
 let world: World;
@@ -70,12 +71,18 @@ test.each([
 
 // Issue 14: the blip. Modal refuses every call but creation for 3 s while our runner
 // takes a denied repository's job. The stop is retried with backoff, never tried once:
-// the sandbox is stopped once Modal answers.
+// the sandbox is stopped once Modal answers. The guard's backoff (0.5 s doubling) runs
+// on a clock the test advances in steps of 100 ms.
 test("a refusal holds through a Modal blip: the stop is retried until Modal answers, then the sandbox is stopped", async () => {
   world = await startOrgWorld();
   const installationId = world.github.installations()[0]!.id;
   world.github.addRepository({ installationId, owner: "octo-org", name: "secret" });
-  const app = await world.startApp({ RUNNER_SCOPE: "org", DENIED_REPOSITORIES: "octo-org/secret" });
+  const clock = new FastForwardClock();
+  const app = await world.startApp({ RUNNER_SCOPE: "org", DENIED_REPOSITORIES: "octo-org/secret" }, { clock });
+  const step = async () => {
+    await clock.advance(100);
+    await app.parts.idle();
+  };
 
   const allowed = world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["self-hosted", "modal"] });
   await world.github.deliverWorkflowJob("queued", allowed);
@@ -91,18 +98,21 @@ test("a refusal holds through a Modal blip: the stop is retried until Modal answ
     createdAt: new Date(Date.now() - 60_000),
   });
   world.modal.setOutage("all-but-create");
-  const blipStart = Date.now();
+  const blipStart = clock.now();
   expect(world.github.acquireJob(runner.id)?.id).toBe(denied.id);
   await settled(world);
-  await eventually(async () => (await checks(app, "failed")) >= 2, "the stop failed and was tried again", 5000);
+  while (clock.now() - blipStart < 3000) await step();
+  expect(await checks(app, "failed")).toBeGreaterThanOrEqual(2); // the stop failed and was tried again
   expect(world.modal.byName(`modal-${allowed.id}-0`)?.state).toBe("running");
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 3000 - (Date.now() - blipStart))));
   world.modal.setOutage(false);
-  const answered = Date.now();
+  const answered = clock.now();
 
-  // (The allowed job, whose runner the refused one took, meanwhile has a runner of its own again: modal-<id>-1.)
-  await eventually(() => world.modal.byName(`modal-${allowed.id}-0`) === undefined, "the refused runner's sandbox is stopped", 10_000);
-  console.log(`blip: the refused runner's sandbox was stopped ${Date.now() - answered} ms after Modal answered again`);
+  // The next retry (backoff 0.5, 1, 2, 4 s…) stops it. (The allowed job, whose runner the
+  // refused one took, meanwhile has a runner of its own again: modal-<id>-1.)
+  const refusedRunning = () => world.modal.byName(`modal-${allowed.id}-0`) !== undefined;
+  while (refusedRunning() && clock.now() - answered < 5000) await step();
+  expect(refusedRunning()).toBe(false);
+  console.log(`blip: the refused runner's sandbox was stopped ${clock.now() - answered} ms after Modal answered again`);
   expect(world.modal.sandboxes().find((sandbox) => sandbox.name === `modal-${allowed.id}-0`)).toMatchObject({ endedBy: "terminate" });
   await eventually(async () => (await checks(app, "stopped")) === 1, "the stop is counted");
   expect(world.modal.running().map((sandbox) => sandbox.name)).toEqual([`modal-${allowed.id}-1`]);

@@ -7,7 +7,7 @@ import type { RuntimeOptions } from "../../src/runtime-io.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { loadSettings, type Settings } from "../../src/settings/load-settings.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
-import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
+import { FakeModal, type FakeModalOptions } from "@modal-github-runner/simulator/fake-modal";
 import { freePort } from "./free-port.js";
 import { LogCapture } from "./log-capture.js";
 
@@ -35,6 +35,8 @@ export interface StartAppOptions {
   replicaName?: string;
   /** How long a replica's published view lives (fleet tests shorten it). */
   replicaTtlMs?: number;
+  /** The App's time and timers (a FastForwardClock lets a test skip waits); default: the system clock. */
+  clock?: RuntimeOptions["clock"];
 }
 
 export interface World {
@@ -68,9 +70,16 @@ export function appEnv(github: FakeGitHub, port: number, env: Record<string, str
   };
 }
 
-export async function startWorld(options: { githubLatencyMs?: number; modalLatencyMs?: number } = {}): Promise<World> {
+export interface WorldOptions {
+  githubLatencyMs?: number;
+  modalLatencyMs?: number;
+  /** The timers of the fake Modal's latencies (a ManualClock plays a slow Modal without waiting). */
+  modalLatencyTimers?: FakeModalOptions["latencyTimers"];
+}
+
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const github = await FakeGitHub.start({ latencyMs: options.githubLatencyMs });
-  const modal = new FakeModal({ latencyMs: options.modalLatencyMs });
+  const modal = new FakeModal({ latencyMs: options.modalLatencyMs, latencyTimers: options.modalLatencyTimers });
   const apps: RunningApp[] = [];
 
   const startApp = async (env: Record<string, string> = {}, appOptions: StartAppOptions = {}): Promise<RunningApp> => {
@@ -89,6 +98,7 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
       budgetLimits: appOptions.budgetLimits,
       replicaName: appOptions.replicaName,
       replicaTtlMs: appOptions.replicaTtlMs,
+      clock: appOptions.clock,
     });
     const url = `http://127.0.0.1:${port}`;
     const app: RunningApp = {
@@ -119,8 +129,8 @@ export async function startWorld(options: { githubLatencyMs?: number; modalLaten
 }
 
 /** A world with one org ("octo-org") that installed the App, and its repository "app". */
-export async function startOrgWorld(): Promise<World> {
-  const world = await startWorld();
+export async function startOrgWorld(options: WorldOptions = {}): Promise<World> {
+  const world = await startWorld(options);
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
   world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
   return world;

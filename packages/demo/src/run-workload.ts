@@ -53,6 +53,8 @@ function pause(ms: number, signal: AbortSignal): Promise<boolean> {
 
 export async function runWorkload(demo: Demo, { say, tell = () => undefined, signal, rounds = Infinity }: WorkloadOptions): Promise<void> {
   const { github, modal, accounts: a } = demo;
+  /** A pause of the script, in the demo's time (see DemoOptions.timeScale). */
+  const wait = (ms: number) => pause(ms * demo.timeScale, signal);
   const queue = (where: DemoRepository, labels: string[], name: string, extra: { runId?: number; createdAt?: Date } = {}): FakeJob =>
     github.queueJob({ owner: where.owner, repo: where.repo, labels, name, ...extra });
   // Webhooks are sent in the background: the script does not wait for the App's answer.
@@ -94,7 +96,7 @@ export async function runWorkload(demo: Demo, { say, tell = () => undefined, sig
         const job = queue(a.shop, LABELS.default, "deploy-preview");
         deliver(job);
         say(`globex/shop job ${job.id} queued ...`);
-        void pause(700, signal).then((going) => {
+        void wait(700).then((going) => {
           if (!going) return;
           github.cancelJob(job.id);
           told(job, { ends: "cancelled" });
@@ -145,7 +147,7 @@ export async function runWorkload(demo: Demo, { say, tell = () => undefined, sig
         deliver(...jobs);
         for (const job of jobs) told(job, { ends: "finished", waited: true });
         say(`Modal hiccup: its API is down for 10 s while 2 jobs arrive; the breaker opens and the jobs wait`);
-        void pause(10_000, signal).then(() => {
+        void wait(10_000).then(() => {
           modal.setOutage(false);
           if (!signal.aborted) say(`Modal is back: the breaker's probe closes it and the waiting jobs start`);
         });
@@ -158,7 +160,7 @@ export async function runWorkload(demo: Demo, { say, tell = () => undefined, sig
   for (let round = 1; !signal.aborted && round <= rounds; round++) {
     say(`--- round ${round}`);
     for (const [before, step] of steps) {
-      if (!(await pause(before, signal))) return;
+      if (!(await wait(before))) return;
       step();
     }
   }

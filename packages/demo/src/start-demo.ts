@@ -32,6 +32,13 @@ export interface DemoOptions {
   checkOpenApi?: boolean;
   /** How the simulated runners behave (boot time, job length); the demo's defaults look like real jobs, sped up. */
   runners?: SimulatedRunnerOptions;
+  /**
+   * How fast the demo's time runs: every duration it sets (the App's reconcile interval
+   * and grace periods, Modal's retry and breaker backoffs, runner boot and job times, the
+   * script's pauses) is multiplied by it. 1 (default) for people watching; tests play
+   * the same story at 0.25.
+   */
+  timeScale?: number;
 }
 
 export interface Demo {
@@ -43,6 +50,8 @@ export interface Demo {
   /** http://127.0.0.1:<port> */
   url: string;
   statusToken: string;
+  /** See DemoOptions.timeScale. */
+  timeScale: number;
   stop(): Promise<void>;
 }
 
@@ -56,6 +65,9 @@ export const demoJobDuration = (jobId: number): number => 4_000 + ((jobId * 7919
 const conclusion = (jobId: number): "success" | "failure" => (jobId % 12 === 5 ? "failure" : "success");
 
 export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const timeScale = options.timeScale ?? 1;
+  /** A duration of the demo's time, as a setting (whole milliseconds). */
+  const scaled = (ms: number) => `${Math.max(1, Math.round(ms * timeScale))}ms`;
   const dir = mkdtempSync(path.join(tmpdir(), "modal-runner-demo-"));
   const github = await FakeGitHub.start({ checkOpenApi: options.checkOpenApi ?? false });
   const modal = new FakeModal();
@@ -75,11 +87,11 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       RUNNER_CONFIG: writeDemoRunnerConfig(dir),
       RUNNER_DOCKERFILE,
       // Minutes in production, seconds here, so the reconciler's repairs show while you watch.
-      RECONCILE_INTERVAL: "10s",
-      UNSERVED_JOB_GRACE: "15s",
-      FINISHED_GRACE: "20s",
-      IDLE_RUNNER_TIMEOUT: "1m",
-      REGISTRATION_GRACE: "30s",
+      RECONCILE_INTERVAL: scaled(10_000),
+      UNSERVED_JOB_GRACE: scaled(15_000),
+      FINISHED_GRACE: scaled(20_000),
+      IDLE_RUNNER_TIMEOUT: scaled(60_000),
+      REGISTRATION_GRACE: scaled(30_000),
     },
     dir,
   );
@@ -88,14 +100,16 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     logDestination: options.logDestination,
     extraSecrets: [MODAL_TOKEN_SECRET],
     // Short backoffs, so the Modal hiccup heals within seconds of its end.
-    modalBreaker: { probeBaseMs: 1_000, probeMaxMs: 4_000 },
+    modalBreaker: { probeBaseMs: 1_000 * timeScale, probeMaxMs: 4_000 * timeScale },
+    // The App's default Modal retry (5 attempts, 250 ms doubling to 8 s), on the demo's time scale.
+    modalRetry: { attempts: 5, baseDelayMs: 250 * timeScale, maxDelayMs: 8_000 * timeScale },
   });
   const url = `http://127.0.0.1:${server.address().port}`;
   github.webhookUrl = `${url}${settings.github.webhookPath}`;
   const runners = attachSimulatedRunners(modal, github, {
-    bootDelayMs: 1_500,
-    pollMs: 250,
-    jobDurationMs: demoJobDuration,
+    bootDelayMs: 1_500 * timeScale,
+    pollMs: 250 * timeScale,
+    jobDurationMs: (jobId) => demoJobDuration(jobId) * timeScale,
     conclusion,
     ...options.runners,
   });
@@ -109,5 +123,5 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       modal.close();
       rmSync(dir, { recursive: true, force: true });
     })());
-  return { github, modal, server, runners, accounts, url, statusToken, stop };
+  return { github, modal, server, runners, accounts, url, statusToken, timeScale, stop };
 }

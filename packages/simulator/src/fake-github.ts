@@ -489,6 +489,24 @@ export class FakeGitHub {
     this.interceptors.push({ match, action });
   }
 
+  /**
+   * Requests that arrive from now on are answered only once `until` settles: a slow
+   * GitHub for as long as a race needs (e.g. until a sandbox create has ended), without
+   * a fixed latency on every request.
+   */
+  holdRequests(until: Promise<unknown>): void {
+    const held = until.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#held = held;
+    void held.then(() => {
+      if (this.#held === held) this.#held = undefined;
+    });
+  }
+
+  #held: Promise<void> | undefined;
+
   /** The next `times` requests matching `match` are never answered (a process cut off mid-request). */
   hangNext(match: FaultMatch, times = 1): void {
     this.hangs.push({ match, remaining: times });
@@ -923,6 +941,7 @@ export class FakeGitHub {
       res,
     );
     if (this.latencyMs > 0) await sleep(this.latencyMs);
+    if (this.#held) await this.#held;
 
     const reply = (r: Reply, validate: boolean): void => this.respond(req, res, record, match, r, validate);
     if (limited) return reply(limited, false);

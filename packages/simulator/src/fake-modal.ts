@@ -73,6 +73,11 @@ export interface SandboxProcess {
 
 export interface FakeModalOptions {
   latencyMs?: number;
+  /**
+   * The timers that play each call's latency (default: the wall clock's). A test that
+   * plays a slow Modal (a 15 s create) passes a clock it advances instead of waiting.
+   */
+  latencyTimers?: { setTimeout(fn: () => void, ms: number): unknown };
 }
 
 export interface FakeImage {
@@ -264,9 +269,11 @@ export class FakeModal {
   #handlers: Record<string, Handler>;
   #inFlight = new Map<string, number>();
   #mostInFlight = new Map<string, number>();
+  readonly #latencyTimers: FakeModalOptions["latencyTimers"];
 
   constructor(options: FakeModalOptions = {}) {
     this.latencyMs = options.latencyMs ?? 0;
+    this.#latencyTimers = options.latencyTimers;
     this.#handlers = this.#buildHandlers();
     const handlers = this.#handlers;
     const self = this;
@@ -477,7 +484,10 @@ export class FakeModal {
   async #preamble(method: string, request: unknown): Promise<Fault | undefined> {
     this.calls.push({ method, at: Date.now(), request });
     const delay = this.latencyMs + (this.methodLatencyMs[method] ?? 0);
-    if (delay > 0) await sleep(delay);
+    if (delay > 0) {
+      const timers = this.#latencyTimers;
+      await (timers ? new Promise<void>((resolve) => void timers.setTimeout(resolve, delay)) : sleep(delay));
+    }
     const creation = method === "sandboxCreate" || method === "sandboxCreateV2";
     if (this.#outage === true || (this.#outage === "create" && creation) || (this.#outage === "all-but-create" && !creation))
       throw grpcError(method, Status.UNAVAILABLE, "Modal is unavailable (injected outage)");

@@ -7,17 +7,25 @@
 // concurrent Jest workers never read a half-written file) and every later load reads
 // that (~1 MB) file instead.
 //
+// Compiling a validator (Ajv's code generation) costs more than the request it checks,
+// and every Jest test file compiles the same few dozen again: each compiled validator
+// is kept as Ajv's standalone code in validators/<hash of its schema>.cjs beside the
+// subset, so later test files only load it.
+//
 // Only tests load this file (FakeGitHub.start imports it when `checkOpenApi` is on):
 // ajv and @octokit/openapi are devDependencies, and the demo runs without them.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import _Ajv from "ajv";
+import _standaloneCode from "ajv/dist/standalone/index.js";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import _addFormats from "ajv-formats";
 import { compileTemplate, matchTemplate, type CompiledTemplate } from "./route-table.js";
 
 const Ajv = _Ajv.default;
+const standaloneCode = _standaloneCode.default;
 const addFormats = _addFormats.default;
 
 /** Bump when the extraction below changes, so stale cache files are rebuilt. */
@@ -260,9 +268,52 @@ function toJsonSchema(schema: Json): Json {
 // Two Ajv instances: bodies are validated as JSON (with formats); query and path
 // parameters arrive as strings, so they are coerced and their formats are not checked
 // (GitHub's `created` is documented as date-time but takes ranges like ">=2024-01-01").
-const ajvJson = new Ajv({ strict: false, allErrors: true, logger: false });
+// `code.source` keeps each validator's code for the cache (see compileCached).
+const JSON_OPTIONS = { strict: false, allErrors: true, logger: false, code: { source: true } } as const;
+const PARAMS_OPTIONS = { ...JSON_OPTIONS, coerceTypes: "array", validateFormats: false } as const;
+const ajvJson = new Ajv(JSON_OPTIONS);
 addFormats(ajvJson);
-const ajvParams = new Ajv({ strict: false, allErrors: true, logger: false, coerceTypes: "array", validateFormats: false });
+const ajvParams = new Ajv(PARAMS_OPTIONS);
+
+const AJV_VERSION = String((require("ajv/package.json") as { version: unknown }).version);
+
+/**
+ * A validator for the schema: loaded from the cache of compiled validators, else
+ * compiled and written there (temp file + rename: concurrent Jest workers never read
+ * half a file). The key covers the schema and the Ajv options it was compiled with.
+ */
+function compileCached(schema: object, ajv: InstanceType<typeof Ajv>, flavour: "json" | "params"): ValidateFunction {
+  const hash = createHash("sha256")
+    .update(
+      `${SUBSET_FORMAT} ajv@${AJV_VERSION} ${JSON.stringify(flavour === "json" ? JSON_OPTIONS : PARAMS_OPTIONS)} ${JSON.stringify(schema)}`,
+    )
+    .digest("hex")
+    .slice(0, 32);
+  const file = path.join(cacheDir(), "validators", `${hash}.cjs`);
+  try {
+    return loadValidator(fs.readFileSync(file, "utf8"));
+  } catch {
+    // missing or unreadable: compile below
+  }
+  const validate = ajv.compile(schema);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    fs.writeFileSync(tmp, standaloneCode(ajv, validate));
+    fs.renameSync(tmp, file);
+  } catch {
+    // a read-only node_modules only costs the next process a compile
+  }
+  return validate;
+}
+
+/** Evaluates a standalone validator (CommonJS that requires Ajv's runtime helpers and ajv-formats). */
+function loadValidator(code: string): ValidateFunction {
+  const module = { exports: {} as { default?: ValidateFunction } };
+  new Function("module", "exports", "require", code)(module, module.exports, require);
+  if (typeof module.exports.default !== "function") throw new Error("not a compiled validator");
+  return module.exports.default;
+}
 
 function formatErrors(where: string, errors: ErrorObject[] | null | undefined, limit = 8): string[] {
   const out: string[] = [];
@@ -319,7 +370,7 @@ export class OpenApi {
   private validator(key: string, schema: Schema | null | undefined, ajv: InstanceType<typeof Ajv>): ValidateFunction | null {
     if (this.validators.has(key)) return this.validators.get(key) ?? null;
     let fn: ValidateFunction | null = null;
-    if (schema) fn = ajv.compile(toJsonSchema(schema) as object);
+    if (schema) fn = compileCached(toJsonSchema(schema) as object, ajv, ajv === ajvJson ? "json" : "params");
     this.validators.set(key, fn);
     return fn;
   }

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { createRequire } from "node:module";
+import path from "node:path";
 import type { SignatureMode } from "./types.js";
 
 const require = createRequire(import.meta.url);
@@ -16,15 +17,42 @@ interface ExampleEntry {
   examples: Payload[];
 }
 
-let examples: Map<string, Payload[]> | undefined;
+const examples = new Map<string, Payload[]>();
 
-/** Examples of one event, keyed by action. */
+/**
+ * Examples of one event, keyed by action. The package's index.json holds every event's
+ * (4 MB, about a quarter of a second to read and parse); the first process that needs
+ * it writes each event's examples to node_modules/.cache/fake-github (temp file +
+ * rename, for concurrent Jest workers), and later test files read only the event's.
+ */
 function examplesOf(event: string): Payload[] {
-  if (!examples) {
-    const file = require.resolve("@octokit/webhooks-examples/api.github.com/index.json");
-    const all = JSON.parse(fs.readFileSync(file, "utf8")) as ExampleEntry[];
-    examples = new Map(all.map((e) => [e.name, e.examples]));
+  const known = examples.get(event);
+  if (known) return known;
+  const pkgFile = require.resolve("@octokit/webhooks-examples/package.json");
+  const version = String((JSON.parse(fs.readFileSync(pkgFile, "utf8")) as { version: unknown }).version);
+  const dir = path.join(path.dirname(pkgFile), "..", "..", ".cache", "fake-github", `webhooks-examples-${version}`);
+  const cached = (name: string) => path.join(dir, `${encodeURIComponent(name)}.json`);
+  try {
+    const list = JSON.parse(fs.readFileSync(cached(event), "utf8")) as Payload[];
+    examples.set(event, list);
+    return list;
+  } catch {
+    // not cached yet: read them all below
   }
+  const all = JSON.parse(
+    fs.readFileSync(require.resolve("@octokit/webhooks-examples/api.github.com/index.json"), "utf8"),
+  ) as ExampleEntry[];
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const entry of all) {
+      const tmp = `${cached(entry.name)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(entry.examples));
+      fs.renameSync(tmp, cached(entry.name));
+    }
+  } catch {
+    // a read-only node_modules only costs the next process the full read
+  }
+  for (const entry of all) examples.set(entry.name, entry.examples);
   return examples.get(event) ?? [];
 }
 
