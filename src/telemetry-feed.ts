@@ -21,7 +21,7 @@ import { SandboxLedger } from "./telemetry/sandbox-ledger.js";
 import { SpendToday } from "./telemetry/spend-today.js";
 import type { RunnerCurrency } from "./telemetry/runner-currency.js";
 import type { DoctorResult, ReconcilePassStatus, StatusFleet, StatusSnapshot } from "./telemetry/status-snapshot.js";
-import type { Observation } from "./reconcile/observation.js";
+import type { ObservedWorld } from "./reconcile/observation.js";
 import type { PassSummary } from "./reconcile/reconciler.js";
 import type { RepositoryDirectory } from "./reconcile/repository-directory.js";
 import type { RunnerEvent } from "./webhooks/on-workflow-job.js";
@@ -220,7 +220,7 @@ export class TelemetryFeed {
   }
 
   /** A reconcile pass saw the world. */
-  observed(world: Observation): void {
+  observed(world: ObservedWorld): void {
     this.#busyRunners = new Set(world.runners.filter((runner) => runner.busy).map((runner) => runner.name));
     this.ledger.observed(
       world.sandboxes.flatMap((sandbox) =>

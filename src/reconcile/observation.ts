@@ -43,7 +43,7 @@ export interface Observation {
   runnerWithoutSandboxSince: Record<string, number>;
   /** Since when each sandbox, by name, has been seen without a registration. */
   sandboxWithoutRunnerSince: Record<string, number>;
-  /** Jobs whose dispatch is in flight here, or ended after the observation began (filled in just before planning). */
+  /** Jobs whose dispatch is in flight here, or ended after the observation began (asked just before planning). */
   dispatching: number[];
   /**
    * The App's installations by id, and whether each is suspended (GET /app/installations);
@@ -55,6 +55,9 @@ export interface Observation {
   /** Since when (epoch ms) each of our runners, by name, has been known busy. */
   busySince: Record<string, number>;
 }
+
+/** What a pass saw of GitHub and Modal: an Observation before the dispatcher is asked what it is serving. */
+export type ObservedWorld = Omit<Observation, "dispatching">;
 
 export interface ObservedAssignment {
   runnerName: string;

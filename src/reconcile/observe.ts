@@ -21,7 +21,7 @@ import { scopeFromKey, scopeKey, scopeServes } from "../model/runner-scope.js";
 import { type RunnerScopes } from "../github/resolve-runner-scope.js";
 import type { Fleet } from "../modal/fleet.js";
 import type { Assignments } from "./assignments.js";
-import { runnerKey, toObservedSandbox, type Observation, type ObservedRunner, type ObservedSandbox } from "./observation.js";
+import { runnerKey, toObservedSandbox, type ObservedWorld, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
 import type { RepositoryDirectory } from "./repository-directory.js";
 import { RunJobsMemory } from "./run-jobs-memory.js";
@@ -79,7 +79,7 @@ export class Observer {
    * Throws ModalUnobservable only when Modal cannot be listed. A GitHub read that fails
    * leaves its part alone this pass; a failed installation list is the pass's `problem`.
    */
-  async observe(now: number, full: boolean): Promise<Observation & { errors: number; problem?: string }> {
+  async observe(now: number, full: boolean): Promise<ObservedWorld & { errors: number; problem?: string }> {
     const { deps } = this;
     let errors = 0;
     let problem: string | undefined;
@@ -232,7 +232,7 @@ export class Observer {
       return assignment?.job ? [{ runnerName: runner.name, job: assignment.job, checked: assignment.checked }] : [];
     });
 
-    const world: Observation = {
+    const world: ObservedWorld = {
       now,
       sandboxes,
       runners,
@@ -247,7 +247,6 @@ export class Observer {
         sandboxWithoutRunner.map((sandbox) => sandbox.name),
         now,
       ),
-      dispatching: [],
       installations,
       assignments,
       busySince: deps.assignments.busySince(),

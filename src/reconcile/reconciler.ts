@@ -13,7 +13,7 @@ import type { RedeliverySummary } from "../github/redeliver-failed-deliveries.js
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import type { Fleet } from "../modal/fleet.js";
 import { applyRepair, type RepairDeps } from "./apply-repair.js";
-import type { Observation } from "./observation.js";
+import type { Observation, ObservedWorld } from "./observation.js";
 import { Assignments } from "./assignments.js";
 import type { JobRef } from "../model/job.js";
 import type { RunnerScopes } from "../github/resolve-runner-scope.js";
@@ -51,7 +51,7 @@ export interface ReconcilerOptions {
     /** A sandbox the pass terminated ended. */
     ended: RepairDeps["ended"];
     /** Every observation (the capacity count is refreshed from it). */
-    observed?: (world: Observation) => void;
+    observed?: (world: ObservedWorld) => void;
     /** Every pass's summary (metrics). */
     passed?: (summary: PassSummary) => void;
   };
@@ -185,12 +185,12 @@ export class Reconciler {
     const due = () => this.options.now() - this.#lastFullSweep >= this.options.schedule.fullSweepIntervalMs;
     if (!this.#running) return this.#start(request.full === true || due(), request.reason);
     if (!this.#next) {
-      const next = { full: false, reason: request.reason, pass: undefined as unknown as Promise<PassSummary> };
-      next.pass = this.#running.then(() => {
+      const folded = { full: false, reason: request.reason };
+      const pass = this.#running.then(() => {
         this.#next = undefined;
-        return this.#start(next.full || due(), next.reason);
+        return this.#start(folded.full || due(), folded.reason);
       });
-      this.#next = next;
+      this.#next = Object.assign(folded, { pass });
     }
     this.#next.full ||= request.full === true;
     return this.#next.pass;
@@ -234,32 +234,32 @@ export class Reconciler {
         summary.full = false;
         this.#lastFullSweep = started;
       }
-      const world = await this.#observer.observe(started, full);
+      const observed = await this.#observer.observe(started, full);
       // A full sweep that could not list the installations swept only what a quick pass sweeps.
-      if (full && !world.problem) this.#lastFullSweep = started;
-      if (world.problem) {
-        summary.problem = world.problem;
+      if (full && !observed.problem) this.#lastFullSweep = started;
+      if (observed.problem) {
+        summary.problem = observed.problem;
         if (full) summary.ok = false;
-        options.log.error({ reason: world.problem }, "reconcile pass could not observe part of GitHub; it repairs what it saw");
+        options.log.error({ reason: observed.problem }, "reconcile pass could not observe part of GitHub; it repairs what it saw");
       }
-      options.report.observed?.(world);
-      summary.failed += world.errors;
+      options.report.observed?.(observed);
+      summary.failed += observed.errors;
       summary.checked = {
-        sandboxes: world.sandboxes.length,
-        runners: world.runners.length,
-        repositories: world.scannedRepositories.length,
-        queuedJobs: world.queuedJobs.length,
+        sandboxes: observed.sandboxes.length,
+        runners: observed.runners.length,
+        repositories: observed.scannedRepositories.length,
+        queuedJobs: observed.queuedJobs.length,
         assignments: 0,
         watched: this.watch.size,
       };
       // Asked now, not at observation time: a dispatch that ended while the pass
       // observed may have made a registration or sandbox the observation missed.
       const dispatching = options.jobs.dispatching(
-        world.now,
-        world.queuedJobs.map((job) => job.id),
+        observed.now,
+        observed.queuedJobs.map((job) => job.id),
       );
       // Only a fleet's answer (claims in Redis) is awaited: one process's is at hand.
-      world.dispatching = Array.isArray(dispatching) ? dispatching : await dispatching;
+      const world: Observation = { ...observed, dispatching: Array.isArray(dispatching) ? dispatching : await dispatching };
       for (const repair of planRepairs(world, options.plan)) {
         try {
           const result = await applyRepair(repair, this.#repairDeps);
