@@ -1,17 +1,18 @@
 // `npm start`: see start.ts. Exits with a readable message when a setting is wrong.
 // SIGTERM (docker stop, Kubernetes) and SIGINT (Ctrl-C) stop it gracefully: no new
-// webhooks, in-flight dispatches finish within DRAIN_TIMEOUT_MS, then exit 0. The
+// webhooks, in-flight dispatches finish within SHUTDOWN_TIMEOUT, then exit 0. The
 // reconciler finishes whatever the bound cuts short.
 import { createLogger } from "./telemetry/create-logger.js";
 import { SettingsError } from "./settings/load-settings.js";
 import { SETTINGS } from "./settings/settings-schema.js";
 import { start } from "./start.js";
 
-// Docker's default stop grace period is 10 s (then SIGKILL): drain within it.
-const DRAIN_TIMEOUT_MS = 8_000;
-
 try {
   const running = await start();
+  // start() has read .env into process.env and, serving webhooks, checked every setting
+  // (the setup page checks none: there the default). The default, 8 s, drains within
+  // Docker's default stop grace period (10 s, then SIGKILL).
+  const drainTimeoutMs = SETTINGS.SHUTDOWN_TIMEOUT.schema.safeParse(process.env.SHUTDOWN_TIMEOUT || undefined).data ?? 8_000;
   const log = createLogger({
     level: SETTINGS.LOG_LEVEL.schema.safeParse(process.env.LOG_LEVEL || undefined).data ?? "info",
     secrets: [],
@@ -23,8 +24,8 @@ try {
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal, drainTimeoutMs: DRAIN_TIMEOUT_MS }, "shutting down: no new webhooks, draining in-flight work");
-    running.shutdown(DRAIN_TIMEOUT_MS).then(
+    log.info({ signal, drainTimeoutMs }, "shutting down: no new webhooks, draining in-flight work");
+    running.shutdown(drainTimeoutMs).then(
       () => process.exit(0),
       (error: unknown) => {
         log.error({ err: error }, "shutdown failed");

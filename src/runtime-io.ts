@@ -13,7 +13,7 @@ import { SharedInstallationBudget } from "./github/shared-installation-budget.js
 import { systemClock, type Clock } from "./lib/clock.js";
 import { PromiseMemo } from "./lib/promise-memo.js";
 import type { FleetOptions } from "./modal/fleet.js";
-import type { RetryOptions } from "./modal/with-modal-retry.js";
+import { DEFAULT_MODAL_RETRY, type RetryOptions } from "./modal/with-modal-retry.js";
 import { createLogger } from "./telemetry/create-logger.js";
 import { GitHubReachability } from "./telemetry/github-reachability.js";
 import { RedisLink } from "./replicas/redis-link.js";
@@ -161,7 +161,7 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
       installation: (installationId, role = "dispatch") =>
         clients.get(`${role} ${installationId}`, () => watched(() => probot.auth(installationId))),
     },
-    modalRetry: options.modalRetry,
+    modalRetry: options.modalRetry ?? { ...DEFAULT_MODAL_RETRY, attempts: settings.modal.callAttempts },
     modalBreaker: options.modalBreaker,
     githubReachability: reachability,
     shared,

@@ -67,7 +67,9 @@ docker_failed() {
 
 start_docker() {
   local as_root="" socket="${MODAL_RUNNER_DOCKER_SOCKET:-/var/run/docker.sock}" wait="${MODAL_RUNNER_DOCKERD_WAIT:-60}"
-  local log="$hooks/dockerd.log" waited=0 pid
+  # Polled five times a second: dockerd is usually up within a second or two, and the
+  # job starts as soon as it is.
+  local log="$hooks/dockerd.log" polls=0 pid
   if [ "$(id -u)" != 0 ]; then
     if sudo -n true >/dev/null 2>&1; then as_root="sudo -n"; else
       docker_failed "dockerd needs root, and the sandbox started as $(id -un) without passwordless sudo"
@@ -91,16 +93,16 @@ start_docker() {
       docker_failed "dockerd exited before its socket appeared" "$log"
       return
     fi
-    if [ "$waited" -ge "$wait" ]; then
+    if [ "$polls" -ge "$((wait * 5))" ]; then
       $as_root kill "$pid" 2>/dev/null || true
       docker_failed "dockerd's socket $socket did not appear within ${wait}s" "$log"
       return
     fi
-    sleep 1
-    waited=$((waited + 1))
+    sleep 0.2
+    polls=$((polls + 1))
   done
   export DOCKER_HOST="unix://$socket"
-  echo "docker: dockerd is up (${waited}s)" >&2
+  echo "docker: dockerd is up (after $((polls * 200)) ms)" >&2
 }
 
 if [ -n "${MODAL_RUNNER_DOCKER:-}" ]; then start_docker; fi

@@ -50,7 +50,12 @@ export interface Settings {
     metricsPort: number | undefined;
   };
   logLevel: string;
-  modal: { appName: string; environment: string | undefined };
+  modal: {
+    appName: string;
+    environment: string | undefined;
+    /** Tries of a transiently failing Modal call before the job waits (MODAL_CALL_ATTEMPTS). */
+    callAttempts: number;
+  };
   runner: {
     label: string;
     namePrefix: string;
@@ -259,7 +264,11 @@ export function loadSettings(env: Env = process.env, cwd = process.cwd(), option
     server: { port: v.PORT as number, host: v.HOST as string | undefined },
     observe: { statusToken: v.STATUS_TOKEN as string | undefined, metricsPort: v.METRICS_PORT as number | undefined },
     logLevel: v.LOG_LEVEL as string,
-    modal: { appName: v.MODAL_APP_NAME as string, environment: v.MODAL_ENVIRONMENT as string | undefined },
+    modal: {
+      appName: v.MODAL_APP_NAME as string,
+      environment: v.MODAL_ENVIRONMENT as string | undefined,
+      callAttempts: v.MODAL_CALL_ATTEMPTS as number,
+    },
     runner: {
       label: v.RUNNER_LABEL as string,
       namePrefix: v.RUNNER_NAME_PREFIX as string,

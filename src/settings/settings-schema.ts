@@ -200,6 +200,12 @@ export const SETTINGS = {
     description: "Modal app that holds the sandboxes (created if missing).",
     schema: modalName.default("github-actions-runners"),
   },
+  MODAL_CALL_ATTEMPTS: {
+    shownDefault: "5",
+    description:
+      "How many times a Modal call that fails transiently (unreachable, UNAVAILABLE) is tried, with backoff, before the job waits for Modal. Each try already includes the Modal SDK's own retries (about 3.5 s when the control plane cannot be reached).",
+    schema: positiveInteger().max(20).default(5),
+  },
   SANDBOX_CPU: { shownDefault: "2", description: "CPU cores reserved per sandbox (default profile).", schema: positiveNumber().default(2) },
   SANDBOX_MEMORY_MIB: {
     shownDefault: "4096",
@@ -275,6 +281,12 @@ export const SETTINGS = {
     description: "A sandbox still running this long after its job finished (or its registration went away) is terminated.",
     schema: duration().default(2 * 60_000),
   },
+  SHUTDOWN_TIMEOUT: {
+    shownDefault: "8s",
+    description:
+      "On SIGTERM or SIGINT, how long `npm start` lets in-flight dispatches finish before it exits (the reconciler finishes what this cuts short). Keep it under the platform's stop grace period: Docker's is 10 s, Kubernetes' 30 s.",
+    schema: duration().default(8_000),
+  },
   UNSERVED_JOB_GRACE: {
     shownDefault: "60s",
     description:
@@ -318,6 +330,7 @@ export const SERVER_ONLY: ReadonlySet<SettingName> = new Set<SettingName>([
   "WEBHOOK_PROXY_URL",
   "RECONCILE_INTERVAL",
   "RECONCILE_SECRET",
+  "SHUTDOWN_TIMEOUT",
   "STATUS_TOKEN",
   "METRICS_PORT",
 ]);

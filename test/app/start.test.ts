@@ -1,7 +1,8 @@
 // `npm start` as a newcomer meets it: without credentials, our page that creates
 // the GitHub App from app.yml (the whole first run: test/setup/first-run.test.ts); with a bad setting, a message naming it; with
-// credentials, a server that answers webhooks even when Modal is unreachable.
-import { spawn, type ChildProcess } from "node:child_process";
+// credentials, a server that answers webhooks even when Modal is unreachable
+// (test/app/start-serves-webhooks.test.ts: the slow case, in a file of its own so
+// that Jest runs it alongside these).
 import { readFileSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
 import { mkdtempSync } from "node:fs";
@@ -10,8 +11,9 @@ import path from "node:path";
 import type { ListeningServer } from "../../src/setup/listening-server.js";
 import { start } from "../../src/start.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
-import { appEnv, eventually } from "../support/app-harness.js";
+import { appEnv } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
+import { runMain } from "../support/run-main.js";
 
 describe("without App credentials", () => {
   let server: ListeningServer | undefined;
@@ -93,15 +95,6 @@ describe("without App credentials", () => {
   });
 });
 
-function runMain(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  let output = "";
-  const child = spawn(process.execPath, ["dist/main.js"], { env: { PATH: process.env.PATH!, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (chunk) => (output += String(chunk)));
-  child.stderr!.on("data", (chunk) => (output += String(chunk)));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
 describe("the built App (dist/main.js)", () => {
   let github: FakeGitHub;
   beforeEach(async () => {
@@ -141,43 +134,4 @@ describe("the built App (dist/main.js)", () => {
     expect(await main.exited).toBe(1);
     expect(main.output()).toContain("APP_ID is required");
   });
-
-  test("it serves webhooks, and an unreachable Modal makes the job wait, with a clear reason", async () => {
-    const installation = github.addInstallation({ account: "octo-org", accountType: "Organization" });
-    github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
-    const port = await freePort();
-    const closedPort = await freePort();
-    const main = runMain(appEnv(github, port, { MODAL_SERVER_URL: `http://127.0.0.1:${closedPort}`, LOG_LEVEL: "info" }));
-    try {
-      await eventually(() => main.output().includes(`"msg":"listening"`), "the App listens", 10_000);
-      expect((await fetch(`http://127.0.0.1:${port}/ping`)).status).toBe(200);
-      github.webhookUrl = `http://127.0.0.1:${port}/api/github/webhooks`;
-      const job = github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
-      const delivery = await github.deliverWorkflowJob("queued", job);
-      expect(delivery.status).toBe(200);
-      expect(delivery.ms).toBeLessThan(1000);
-      await eventually(() => main.output().includes(`"msg":"job waits for Modal"`), "the wait is logged", 30_000);
-      const waiting = main
-        .output()
-        .split("\n")
-        .find((line) => line.includes(`"msg":"job waits for Modal"`))!;
-      expect(JSON.parse(waiting)).toMatchObject({
-        jobId: job.id,
-        repo: "octo-org/app",
-        reason: expect.stringMatching(/Modal UNAVAILABLE/),
-      });
-      // At most the registration minted before the outage was noticed, kept for the retry (not deleted and minted again).
-      expect(github.runners().length).toBeLessThanOrEqual(1);
-      expect(github.requests.filter((request) => request.method === "DELETE")).toHaveLength(0);
-      expect(main.child.exitCode).toBeNull();
-    } finally {
-      main.child.kill("SIGTERM");
-    }
-    expect(await main.exited).toBe(0);
-    const shutdown = main
-      .output()
-      .split("\n")
-      .find((line) => line.includes("shutting down"))!;
-    expect(JSON.parse(shutdown)).toMatchObject({ signal: "SIGTERM", component: "main" });
-  }, 60_000);
 });

@@ -4,8 +4,8 @@
 // the narration gives it (finished with queue time, run time, cost and a link to the
 // job on GitHub; cancelled; refused, or stopped when a runner took it anyway), "made
 // for job X" where the narration says a runner made for another job took it, and the
-// wait where it says the job waited. The story plays four times faster than in
-// `npm run demo` (timeScale 0.25): the same steps in the same order, every duration
+// wait where it says the job waited. The story plays ten times faster than in
+// `npm run demo` (timeScale 0.1): the same steps in the same order, every duration
 // the demo sets (grace periods, backoffs, runner and job times, pauses) scaled alike.
 import { runWorkload, type NarratedJob } from "@modal-github-runner/demo/run-workload";
 import { startDemo, type Demo } from "@modal-github-runner/demo/start-demo";
@@ -13,7 +13,7 @@ import type { JobStory, StatusSnapshot } from "../../src/telemetry/status-snapsh
 import { eventually } from "../support/app-harness.js";
 import { LogCapture } from "../support/log-capture.js";
 
-const TIME_SCALE = 0.25;
+const TIME_SCALE = 0.1;
 let demo: Demo;
 beforeAll(async () => {
   demo = await startDemo({ port: 0, logDestination: new LogCapture(), logLevel: "warn", timeScale: TIME_SCALE });
@@ -58,7 +58,9 @@ test("every job the demo narrates is on the status page with the story the narra
       return facts.every((fact) => ended(stories.get(fact.jobId), fact));
     },
     "every narrated job's story has reached its end",
-    90_000 * TIME_SCALE,
+    // The story's own bound, but never under 30 s: on a loaded machine (the whole suite
+    // on 2 cores) the CPU, not the story's clock, decides how long the last ends take.
+    Math.max(90_000 * TIME_SCALE, 30_000),
   ).catch((error: unknown) => {
     const stories = byId();
     const unfinished = facts

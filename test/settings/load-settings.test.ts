@@ -34,7 +34,7 @@ describe("settings", () => {
     const settings = loadSettings(complete);
     expect(settings.github).toMatchObject({ appId: 12345, baseUrl: "https://api.github.com", webhookPath: "/api/github/webhooks" });
     expect(settings.runner).toMatchObject({ label: "modal", namePrefix: "modal", scope: "auto", group: "Default", workFolder: "_work" });
-    expect(settings.modal.appName).toBe("github-actions-runners");
+    expect(settings.modal).toMatchObject({ appName: "github-actions-runners", callAttempts: 5 });
     // Without RUNNER_CONFIG, one default profile from the SANDBOX_* settings and the runner Dockerfile.
     expect(settings.runner.config.profiles).toEqual([
       expect.objectContaining({
@@ -66,8 +66,10 @@ describe("settings", () => {
       SANDBOX_CPU: "0.5",
       ALLOW_PUBLIC_REPOS: "yes",
       ALLOWED_REPOSITORIES: "octo-org, other/app ",
+      MODAL_CALL_ATTEMPTS: "2",
     });
     expect(settings.runner.group).toBe(42);
+    expect(settings.modal.callAttempts).toBe(2);
     expect(settings.runner.config.profiles[0]).toMatchObject({ timeoutMs: 90 * 60_000, cpu: 0.5 });
     expect(settings.policy).toEqual({ allowPublicRepos: true, allowedRepositories: ["octo-org", "other/app"], deniedRepositories: [] });
   });
@@ -94,6 +96,8 @@ describe("settings", () => {
     ["MODAL_TOKEN_SECRET", { MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_SECRET is required when MODAL_TOKEN_ID is set/],
     ["MODAL_TOKEN_ID", { MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "" }, /^MODAL_TOKEN_ID and MODAL_TOKEN_SECRET are required/],
     ["SANDBOX_CPU", { SANDBOX_CPU: "lots" }, /^SANDBOX_CPU: .*got "lots"/],
+    ["MODAL_CALL_ATTEMPTS", { MODAL_CALL_ATTEMPTS: "0" }, /^MODAL_CALL_ATTEMPTS: /],
+    ["SHUTDOWN_TIMEOUT", { SHUTDOWN_TIMEOUT: "soon" }, /^SHUTDOWN_TIMEOUT: /],
     ["SANDBOX_MEMORY_MIB", { SANDBOX_MEMORY_MIB: "1.5" }, /^SANDBOX_MEMORY_MIB: /],
     [
       "SANDBOX_TIMEOUT",

@@ -386,6 +386,9 @@ export function appObject(urls: Urls, appId: number, slug: string, owner: Accoun
   };
 }
 
+/** The largest file the contents API answers with its content inline (GitHub's docs: 1 MB). */
+const CONTENTS_API_MAX_INLINE_BYTES = 1024 * 1024;
+
 export function contentFileObject(urls: Urls, owner: string, repo: string, filePath: string, content: string): Record<string, unknown> {
   const raw = Buffer.from(content, "utf8");
   const sha = crypto.createHash("sha1").update(`blob ${raw.length}\0`).update(raw).digest("hex");
@@ -393,15 +396,18 @@ export function contentFileObject(urls: Urls, owner: string, repo: string, fileP
   const self = `${urls.api}/repos/${owner}/${repo}/contents/${encodedPath}?ref=main`;
   const html = `${urls.web}/${owner}/${repo}/blob/main/${encodedPath}`;
   const git = `${urls.api}/repos/${owner}/${repo}/git/blobs/${sha}`;
-  // GitHub wraps base64 content at 60 characters
-  const b64 = raw.toString("base64").replace(/(.{60})/g, "$1\n");
+  // GitHub sends no content for a file over 1 MB (up to 100 MB): `content` empty,
+  // `encoding` "none"; the raw media type still returns it. Below that it wraps the
+  // base64 content at 60 characters.
+  const tooLarge = raw.length > CONTENTS_API_MAX_INLINE_BYTES;
+  const b64 = tooLarge ? "" : raw.toString("base64").replace(/(.{60})/g, "$1\n");
   return {
     type: "file",
-    encoding: "base64",
+    encoding: tooLarge ? "none" : "base64",
     size: raw.length,
     name: filePath.split("/").pop() ?? filePath,
     path: filePath,
-    content: b64.endsWith("\n") ? b64 : `${b64}\n`,
+    content: tooLarge || b64.endsWith("\n") ? b64 : `${b64}\n`,
     sha,
     url: self,
     git_url: git,
