@@ -124,9 +124,11 @@ export function budgetRequests(budgets: RequestBudgets, tuning: RetryTuning) {
           return response;
         } catch (error) {
           pauseOnExhaustedLimit(budget, (error as ErrorLike).response?.headers);
-          const waitMs = rateLimitWaitMs(error, budgets.clock.now(), tuning.rateLimitBaseMs);
+          // One reading of the clock: a pause until x-ratelimit-reset must end at that reset, not a millisecond later.
+          const now = budgets.clock.now();
+          const waitMs = rateLimitWaitMs(error, now, tuning.rateLimitBaseMs);
           if (waitMs !== undefined) {
-            budget.pause(budgets.clock.now() + waitMs);
+            budget.pause(now + waitMs);
             const retry = attempt < tuning.maxRetries && waitMs <= tuning.maxRateLimitWaitSeconds * tuning.rateLimitBaseMs;
             log.warn({ ...where, waitMs, retry }, "GitHub rate limit reached");
             if (!retry) throw error;
