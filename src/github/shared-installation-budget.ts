@@ -220,8 +220,13 @@ export class SharedInstallationBudget implements Budget {
   charge(cost: number): void {
     if (cost <= 0) return;
     this.#note(cost);
+    if (!this.options.link.available) return this.#local().charge(cost);
+    this.#chargeInRedis(cost);
+  }
+
+  /** Adds a spend to the fleet's window (a failure is the link's to report: it turns to the local share). */
+  #chargeInRedis(cost: number): void {
     const { link, limits } = this.options;
-    if (!link.available) return this.#local().charge(cost);
     this.options.onRoundTrip?.();
     link.client.budgetCharge(this.#keys[0], this.#keys[1], `${link.replica}.${++tokens}|${cost}|f`, limits.windowMs).catch(() => undefined);
   }
@@ -276,10 +281,7 @@ export class SharedInstallationBudget implements Budget {
     const now = this.options.clock.now();
     const cost = this.#spent.filter((spend) => spend.at > now - this.options.limits.windowMs).reduce((sum, spend) => sum + spend.cost, 0);
     this.#fallback = undefined;
-    if (cost <= 0) return;
-    const { link, limits } = this.options;
-    this.options.onRoundTrip?.();
-    link.client.budgetCharge(this.#keys[0], this.#keys[1], `${link.replica}.${++tokens}|${cost}|f`, limits.windowMs).catch(() => undefined);
+    if (cost > 0) this.#chargeInRedis(cost);
   }
 
   /** This replica's conservative share while Redis is away: the limits divided by the fleet's size. */
