@@ -1,6 +1,7 @@
 import type { ModalClient, App, Image } from "modal";
 import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { attachSimulatedRunners, type RunnerSide, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
+import { ManualClock } from "../support/manual-clock.js";
 
 /** A tiny stand-in for FakeGitHub's runner-facing side. */
 class StubGitHub implements RunnerSide {
@@ -115,6 +116,28 @@ test("a job cancelled meanwhile stops early: no completeJob, release, exit 0", a
   expect(await sb.wait()).toBe(0);
   expect(github.log).toEqual(["connect 4", "acquire 4 400", "release 4"]);
   expect(eventsOf(sb.sandboxId)).toEqual(["boot", "connected", "job-acquired", "job-cancelled", "released", "exited"]);
+});
+
+test("on an injected clock, boot and job last the clock's time: a long job ends when the clock is advanced past it, not before", async () => {
+  runners.stop();
+  const clock = new ManualClock();
+  runners = attachSimulatedRunners(modal, github, { clock, bootDelayMs: 10_000, pollMs: 60_000, jobDurationMs: 3_600_000 });
+  github.register("cfg-6", 6);
+  github.queue(600);
+  const sb = await client.sandboxes.create(app, image, { env: { ACTIONS_RUNNER_INPUT_JITCONFIG: "cfg-6" } });
+  await clock.advance(9_999);
+  expect(github.log).toEqual([]);
+  await clock.advance(1);
+  expect(github.log).toEqual(["connect 6", "acquire 6 600"]);
+  await clock.advance(3_599_999);
+  expect(github.jobs()).toEqual([{ id: 600, status: "in_progress" }]);
+  expect(modal.sandbox(sb.sandboxId)?.state).toBe("running");
+  await clock.advance(1);
+  expect(await sb.wait()).toBe(0);
+  expect(github.log).toEqual(["connect 6", "acquire 6 600", "complete 600 success", "release 6"]);
+  expect(runners.events.filter((e) => e.sandboxId === sb.sandboxId).map((e) => e.at - runners.events[0]!.at)).toEqual([
+    0, 10_000, 10_000, 3_610_000, 3_610_000, 3_610_000,
+  ]);
 });
 
 test("a sandbox gone before boot does nothing; stop() halts every loop", async () => {

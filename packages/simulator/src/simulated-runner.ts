@@ -20,7 +20,30 @@ export interface RunnerSide {
   jobs(): Array<{ id: number; status: string }>;
 }
 
+/**
+ * The runners' time: boot delays, job polls and job durations. Default: the wall clock. A
+ * test passes a clock it advances (the product's Clock, a FastForwardClock) to end a
+ * long job at once instead of waiting for it.
+ */
+export interface RunnerClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const wallClock: RunnerClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export interface SimulatedRunnerOptions {
+  /** The clock of boot delays, polls and job durations. Default: the wall clock. */
+  clock?: RunnerClock;
   /** Env var holding the encoded JIT config. Default "ACTIONS_RUNNER_INPUT_JITCONFIG". */
   jitEnvVar?: string;
   /** Time from sandbox start to the runner connecting, or a function of the sandbox name. Default 50. */
@@ -69,26 +92,26 @@ export function attachSimulatedRunners(modal: FakeModal, github: RunnerSide, opt
     return typeof c === "function" ? c(jobId) : c;
   };
 
+  const clock = options.clock ?? wallClock;
   const events: RunnerEvent[] = [];
-  const timers = new Map<NodeJS.Timeout, () => void>();
+  const timers = new Map<unknown, () => void>();
   let stopped = false;
 
   const record = (sandboxId: string, event: string, extra: { jobId?: number; runnerId?: number } = {}) => {
-    events.push({ at: Date.now(), sandboxId, event, ...extra });
+    events.push({ at: clock.now(), sandboxId, event, ...extra });
   };
 
   /** Resolves true after ms, or false at once when stopped. */
   const sleep = (ms: number): Promise<boolean> =>
     new Promise<boolean>((resolve) => {
       if (stopped) return resolve(false);
-      const timer = setTimeout(
+      const timer = clock.setTimeout(
         () => {
           timers.delete(timer);
           resolve(!stopped);
         },
         Math.max(0, ms),
       );
-      timer.unref();
       timers.set(timer, () => resolve(false));
     });
 
@@ -136,10 +159,10 @@ export function attachSimulatedRunners(modal: FakeModal, github: RunnerSide, opt
     record(sandboxId, "job-acquired", { jobId, runnerId });
 
     // Busy: run the job, watching for termination and cancellation.
-    const deadline = Date.now() + durationOf(jobId);
+    const deadline = clock.now() + durationOf(jobId);
     let cancelled = false;
     for (;;) {
-      const left = deadline - Date.now();
+      const left = deadline - clock.now();
       if (left <= 0) break;
       if (!(await sleep(Math.min(pollMs, left)))) return;
       if (!p.isRunning()) {
@@ -187,7 +210,7 @@ export function attachSimulatedRunners(modal: FakeModal, github: RunnerSide, opt
     stop() {
       stopped = true;
       for (const [timer, wake] of timers) {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         wake();
       }
       timers.clear();
