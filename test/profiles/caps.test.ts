@@ -2,6 +2,7 @@
 // as a slot frees; a waiting job that is cancelled leaves the wait; after a restart,
 // waiting jobs are found again from GitHub.
 import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { eventually, fetchProtected, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
 import { FAST_RECONCILE } from "../reconcile/reconcile-world.js";
 import { outcomes } from "../support/outcomes.js";
@@ -9,6 +10,8 @@ import { runnerConfigFile } from "./config-file.js";
 
 let world: World;
 let runners: SimulatedRunners;
+/** The simulated runners' time: a job held for an hour ends when the test skips past it. */
+let runnerClock: FastForwardClock;
 let installations: { octo: number; other: number };
 
 beforeEach(async () => {
@@ -46,10 +49,12 @@ function configWith(caps: string, largeMax = ""): string {
 
 async function start(config: string, jobDurationMs: number | ((jobId: number) => number) = 300): Promise<RunningApp> {
   const app = await world.startApp({ RUNNER_CONFIG: config });
-  runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 10, pollMs: 10, jobDurationMs });
+  runnerClock = new FastForwardClock();
+  runners = attachSimulatedRunners(world.modal, world.github, { clock: runnerClock, bootDelayMs: 10, pollMs: 10, jobDurationMs });
   return app;
 }
 
+const HOUR = 3_600_000;
 const queue = (repo: string, labels = ["modal"]) => {
   const [owner, name] = repo.split("/") as [string, string];
   return world.github.queueJob({ owner, repo: name, labels });
@@ -129,7 +134,7 @@ test("a job cancelled while it waits is dropped from the wait", async () => {
 
 test("after a restart, jobs that were waiting are found again from GitHub and wait for the slot", async () => {
   const config = configWith("total: 1");
-  const first = await start(config, (jobId) => (jobId === jobs[0]!.id ? 4000 : 100));
+  const first = await start(config, (jobId) => (jobId === jobs[0]!.id ? HOUR : 100));
   const jobs = [queue("octo-org/app"), queue("octo-org/app")];
   await world.github.deliverWorkflowJob("queued", jobs[0]!);
   await world.github.deliverWorkflowJob("queued", jobs[1]!);
@@ -142,7 +147,9 @@ test("after a restart, jobs that were waiting are found again from GitHub and wa
   world.github.webhookUrl = second.webhookUrl;
   await eventually(() => second.parts.dispatcher.waiting().length === 1, "the start-up pass finds the job and it waits again");
   expect(startedNames()).toEqual([String(jobs[0]!.id)]);
+  expect(statusOf(jobs[0]!.id)).toBe("in_progress");
 
+  await runnerClock.advance(HOUR); // the first job's hour is up: it completes, its sandbox ends
   await eventually(() => statusOf(jobs[1]!.id) === "completed", "the job ran once the slot was free", 10_000);
   expect(startedNames()).toEqual(jobs.map((job) => String(job.id)));
 });
@@ -150,7 +157,7 @@ test("after a restart, jobs that were waiting are found again from GitHub and wa
 test("an org's per-profile cap counts only its own sandboxes, not another org's", async () => {
   world.github.addRepository({ installationId: installations.octo, owner: "octo-org", name: ".github" });
   world.github.addFile("octo-org", ".github", ".github/modal-runner.yml", "caps:\n  perProfile:\n    large: 1\n");
-  const app = await start(configWith("{}"), (jobId) => (jobId === others[0]!.id ? 4000 : 300));
+  const app = await start(configWith("{}"), (jobId) => (jobId === others[0]!.id ? HOUR : 300));
   // Another org runs a large job (and has no cap of its own).
   const others = [queue("other-org/api", ["modal", "large"])];
   await world.github.deliverWorkflowJob("queued", others[0]!);
