@@ -89,6 +89,8 @@ test("behind the token, the page shows a running job and follows it to its end w
       if (frame === page.mainFrame()) navigations += 1;
     });
 
+    // The page's timers on Playwright's clock: its 2 s refresh comes when the test moves time, not after 2 s of waiting.
+    await page.clock.install();
     const response = await page.goto(`${server.url}/`);
     expect(response?.status()).toBe(200);
     const sandbox = page.locator('tr[data-sandbox="mgr-4242-0"]');
@@ -96,7 +98,8 @@ test("behind the token, the page shows a running job and follows it to its end w
     expect(await page.locator('tr[data-job="4242"]').innerText()).toContain("running");
 
     finish();
-    // The page's own refresh brings the change: no reload, same document.
+    // The page's own refresh (every 2 s) brings the change: no reload, same document.
+    await page.clock.runFor(2_000);
     await page.locator('tr[data-sandbox="mgr-4242-0"]', { hasText: "finished" }).waitFor();
     const row = page.locator('tr[data-job="4242"]');
     expect(await row.innerText()).toContain("success");
@@ -136,6 +139,8 @@ test("with no STATUS_TOKEN the page is not served", async () => {
   const context = await browser.newContext({ httpCredentials: { username: "ops", password: "anything" } });
   try {
     const page = await context.newPage();
+    // The page's timers on Playwright's clock: its 2 s refresh comes when the test moves time, not after 2 s of waiting.
+    await page.clock.install();
     const response = await page.goto(`${server.url}/`);
     expect(response?.status()).toBe(404);
     expect(await page.content()).not.toContain("acme");
