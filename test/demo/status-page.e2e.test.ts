@@ -7,11 +7,12 @@
 // (the README's screenshot).
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Browser } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { runWorkload } from "@modal-github-runner/demo/run-workload";
 import { demoJobDuration, startDemo, type Demo } from "@modal-github-runner/demo/start-demo";
 import { collectPageErrors, launchBrowser } from "../support/browser.js";
 import { eventually } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { LogCapture } from "../support/log-capture.js";
 
 const SCREENSHOT = path.join(process.cwd(), "docs", "status-page.png");
@@ -24,8 +25,15 @@ const UPDATE_SCREENSHOT = process.env.UPDATE_SCREENSHOT === "1";
  */
 const TIME_SCALE = UPDATE_SCREENSHOT ? 1 : 0.25;
 
+/** The status page's own refresh period (src/telemetry/status-page.ts). */
+const PAGE_REFRESH_MS = 2_000;
+/** The demo's reconcile interval (10 s of the demo's time). */
+const RECONCILE_INTERVAL_MS = 10_000 * TIME_SCALE;
+
 let browser: Browser;
 let demo: Demo;
+/** The App's time: the test skips to its next reconcile pass instead of waiting for it. */
+const clock = new FastForwardClock();
 const logs = new LogCapture();
 /** Jobs whose simulated runner keeps running until the test completes the job itself. */
 const held = new Set<number>();
@@ -38,6 +46,7 @@ beforeAll(async () => {
     logLevel: "info",
     checkOpenApi: true,
     timeScale: TIME_SCALE,
+    clock,
     runners: { jobDurationMs: (jobId) => (held.has(jobId) ? 600_000 : demoJobDuration(jobId) * TIME_SCALE) },
   });
 });
@@ -46,6 +55,27 @@ afterAll(async () => {
   await demo?.stop();
   await browser?.close();
 });
+
+/**
+ * Moves time on until `locator` shows: the App's by `appMs` (its next reconcile pass, then
+ * waits for the pass), the page's by one refresh (Playwright's clock; the fetch it starts is
+ * real). Neither timer is waited for; a step that has not shown it yet is repeated.
+ */
+async function skipUntil(page: Page, locator: Locator, appMs = 0): Promise<void> {
+  for (let step = 0; step < 20; step++) {
+    if (appMs > 0) {
+      await clock.advance(appMs);
+      await demo.server.runtime.reconciler.idle();
+    }
+    await page.clock.runFor(PAGE_REFRESH_MS);
+    if (await locator.waitFor({ timeout: 500 }).then(
+      () => true,
+      () => false,
+    ))
+      return;
+  }
+  await locator.waitFor({ timeout: 1 }); // fails with Playwright's own description
+}
 
 test("a job queued in the simulator shows on the status page, running, then finished with its cost and link, without a reload", async () => {
   const workload = new AbortController();
@@ -60,13 +90,16 @@ test("a job queued in the simulator shows on the status page, running, then fini
     page.on("framenavigated", (frame) => {
       if (frame === page.mainFrame()) navigations += 1;
     });
+    await page.clock.install(); // the page's refresh timer runs when the test says
     expect((await page.goto(`${demo.url}/`))?.status()).toBe(200);
 
     const job = demo.github.queueJob({ owner: "acme", repo: "api", labels: ["self-hosted", "modal"], name: "e2e" });
     held.add(job.id);
     await demo.github.deliverWorkflowJob("queued", job);
     const sandbox = page.locator(`tr[data-sandbox="modal-${job.id}-0"]`);
-    await sandbox.filter({ hasText: "busy" }).waitFor({ timeout: 20_000 });
+    // The runner took the job; the App's next reconcile pass hears from GitHub that it is busy.
+    await eventually(() => demo.github.jobs().find((queued) => queued.id === job.id)?.status === "in_progress", "the runner took the job");
+    await skipUntil(page, sandbox.filter({ hasText: "busy" }), RECONCILE_INTERVAL_MS);
     expect(await page.locator(`tr[data-job="${job.id}"]`).innerText()).toMatch(/starting|running/);
 
     // The README's screenshot, on request (UPDATE_SCREENSHOT=1): taken during the
@@ -80,11 +113,10 @@ test("a job queued in the simulator shows on the status page, running, then fini
     }
 
     demo.github.completeJob(job.id, "success");
-    await sandbox.waitFor({ state: "detached", timeout: 20_000 });
+    await skipUntil(page, page.locator("body").filter({ hasNot: sandbox }));
     // The job's story ends with its outcome, run time and cost, and links to the job on GitHub.
     const row = page.locator(`tr[data-job="${job.id}"]`);
-    await row.filter({ hasText: "success" }).waitFor({ timeout: 20_000 });
-    await row.filter({ hasText: "$" }).waitFor({ timeout: 20_000 });
+    await skipUntil(page, row.filter({ hasText: "success" }).filter({ hasText: "$" }));
     expect(await row.locator("a").first().getAttribute("href")).toMatch(new RegExp(`/acme/api/actions/runs/${job.runId}/job/${job.id}$`));
     expect(await page.locator("#updated").innerText()).toContain("refreshed");
     expect(navigations).toBe(1);

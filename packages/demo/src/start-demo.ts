@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DestinationStream } from "pino";
+import type { Clock } from "../../../dist/lib/clock.js";
 import { startServer, type RunningServer } from "../../../dist/server.js";
 import { loadSettings } from "../../../dist/settings/load-settings.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
@@ -39,6 +40,8 @@ export interface DemoOptions {
    * the same story at 0.25.
    */
   timeScale?: number;
+  /** The App's time and timers (default: the system clock); a test passes a clock it can skip ahead (a reconcile interval). */
+  clock?: Clock;
 }
 
 export interface Demo {
@@ -103,6 +106,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     modalBreaker: { probeBaseMs: 1_000 * timeScale, probeMaxMs: 4_000 * timeScale },
     // The App's default Modal retry (5 attempts, 250 ms doubling to 8 s), on the demo's time scale.
     modalRetry: { attempts: 5, baseDelayMs: 250 * timeScale, maxDelayMs: 8_000 * timeScale },
+    clock: options.clock,
   });
   const url = `http://127.0.0.1:${server.address().port}`;
   github.webhookUrl = `${url}${settings.github.webhookPath}`;
