@@ -37,16 +37,16 @@ const LABELS = {
   gpu: ["self-hosted", "modal", "gpu"],
 };
 
-/** Resolves after ms, or at once when the signal aborts; false when aborted. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+/** Resolves after ms of the demo's clock, or at once when the signal aborts; false when aborted. */
+function pause(clock: Demo["clock"], ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(false);
     const done = () => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal.removeEventListener("abort", done);
       resolve(!signal.aborted);
     };
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimeout(done, ms);
     signal.addEventListener("abort", done);
   });
 }
@@ -54,7 +54,7 @@ function pause(ms: number, signal: AbortSignal): Promise<boolean> {
 export async function runWorkload(demo: Demo, { say, tell = () => undefined, signal, rounds = Infinity }: WorkloadOptions): Promise<void> {
   const { github, modal, accounts: a } = demo;
   /** A pause of the script, in the demo's time (see DemoOptions.timeScale). */
-  const wait = (ms: number) => pause(ms * demo.timeScale, signal);
+  const wait = (ms: number) => pause(demo.clock, ms * demo.timeScale, signal);
   const queue = (where: DemoRepository, labels: string[], name: string, extra: { runId?: number; createdAt?: Date } = {}): FakeJob =>
     github.queueJob({ owner: where.owner, repo: where.repo, labels, name, ...extra });
   // Webhooks are sent in the background: the script does not wait for the App's answer.
@@ -129,7 +129,7 @@ export async function runWorkload(demo: Demo, { say, tell = () => undefined, sig
         // The older job B gets no webhook; A's runner, when it boots, takes the oldest
         // queued job its labels fit: B. A is then left without a runner until the
         // reconciler serves it under the next runner name (…-1).
-        const stolen = queue(a.api, LABELS.default, "nightly", { createdAt: new Date(Date.now() - 60_000) });
+        const stolen = queue(a.api, LABELS.default, "nightly", { createdAt: new Date(demo.clock.now() - 60_000) });
         const job = queue(a.api, LABELS.default, "test");
         deliver(job);
         told(stolen, { ends: "finished", ranOnAnotherJobsRunner: true });

@@ -40,7 +40,11 @@ export interface DemoOptions {
    * the same story at 0.25.
    */
   timeScale?: number;
-  /** The App's time and timers (default: the system clock); a test passes a clock it can skip ahead (a reconcile interval). */
+  /**
+   * The world's time and timers: the App's, the simulated GitHub's and Modal's, the runners'
+   * and the script's pauses. Default: the wall clock. A test passes a clock it can skip ahead
+   * (a reconcile interval, the script's pauses) instead of waiting.
+   */
   clock?: Clock;
 }
 
@@ -55,6 +59,8 @@ export interface Demo {
   statusToken: string;
   /** See DemoOptions.timeScale. */
   timeScale: number;
+  /** See DemoOptions.clock. */
+  clock: Clock;
   stop(): Promise<void>;
 }
 
@@ -67,13 +73,21 @@ export const demoJobDuration = (jobId: number): number => 4_000 + ((jobId * 7919
 /** One job in twelve fails, as some do. */
 const conclusion = (jobId: number): "success" | "failure" => (jobId % 12 === 5 ? "failure" : "success");
 
+/** The wall clock, with timers that keep the process alive (the script's pauses are its life). */
+const wallClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const timeScale = options.timeScale ?? 1;
+  const clock = options.clock ?? wallClock;
   /** A duration of the demo's time, as a setting (whole milliseconds). */
   const scaled = (ms: number) => `${Math.max(1, Math.round(ms * timeScale))}ms`;
   const dir = mkdtempSync(path.join(tmpdir(), "modal-runner-demo-"));
-  const github = await FakeGitHub.start({ checkOpenApi: options.checkOpenApi ?? false });
-  const modal = new FakeModal();
+  const github = await FakeGitHub.start({ checkOpenApi: options.checkOpenApi ?? false, now: clock.now });
+  const modal = new FakeModal({ now: clock.now });
   const accounts = addDemoAccounts(github);
   const port = await pickPort(options.port);
   const statusToken = randomBytes(12).toString("hex");
@@ -111,6 +125,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const url = `http://127.0.0.1:${server.address().port}`;
   github.webhookUrl = `${url}${settings.github.webhookPath}`;
   const runners = attachSimulatedRunners(modal, github, {
+    clock,
     bootDelayMs: 1_500 * timeScale,
     pollMs: 250 * timeScale,
     jobDurationMs: (jobId) => demoJobDuration(jobId) * timeScale,
@@ -127,5 +142,5 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       modal.close();
       rmSync(dir, { recursive: true, force: true });
     })());
-  return { github, modal, server, runners, accounts, url, statusToken, timeScale, stop };
+  return { github, modal, server, runners, accounts, url, statusToken, timeScale, clock, stop };
 }

@@ -164,6 +164,13 @@ export interface StartOptions {
   latencyMs?: number;
   webhookUrl?: string;
   appId?: number;
+  /**
+   * GitHub's time: when jobs are queued, start and complete, when deliveries happen.
+   * Default: the wall clock. A test that skips the App's time ahead passes the same
+   * clock's now, so a job queued after the skip is not already old to the App. (Tokens
+   * and JWTs stay on the wall clock: Octokit's, which mints and refreshes them.)
+   */
+  now?: () => number;
 }
 
 export class FakeGitHub {
@@ -175,6 +182,8 @@ export class FakeGitHub {
   webhookSecret: string;
   webhookUrl: string | undefined;
   latencyMs: number;
+  /** GitHub's time (StartOptions.now). */
+  readonly now: () => number;
 
   readonly requests: RecordedRequest[] = [];
   readonly violations: string[] = [];
@@ -239,6 +248,7 @@ export class FakeGitHub {
     this.webhookSecret = options.webhookSecret ?? "test-webhook-secret";
     this.webhookUrl = options.webhookUrl;
     this.latencyMs = options.latencyMs ?? 0;
+    this.now = options.now ?? Date.now;
     this.api = api;
     this.hookDeliveries = new DeliveryLog(this.baseUrl);
     const route = (method: string, template: string, handler: Handler) => this.route(method, template, handler);
@@ -396,7 +406,7 @@ export class FakeGitHub {
       owner: o.owner,
       repo: o.repo,
       tagName: o.tagName,
-      publishedAt: o.publishedAt ?? new Date(),
+      publishedAt: o.publishedAt ?? new Date(this.now()),
       body: `## What's Changed\n\n- Fixes\n\n## Linux x64\n<!-- BEGIN SHA linux-x64 -->${sha256}<!-- END SHA linux-x64 -->\n`,
       assets: [{ name: tarball, digest: `sha256:${sha256}`, size: 220_000_000 }],
     };
@@ -427,7 +437,7 @@ export class FakeGitHub {
   }): FakeJob {
     const repo = this.reposByName.get(lc(`${o.owner}/${o.repo}`));
     if (!repo) throw new Error(`no repository ${o.owner}/${o.repo}`);
-    const createdAt = o.createdAt ?? new Date();
+    const createdAt = o.createdAt ?? new Date(this.now());
     let run = o.runId === undefined ? undefined : this.runsById.get(o.runId);
     if (run && (run.owner !== repo.owner || run.repo !== repo.name)) throw new Error(`run ${o.runId} belongs to ${run.owner}/${run.repo}`);
     if (!run) {
@@ -528,7 +538,7 @@ export class FakeGitHub {
     jobJson.status = action;
     if (action === "completed") {
       jobJson.conclusion = job.conclusion ?? "success";
-      jobJson.completed_at = iso(job.completedAt ?? new Date());
+      jobJson.completed_at = iso(job.completedAt ?? new Date(this.now()));
     } else {
       jobJson.conclusion = null;
       jobJson.completed_at = null;
@@ -596,7 +606,7 @@ export class FakeGitHub {
   ): Promise<DeliveryResult> {
     const deliveryId = opts.deliveryId ?? crypto.randomUUID();
     const signature = opts.signature ?? "valid";
-    const record: DeliveryRecord = { event, action, deliveryId, signature, payload: body, status: 0, body: "", ms: 0, at: Date.now() };
+    const record: DeliveryRecord = { event, action, deliveryId, signature, payload: body, status: 0, body: "", ms: 0, at: this.now() };
     this.deliveries.push(record);
     const url = this.webhookUrl;
     const p = (async (): Promise<DeliveryResult> => {
@@ -610,7 +620,7 @@ export class FakeGitHub {
         action,
         body,
         redelivery: opts.redelivery ?? false,
-        startedAt: Date.now(),
+        startedAt: this.now(),
         requestHeaders: { "X-GitHub-Delivery": deliveryId, "X-GitHub-Event": event },
       };
       if (this.hookDeliveries.ingressDown) {
@@ -670,7 +680,7 @@ export class FakeGitHub {
   suspend(installationId: number, suspended = true, options: { notify?: boolean } = {}): Promise<DeliveryResult> | undefined {
     const inst = this.installationsById.get(installationId);
     if (!inst) throw new Error(`no installation ${installationId}`);
-    if (suspended) inst.suspendedAt = new Date();
+    if (suspended) inst.suspendedAt = new Date(this.now());
     else delete inst.suspendedAt;
     const action = suspended ? "suspend" : "unsuspend";
     return options.notify === false
@@ -731,7 +741,7 @@ export class FakeGitHub {
     const job = candidates[0];
     if (!job) return undefined;
     job.status = "in_progress";
-    job.startedAt = new Date();
+    job.startedAt = new Date(this.now());
     job.runnerId = runner.id;
     job.runnerName = runner.name;
     job.runnerGroupId = runner.runnerGroupId;
@@ -748,7 +758,7 @@ export class FakeGitHub {
     if (job.status === "completed") return;
     job.status = "completed";
     job.conclusion = conclusion;
-    job.completedAt = new Date();
+    job.completedAt = new Date(this.now());
     if (job.runnerId !== null) {
       const runner = this.runnersById.get(job.runnerId);
       if (runner) {
@@ -766,7 +776,7 @@ export class FakeGitHub {
     if (job.status === "completed") return;
     job.status = "completed";
     job.conclusion = "cancelled";
-    job.completedAt = new Date();
+    job.completedAt = new Date(this.now());
     this.autoDeliver("completed", job);
   }
 
@@ -891,7 +901,7 @@ export class FakeGitHub {
   // Internals: HTTP
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const at = Date.now();
+    const at = this.now();
     const method = (req.method ?? "GET").toUpperCase();
     const url = new URL(req.url ?? "/", "http://fake.invalid");
     let rawPath = url.pathname;

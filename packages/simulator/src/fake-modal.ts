@@ -78,6 +78,12 @@ export interface FakeModalOptions {
    * plays a slow Modal (a 15 s create) passes a clock it advances instead of waiting.
    */
   latencyTimers?: { setTimeout(fn: () => void, ms: number): unknown };
+  /**
+   * Modal's time: when sandboxes are created and end, when calls arrive. Default: the wall
+   * clock. A test that skips the App's time ahead passes the same clock's now, so a sandbox
+   * created after the skip is not already old to the App.
+   */
+  now?: () => number;
 }
 
 export interface FakeImage {
@@ -270,10 +276,12 @@ export class FakeModal {
   #inFlight = new Map<string, number>();
   #mostInFlight = new Map<string, number>();
   readonly #latencyTimers: FakeModalOptions["latencyTimers"];
+  readonly #now: () => number;
 
   constructor(options: FakeModalOptions = {}) {
     this.latencyMs = options.latencyMs ?? 0;
     this.#latencyTimers = options.latencyTimers;
+    this.#now = options.now ?? Date.now;
     this.#handlers = this.#buildHandlers();
     const handlers = this.#handlers;
     const self = this;
@@ -295,7 +303,7 @@ export class FakeModal {
               fn = (request: unknown, options?: unknown) => self.#invoke(prop, request, () => handler(request, options));
             } else {
               fn = async (request: unknown) => {
-                self.calls.push({ method: prop, at: Date.now(), request });
+                self.calls.push({ method: prop, at: self.#now(), request });
                 self.unimplemented.push(prop);
                 throw grpcError(prop, Status.UNIMPLEMENTED, `FakeModal does not implement ${prop}`);
               };
@@ -482,7 +490,7 @@ export class FakeModal {
   }
 
   async #preamble(method: string, request: unknown): Promise<Fault | undefined> {
-    this.calls.push({ method, at: Date.now(), request });
+    this.calls.push({ method, at: this.#now(), request });
     const delay = this.latencyMs + (this.methodLatencyMs[method] ?? 0);
     if (delay > 0) {
       const timers = this.#latencyTimers;
@@ -839,7 +847,7 @@ export class FakeModal {
       throw grpcError(method, Status.INVALID_ARGUMENT, `unknown sandbox runtime '${runtime}'`);
     const experimentalOptions: Record<string, string> = { ...(def.experimentalOptionsV2 ?? def.experimentalOptions ?? {}) };
 
-    const now = Date.now();
+    const now = this.#now();
     const createdAtSecs = Math.max(now / 1000, this.#lastCreatedAtSecs + 1e-5);
     this.#lastCreatedAtSecs = createdAtSecs;
     const milliCpu = Number(def.resources?.milliCpu ?? 0);
@@ -934,7 +942,7 @@ export class FakeModal {
     rec.fake.state = "finished";
     rec.fake.endedBy = endedBy;
     rec.fake.exitCode = exitCode;
-    rec.fake.finishedAt = Date.now();
+    rec.fake.finishedAt = this.#now();
     rec.resolveEnded();
   }
 
