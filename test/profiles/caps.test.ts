@@ -60,6 +60,12 @@ const queue = (repo: string, labels = ["modal"]) => {
   return world.github.queueJob({ owner, repo: name, labels });
 };
 const statusOf = (jobId: number) => world.github.jobs().find((job) => job.id === jobId)!.status;
+/** Waits until the job runs on its runner, then skips the runner's clock past the job's `ms`: it completes without being waited for. */
+async function runToEnd(jobId: number, ms: number): Promise<void> {
+  await eventually(() => statusOf(jobId) === "in_progress", `job ${jobId} runs`);
+  await runnerClock.advance(ms);
+  await eventually(() => statusOf(jobId) === "completed", `job ${jobId} is done`);
+}
 const startedNames = () => world.modal.sandboxes().map((sandbox) => sandbox.tags.job_id);
 
 test.each([
@@ -100,7 +106,7 @@ test.each([
     expect(statusOf(two.id)).toBe("queued");
     world.github.completeJob(one.id);
     await eventually(() => startedNames().includes(String(two.id)), "the waiting job starts once the slot is free");
-    await eventually(() => statusOf(two.id) === "completed", "the second job is done");
+    await runToEnd(two.id, 300);
   },
 );
 
@@ -110,7 +116,9 @@ test("waiting jobs start oldest first, one per freed slot", async () => {
   // Deliver newest first: the order of arrival must not matter, only the age of the job.
   await world.github.deliverWorkflowJob("queued", jobs[0]!);
   for (const job of jobs.slice(1).reverse()) await world.github.deliverWorkflowJob("queued", job);
-  await eventually(() => jobs.every((job) => statusOf(job.id) === "completed"), "every job ran", 10_000);
+  // One at a time (the cap is 1), each job is run to its end as soon as it runs.
+  for (const job of jobs) await runToEnd(job.id, 150);
+  expect(jobs.every((job) => statusOf(job.id) === "completed")).toBe(true);
   expect(startedNames()).toEqual(jobs.map((job) => String(job.id)));
   expect(world.modal.mostInFlight("sandboxCreateV2")).toBe(1);
   // Each later job waited once, then started once its turn came.
@@ -126,7 +134,7 @@ test("a job cancelled while it waits is dropped from the wait", async () => {
   await eventually(() => app.parts.dispatcher.waiting().length === 1, "the second job waits");
   world.github.cancelJob(cancelled.id);
   await eventually(() => app.parts.dispatcher.waiting().length === 0, "it is dropped from the wait");
-  await eventually(() => statusOf(running.id) === "completed", "the first job is done");
+  await runToEnd(running.id, 300);
   await settled(world);
   expect(startedNames()).toEqual([String(running.id)]);
   expect(app.parts.dispatcher.waiting()).toEqual([]);
@@ -172,6 +180,8 @@ test("an org's per-profile cap counts only its own sandboxes, not another org's"
   expect(outcomes(app, { kind: "waiting" })).toEqual([
     expect.objectContaining({ jobId: two.id, reason: "cap reached: per profile large in this installation (1/1)" }),
   ]);
+  expect(startedNames()).not.toContain(String(two.id));
+  await runToEnd(one.id, 300);
   await eventually(() => startedNames().includes(String(two.id)), "it starts once the org's first is done");
   expect(statusOf(others[0]!.id)).not.toBe("completed"); // the other org's job had no part in it
 });
