@@ -5,6 +5,7 @@
 // it reads: one error line, and no sandbox.
 import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { linesWith, outcomes } from "../support/outcomes.js";
 import { runnerConfigFile } from "./config-file.js";
 
@@ -68,7 +69,8 @@ test("the org allows only some profiles", async () => {
 
 test("the org sets a lower cap: the second job waits", async () => {
   orgPolicy("caps:\n  total: 1\n");
-  runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 10, jobDurationMs: 300 });
+  const runnerClock = new FastForwardClock(); // the first job's run time is skipped, not waited for
+  runners = attachSimulatedRunners(world.modal, world.github, { clock: runnerClock, bootDelayMs: 10, jobDurationMs: 300 });
   const first = await deliver("app");
   const second = await deliver("web");
   expect(started(first.id)).toBe(true);
@@ -76,6 +78,9 @@ test("the org sets a lower cap: the second job waits", async () => {
   expect(outcomes(app, { kind: "waiting" })).toEqual([
     expect.objectContaining({ jobId: second.id, reason: "cap reached: per installation (1/1)" }),
   ]);
+  await eventually(() => world.github.jobs().find((job) => job.id === first.id)?.status === "in_progress", "the first job runs");
+  expect(started(second.id)).toBe(false);
+  await runnerClock.advance(300);
   await eventually(() => started(second.id), "the second job starts when the first is done");
 });
 
