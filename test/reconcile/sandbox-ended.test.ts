@@ -3,6 +3,7 @@
 // sandbox. Either way its cap slot frees, its cost is charged once, and a later
 // pass that no longer sees it charges nothing more.
 import { eventually, settled } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 
 let world: ReconcileWorld;
@@ -17,11 +18,15 @@ async function charged(): Promise<number> {
 }
 
 test("our runner's job completed: its slot frees, its cost is charged once, and a pass after adds nothing", async () => {
-  world = await startReconcileWorld({ runner: { jobDurationMs: 1_000 } });
+  // The App and the runner on one clock: the job's second is skipped, not waited for.
+  const clock = new FastForwardClock();
+  world = await startReconcileWorld({ clock, runner: { clock, jobDurationMs: 1_000 } });
   const job = world.queueJob();
   await world.github.deliverWorkflowJob("queued", job);
   await eventually(() => world.app.parts.capacity.size === 1, "the sandbox is counted");
   expect(await charged()).toBe(0);
+  await eventually(() => world.github.job(job.id)?.status === "in_progress", "the job runs");
+  await clock.advance(1_000);
   await eventually(() => world.github.job(job.id)?.status === "completed", "the job ran");
   await eventually(() => world.app.parts.capacity.size === 0, "the completed event frees the slot");
   await settled(world);
