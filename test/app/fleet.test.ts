@@ -4,6 +4,7 @@
 // /health, and share again when it returns.
 import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, fetchProtected, settled, startOrgWorld, type RunningApp, type World } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 
 let world: World;
@@ -69,12 +70,15 @@ describe("a job whose runner another job took is served again at once, not after
   async function runnerTakenBy(apps: RunningApp[], inProgressTo: RunningApp) {
     const b = queueJob();
     const a = queueJob();
-    runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 300, jobDurationMs: 5000 });
+    // The runner boots when the test skips its clock: after the webhook URL has moved.
+    const runnerClock = new FastForwardClock();
+    runners = attachSimulatedRunners(world.modal, world.github, { clock: runnerClock, bootDelayMs: 300, jobDurationMs: 5000 });
     world.github.webhookUrl = apps[0]!.webhookUrl;
     await world.github.deliverWorkflowJob("queued", a);
     await eventually(() => sandboxNames().includes(`modal-${a.id}-0`), "A has its sandbox");
     // The in_progress event (B taken by modal-A-0) goes to this replica.
     world.github.webhookUrl = inProgressTo.webhookUrl;
+    await runnerClock.advance(300);
     await eventually(() => world.github.job(b.id)?.runnerName === `modal-${a.id}-0`, "A's runner takes B");
     return { a, b };
   }
