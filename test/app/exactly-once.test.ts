@@ -3,6 +3,7 @@
 import { Status } from "nice-grpc";
 import { attachSimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, settled, startOrgWorld, type World } from "../support/app-harness.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { outcomes } from "../support/outcomes.js";
 
 let world: World;
@@ -124,8 +125,9 @@ test("concurrent duplicate deliveries yield one runner and one sandbox", async (
 });
 
 test("two replicas receiving the same job yield one runner and one sandbox", async () => {
-  const a = await world.startApp({ REGISTRATION_GRACE: "1s" });
-  const b = await world.startApp({ REGISTRATION_GRACE: "1s" });
+  const clock = new FastForwardClock(); // both replicas' time: the grace is skipped, not waited for
+  const a = await world.startApp({ REGISTRATION_GRACE: "1s" }, { clock });
+  const b = await world.startApp({ REGISTRATION_GRACE: "1s" }, { clock });
   world.modal.methodLatencyMs.sandboxCreateV2 = 300;
   const job = queueJob();
 
@@ -137,6 +139,8 @@ test("two replicas receiving the same job yield one runner and one sandbox", asy
 
   // The replica that lost the race to GitHub sees the name taken and, once its
   // grace period is over, the winner's sandbox running.
+  await settled(world); // the winner's sandbox runs; the loser waits out the grace
+  await clock.advance(1_000);
   const last = () => [a, b].map((app) => outcomes(app, { jobId: job.id }).at(-1)?.kind).sort();
   await eventually(() => last().join() === "already-served,started", "one replica starts the runner, the other stands down", 5000);
   await settled(world);
@@ -146,7 +150,8 @@ test("two replicas receiving the same job yield one runner and one sandbox", asy
 });
 
 test("a registration left by an attempt that failed to create its sandbox is replaced", async () => {
-  await world.startApp({ REGISTRATION_GRACE: "300ms" });
+  const clock = new FastForwardClock(); // the grace is skipped, not waited for
+  await world.startApp({ REGISTRATION_GRACE: "300ms" }, { clock });
   const job = queueJob();
   // The first attempt registers the runner, Modal refuses the sandbox, and the
   // clean-up of the registration fails too: a leftover, as after a crash.
@@ -158,6 +163,8 @@ test("a registration left by an attempt that failed to create its sandbox is rep
   expect(world.modal.sandboxes()).toHaveLength(0);
 
   await world.github.deliverWorkflowJob("queued", job);
+  await settled(world); // the name is taken by a registration without a sandbox: the attempt waits out the grace
+  await clock.advance(300);
   await eventually(() => world.modal.running().length === 1, "a sandbox runs");
   await settled(world);
 
