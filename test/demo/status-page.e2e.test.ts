@@ -68,13 +68,11 @@ async function skipUntil(page: Page, locator: Locator, appMs = 0): Promise<void>
       await demo.server.runtime.reconciler.idle();
     }
     await page.clock.runFor(PAGE_REFRESH_MS);
-    if (
-      await locator.waitFor({ timeout: 500 }).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
+    const shown = await locator.waitFor({ timeout: 500 }).then(
+      () => true,
+      () => false,
+    );
+    if (shown) return;
   }
   await locator.waitFor({ timeout: 1 }); // fails with Playwright's own description
 }
