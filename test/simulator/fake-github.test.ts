@@ -576,3 +576,21 @@ describe("without the OpenAPI checks (the demo)", () => {
     }
   });
 });
+
+test("GitHub's time is the `now` it is given: jobs queued, completed and delivered are stamped on it, not on the wall clock", async () => {
+  let now = Date.parse("2030-01-01T00:00:00Z");
+  const skipped = await FakeGitHub.start({ checkOpenApi: false, now: () => now });
+  try {
+    const inst = skipped.addInstallation({ account: "time-org" });
+    skipped.addRepository({ installationId: inst.id, owner: "time-org", name: "app" });
+    const job = skipped.queueJob({ owner: "time-org", repo: "app", labels: ["modal"] });
+    expect(job.createdAt.getTime()).toBe(now);
+    now += 90_000;
+    skipped.cancelJob(job.id);
+    expect(skipped.job(job.id)?.completedAt?.getTime()).toBe(now);
+    await skipped.settle();
+    expect(skipped.deliveries.map((delivery) => delivery.at)).toEqual([now]); // the completed event (no webhook URL: recorded, not sent)
+  } finally {
+    await skipped.close();
+  }
+});

@@ -416,3 +416,21 @@ describe("faults and latency", () => {
     expect(modal.cpClient.then).toBeUndefined();
   });
 });
+
+test("Modal's time is the `now` it is given: sandboxes are created and end, and calls arrive, on it", async () => {
+  let now = Date.parse("2030-01-01T00:00:00Z");
+  const skipped = new FakeModal({ now: () => now });
+  const c = skipped.client();
+  try {
+    const { app, image } = await appAndImage(c);
+    const sandbox = await c.sandboxes.create(app, image);
+    expect(skipped.sandbox(sandbox.sandboxId)).toMatchObject({ createdAt: now, finishedAt: undefined });
+    now += 60_000;
+    await sandbox.terminate();
+    expect(skipped.sandbox(sandbox.sandboxId)?.finishedAt).toBe(now);
+    expect(skipped.calls.at(-1)?.at).toBe(now);
+  } finally {
+    skipped.close();
+    c.close();
+  }
+});
