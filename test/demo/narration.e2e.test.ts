@@ -8,18 +8,22 @@
 // `npm run demo` (timeScale 0.1): the same steps in the same order, every duration
 // the demo sets (grace periods, backoffs, runner and job times, pauses) scaled alike.
 // And the world's time (the App's, GitHub's, Modal's, the runners' and the script's
-// pauses: one FastForwardClock) is skipped ahead step by step, each step once the
-// App and GitHub's deliveries have settled, instead of being waited for.
+// pauses: one ManualClock) moves only by the test's steps, each step once the App and
+// GitHub's deliveries have settled, instead of being waited for.
 import { runWorkload, type NarratedJob } from "@modal-github-runner/demo/run-workload";
 import { startDemo, type Demo } from "@modal-github-runner/demo/start-demo";
 import type { JobStory, StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
-import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { LogCapture } from "../support/log-capture.js";
+import { ManualClock } from "../support/manual-clock.js";
 
 const TIME_SCALE = 0.1;
 /** One step of the world's time: a tenth of a second of the demo's (a runner polls every 25 ms of it). */
 const STEP_MS = 1_000 * TIME_SCALE;
-const clock = new FastForwardClock();
+/**
+ * The world's time moves only by the test's steps, never by the wall clock: however slow the
+ * machine, a job's run time cannot pass while the App is still handling the step before.
+ */
+const clock = new ManualClock(Date.now());
 let demo: Demo;
 beforeAll(async () => {
   demo = await startDemo({ port: 0, logDestination: new LogCapture(), logLevel: "warn", timeScale: TIME_SCALE, clock });
@@ -32,11 +36,21 @@ const get = async (path: string) => {
   return response;
 };
 
-/** Lets the work a step started finish: webhooks delivered and answered, the App idle. */
+/**
+ * Lets the work a step started finish: webhooks delivered and answered, the App idle. A
+ * round gives up after 200 ms of the wall clock: work that waits on real time (a Modal
+ * retry's backoff) or on the App's own timers (which fire only when the clock moves) goes
+ * on at the next step. So while the App is busy the world's time moves at most half as
+ * fast as the wall clock (the story used to move at the wall clock's pace); while it is
+ * idle, as fast as the steps go.
+ */
 async function settle(): Promise<void> {
   for (let round = 0; round < 2; round++) {
-    await demo.github.settle();
-    await demo.server.runtime.idle();
+    const quiet = (async () => {
+      await demo.github.settle();
+      await demo.server.runtime.idle();
+    })();
+    await Promise.race([quiet, new Promise((resolve) => setTimeout(resolve, 200))]);
   }
 }
 
