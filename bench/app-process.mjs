@@ -56,6 +56,7 @@ process.on("message", async (message) => {
       sandboxes: modal.sandboxes().map((sandbox) => sandbox.name),
       creates,
       cpuMs: (cpu.user + cpu.system) / 1000,
+      cpuSystemMs: cpu.system / 1000,
       modalCalls: modal.calls.length - start.modalCalls,
       reconcile: { github: reconcile.github - start.reconcile.github, modal: reconcile.modal - start.reconcile.modal },
     });

@@ -93,6 +93,8 @@ interface BurstFigures {
   peakMiB: number | undefined;
   /** The App's CPU time (user + system) over the burst, when it has a process of its own. */
   cpuMs: number | undefined;
+  /** Of which in the kernel (system time): on loopback, sending also runs the receiving side's TCP stack. */
+  cpuSystemMs?: number;
 }
 
 const mark = (ok: boolean) => (ok ? "✓" : "✗ OVER");
@@ -123,7 +125,10 @@ function summarize(label: string, f: BurstFigures, bars: { p99Ms?: number; githu
       (f.peakMiB === undefined
         ? ""
         : ` | peak RSS ${f.peakMiB} MiB${bars.peakMiB === undefined ? "" : ` (≤ ${bars.peakMiB} ${mark(checks.rss)})`}`) +
-      (f.cpuMs === undefined ? "" : ` | App CPU ${(f.cpuMs / n).toFixed(1)} ms/job`),
+      (f.cpuMs === undefined
+        ? ""
+        : ` | App CPU ${(f.cpuMs / n).toFixed(1)} ms/job` +
+          (f.cpuSystemMs === undefined ? "" : ` (${Math.round((100 * f.cpuSystemMs) / f.cpuMs)} % system)`)),
   );
   return { ...checks, duplicates };
 }
@@ -268,6 +273,7 @@ async function burstInOwnProcess(installations: number, count: number, spreadMs:
       sandboxes: string[];
       creates: Record<string, number>;
       cpuMs: number;
+      cpuSystemMs: number;
       modalCalls: number;
       reconcile: { github: number; modal: number };
     }>();
@@ -281,6 +287,7 @@ async function burstInOwnProcess(installations: number, count: number, spreadMs:
         modal: { total: figures.modalCalls, reconcile: figures.reconcile.modal },
         peakMiB: figures.peakMiB,
         cpuMs: figures.cpuMs,
+        cpuSystemMs: figures.cpuSystemMs,
       } satisfies BurstFigures,
       memory: figures,
       routes: byRoute(github.requests.slice(githubBefore)),
