@@ -1,18 +1,16 @@
 // The App alone in a process of its own, for the figures a process of its own gives
-// truly: peak RSS, live heap and CPU time per job. The App (from dist/) and the
-// in-process fake Modal it must have (the SDK's control-plane seam), no Jest and no
-// fake GitHub, which runs in the benchmark's process. Started by org-scale.bench.ts
-// with the fake GitHub's settings in APP_ENV. Over IPC: "start" marks the start of the
-// measured burst; "report" answers with the figures.
+// truly: peak RSS, live heap and CPU time per job. The App from dist/, and nothing
+// else: no Jest, no fake. Both fakes run in the benchmark's process (org-scale.bench.ts),
+// which passes their settings in APP_ENV and the environment; the App reaches the fake
+// Modal over gRPC (MODAL_SERVER_URL), as it reaches Modal in production. Over IPC:
+// "start" marks the start of the measured burst; "report" answers with the figures.
 import { Writable } from "node:stream";
-import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { startServer } from "../dist/server.js";
 import { loadSettings } from "../dist/settings/load-settings.js";
 
-const modal = new FakeModal({ latencyMs: Number(process.env.LATENCY_MS ?? 0) });
 const settings = loadSettings(JSON.parse(process.env.APP_ENV));
 const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-const server = await startServer(settings, { modal: modal.client(), logDestination: discard, startupChecks: false });
+const server = await startServer(settings, { logDestination: discard, startupChecks: false });
 await server.runtime.fleet.prepare(settings.runner.config.profiles);
 
 globalThis.gc?.();
@@ -31,10 +29,10 @@ async function reconcileCalls() {
   return { github: value("github"), modal: value("modal") };
 }
 
-let start = { cpu: process.cpuUsage(), modalCalls: 0, reconcile: { github: 0, modal: 0 } };
+let start = { cpu: process.cpuUsage(), reconcile: { github: 0, modal: 0 } };
 process.on("message", async (message) => {
   if (message === "start") {
-    start = { cpu: process.cpuUsage(), modalCalls: modal.calls.length, reconcile: await reconcileCalls() };
+    start = { cpu: process.cpuUsage(), reconcile: await reconcileCalls() };
     process.send({ started: true });
   }
   if (message === "report") {
@@ -42,28 +40,17 @@ process.on("message", async (message) => {
     const reconcile = await reconcileCalls();
     globalThis.gc?.();
     const mib = (bytes) => Math.round(bytes / 2 ** 20);
-    /** When each sandbox name's first create reached Modal. */
-    const creates = {};
-    for (const call of modal.calls.slice(start.modalCalls)) {
-      if (call.method !== "sandboxCreate" && call.method !== "sandboxCreateV2") continue;
-      const name = call.request.definition?.name ?? call.request.name;
-      if (name && !(name in creates)) creates[name] = call.at;
-    }
     process.send({
       baselineMiB: mib(baseline),
       peakMiB: mib(peakRss()),
       liveHeapMiB: mib(process.memoryUsage().heapUsed),
-      sandboxes: modal.sandboxes().map((sandbox) => sandbox.name),
-      creates,
       cpuMs: (cpu.user + cpu.system) / 1000,
       cpuSystemMs: cpu.system / 1000,
-      modalCalls: modal.calls.length - start.modalCalls,
       reconcile: { github: reconcile.github - start.reconcile.github, modal: reconcile.modal - start.reconcile.modal },
     });
   }
   if (message === "stop") {
     await server.shutdown(0);
-    modal.close();
     process.exit(0);
   }
 });
