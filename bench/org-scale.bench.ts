@@ -309,7 +309,7 @@ async function burstInOwnProcess(installations: number, count: number, spreadMs:
 
 test("the same burst with the App in a process of its own: memory", async () => {
   const { figures, memory, routes } = await burstInOwnProcess(10, 300, 3000);
-  const checks = summarize("  the same, the App in a process of its own (no fakes but Modal's, no Jest)", figures, {
+  const checks = summarize("  the same, the App in a process of its own (no fake, no Jest; Modal over gRPC)", figures, {
     peakMiB: BARS.burst.peakMiB,
   });
   report.push(
