@@ -11,6 +11,8 @@
 import { fork } from "node:child_process";
 import os from "node:os";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
+import { startModalGrpcServer } from "@modal-github-runner/simulator/modal-grpc-server";
 import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { eventually, settled, startWorld, type RunningApp, type World } from "../test/support/app-harness.js";
 
@@ -53,10 +55,10 @@ afterAll(() => {
 const percentile = (values: number[], p: number) =>
   values.length === 0 ? NaN : [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!;
 
-/** Names of sandboxes ever created, and when each create reached Modal. */
-function sandboxCreates(): Map<string, number> {
+/** Names of sandboxes ever created (of `modal`'s calls, from `from` on), and when each create reached Modal. */
+function sandboxCreates(modal: FakeModal = world.modal, from = 0): Map<string, number> {
   const creates = new Map<string, number>();
-  for (const call of world.modal.calls) {
+  for (const call of modal.calls.slice(from)) {
     if (call.method !== "sandboxCreate" && call.method !== "sandboxCreateV2") continue;
     const name =
       (call.request as { definition?: { name?: string }; name?: string }).definition?.name ?? (call.request as { name?: string }).name;
@@ -93,6 +95,8 @@ interface BurstFigures {
   peakMiB: number | undefined;
   /** The App's CPU time (user + system) over the burst, when it has a process of its own. */
   cpuMs: number | undefined;
+  /** Of which in the kernel (system time): on loopback, sending also runs the receiving side's TCP stack. */
+  cpuSystemMs?: number;
 }
 
 const mark = (ok: boolean) => (ok ? "✓" : "✗ OVER");
@@ -123,7 +127,10 @@ function summarize(label: string, f: BurstFigures, bars: { p99Ms?: number; githu
       (f.peakMiB === undefined
         ? ""
         : ` | peak RSS ${f.peakMiB} MiB${bars.peakMiB === undefined ? "" : ` (≤ ${bars.peakMiB} ${mark(checks.rss)})`}`) +
-      (f.cpuMs === undefined ? "" : ` | App CPU ${(f.cpuMs / n).toFixed(1)} ms/job`),
+      (f.cpuMs === undefined
+        ? ""
+        : ` | App CPU ${(f.cpuMs / n).toFixed(1)} ms/job` +
+          (f.cpuSystemMs === undefined ? "" : ` (${Math.round((100 * f.cpuSystemMs) / f.cpuMs)} % system)`)),
   );
   return { ...checks, duplicates };
 }
@@ -222,27 +229,33 @@ test("300 jobs over 10 installations within 3 s", async () => {
 }, 240_000);
 
 /**
- * A burst with the App in a process of its own (with the in-process fake Modal it
- * needs): its peak RSS and CPU time, and its latency without the fakes and Jest
- * beside it. The fake GitHub (here) plays the runners through its runner side; the
- * App sees the in_progress and completed webhooks, and its reconciler terminates the
- * sandboxes their runners left behind.
+ * A burst with the App in a process of its own: its peak RSS and CPU time, and its
+ * latency without the fakes and Jest beside it. Both fakes run here, as GitHub and
+ * Modal are remote in production: the App talks to the fake Modal over gRPC (the SDK's
+ * own transport, MODAL_SERVER_URL), so its CPU is what production's would be, the
+ * SDK's gRPC client included and no fake's work. The fake GitHub plays the runners
+ * through its runner side; the App sees the in_progress and completed webhooks, and
+ * its reconciler terminates the sandboxes their runners left behind.
  */
 async function burstInOwnProcess(installations: number, count: number, spreadMs: number) {
   const github = await FakeGitHub.start({ latencyMs: LATENCY_MS, checkOpenApi: false });
+  const modal = new FakeModal({ latencyMs: LATENCY_MS });
+  const grpc = await startModalGrpcServer(modal, { tokenId: "ak-bench", tokenSecret: "as-bench-not-a-real-token" });
   const orgs = orgsOf(github, installations);
   const env = {
     ...github.appEnv(),
     ...SCALED,
     PORT: "0",
     HOST: "127.0.0.1",
-    MODAL_TOKEN_ID: "ak-bench",
-    MODAL_TOKEN_SECRET: "as-bench-not-a-real-token",
+    MODAL_SERVER_URL: grpc.url,
+    MODAL_TOKEN_ID: grpc.tokenId,
+    MODAL_TOKEN_SECRET: grpc.tokenSecret,
     MODAL_CONFIG_PATH: "/nonexistent",
   };
   const child = fork("bench/app-process.mjs", [], {
     execArgv: ["--expose-gc", ...APP_NODE_FLAGS],
-    env: { ...process.env, APP_ENV: JSON.stringify(env), LATENCY_MS: String(LATENCY_MS) },
+    // The Modal SDK reads its settings from the environment.
+    env: { ...process.env, ...(env as Record<string, string>), APP_ENV: JSON.stringify(env) },
     stdio: "inherit",
   });
   const next = <T>() => new Promise<T>((resolve) => child.once("message", (message) => resolve(message as T)));
@@ -253,6 +266,7 @@ async function burstInOwnProcess(installations: number, count: number, spreadMs:
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const stopPlaying = playRunners(github);
     const githubBefore = github.requests.length;
+    const modalBefore = modal.calls.length;
     child.send("start");
     await next();
     const { jobs, deliveredAt } = await burst(github, orgs, count, spreadMs);
@@ -265,35 +279,37 @@ async function burstInOwnProcess(installations: number, count: number, spreadMs:
       baselineMiB: number;
       peakMiB: number;
       liveHeapMiB: number;
-      sandboxes: string[];
-      creates: Record<string, number>;
       cpuMs: number;
-      modalCalls: number;
+      cpuSystemMs: number;
       reconcile: { github: number; modal: number };
     }>();
     return {
       figures: {
         jobs,
         deliveredAt,
-        creates: new Map(Object.entries(figures.creates)),
-        sandboxNames: figures.sandboxes,
+        creates: sandboxCreates(modal, modalBefore),
+        sandboxNames: modal.sandboxes().map((sandbox) => sandbox.name ?? sandbox.sandboxId),
         github: { total: github.requests.length - githubBefore, reconcile: figures.reconcile.github },
-        modal: { total: figures.modalCalls, reconcile: figures.reconcile.modal },
+        modal: { total: modal.calls.length - modalBefore, reconcile: figures.reconcile.modal },
         peakMiB: figures.peakMiB,
         cpuMs: figures.cpuMs,
+        cpuSystemMs: figures.cpuSystemMs,
       } satisfies BurstFigures,
       memory: figures,
       routes: byRoute(github.requests.slice(githubBefore)),
     };
   } finally {
     child.send("stop");
+    await new Promise((resolve) => child.once("exit", resolve));
+    await grpc.close();
+    modal.close();
     await github.close();
   }
 }
 
 test("the same burst with the App in a process of its own: memory", async () => {
   const { figures, memory, routes } = await burstInOwnProcess(10, 300, 3000);
-  const checks = summarize("  the same, the App in a process of its own (no fakes but Modal's, no Jest)", figures, {
+  const checks = summarize("  the same, the App in a process of its own (no fake, no Jest; Modal over gRPC)", figures, {
     peakMiB: BARS.burst.peakMiB,
   });
   report.push(

@@ -10,6 +10,7 @@ import { createOctokitClass, DEFAULT_OCTOKIT_TUNING, type AppOctokit, type Octok
 import { GITHUB_SECONDARY_LIMITS, type BudgetLimits } from "./github/installation-budget.js";
 import { RequestBudgets, type BudgetFactory } from "./github/request-budgets.js";
 import { SharedInstallationBudget } from "./github/shared-installation-budget.js";
+import { createUndiciFetch } from "./github/undici-fetch.js";
 import { systemClock, type Clock } from "./lib/clock.js";
 import { PromiseMemo } from "./lib/promise-memo.js";
 import type { FleetOptions } from "./modal/fleet.js";
@@ -146,6 +147,9 @@ export function createRuntimeIo(settings: Settings, options: RuntimeOptions = {}
     baseUrl: settings.github.baseUrl,
     webhookPath: settings.github.webhookPath,
     Octokit: createOctokitClass({ ...DEFAULT_OCTOKIT_TUNING, ...options.octokitTuning }, budgets),
+    // Every client's requests (installation tokens included) go through undici's request API,
+    // not the global fetch: a third of the CPU per request (undici-fetch.ts).
+    request: { fetch: createUndiciFetch() },
     log: log.child({ component: "probot" }),
   });
   return {

@@ -13,11 +13,15 @@
 //   budget's to wait out), 404, 409 (a late retry of a JIT registration could register
 //   a second runner), 410, 422, 429 (the budget's) and 451.
 // - GETs are conditional (ETag): unchanged answers cost no rate limit.
+// - Probot's auth strategy, with each installation's delivery client kept instead of
+//   built for every delivery (keep-event-octokits.ts).
 import { retry } from "@octokit/plugin-retry";
 import type { Octokit } from "@octokit/core";
+import { createProbotAuth } from "octokit-auth-probot";
 import { ProbotOctokit } from "probot";
 import { budgetRequests, type RetryTuning } from "./budget-requests.js";
 import { conditionalRequests } from "./conditional-requests.js";
+import { keepEventOctokits } from "./keep-event-octokits.js";
 import { RequestBudgets } from "./request-budgets.js";
 
 export interface OctokitTuning extends RetryTuning {}
@@ -52,9 +56,12 @@ export function createOctokitClass(
   // Order matters: the last plugin wraps the others. Conditional requests answer from
   // their cache outside the budget; the budget grants a slot before plugin-retry's
   // scheduler (which hands a request on a timer later) and charges its retries.
+  const authStrategy = keepEventOctokits(createProbotAuth);
   return ProbotOctokit.plugin(budgetedRetry, budgetRequests(budgets, tuning), conditionalRequests).defaults(
     (options: Record<string, any>) => ({
       ...options,
+      // Probot's own strategy (ProbotOctokit's default) unless a client is built with another.
+      authStrategy: options.authStrategy ?? authStrategy,
       retry: { ...options.retry, enabled: false },
       throttle: { ...options.throttle, enabled: false },
     }),
