@@ -192,8 +192,11 @@ function orgsOf(github: FakeGitHub, count: number): string[] {
   });
 }
 
-/** The fake GitHub's runner side: each registered runner connects, takes a job, runs it for a second and leaves. */
-function playRunners(github: FakeGitHub): () => void {
+/**
+ * The fake GitHub's runner side: each registered runner connects, takes a job, runs it
+ * for a second and leaves; `exited` (when given) is told its name then, to end its sandbox.
+ */
+function playRunners(github: FakeGitHub, exited?: (runnerName: string) => void): () => void {
   const playing = new Set<number>();
   const timer = setInterval(() => {
     for (const runner of github.runners()) {
@@ -201,7 +204,12 @@ function playRunners(github: FakeGitHub): () => void {
       playing.add(runner.id);
       if (!github.connectRunner(runner.jitConfig)) continue;
       const job = github.acquireJob(runner.id);
-      if (job) setTimeout(() => (github.completeJob(job.id, "success"), github.releaseRunner(runner.id)), 1000);
+      if (job)
+        setTimeout(() => {
+          github.completeJob(job.id, "success");
+          github.releaseRunner(runner.id);
+          exited?.(runner.name);
+        }, 1000);
     }
   }, 50);
   return () => clearInterval(timer);
@@ -278,7 +286,10 @@ async function burstInOwnProcess(installations: number, count: number, spreadMs:
     github.webhookUrl = `http://127.0.0.1:${port}${"/api/github/webhooks"}`;
     // The start-up pass (a full sweep) is not part of the burst.
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    const stopPlaying = playRunners(github);
+    // A runner's exit ends its sandbox (2,000-job case): else every sandbox runs until a pass
+    // terminates it, FINISHED_GRACE after its registration is gone, and at 33 jobs a second
+    // the fake Modal's lingering sandboxes reach CAP_TOTAL (512) and jobs wait for the cap.
+    const stopPlaying = playRunners(github, options.queueAsDelivered ? (name) => child.send({ exited: name }) : undefined);
     const githubBefore = github.requests.length;
     child.send("start");
     await next();
