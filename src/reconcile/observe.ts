@@ -1,8 +1,9 @@
 // The "observe" step of a reconcile pass: read our sandboxes from Modal, then, at
 // GitHub, the registrations of the scopes involved and the queued jobs of the
 // repositories worth sweeping. The cost is one Modal call per 100 sandboxes, one
-// GitHub call per scope, two run listings per repository swept (conditional, so
-// mostly free) and one job listing per run that changed since the last pass.
+// GitHub call per scope, one or two run listings per repository swept (conditional,
+// so mostly free: runs in progress only where they can tell something, see
+// run-jobs-memory.ts) and one job listing per run that changed since the last pass.
 // Between full sweeps only repositories with recent activity, sandboxes, failed
 // dispatches or what an earlier pass left unresolved (the watch list) are swept,
 // however many repositories the installations hold. The App's installation list is
@@ -24,7 +25,7 @@ import type { Assignments } from "./assignments.js";
 import { runnerKey, toObservedSandbox, type ObservedWorld, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
 import type { RepositoryDirectory } from "./repository-directory.js";
-import { RunJobsMemory } from "./run-jobs-memory.js";
+import { RunJobsMemory, runsInProgressNeeded } from "./run-jobs-memory.js";
 import { Sightings } from "../lib/sightings.js";
 import { unresolvedIn, type WatchList } from "./watch-list.js";
 
@@ -167,8 +168,10 @@ export class Observer {
     const runsInProgress = new Map<string, { target: Target; runIds: number[] }>();
     // Whole hours, so the request URL (and with it the ETag) stays the same between passes.
     const since = new Date(Math.floor((now - MAX_QUEUED_AGE_MS) / 3_600_000) * 3_600_000);
-    await queue.addAll([
-      ...[...scopes].map(([key, installationId]) => async () => {
+    // Registrations first: a busy runner whose job no event named is looked for among
+    // the runs in progress of the repositories its scope serves, so those are listed.
+    await queue.addAll(
+      [...scopes].map(([key, installationId]) => async () => {
         try {
           const registrations = await listRunners(await deps.octokitFor(installationId), scopeFromKey(key)!);
           for (const registration of registrations) {
@@ -179,20 +182,28 @@ export class Observer {
           failed({ scope: key }, error);
         }
       }),
-      ...[...targets.values()].map((target) => async () => {
+    );
+    const unknownBusy = runners.filter((runner) => runner.busy && !deps.assignments.get(runner.name)?.job);
+    await queue.addAll(
+      [...targets.values()].map((target) => async () => {
         try {
           const octokit = await deps.octokitFor(target.installationId);
-          const runs = await listActiveRuns(octokit, target.repository, since);
-          runsInProgress.set(repositoryKey(target.repository), {
-            target,
-            runIds: runs.filter((run) => run.status === "in_progress").map((run) => run.id),
+          const key = repositoryKey(target.repository);
+          const inProgress = runsInProgressNeeded({
+            full,
+            holdsQueued: this.#runJobs.holdsQueued(key),
+            unknownBusyRunner: unknownBusy.some((runner) => scopeServes(runner.scopeKey, target.repository)),
           });
+          const runs = await listActiveRuns(octokit, target.repository, since, inProgress ? ["queued", "in_progress"] : ["queued"]);
+          if (inProgress)
+            runsInProgress.set(key, { target, runIds: runs.filter((run) => run.status === "in_progress").map((run) => run.id) });
           const { jobs } = await this.#runJobs.queuedJobs(
             runs,
             (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId),
             {
               refresh: full,
               youngerThan: now - deps.unservedJobGraceMs,
+              repository: { key, complete: inProgress },
             },
           );
           queuedJobs.push(...jobs.filter(deps.wanted));
@@ -201,7 +212,7 @@ export class Observer {
           failed({ repo: fullName(target.repository) }, error);
         }
       }),
-    ]);
+    );
 
     const sandboxNames = new Set(sandboxes.map((sandbox) => sandbox.name));
     const runnerKeys = new Set(runners.map((runner) => runnerKey(runner.scopeKey, runner.name)));
