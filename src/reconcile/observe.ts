@@ -273,24 +273,41 @@ export class Observer {
     return Object.fromEntries(listed.map((installation) => [installation.id, { suspended: Boolean(installation.suspended_at) }]));
   }
 
-  /** Every repository of every installation that is not suspended (full sweeps only: the cost grows with them). */
+  /**
+   * Every repository of every installation that is not suspended (full sweeps only: the
+   * cost grows with them). Installations are listed CONCURRENCY at a time: one after the
+   * other, a token and a listing each, 100 installations took 19 s at 50 ms a call, and
+   * the start-up sweep (what finds the jobs queued while the App was down) with them.
+   */
   async #everyRepository(
     installations: Record<number, { suspended: boolean }>,
     failed: (what: Record<string, unknown>, error: unknown) => void,
   ): Promise<Target[]> {
     const { deps } = this;
+    const byInstallation = new Map<number, Target[]>();
+    const queue = new PQueue({ concurrency: CONCURRENCY });
+    await queue.addAll(
+      Object.entries(installations)
+        .filter(([, installation]) => !installation.suspended)
+        .map(([id]) => async () => {
+          const installationId = Number(id);
+          try {
+            const repositories = await listInstallationRepositories(await deps.octokitFor(installationId));
+            byInstallation.set(
+              installationId,
+              repositories.map((repository) => ({ repository, installationId })),
+            );
+          } catch (error) {
+            failed({ installationId }, error);
+          }
+        }),
+    );
+    // In the installations' order, whatever order the listings ended in.
     const targets: Target[] = [];
-    for (const [id, installation] of Object.entries(installations)) {
-      if (installation.suspended) continue;
-      const installationId = Number(id);
-      try {
-        const repositories = await listInstallationRepositories(await deps.octokitFor(installationId));
-        for (const repository of repositories) {
-          deps.directory.remember(repository, installationId);
-          targets.push({ repository, installationId });
-        }
-      } catch (error) {
-        failed({ installationId }, error);
+    for (const id of Object.keys(installations)) {
+      for (const target of byInstallation.get(Number(id)) ?? []) {
+        deps.directory.remember(target.repository, target.installationId);
+        targets.push(target);
       }
     }
     return targets;

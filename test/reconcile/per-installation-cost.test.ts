@@ -1,8 +1,10 @@
-// Between full sweeps a pass lists a repository's runs in progress only where they
-// can tell it something (run-jobs-memory.ts): a run of it last read with queued jobs,
-// or a busy runner of ours whose job no event named. Everywhere else the listing of
-// queued runs is the whole read: one GitHub call per active repository per pass
-// instead of two.
+// What a pass costs per installation (issue 15, item 10: 2,000 jobs over 100
+// installations). Between full sweeps a pass lists a repository's runs in progress
+// only where they can tell it something (run-jobs-memory.ts): a run of it last read
+// with queued jobs, or a busy runner of ours whose job no event named. Everywhere else
+// the listing of queued runs is the whole read: one GitHub call per active repository
+// per pass instead of two. A full sweep reads its installations several at a time,
+// not one after the other.
 import { eventually, settled } from "../support/app-harness.js";
 import { RunJobsMemory, runsInProgressNeeded } from "../../src/reconcile/run-jobs-memory.js";
 import type { ActiveRun } from "../../src/github/repositories.js";
@@ -100,5 +102,37 @@ describe("a pass between full sweeps", () => {
     await world.pass();
     expect(runListings(before)).toEqual(["in_progress", "queued"]);
     expect(world.app.parts.reconciler.assignments.get(runner.name)?.job?.id).toBe(job.id);
+  });
+});
+
+describe("a full sweep over many installations", () => {
+  let world: ReconcileWorld;
+  afterEach(() => closeChecked(world));
+
+  test("lists the installations' repositories several at a time, and sweeps every one", async () => {
+    world = await startReconcileWorld();
+    for (let i = 0; i < 11; i++) {
+      const installation = world.github.addInstallation({ account: `org-${i}`, accountType: "Organization" });
+      world.github.addRepository({ installationId: installation.id, owner: `org-${i}`, name: "app" });
+    }
+    // Once the App's installations are listed, GitHub answers nothing until the test says:
+    // one installation at a time, a single token request would be all that reaches it.
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    world.github.beforeNext({ method: "GET", route: "/app/installations" }, () => world.github.holdRequests(answered));
+    const before = world.github.requests.length;
+    const pass = world.pass();
+    const perInstallation = () =>
+      new Set(
+        world.github.requests
+          .slice(before)
+          .filter((request) => request.installationId !== undefined)
+          .map((request) => request.installationId),
+      ).size;
+    await eventually(() => perInstallation() >= 8, "eight installations read at once");
+    answer();
+    const summary = await pass;
+    expect(summary.full).toBe(true);
+    expect(summary.checked.repositories).toBe(12);
   });
 });
