@@ -4,9 +4,10 @@
 // GitHub call per scope, one or two run listings per repository swept (conditional,
 // so mostly free: runs in progress only where they can tell something, see
 // run-jobs-memory.ts) and one job listing per run that changed since the last pass.
-// Between full sweeps only repositories with recent activity, sandboxes, failed
-// dispatches or what an earlier pass left unresolved (the watch list) are swept,
-// however many repositories the installations hold. The App's installation list is
+// Between full sweeps only repositories with recent activity (the quiet ones less
+// often, see quiet-repository.ts), sandboxes, failed dispatches or what an earlier
+// pass left unresolved (the watch list) are swept, however many repositories the
+// installations hold. The App's installation list is
 // read on full sweeps and whenever a sandbox exists (one JWT call per 100
 // installations), so sandboxes of an installation that is gone or suspended are
 // found without any event.
@@ -24,7 +25,9 @@ import type { Fleet } from "../modal/fleet.js";
 import type { Assignments } from "./assignments.js";
 import { runnerKey, toObservedSandbox, type ObservedWorld, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
-import type { RepositoryDirectory } from "./repository-directory.js";
+import { MAX_KNOWN_REPOSITORIES, type RepositoryDirectory } from "./repository-directory.js";
+import { quietRepositoryDue } from "./quiet-repository.js";
+import { BoundedMap } from "../lib/bounded.js";
 import { RunJobsMemory, runsInProgressNeeded } from "./run-jobs-memory.js";
 import { Sightings } from "../lib/sightings.js";
 import { unresolvedIn, type WatchList } from "./watch-list.js";
@@ -47,6 +50,8 @@ export interface ObserveDeps {
   wanted: (job: JobRef) => boolean;
   namePrefix: string;
   activeRepositoryWindowMs: number;
+  /** RECONCILE_INTERVAL: how often a quiet active repository is read follows from it (quiet-repository.ts); 0: every pass. */
+  intervalMs: number;
   /** Runs younger than this hold no job the reconciler may serve yet: they are not read. */
   unservedJobGraceMs: number;
   log: Logger;
@@ -73,6 +78,8 @@ export class Observer {
   readonly #runnerWithoutSandbox = new Sightings(100_000);
   readonly #sandboxWithoutRunner = new Sightings(100_000);
   readonly #runJobs = new RunJobsMemory();
+  /** When a pass last read each repository (by key): quiet active ones are read less often. */
+  readonly #readAt = new BoundedMap<string, number>(MAX_KNOWN_REPOSITORIES);
 
   constructor(private readonly deps: ObserveDeps) {}
 
@@ -121,7 +128,14 @@ export class Observer {
     if (full && installations) {
       for (const target of await this.#everyRepository(installations, failed)) addTarget(target);
     }
-    for (const known of deps.directory.activeSince(now - deps.activeRepositoryWindowMs)) addTarget(known);
+    // Recently active repositories, the quiet ones less often; what follows (watched,
+    // waiting or failed jobs, sandboxes) is read every pass.
+    for (const known of deps.directory.activeSince(now - deps.activeRepositoryWindowMs))
+      if (
+        full ||
+        quietRepositoryDue({ activeAt: known.activeAt, readAt: this.#readAt.get(repositoryKey(known.repository)) }, now, deps.intervalMs)
+      )
+        addTarget(known);
     for (const watched of deps.watch.repositories()) addTarget(watched);
     for (const job of deps.unservedJobs()) addTarget(job);
     const queue = new PQueue({ concurrency: CONCURRENCY });
@@ -208,6 +222,7 @@ export class Observer {
           );
           queuedJobs.push(...jobs.filter(deps.wanted));
           scannedRepositories.push(fullName(target.repository));
+          this.#readAt.set(key, now);
         } catch (error) {
           failed({ repo: fullName(target.repository) }, error);
         }

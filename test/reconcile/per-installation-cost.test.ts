@@ -7,9 +7,11 @@
 // not one after the other.
 import { eventually, settled } from "../support/app-harness.js";
 import { RunJobsMemory, runsInProgressNeeded } from "../../src/reconcile/run-jobs-memory.js";
+import { MAX_QUIET_GAP_INTERVALS, quietRepositoryDue } from "../../src/reconcile/quiet-repository.js";
 import type { ActiveRun } from "../../src/github/repositories.js";
 import type { JobRef } from "../../src/model/job.js";
 import { closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 
 test.each([
   // full, a remembered run holds queued jobs, a busy runner of unknown job → listed
@@ -20,6 +22,42 @@ test.each([
   [false, false, false, false],
 ])("full %s, holds queued %s, unknown busy runner %s: runs in progress listed: %s", (full, holdsQueued, unknownBusyRunner, listed) => {
   expect(runsInProgressNeeded({ full, holdsQueued, unknownBusyRunner })).toBe(listed);
+});
+
+describe("a recently active repository with nothing else to watch", () => {
+  const MIN = 60_000;
+  const NOW = 10 * 3_600_000;
+  test.each([
+    // last event, last read (minutes ago; undefined: never), → read this pass
+    ["never read since the App started", 90, undefined, true],
+    ["an event since its last read", 1, 2, true],
+    ["its last event 3 min ago, read a pass ago", 3, 1, true],
+    ["quiet 20 min, read 1 min ago (gap: 5 min)", 20, 1, false],
+    ["quiet 20 min, read 5 min ago", 20, 5, true],
+    ["quiet 100 min, read 7 min ago (gap: at most 8 intervals)", 100, 7, false],
+    ["quiet 100 min, read 8 min ago", 100, 8, true],
+  ])("%s: read %s", (_, eventAgo, readAgo, due) => {
+    expect(
+      quietRepositoryDue({ activeAt: NOW - eventAgo * MIN, readAt: readAgo === undefined ? undefined : NOW - readAgo * MIN }, NOW, MIN),
+    ).toBe(due);
+  });
+
+  test("whatever its quiet time, it is read at most MAX_QUIET_GAP_INTERVALS passes apart", () => {
+    const activeAt = 0;
+    let readAt: number | undefined;
+    let longest = 0;
+    for (let pass = 1; pass <= 120; pass++) {
+      const now = pass * MIN;
+      if (!quietRepositoryDue({ activeAt, readAt }, now, MIN)) continue;
+      if (readAt !== undefined) longest = Math.max(longest, (now - readAt) / MIN);
+      readAt = now;
+    }
+    expect(longest).toBe(MAX_QUIET_GAP_INTERVALS);
+  });
+
+  test("with passes on demand only (RECONCILE_INTERVAL=0) every pass reads it", () => {
+    expect(quietRepositoryDue({ activeAt: 0, readAt: 1 }, 100 * MIN, 0)).toBe(true);
+  });
 });
 
 describe("RunJobsMemory.holdsQueued", () => {
@@ -134,5 +172,33 @@ describe("a full sweep over many installations", () => {
     const summary = await pass;
     expect(summary.full).toBe(true);
     expect(summary.checked.repositories).toBe(12);
+  });
+});
+
+describe("an installation gone quiet", () => {
+  let world: ReconcileWorld;
+  afterEach(() => closeChecked(world));
+
+  test("its repository is read ever less often over the active window, and every pass again after an event", async () => {
+    const clock = new FastForwardClock();
+    world = await startReconcileWorld({ env: { RECONCILE_INTERVAL: "60s" }, clock });
+    const job = world.queueJob();
+    await world.github.deliverWorkflowJob("queued", job);
+    await eventually(() => world.github.job(job.id)?.status === "completed", "the job ran");
+    await settled(world);
+    await world.pass(); // the first pass is a full sweep
+    let reads = 0;
+    for (let minute = 1; minute <= 60; minute++) {
+      await clock.advance(60_000);
+      reads += (await world.pass()).checked.repositories;
+    }
+    // Every pass for its first minutes, then every quarter of its quiet time, at most 8 passes apart.
+    expect(reads).toBeGreaterThanOrEqual(60 / 8);
+    expect(reads).toBeLessThanOrEqual(20);
+    // A new event: the next pass reads it.
+    const next = world.queueJob(["self-hosted", "other-label"]);
+    await world.github.deliverWorkflowJob("queued", next);
+    await clock.advance(60_000);
+    expect((await world.pass()).checked.repositories).toBe(1);
   });
 });
