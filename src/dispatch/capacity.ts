@@ -69,12 +69,15 @@ export class Capacity {
     for (const [name, counted] of startedSince) this.#run(name, counted);
   }
 
-  /** Reserves a slot for the job unless a cap is reached; returns the cap that is. */
-  reserve(jobId: number, placement: Placement, caps: Caps): Reservation {
+  /**
+   * Reserves a slot for the job unless a cap is reached; returns the cap that is (its
+   * reason, and `cap`: which one, e.g. "total" or "per installation").
+   */
+  reserve(jobId: number, placement: Placement, caps: Caps): Reservation & { cap?: string } {
     if (this.#reserved.has(jobId)) return { ok: true };
     for (const { cap, limit, key } of capChecks(caps, placement)) {
       const used = this.#counts.get(key) ?? 0;
-      if (limit !== undefined && used >= limit) return { ok: false, reason: `${cap} (${used}/${limit})` };
+      if (limit !== undefined && used >= limit) return { ok: false, reason: `${cap} (${used}/${limit})`, cap };
     }
     this.#reserved.set(jobId, placement);
     this.#count(placement, +1);

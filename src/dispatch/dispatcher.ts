@@ -366,6 +366,12 @@ export class Dispatcher {
     let wakeAt = Infinity;
     /** Installations none of whose jobs can start in this pump (no budget room, or every job over a cap). */
     const held = new Set<number>();
+    // A cap that every job counts under (the total, or its installation's), once reached,
+    // stays reached for the rest of this pump (nothing frees a slot meanwhile): the jobs
+    // already waiting for capacity are not tried again. With a backlog behind a reached
+    // cap, every pump tried every waiting job before.
+    let totalReached = false;
+    const installationReached = new Set<number>();
     for (let progress = true; progress && this.#inFlight < concurrency;) {
       progress = false;
       for (const installationId of this.#queue.turns()) {
@@ -386,8 +392,11 @@ export class Dispatcher {
             wakeAt = Math.min(wakeAt, heldUntil);
             continue;
           }
+          if ((totalReached || installationReached.has(installationId)) && state.for === "capacity") continue;
           const reservation = this.#reserve(state);
           if (!reservation.ok) {
+            if (reservation.cap === "total") totalReached = true;
+            if (reservation.cap === "per installation") installationReached.add(installationId);
             this.#wait(state, "capacity", `cap reached: ${reservation.reason}`);
             continue;
           }
@@ -467,6 +476,9 @@ export class Dispatcher {
 
   /** The queued job now waits for `what`; said once (log line, outcome record) when it starts waiting for a cap or Modal. */
   #wait(state: Queued, what: Exclude<WaitingFor, "retry">, reason: string | undefined): void {
+    // Still over a cap: the job keeps the state (and the reason) it started waiting with,
+    // rather than a new state whenever the count in the reason moves.
+    if (what === "capacity" && state.for === "capacity") return;
     const next = transition.waitingFor(state, what, reason, this.options.clock.now()) as Queued;
     if (next === state) return;
     const first = state.for !== what;

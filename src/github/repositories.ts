@@ -44,13 +44,18 @@ export interface ActiveRun {
 /**
  * Runs of a repository created after `since` that may hold queued jobs: queued runs
  * and runs already in progress (a later job of a running workflow, a matrix beyond
- * max-parallel).
+ * max-parallel). One listing per status asked for (both by default).
  */
-export async function listActiveRuns(octokit: AppOctokit, repository: RepositoryRef, since: Date): Promise<ActiveRun[]> {
+export async function listActiveRuns(
+  octokit: AppOctokit,
+  repository: RepositoryRef,
+  since: Date,
+  statuses: ReadonlyArray<ActiveRun["status"]> = ["queued", "in_progress"],
+): Promise<ActiveRun[]> {
   const { owner, name: repo } = repository;
   const created = `>=${since.toISOString().replace(/\.\d{3}Z$/, "Z")}`;
   const runs = await Promise.all(
-    (["queued", "in_progress"] as const).map(async (status) =>
+    statuses.map(async (status) =>
       (await octokit.paginate(octokit.rest.actions.listWorkflowRunsForRepo, { owner, repo, status, created, per_page: 100 })).map(
         (run) => ({ id: run.id, status, createdAt: run.created_at, updatedAt: run.updated_at }),
       ),

@@ -1,11 +1,13 @@
 // The "observe" step of a reconcile pass: read our sandboxes from Modal, then, at
 // GitHub, the registrations of the scopes involved and the queued jobs of the
 // repositories worth sweeping. The cost is one Modal call per 100 sandboxes, one
-// GitHub call per scope, two run listings per repository swept (conditional, so
-// mostly free) and one job listing per run that changed since the last pass.
-// Between full sweeps only repositories with recent activity, sandboxes, failed
-// dispatches or what an earlier pass left unresolved (the watch list) are swept,
-// however many repositories the installations hold. The App's installation list is
+// GitHub call per scope, one or two run listings per repository swept (conditional,
+// so mostly free: runs in progress only where they can tell something, see
+// run-jobs-memory.ts) and one job listing per run that changed since the last pass.
+// Between full sweeps only repositories with recent activity (the quiet ones less
+// often, see quiet-repository.ts), sandboxes, failed dispatches or what an earlier
+// pass left unresolved (the watch list) are swept, however many repositories the
+// installations hold. The App's installation list is
 // read on full sweeps and whenever a sandbox exists (one JWT call per 100
 // installations), so sandboxes of an installation that is gone or suspended are
 // found without any event.
@@ -23,8 +25,10 @@ import type { Fleet } from "../modal/fleet.js";
 import type { Assignments } from "./assignments.js";
 import { runnerKey, toObservedSandbox, type ObservedWorld, type ObservedRunner, type ObservedSandbox } from "./observation.js";
 import { MAX_QUEUED_AGE_MS } from "./plan-repairs.js";
-import type { RepositoryDirectory } from "./repository-directory.js";
-import { RunJobsMemory } from "./run-jobs-memory.js";
+import { MAX_KNOWN_REPOSITORIES, type RepositoryDirectory } from "./repository-directory.js";
+import { quietRepositoryDue } from "./quiet-repository.js";
+import { BoundedMap } from "../lib/bounded.js";
+import { RunJobsMemory, runsInProgressNeeded } from "./run-jobs-memory.js";
 import { Sightings } from "../lib/sightings.js";
 import { unresolvedIn, type WatchList } from "./watch-list.js";
 
@@ -46,6 +50,8 @@ export interface ObserveDeps {
   wanted: (job: JobRef) => boolean;
   namePrefix: string;
   activeRepositoryWindowMs: number;
+  /** RECONCILE_INTERVAL: how often a quiet active repository is read follows from it (quiet-repository.ts); 0: every pass. */
+  intervalMs: number;
   /** Runs younger than this hold no job the reconciler may serve yet: they are not read. */
   unservedJobGraceMs: number;
   log: Logger;
@@ -72,6 +78,8 @@ export class Observer {
   readonly #runnerWithoutSandbox = new Sightings(100_000);
   readonly #sandboxWithoutRunner = new Sightings(100_000);
   readonly #runJobs = new RunJobsMemory();
+  /** When a pass last read each repository (by key): quiet active ones are read less often. */
+  readonly #readAt = new BoundedMap<string, number>(MAX_KNOWN_REPOSITORIES);
 
   constructor(private readonly deps: ObserveDeps) {}
 
@@ -120,7 +128,14 @@ export class Observer {
     if (full && installations) {
       for (const target of await this.#everyRepository(installations, failed)) addTarget(target);
     }
-    for (const known of deps.directory.activeSince(now - deps.activeRepositoryWindowMs)) addTarget(known);
+    // Recently active repositories, the quiet ones less often; what follows (watched,
+    // waiting or failed jobs, sandboxes) is read every pass.
+    for (const known of deps.directory.activeSince(now - deps.activeRepositoryWindowMs))
+      if (
+        full ||
+        quietRepositoryDue({ activeAt: known.activeAt, readAt: this.#readAt.get(repositoryKey(known.repository)) }, now, deps.intervalMs)
+      )
+        addTarget(known);
     for (const watched of deps.watch.repositories()) addTarget(watched);
     for (const job of deps.unservedJobs()) addTarget(job);
     const queue = new PQueue({ concurrency: CONCURRENCY });
@@ -167,8 +182,10 @@ export class Observer {
     const runsInProgress = new Map<string, { target: Target; runIds: number[] }>();
     // Whole hours, so the request URL (and with it the ETag) stays the same between passes.
     const since = new Date(Math.floor((now - MAX_QUEUED_AGE_MS) / 3_600_000) * 3_600_000);
-    await queue.addAll([
-      ...[...scopes].map(([key, installationId]) => async () => {
+    // Registrations first: a busy runner whose job no event named is looked for among
+    // the runs in progress of the repositories its scope serves, so those are listed.
+    await queue.addAll(
+      [...scopes].map(([key, installationId]) => async () => {
         try {
           const registrations = await listRunners(await deps.octokitFor(installationId), scopeFromKey(key)!);
           for (const registration of registrations) {
@@ -179,29 +196,38 @@ export class Observer {
           failed({ scope: key }, error);
         }
       }),
-      ...[...targets.values()].map((target) => async () => {
+    );
+    const unknownBusy = runners.filter((runner) => runner.busy && !deps.assignments.get(runner.name)?.job);
+    await queue.addAll(
+      [...targets.values()].map((target) => async () => {
         try {
           const octokit = await deps.octokitFor(target.installationId);
-          const runs = await listActiveRuns(octokit, target.repository, since);
-          runsInProgress.set(repositoryKey(target.repository), {
-            target,
-            runIds: runs.filter((run) => run.status === "in_progress").map((run) => run.id),
+          const key = repositoryKey(target.repository);
+          const inProgress = runsInProgressNeeded({
+            full,
+            holdsQueued: this.#runJobs.holdsQueued(key),
+            unknownBusyRunner: unknownBusy.some((runner) => scopeServes(runner.scopeKey, target.repository)),
           });
+          const runs = await listActiveRuns(octokit, target.repository, since, inProgress ? ["queued", "in_progress"] : ["queued"]);
+          if (inProgress)
+            runsInProgress.set(key, { target, runIds: runs.filter((run) => run.status === "in_progress").map((run) => run.id) });
           const { jobs } = await this.#runJobs.queuedJobs(
             runs,
             (runId) => listQueuedJobsOfRun(octokit, target.repository, runId, target.installationId),
             {
               refresh: full,
               youngerThan: now - deps.unservedJobGraceMs,
+              repository: { key, complete: inProgress },
             },
           );
           queuedJobs.push(...jobs.filter(deps.wanted));
           scannedRepositories.push(fullName(target.repository));
+          this.#readAt.set(key, now);
         } catch (error) {
           failed({ repo: fullName(target.repository) }, error);
         }
       }),
-    ]);
+    );
 
     const sandboxNames = new Set(sandboxes.map((sandbox) => sandbox.name));
     const runnerKeys = new Set(runners.map((runner) => runnerKey(runner.scopeKey, runner.name)));
@@ -262,24 +288,41 @@ export class Observer {
     return Object.fromEntries(listed.map((installation) => [installation.id, { suspended: Boolean(installation.suspended_at) }]));
   }
 
-  /** Every repository of every installation that is not suspended (full sweeps only: the cost grows with them). */
+  /**
+   * Every repository of every installation that is not suspended (full sweeps only: the
+   * cost grows with them). Installations are listed CONCURRENCY at a time: one after the
+   * other, a token and a listing each, 100 installations took 19 s at 50 ms a call, and
+   * the start-up sweep (what finds the jobs queued while the App was down) with them.
+   */
   async #everyRepository(
     installations: Record<number, { suspended: boolean }>,
     failed: (what: Record<string, unknown>, error: unknown) => void,
   ): Promise<Target[]> {
     const { deps } = this;
+    const byInstallation = new Map<number, Target[]>();
+    const queue = new PQueue({ concurrency: CONCURRENCY });
+    await queue.addAll(
+      Object.entries(installations)
+        .filter(([, installation]) => !installation.suspended)
+        .map(([id]) => async () => {
+          const installationId = Number(id);
+          try {
+            const repositories = await listInstallationRepositories(await deps.octokitFor(installationId));
+            byInstallation.set(
+              installationId,
+              repositories.map((repository) => ({ repository, installationId })),
+            );
+          } catch (error) {
+            failed({ installationId }, error);
+          }
+        }),
+    );
+    // In the installations' order, whatever order the listings ended in.
     const targets: Target[] = [];
-    for (const [id, installation] of Object.entries(installations)) {
-      if (installation.suspended) continue;
-      const installationId = Number(id);
-      try {
-        const repositories = await listInstallationRepositories(await deps.octokitFor(installationId));
-        for (const repository of repositories) {
-          deps.directory.remember(repository, installationId);
-          targets.push({ repository, installationId });
-        }
-      } catch (error) {
-        failed({ installationId }, error);
+    for (const id of Object.keys(installations)) {
+      for (const target of byInstallation.get(Number(id)) ?? []) {
+        deps.directory.remember(target.repository, target.installationId);
+        targets.push(target);
       }
     }
     return targets;

@@ -120,6 +120,7 @@ export class Reconciler {
       wanted: options.jobs.wanted,
       namePrefix: options.plan.namePrefix,
       activeRepositoryWindowMs: options.schedule.activeRepositoryWindowMs,
+      intervalMs: options.schedule.intervalMs,
       unservedJobGraceMs: options.plan.unservedJobGraceMs,
       log: options.log,
       watch: this.watch,

@@ -295,7 +295,8 @@ export const SETTINGS = {
   },
   ACTIVE_REPOSITORY_WINDOW: {
     shownDefault: "2h",
-    description: "Repositories with a workflow_job event this recent are swept for queued jobs on every reconcile pass.",
+    description:
+      "Repositories with a workflow_job event this recent are swept for queued jobs between full sweeps: every reconcile pass while they are busy, then less often the longer they stay quiet (every quarter of their quiet time, at most 8 intervals apart). Repositories with sandboxes, waiting jobs or unresolved findings are swept every pass.",
     schema: duration().default(2 * 3_600_000),
   },
   STATUS_TOKEN: {

@@ -13,7 +13,7 @@ test.each([
 ])("the %s cap holds, counting reservations too", (cap, caps, before, next) => {
   const capacity = new Capacity();
   before.forEach((placement, index) => expect(capacity.reserve(index, placement, caps).ok).toBe(true));
-  expect(capacity.reserve(99, next, caps)).toEqual({ ok: false, reason: expect.stringContaining(cap) });
+  expect(capacity.reserve(99, next, caps)).toEqual({ ok: false, reason: expect.stringContaining(cap), cap: expect.stringContaining(cap) });
   capacity.release(0);
   expect(capacity.reserve(99, next, caps).ok).toBe(true);
 });
@@ -40,7 +40,7 @@ test("a fresh list from Modal replaces the count, keeping what this replica star
   capacity.started(3, "modal-3-0"); // at 3000
   // A list taken at 2500 cannot know modal-3-0 yet: it is kept.
   capacity.observe([{ name: "modal-7-0", ...at("o/x") }], 2500);
-  expect(capacity.reserve(4, at("o/d"), caps)).toEqual({ ok: false, reason: "total (2/2)" });
+  expect(capacity.reserve(4, at("o/d"), caps)).toEqual({ ok: false, reason: "total (2/2)", cap: "total" });
   capacity.ended("modal-3-0", at("o/c").installationId);
   expect(capacity.reserve(4, at("o/d"), caps).ok).toBe(true);
 });
@@ -53,7 +53,7 @@ test("only the sandbox's own installation, about a repository of its account, fr
   // Runner names are unique per org only: another org's runner may carry the same name.
   capacity.ended("modal-1-0", 2);
   capacity.ended("modal-1-0", 1, "evil-org/tools");
-  expect(capacity.reserve(2, at("octo-org/web"), caps)).toEqual({ ok: false, reason: "total (1/1)" });
+  expect(capacity.reserve(2, at("octo-org/web"), caps)).toEqual({ ok: false, reason: "total (1/1)", cap: "total" });
   // An org-level runner may finish a job of another repository of its org.
   capacity.ended("modal-1-0", 1, "octo-org/web");
   expect(capacity.reserve(2, at("octo-org/web"), caps).ok).toBe(true);
@@ -69,12 +69,14 @@ test("an org's per-profile cap counts only that installation's sandboxes; the op
   expect(capacity.reserve(4, at("octo-org/web", "gpu", 1), orgCaps)).toEqual({
     ok: false,
     reason: "per profile gpu in this installation (1/1)",
+    cap: "per profile gpu in this installation",
   });
   expect(capacity.reserve(4, at("octo-org/web", "default", 1), orgCaps).ok).toBe(true);
   // The operator's maxSandboxes still counts every installation's.
   expect(capacity.reserve(5, at("octo-org/web", "gpu", 1), { ...none, perProfile: { gpu: 3 } })).toEqual({
     ok: false,
     reason: "per profile gpu (3/3)",
+    cap: "per profile gpu",
   });
 });
 

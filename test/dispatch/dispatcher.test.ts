@@ -45,11 +45,13 @@ interface Setup {
   budgetPoints?: number;
   plan?: (job: JobRef) => Promise<JobPlan>;
   serve?: (job: JobRef, request: ServeRequest) => Promise<ServeOutcome>;
+  /** The caps' count (default: a Capacity on the test's clock). */
+  capacity?: (now: () => number) => Capacity;
 }
 
 function setup(options: Setup = {}) {
   const clock = new ManualClock();
-  const capacity = new Capacity(clock.now);
+  const capacity = options.capacity?.(clock.now) ?? new Capacity(clock.now);
   const budgets = new RequestBudgets({ ...GITHUB_SECONDARY_LIMITS, capacity: options.budgetPoints ?? 900 }, clock);
   const records: OutcomeRecord[] = [];
   const served: Array<{ jobId: number; request: ServeRequest }> = [];
@@ -192,6 +194,63 @@ test("over a cap, jobs wait and start oldest first, one per freed slot", async (
   dispatcher.forget(newer.id);
   expect(dispatcher.waiting()).toEqual([]);
   expect(dispatcher.enqueue(newer)).toBe(true);
+});
+
+/** The real Capacity, counting how often a cap slot is asked for. */
+class CountingCapacity extends Capacity {
+  tries = 0;
+  override reserve(...args: Parameters<Capacity["reserve"]>) {
+    this.tries++;
+    return super.reserve(...args);
+  }
+}
+
+test("behind a reached total cap, a pump does not try again the jobs already waiting for it; each keeps its waiting state", async () => {
+  let counting!: CountingCapacity;
+  const { dispatcher, served } = setup({
+    caps: { ...noCaps, total: 1 },
+    capacity: (now) => (counting = new CountingCapacity(now)),
+  });
+  const first = job();
+  dispatcher.enqueue(first);
+  await dispatcher.idle();
+  const backlog = Array.from({ length: 50 }, () => job());
+  for (const waiting of backlog) dispatcher.enqueue(waiting);
+  await dispatcher.idle();
+  expect(dispatcher.waiting()).toHaveLength(50);
+  const states = backlog.map((waiting) => dispatcher.jobState(waiting.id));
+
+  counting.tries = 0;
+  // The count moves (a list says two run now), the cap stays reached; ten pumps.
+  counting.observe(
+    [0, 1].map((i) => ({ name: `other-${i}`, installationId: INSTALLATION, repository: "octo-org/app", profile: "default" })),
+    0,
+  );
+  for (let i = 0; i < 10; i++) dispatcher.pump();
+  expect(counting.tries).toBeLessThanOrEqual(10); // one per pump, not one per waiting job
+  expect(backlog.map((waiting) => dispatcher.jobState(waiting.id))).toEqual(states);
+  backlog.forEach((waiting, i) => expect(dispatcher.jobState(waiting.id)).toBe(states[i]));
+  expect(served).toHaveLength(1);
+
+  // Room again: the oldest waiting job starts.
+  counting.observe([], 0);
+  counting.ended(`modal-${first.id}-0`, INSTALLATION);
+  dispatcher.pump();
+  await dispatcher.idle();
+  expect(served.map((entry) => entry.jobId)).toContain(backlog[0]!.id);
+});
+
+test("an installation at its cap holds only its own jobs: another installation's job starts in the same pump", async () => {
+  const { dispatcher, served } = setup({ caps: { ...noCaps, perInstallation: 1 } });
+  dispatcher.enqueue(job());
+  const held = Array.from({ length: 5 }, () => job());
+  for (const waiting of held) dispatcher.enqueue(waiting);
+  await dispatcher.idle();
+  const other = job({ installationId: INSTALLATION + 1 });
+  dispatcher.enqueue(other);
+  await dispatcher.idle();
+  expect(served.map((entry) => entry.jobId)).toContain(other.id);
+  expect(dispatcher.waiting().map((entry) => entry.id)).toEqual(held.map((waiting) => waiting.id));
 });
 
 test("retry-later: the job stays active (no second attempt meanwhile) and is looked at again", async () => {
