@@ -49,11 +49,6 @@ process.on("message", async (message) => {
       reconcile: { github: reconcile.github - start.reconcile.github, modal: reconcile.modal - start.reconcile.modal },
     });
   }
-  // A runner played by the benchmark finished its job and exited: its sandbox ends, as a real one's does.
-  if (typeof message === "object" && message?.exited) {
-    const sandbox = modal.byName(message.exited);
-    if (sandbox?.state === "running") modal.exitSandbox(sandbox.sandboxId, 0);
-  }
   if (message === "stop") {
     await server.shutdown(0);
     process.exit(0);

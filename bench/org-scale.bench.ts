@@ -317,7 +317,11 @@ async function burstInOwnProcess(installations: number, count: number, spreadMs:
     // A runner's exit ends its sandbox (2,000-job case): else every sandbox runs until a pass
     // terminates it, FINISHED_GRACE after its registration is gone, and at 33 jobs a second
     // the fake Modal's lingering sandboxes reach CAP_TOTAL (512) and jobs wait for the cap.
-    const stopPlaying = playRunners(github, options.queueAsDelivered ? (name) => child.send({ exited: name }) : undefined);
+    const exited = (name: string) => {
+      const sandbox = modal.byName(name);
+      if (sandbox?.state === "running") modal.exitSandbox(sandbox.sandboxId, 0);
+    };
+    const stopPlaying = playRunners(github, options.queueAsDelivered ? exited : undefined);
     const githubBefore = github.requests.length;
     const modalBefore = modal.calls.length;
     child.send("start");
