@@ -4,10 +4,10 @@
 // The same file works with `docker run --env-file .env` (DEPLOY.md): read the way
 // Docker reads it (one KEY=VALUE a line, the value taken literally), the App's
 // settings load from it with the right key and secrets.
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { appKey } from "@modal-github-runner/simulator/github/app-key";
 import { loadDotenv } from "../../src/setup/load-dotenv.js";
 import { updateDotenv } from "../../src/setup/update-dotenv.js";
 import { loadSettings } from "../../src/settings/load-settings.js";
@@ -64,12 +64,9 @@ function parseLikeDocker(text: string): Record<string, string> {
   return env;
 }
 
-test("the .env the setup page writes works as it is with docker run --env-file: the App's settings load from it", () => {
-  const { privateKey } = generateKeyPairSync("rsa", {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: "pkcs1", format: "pem" },
-    publicKeyEncoding: { type: "spki", format: "pem" },
-  });
+test("the .env the setup page writes works as it is with docker run --env-file: the App's settings load from it", async () => {
+  // A real PKCS#1 key, as GitHub hands out (the simulator's cached one: generating one costs a few hundred ms).
+  const { privateKey } = await appKey();
   const file = path.join(dir, ".env");
   // What the setup page's callback writes (setup-server.ts), with GitHub's kinds of values.
   updateDotenv(file, {
