@@ -22,5 +22,5 @@ export default {
   // on (local) network and timers; a third worker on 2 cores cost 11% more CPU for the
   // whole suite (each file reloads the App's modules, and three workers contend for two
   // cores) with no shorter wall time: 174 and 166 CPU-s vs 157 and 148, interleaved runs.
-  maxWorkers: 2,
+  maxWorkers: "100%",
 };
