@@ -7,7 +7,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware } from "probot";
 import type { Runtime } from "./assemble.js";
-import { forwardWebhookProxy } from "./http/forward-webhook-proxy.js";
 import { modalRunnerApp } from "./index.js";
 import { describeFailure } from "./lib/errors.js";
 import { startMetricsServer, type MetricsServer } from "./telemetry/start-metrics-server.js";
@@ -58,8 +57,14 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       ? undefined
       : await startMetricsServer({ metrics: runtime.metrics, port: metricsPort, host: settings.server.host });
   const address = () => http.address() as AddressInfo;
+  // Loaded only with WEBHOOK_PROXY_URL (development): smee-client brings undici and an
+  // EventSource, over a megabyte of code no deployed App runs.
   const proxy = settings.github.webhookProxyUrl
-    ? forwardWebhookProxy(settings.github.webhookProxyUrl, `http://127.0.0.1:${address().port}${settings.github.webhookPath}`, log)
+    ? (await import("./http/forward-webhook-proxy.js")).forwardWebhookProxy(
+        settings.github.webhookProxyUrl,
+        `http://127.0.0.1:${address().port}${settings.github.webhookPath}`,
+        log,
+      )
     : undefined;
   log.info({ address: address().address, port: address().port, webhookPath: settings.github.webhookPath }, "listening");
 

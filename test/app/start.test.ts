@@ -1,137 +1,180 @@
+// npm start as a newcomer meets it and as an operator's process manager stops it. One
+// file (one load of the modules) for these cases.
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { parse } from "yaml";
+import os, { tmpdir } from "node:os";
+import path from "node:path";
+import type { ListeningServer } from "../../src/setup/listening-server.js";
+import { start } from "../../src/start.js";
+import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
+import { appEnv, eventually } from "../support/app-harness.js";
+import { freePort } from "../support/free-port.js";
+import { runMain } from "../support/run-main.js";
+import { spawn } from "node:child_process";
+
 // `npm start` as a newcomer meets it: without credentials, our page that creates
 // the GitHub App from app.yml (the whole first run: test/setup/first-run.test.ts); with a bad setting, a message naming it; with
 // credentials, a server that answers webhooks even when Modal is unreachable
 // (test/app/start-serves-webhooks.test.ts: the slow case, in a file of its own so
 // that Jest runs it alongside these).
-import { readFileSync, writeFileSync } from "node:fs";
-import { parse } from "yaml";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import type { ListeningServer } from "../../src/setup/listening-server.js";
-import { start } from "../../src/start.js";
-import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
-import { appEnv } from "../support/app-harness.js";
-import { freePort } from "../support/free-port.js";
-import { runMain } from "../support/run-main.js";
-
-describe("without App credentials", () => {
-  let server: ListeningServer | undefined;
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
-  });
-  afterEach(async () => {
-    await server?.shutdown(1000);
-    server = undefined;
-  });
-
-  async function setupPage(
-    env: Record<string, string>,
-    query = "",
-  ): Promise<{ action: string; manifest: Record<string, any>; port: number; page: string }> {
-    const port = await freePort();
-    server = await start({ PORT: String(port), LOG_LEVEL: "silent", ...env }, { cwd: dir });
-    const page = await (await fetch(`http://127.0.0.1:${port}/${query}`)).text();
-    const action = /<form method="post" action="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, "&");
-    const raw = /name="manifest" id="manifest" value="([^"]+)"/.exec(page)![1]!;
-    return {
-      action,
-      manifest: JSON.parse(
-        raw
-          .replace(/&quot;/g, '"')
-          .replace(/&#39;/g, "'")
-          .replace(/&amp;/g, "&"),
-      ),
-      port,
-      page,
-    };
-  }
-
-  test("npm start serves our setup page: the manifest from app.yml, webhooks to the webhook path, on all interfaces", async () => {
-    const { action, manifest, port } = await setupPage({});
-    expect(server!.address().address).toBe("0.0.0.0");
-    expect(action).toMatch(/^https:\/\/github\.com\/settings\/apps\/new\?state=[0-9a-f]{32}$/);
-    expect(manifest.name).toBe("modal-github-runner");
-    expect(manifest.default_events).toEqual(["workflow_job"]);
-    expect(manifest.default_permissions).toEqual({
-      actions: "read",
-      administration: "write",
-      organization_self_hosted_runners: "write",
-      metadata: "read",
-      single_file: "read",
+describe("start", () => {
+  describe("without App credentials", () => {
+    let server: ListeningServer | undefined;
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
     });
-    expect(manifest.hook_attributes).toEqual({ url: `http://127.0.0.1:${port}/api/github/webhooks`, active: true });
-    expect(manifest.redirect_url).toBe(`http://127.0.0.1:${port}/setup/callback`);
+    afterEach(async () => {
+      await server?.shutdown(1000);
+      server = undefined;
+    });
+
+    async function setupPage(
+      env: Record<string, string>,
+      query = "",
+    ): Promise<{ action: string; manifest: Record<string, any>; port: number; page: string }> {
+      const port = await freePort();
+      server = await start({ PORT: String(port), LOG_LEVEL: "silent", ...env }, { cwd: dir });
+      const page = await (await fetch(`http://127.0.0.1:${port}/${query}`)).text();
+      const action = /<form method="post" action="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, "&");
+      const raw = /name="manifest" id="manifest" value="([^"]+)"/.exec(page)![1]!;
+      return {
+        action,
+        manifest: JSON.parse(
+          raw
+            .replace(/&quot;/g, '"')
+            .replace(/&#39;/g, "'")
+            .replace(/&amp;/g, "&"),
+        ),
+        port,
+        page,
+      };
+    }
+
+    test("npm start serves our setup page: the manifest from app.yml, webhooks to the webhook path, on all interfaces", async () => {
+      const { action, manifest, port } = await setupPage({});
+      expect(server!.address().address).toBe("0.0.0.0");
+      expect(action).toMatch(/^https:\/\/github\.com\/settings\/apps\/new\?state=[0-9a-f]{32}$/);
+      expect(manifest.name).toBe("modal-github-runner");
+      expect(manifest.default_events).toEqual(["workflow_job"]);
+      expect(manifest.default_permissions).toEqual({
+        actions: "read",
+        administration: "write",
+        organization_self_hosted_runners: "write",
+        metadata: "read",
+        single_file: "read",
+      });
+      expect(manifest.hook_attributes).toEqual({ url: `http://127.0.0.1:${port}/api/github/webhooks`, active: true });
+      expect(manifest.redirect_url).toBe(`http://127.0.0.1:${port}/setup/callback`);
+    });
+
+    test("the name, the org and the webhook URL can be chosen; GHE_HOST sends the form to the Enterprise server", async () => {
+      const { action, manifest } = await setupPage(
+        { GHE_HOST: "github.example.com", WEBHOOK_PATH: "/hooks" },
+        "?name=acme-runners&org=acme&webhook_url=https%3A%2F%2Frunners.acme.dev%2Fhooks",
+      );
+      expect(action).toMatch(/^https:\/\/github\.example\.com\/organizations\/acme\/settings\/apps\/new\?state=/);
+      expect(manifest.name).toBe("acme-runners");
+      expect(manifest.hook_attributes.url).toBe("https://runners.acme.dev/hooks");
+    });
+
+    test("APP_NAME names the App; WEBHOOK_PROXY_URL (a smee.io channel) is the webhook URL", async () => {
+      const { manifest, page } = await setupPage({ APP_NAME: "my-runners", WEBHOOK_PROXY_URL: "https://smee.io/abc123" });
+      expect(manifest.name).toBe("my-runners");
+      expect(manifest.hook_attributes.url).toBe("https://smee.io/abc123");
+      expect(page).not.toContain('id="webhook_url"');
+    });
+
+    test("app.yml asks only for what the App needs", () => {
+      const manifest = parse(readFileSync("app.yml", "utf8"));
+      expect(manifest.default_events).toEqual(["workflow_job"]);
+      expect(Object.keys(manifest.default_permissions).sort()).toEqual([
+        "actions",
+        "administration",
+        "metadata",
+        "organization_self_hosted_runners",
+        "single_file",
+      ]);
+    });
   });
 
-  test("the name, the org and the webhook URL can be chosen; GHE_HOST sends the form to the Enterprise server", async () => {
-    const { action, manifest } = await setupPage(
-      { GHE_HOST: "github.example.com", WEBHOOK_PATH: "/hooks" },
-      "?name=acme-runners&org=acme&webhook_url=https%3A%2F%2Frunners.acme.dev%2Fhooks",
-    );
-    expect(action).toMatch(/^https:\/\/github\.example\.com\/organizations\/acme\/settings\/apps\/new\?state=/);
-    expect(manifest.name).toBe("acme-runners");
-    expect(manifest.hook_attributes.url).toBe("https://runners.acme.dev/hooks");
-  });
+  describe("the built App (dist/main.js)", () => {
+    let github: FakeGitHub;
+    beforeEach(async () => {
+      github = await FakeGitHub.start();
+    });
+    afterEach(async () => {
+      await github.close();
+    });
 
-  test("APP_NAME names the App; WEBHOOK_PROXY_URL (a smee.io channel) is the webhook URL", async () => {
-    const { manifest, page } = await setupPage({ APP_NAME: "my-runners", WEBHOOK_PROXY_URL: "https://smee.io/abc123" });
-    expect(manifest.name).toBe("my-runners");
-    expect(manifest.hook_attributes.url).toBe("https://smee.io/abc123");
-    expect(page).not.toContain('id="webhook_url"');
-  });
+    test("a missing setting stops it with a message that names the setting and the fix", async () => {
+      const env = appEnv(github, await freePort(), { WEBHOOK_SECRET: "", SANDBOX_CPU: "many" });
+      const main = runMain(env);
+      expect(await main.exited).toBe(1);
+      expect(main.output()).toContain("WEBHOOK_SECRET is required");
+      expect(main.output()).toContain('SANDBOX_CPU: Invalid input: expected number, received NaN (got "many")');
+      expect(main.output()).not.toContain(github.privateKey.split("\n")[1]!);
+    });
 
-  test("app.yml asks only for what the App needs", () => {
-    const manifest = parse(readFileSync("app.yml", "utf8"));
-    expect(manifest.default_events).toEqual(["workflow_job"]);
-    expect(Object.keys(manifest.default_permissions).sort()).toEqual([
-      "actions",
-      "administration",
-      "metadata",
-      "organization_self_hosted_runners",
-      "single_file",
-    ]);
+    test("a runner config with a mistake stops it even before the App exists, with the file, line and key", async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
+      writeFileSync(path.join(dir, "runner.yml"), "profiles:\n  default:\n    labels: [modal]\n    gpu: A100X\n");
+      await expect(
+        start(
+          {
+            PORT: String(await freePort()),
+            LOG_LEVEL: "silent",
+            RUNNER_CONFIG: "runner.yml",
+            RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
+          },
+          { cwd: dir },
+        ),
+      ).rejects.toThrow(/runner\.yml:4.*gpu|gpu.*runner\.yml:4/s);
+    });
+
+    test("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
+      const main = runMain({ NODE_ENV: "production", MODAL_CONFIG_PATH: "/nonexistent" });
+      expect(await main.exited).toBe(1);
+      expect(main.output()).toContain("APP_ID is required");
+    });
   });
 });
 
-describe("the built App (dist/main.js)", () => {
-  let github: FakeGitHub;
-  beforeEach(async () => {
-    github = await FakeGitHub.start();
+// `npm start` as an operator's process manager stops it: SIGTERM to npm. npm forwards the
+// signal to the script's shell; a shell that ran the App as its child would die and leave
+// the App running, holding the port. The start script execs node, so the App gets the
+// signal and drains. (Runs in a directory of its own, so no developer's .env is read: the
+// App then serves its setup page, and stops the same way.)
+describe("npm start signal", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "npm-start-"));
+    copyFileSync("package.json", path.join(dir, "package.json"));
+    for (const linked of ["dist", "node_modules"]) symlinkSync(path.resolve(linked), path.join(dir, linked));
   });
-  afterEach(async () => {
-    await github.close();
-  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("a missing setting stops it with a message that names the setting and the fix", async () => {
-    const env = appEnv(github, await freePort(), { WEBHOOK_SECRET: "", SANDBOX_CPU: "many" });
-    const main = runMain(env);
-    expect(await main.exited).toBe(1);
-    expect(main.output()).toContain("WEBHOOK_SECRET is required");
-    expect(main.output()).toContain('SANDBOX_CPU: Invalid input: expected number, received NaN (got "many")');
-    expect(main.output()).not.toContain(github.privateKey.split("\n")[1]!);
-  });
-
-  test("a runner config with a mistake stops it even before the App exists, with the file, line and key", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
-    writeFileSync(path.join(dir, "runner.yml"), "profiles:\n  default:\n    labels: [modal]\n    gpu: A100X\n");
-    await expect(
-      start(
-        {
-          PORT: String(await freePort()),
-          LOG_LEVEL: "silent",
-          RUNNER_CONFIG: "runner.yml",
-          RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
-        },
-        { cwd: dir },
-      ),
-    ).rejects.toThrow(/runner\.yml:4.*gpu|gpu.*runner\.yml:4/s);
-  });
-
-  test("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
-    const main = runMain({ NODE_ENV: "production", MODAL_CONFIG_PATH: "/nonexistent" });
-    expect(await main.exited).toBe(1);
-    expect(main.output()).toContain("APP_ID is required");
+  test("SIGTERM to npm start stops the App and frees its port", async () => {
+    const port = await freePort();
+    const answers = () =>
+      fetch(`http://127.0.0.1:${port}/`).then(
+        () => true,
+        () => false,
+      );
+    // --ignore-scripts skips prestart's build (dist/ is built by pretest); start itself runs.
+    const npm = spawn("npm", ["start", "--ignore-scripts"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH!, PORT: String(port), NODE_ENV: "development" },
+      stdio: "ignore",
+    });
+    const exited = new Promise<number | null>((resolve) => npm.on("exit", (code) => resolve(code)));
+    try {
+      await eventually(answers, "npm start answers", 20_000);
+      npm.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(await answers()).toBe(false);
+    } finally {
+      npm.kill("SIGKILL");
+    }
   });
 });

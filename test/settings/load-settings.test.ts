@@ -1,14 +1,12 @@
-import { generateKeyPairSync } from "node:crypto";
+import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { appKey } from "@modal-github-runner/simulator/github/app-key";
 import { loadSettings, SettingsError } from "../../src/settings/load-settings.js";
 
-const { privateKey } = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-});
+// A real RSA key, in PKCS#8 this time (the simulator's cached key: generating one costs a few hundred ms).
+const privateKey = createPrivateKey((await appKey()).privateKey).export({ type: "pkcs8", format: "pem" }) as string;
 
 const complete = {
   APP_ID: "12345",

@@ -13,8 +13,8 @@
 import crypto from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { promisify } from "node:util";
 import { registerAppHookConfig } from "./github/app-hook-config.js";
+import { appKey, type AppKey } from "./github/app-key.js";
 import { registerAppManifestConversions } from "./github/app-manifest-conversions.js";
 import { DeliveryLog } from "./github/delivery-log.js";
 import type { OpenApi, RouteMatch } from "./github/openapi.js";
@@ -84,24 +84,6 @@ export const DEFAULT_PERMISSIONS: Readonly<Permissions> = Object.freeze({
 const DOCS = "https://docs.github.com/rest";
 const WEBHOOK_TIMEOUT_MS = 10_000; // GitHub gives up on a delivery after 10 s
 const HOOK_ID = 424242;
-
-// ---------------------------------------------------------------------------------
-// App key: generated once per module instance (i.e. once per Jest test file).
-
-interface AppKey {
-  privateKey: string;
-  publicKey: crypto.KeyObject;
-}
-let appKeyPromise: Promise<AppKey> | undefined;
-function appKey(): Promise<AppKey> {
-  appKeyPromise ??= promisify(crypto.generateKeyPair)("rsa", {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: "spki", format: "pem" },
-    // GitHub hands out PKCS#1 ("BEGIN RSA PRIVATE KEY") keys
-    privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  }).then(({ privateKey, publicKey }) => ({ privateKey, publicKey: crypto.createPublicKey(publicKey) }));
-  return appKeyPromise;
-}
 
 export { decodeJitConfig, type DecodedJitConfig } from "./github/jit-config.js";
 

@@ -18,15 +18,11 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import _Ajv from "ajv";
-import _standaloneCode from "ajv/dist/standalone/index.js";
+import type AjvModule from "ajv";
 import type { ErrorObject, ValidateFunction } from "ajv";
-import _addFormats from "ajv-formats";
+import type StandaloneModule from "ajv/dist/standalone/index.js";
+import type AddFormatsModule from "ajv-formats";
 import { compileTemplate, matchTemplate, type CompiledTemplate } from "./route-table.js";
-
-const Ajv = _Ajv.default;
-const standaloneCode = _standaloneCode.default;
-const addFormats = _addFormats.default;
 
 /** Bump when the extraction below changes, so stale cache files are rebuilt. */
 const SUBSET_FORMAT = 4;
@@ -271,9 +267,24 @@ function toJsonSchema(schema: Json): Json {
 // `code.source` keeps each validator's code for the cache (see compileCached).
 const JSON_OPTIONS = { strict: false, allErrors: true, logger: false, code: { source: true } } as const;
 const PARAMS_OPTIONS = { ...JSON_OPTIONS, coerceTypes: "array", validateFormats: false } as const;
-const ajvJson = new Ajv(JSON_OPTIONS);
-addFormats(ajvJson);
-const ajvParams = new Ajv(PARAMS_OPTIONS);
+type Flavour = "json" | "params";
+type Ajv = InstanceType<typeof AjvModule.default>;
+
+// Ajv's compiler (about 60 modules) is loaded only when a validator is missing from the
+// cache: most test files find every validator they use there, and the cached code needs
+// only Ajv's small runtime helpers.
+let compilers: { json: Ajv; params: Ajv; standaloneCode: typeof StandaloneModule.default } | undefined;
+function compiler(): NonNullable<typeof compilers> {
+  if (!compilers) {
+    const Ajv = (require("ajv") as typeof AjvModule).default;
+    const addFormats = (require("ajv-formats") as typeof AddFormatsModule).default;
+    const json = new Ajv(JSON_OPTIONS);
+    addFormats(json);
+    const standaloneCode = (require("ajv/dist/standalone/index.js") as typeof StandaloneModule).default;
+    compilers = { json, params: new Ajv(PARAMS_OPTIONS), standaloneCode };
+  }
+  return compilers;
+}
 
 const AJV_VERSION = String((require("ajv/package.json") as { version: unknown }).version);
 
@@ -282,7 +293,7 @@ const AJV_VERSION = String((require("ajv/package.json") as { version: unknown })
  * compiled and written there (temp file + rename: concurrent Jest workers never read
  * half a file). The key covers the schema and the Ajv options it was compiled with.
  */
-function compileCached(schema: object, ajv: InstanceType<typeof Ajv>, flavour: "json" | "params"): ValidateFunction {
+function compileCached(schema: object, flavour: Flavour): ValidateFunction {
   const hash = createHash("sha256")
     .update(
       `${SUBSET_FORMAT} ajv@${AJV_VERSION} ${JSON.stringify(flavour === "json" ? JSON_OPTIONS : PARAMS_OPTIONS)} ${JSON.stringify(schema)}`,
@@ -295,6 +306,7 @@ function compileCached(schema: object, ajv: InstanceType<typeof Ajv>, flavour: "
   } catch {
     // missing or unreadable: compile below
   }
+  const { standaloneCode, [flavour]: ajv } = compiler();
   const validate = ajv.compile(schema);
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -367,10 +379,10 @@ export class OpenApi {
     return { template: best.route.template, operation: best.route.operations[method], params: best.params };
   }
 
-  private validator(key: string, schema: Schema | null | undefined, ajv: InstanceType<typeof Ajv>): ValidateFunction | null {
+  private validator(key: string, schema: Schema | null | undefined, flavour: Flavour): ValidateFunction | null {
     if (this.validators.has(key)) return this.validators.get(key) ?? null;
     let fn: ValidateFunction | null = null;
-    if (schema) fn = compileCached(toJsonSchema(schema) as object, ajv, ajv === ajvJson ? "json" : "params");
+    if (schema) fn = compileCached(toJsonSchema(schema) as object, flavour);
     this.validators.set(key, fn);
     return fn;
   }
@@ -389,7 +401,7 @@ export class OpenApi {
         required: params.filter((p) => p.required).map((p) => p.name),
         additionalProperties: where === "query" ? false : true,
       };
-      const validate = this.validator(`${key} ${where}`, schema, ajvParams);
+      const validate = this.validator(`${key} ${where}`, schema, "params");
       const data = where === "path" ? { ...match.params } : { ...query };
       if (validate && !validate(data)) problems.push(...formatErrors(where, validate.errors));
     }
@@ -397,7 +409,7 @@ export class OpenApi {
       if (!hasBody) {
         if (op.requestBody.required) problems.push("body is required");
       } else {
-        const validate = this.validator(`${key} body`, op.requestBody.schema, ajvJson);
+        const validate = this.validator(`${key} body`, op.requestBody.schema, "json");
         if (validate && !validate(body)) problems.push(...formatErrors("body", validate.errors));
       }
     } else if (hasBody && method !== "GET" && method !== "DELETE") {
@@ -419,7 +431,7 @@ export class OpenApi {
     }
     const schema = op.responses[code];
     if (!schema || body === undefined) return [];
-    const validate = this.validator(`${method} ${match.template} response ${code}`, schema, ajvJson);
+    const validate = this.validator(`${method} ${match.template} response ${code}`, schema, "json");
     if (validate && !validate(body)) return formatErrors(`response ${status}`, validate.errors);
     return [];
   }
@@ -429,7 +441,7 @@ export class OpenApi {
     const name = `${event.replace(/_/g, "-")}-${action.replace(/_/g, "-")}`;
     const schema = this.webhooks[name];
     if (!schema) return [];
-    const validate = this.validator(`webhook ${name}`, schema, ajvJson);
+    const validate = this.validator(`webhook ${name}`, schema, "json");
     if (validate && !validate(payload)) return formatErrors("payload", validate.errors);
     return [];
   }
