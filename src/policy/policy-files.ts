@@ -81,10 +81,11 @@ export class PolicyFiles {
   async effective(octokit: AppOctokit, operator: EffectivePolicy, repository: RepositoryRef): Promise<EffectivePolicy> {
     const { owner, name } = repository;
     let policy = operator;
-    // The org's file first (shared by all its repositories, so usually cached), then the
-    // repository's own; one after the other, so jobs keep the order they came in.
-    for (const repo of name === ".github" ? [".github"] : [".github", name]) {
-      const chain = await this.#chain(octokit, owner, repo);
+    // Both files are read at once (an org's first job waits for one round of reads, not
+    // two), and applied in order: the org's file first, then the repository's own.
+    const chains = (name === ".github" ? [".github"] : [".github", name]).map((repo) => this.#chain(octokit, owner, repo));
+    for (const pending of chains) {
+      const chain = await pending;
       if (chain.state === "absent") continue;
       if (chain.state === "not-granted") {
         this.#reportOnce(

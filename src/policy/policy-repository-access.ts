@@ -12,14 +12,19 @@ export const POLICY_REPOSITORY = ".github";
 export type PolicyRepositoryAccess = "visible" | "absent" | "hidden";
 
 export async function policyRepositoryAccess(octokit: AppOctokit, owner: string): Promise<PolicyRepositoryAccess> {
+  // Both asked at once, so an org's first job waits for one round trip, not two: the
+  // repository, and which repositories the installation covers (one small page; the
+  // answer carries the selection), needed when the repository answers 404.
+  const repository = octokit.request("GET /repos/{owner}/{repo}", { owner, repo: POLICY_REPOSITORY });
+  const selection = octokit.request("GET /installation/repositories", { per_page: 1 });
+  selection.catch(() => {}); // not needed when the repository answers; awaited below when it is
   try {
-    await octokit.request("GET /repos/{owner}/{repo}", { owner, repo: POLICY_REPOSITORY });
+    await repository;
     return "visible";
   } catch (error) {
     if (httpStatus(error) !== 404 || isTokenFailure(error)) throw error;
   }
-  // Which repositories the installation covers (one small page; the answer carries the selection).
-  const { data } = await octokit.request("GET /installation/repositories", { per_page: 1 });
+  const { data } = await selection;
   return data.repository_selection === "all" ? "absent" : "hidden";
 }
 

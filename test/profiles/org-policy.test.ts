@@ -261,4 +261,19 @@ describe("the org's .github repository and the installation's repositories", () 
         "policy file other-org/.github/.github/modal-runner.yml is in other-org/.github, which the App's installation may not read (it was given selected repositories only): add .github to the installation's repositories (create it first if other-org has none); not served until it reads",
       ]);
   });
+
+  test("an org's first job reads what its policy needs two requests at a time, not one after the other", async () => {
+    const latencyMs = 200;
+    world.github.latencyMs = latencyMs;
+    const job = await orgWith("all", "none");
+    expect(started(job.id)).toBe(true);
+    const arrived = (path: string) => world.github.requests.find((request) => request.path === path)!.at;
+    const together = (a: string, b: string) => Math.abs(arrived(a) - arrived(b));
+    // The org's file and the repository's file at once; then, the org's answering 404, the
+    // .github repository and the installation's repository selection at once.
+    expect(
+      together("/repos/other-org/.github/contents/.github/modal-runner.yml", "/repos/other-org/app/contents/.github/modal-runner.yml"),
+    ).toBeLessThan(latencyMs / 2);
+    expect(together("/repos/other-org/.github", "/installation/repositories")).toBeLessThan(latencyMs / 2);
+  });
 });
