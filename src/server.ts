@@ -57,8 +57,8 @@ export async function startServer(settings: Settings, options: RuntimeOptions = 
       ? undefined
       : await startMetricsServer({ metrics: runtime.metrics, port: metricsPort, host: settings.server.host });
   const address = () => http.address() as AddressInfo;
-  // Loaded only with WEBHOOK_PROXY_URL (development): smee-client brings undici and an
-  // EventSource, over a megabyte of code no deployed App runs.
+  // Loaded only with WEBHOOK_PROXY_URL (development): smee-client and its EventSource
+  // client are code no deployed App runs.
   const proxy = settings.github.webhookProxyUrl
     ? (await import("./http/forward-webhook-proxy.js")).forwardWebhookProxy(
         settings.github.webhookProxyUrl,

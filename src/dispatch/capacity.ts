@@ -34,12 +34,16 @@ function keysOf(placement: Placement): string[] {
   ];
 }
 
+/** The caps every job counts under (a reservation names the one it failed on). */
+export const TOTAL_CAP = "total";
+export const INSTALLATION_CAP = "per installation";
+
 /** The caps that apply to a placement, with their counter keys; pure. */
 export function capChecks(caps: Caps, placement: Placement): Array<{ cap: string; limit: number | undefined; key: string }> {
   const [total, installation, repository, profile, installationProfile] = keysOf(placement) as [string, string, string, string, string];
   return [
-    { cap: "total", limit: caps.total, key: total },
-    { cap: "per installation", limit: caps.perInstallation, key: installation },
+    { cap: TOTAL_CAP, limit: caps.total, key: total },
+    { cap: INSTALLATION_CAP, limit: caps.perInstallation, key: installation },
     { cap: "per repository", limit: caps.perRepository, key: repository },
     { cap: `per profile ${placement.profile}`, limit: caps.perProfile[placement.profile], key: profile },
     {

@@ -24,7 +24,7 @@ import { fullName, oldestFirst, repositoryKey, type JobRef } from "../model/job.
 import type { JobPlan } from "../policy/job-policy.js";
 import type { FleetCaps } from "../replicas/cap-reservations.js";
 import type { JobClaims } from "../replicas/job-claims.js";
-import type { Capacity, ListedSandbox } from "./capacity.js";
+import { INSTALLATION_CAP, TOTAL_CAP, type Capacity, type ListedSandbox } from "./capacity.js";
 import { budgetRoom, FairQueue, type BudgetRoom } from "./fair-share.js";
 import { JobBook, type HandledJob, type UnservedJob } from "./job-book.js";
 import * as transition from "./job-state.js";
@@ -395,8 +395,8 @@ export class Dispatcher {
           if ((totalReached || installationReached.has(installationId)) && state.for === "capacity") continue;
           const reservation = this.#reserve(state);
           if (!reservation.ok) {
-            if (reservation.cap === "total") totalReached = true;
-            if (reservation.cap === "per installation") installationReached.add(installationId);
+            if (reservation.cap === TOTAL_CAP) totalReached = true;
+            if (reservation.cap === INSTALLATION_CAP) installationReached.add(installationId);
             this.#wait(state, "capacity", `cap reached: ${reservation.reason}`);
             continue;
           }

@@ -5,9 +5,9 @@
 // read half a file) and later ones read it. It is a test fixture, never a real App's key.
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { promisify } from "node:util";
+import { fixtureCacheDir, writeCacheFile } from "./fixture-cache.js";
 
 export interface AppKey {
   /** PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), the form GitHub hands out. */
@@ -15,13 +15,7 @@ export interface AppKey {
   publicKey: crypto.KeyObject;
 }
 
-const require = createRequire(import.meta.url);
-
-function cacheFile(): string {
-  // <project>/node_modules/@octokit/webhooks-examples/package.json → <project>/node_modules/.cache/fake-github
-  const pkgDir = path.dirname(require.resolve("@octokit/webhooks-examples/package.json"));
-  return path.join(pkgDir, "..", "..", ".cache", "fake-github", "app-key-rsa2048.pem");
-}
+const cacheFile = () => path.join(fixtureCacheDir("@octokit/webhooks-examples/package.json"), "app-key-rsa2048.pem");
 
 function fromPem(privateKey: string): AppKey {
   return { privateKey, publicKey: crypto.createPublicKey(privateKey) };
@@ -55,16 +49,7 @@ async function loadOrGenerate(): Promise<AppKey> {
   const cached = file === undefined ? undefined : readCached(file);
   if (cached) return cached;
   const pem = await generate();
-  if (file !== undefined) {
-    try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      fs.writeFileSync(tmp, pem, { mode: 0o600 });
-      fs.renameSync(tmp, file);
-    } catch {
-      // a read-only node_modules only costs the next process a key generation
-    }
-  }
+  if (file !== undefined) writeCacheFile(file, pem, 0o600);
   return fromPem(pem);
 }
 

@@ -22,6 +22,7 @@ import type AjvModule from "ajv";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import type StandaloneModule from "ajv/dist/standalone/index.js";
 import type AddFormatsModule from "ajv-formats";
+import { fixtureCacheDir, writeCacheFile } from "./fixture-cache.js";
 import { compileTemplate, matchTemplate, type CompiledTemplate } from "./route-table.js";
 
 /** Bump when the extraction below changes, so stale cache files are rebuilt. */
@@ -146,11 +147,7 @@ function packageVersion(): string {
   return String((JSON.parse(fs.readFileSync(pkgPath, "utf8")) as { version: unknown }).version);
 }
 
-function cacheDir(): string {
-  // <project>/node_modules/@octokit/openapi/package.json → <project>/node_modules/.cache/fake-github
-  const pkgDir = path.dirname(require.resolve("@octokit/openapi/package.json"));
-  return path.join(pkgDir, "..", "..", ".cache", "fake-github");
-}
+const cacheDir = () => fixtureCacheDir("@octokit/openapi/package.json");
 
 function extractSubset(version: string): Subset {
   const fullPath = path.join(path.dirname(require.resolve("@octokit/openapi/package.json")), "generated", "api.github.com.deref.json");
@@ -218,14 +215,7 @@ function loadSubsetFile(): Subset {
     // missing or unreadable: rebuild below
   }
   const subset = extractSubset(version);
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(subset));
-    fs.renameSync(tmp, file);
-  } catch {
-    // a read-only node_modules only costs the next process the slow path
-  }
+  writeCacheFile(file, JSON.stringify(subset));
   return subset;
 }
 
@@ -308,14 +298,7 @@ function compileCached(schema: object, flavour: Flavour): ValidateFunction {
   }
   const { standaloneCode, [flavour]: ajv } = compiler();
   const validate = ajv.compile(schema);
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    fs.writeFileSync(tmp, standaloneCode(ajv, validate));
-    fs.renameSync(tmp, file);
-  } catch {
-    // a read-only node_modules only costs the next process a compile
-  }
+  writeCacheFile(file, standaloneCode(ajv, validate));
   return validate;
 }
 

@@ -6,6 +6,7 @@ import http from "node:http";
 import https from "node:https";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { fixtureCacheDir, writeCacheFile } from "./fixture-cache.js";
 import type { SignatureMode } from "./types.js";
 
 const require = createRequire(import.meta.url);
@@ -30,7 +31,7 @@ function examplesOf(event: string): Payload[] {
   if (known) return known;
   const pkgFile = require.resolve("@octokit/webhooks-examples/package.json");
   const version = String((JSON.parse(fs.readFileSync(pkgFile, "utf8")) as { version: unknown }).version);
-  const dir = path.join(path.dirname(pkgFile), "..", "..", ".cache", "fake-github", `webhooks-examples-${version}`);
+  const dir = path.join(fixtureCacheDir("@octokit/webhooks-examples/package.json"), `webhooks-examples-${version}`);
   const cached = (name: string) => path.join(dir, `${encodeURIComponent(name)}.json`);
   try {
     const list = JSON.parse(fs.readFileSync(cached(event), "utf8")) as Payload[];
@@ -42,16 +43,7 @@ function examplesOf(event: string): Payload[] {
   const all = JSON.parse(
     fs.readFileSync(require.resolve("@octokit/webhooks-examples/api.github.com/index.json"), "utf8"),
   ) as ExampleEntry[];
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    for (const entry of all) {
-      const tmp = `${cached(entry.name)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      fs.writeFileSync(tmp, JSON.stringify(entry.examples));
-      fs.renameSync(tmp, cached(entry.name));
-    }
-  } catch {
-    // a read-only node_modules only costs the next process the full read
-  }
+  for (const entry of all) if (!writeCacheFile(cached(entry.name), JSON.stringify(entry.examples))) break;
   for (const entry of all) examples.set(entry.name, entry.examples);
   return examples.get(event) ?? [];
 }
