@@ -19,6 +19,7 @@
 import type { Logger } from "pino";
 import type { BudgetHeadroom } from "../github/installation-budget.js";
 import type { Clock } from "../lib/clock.js";
+import { BoundedSet } from "../lib/bounded.js";
 import { describeFailure } from "../lib/errors.js";
 import { fullName, oldestFirst, repositoryKey, type JobRef } from "../model/job.js";
 import type { JobPlan } from "../policy/job-policy.js";
@@ -110,6 +111,14 @@ export class Dispatcher {
   #idleWaiters: Array<() => void> = [];
   /** Set while a pump is promised for when Modal is available again. */
   #modalWatch: Promise<void> | undefined;
+  /**
+   * Jobs GitHub said are over (completed or cancelled, or their repository left the
+   * installation) while an attempt was in flight: when that attempt ends without a
+   * runner, or goes back to waiting, the job is forgotten, not failed (which the
+   * reconciler would serve again). Kept beside the states, not in them: an attempt in
+   * flight holds its state by identity.
+   */
+  readonly #overInFlight = new BoundedSet<number>(10_000);
   /** The job whose create is the probe while Modal's breaker is open (one at a time). */
   #probe: number | undefined;
   /** A timer to look at budgets that had no room, and when it fires. */
@@ -172,6 +181,8 @@ export class Dispatcher {
       this.#checkIdle();
     } else if (state.state === "finished" && state.kind === "failed") {
       this.#set(transition.forgotten(state, this.options.clock.now()));
+    } else if (isActive(state)) {
+      this.#overInFlight.add(jobId);
     }
   }
 
@@ -290,7 +301,10 @@ export class Dispatcher {
   }
 
   /** Every state change goes through here: the map, the queue index and the counters follow. */
-  #set(next: JobState): void {
+  #set(proposed: JobState): void {
+    const over = this.#overInFlight.has(proposed.job.id);
+    const next = over && proposed.state === "waiting" ? transition.forgotten(proposed, this.options.clock.now()) : proposed;
+    if (over && !isActive(next)) this.#overInFlight.delete(next.job.id);
     const previous = this.#jobs.get(next.job.id);
     if (previous === next) return;
     const installationId = next.job.installationId;
@@ -561,6 +575,7 @@ export class Dispatcher {
       if (error instanceof ModalUnavailable) {
         const next = transition.waitingForModal(current, error.minted, error.message, clock.now()) as Queued;
         this.#set(next);
+        if (this.#jobs.get(job.id) !== next) return this.pump(); // over at GitHub meanwhile: forgotten, not waiting
         log.info({ ...fields, reason: error.message, registrationKept: error.minted !== undefined }, "job waits for Modal");
         this.#record("waiting", next, { reason: error.message, waitingFor: "modal" });
         this.#watchModal();
@@ -627,6 +642,11 @@ export class Dispatcher {
     const current = this.#jobs.get(jobId);
     if (!current) return;
     const { reason, retryable } = describeFailure(error);
+    if (this.#overInFlight.has(jobId)) {
+      this.options.log.info({ ...this.#fields(current.job), reason }, "the job is over; its attempt ended without a runner");
+      this.#set(transition.forgotten(current, this.options.clock.now()));
+      return;
+    }
     const next = transition.failed(current, reason, retryable, this.options.clock.now());
     this.#set(next);
     this.options.log.error(

@@ -142,6 +142,55 @@ describe("what one attempt's outcome leaves behind", () => {
   });
 });
 
+describe("a job GitHub says is over while its attempt is in flight (completed, or its repository left the installation)", () => {
+  test.each<[string, (j: JobRef, r: ServeRequest) => ServeOutcome, string, string[]]>([
+    [
+      "the attempt then fails: the job is forgotten, not left for the reconciler to serve again",
+      () => {
+        throw Object.assign(new Error("GitHub answered 500"), { status: 500 });
+      },
+      "forgotten",
+      [],
+    ],
+    [
+      "Modal then refuses the create: the job is forgotten, not left waiting for Modal",
+      () => {
+        throw new ModalUnavailable(undefined, "UNAVAILABLE");
+      },
+      "forgotten",
+      [],
+    ],
+    ["the runner then starts: it stands (the reconciler removes an idle runner)", (j, r) => started(j, r), "running", ["started"]],
+  ])("%s", async (_case, outcome, state, recorded) => {
+    let answer: () => void = () => {};
+    const { dispatcher, kinds, modal } = setup({
+      serve: (j, r) =>
+        new Promise<ServeOutcome>((resolve, reject) => {
+          answer = () => {
+            try {
+              resolve(outcome(j, r));
+            } catch (error) {
+              modal.down = error instanceof ModalUnavailable ? "the circuit breaker is open" : undefined;
+              reject(error);
+            }
+          };
+        }),
+    });
+    const queued = job();
+    dispatcher.enqueue(queued);
+    await flush();
+    expect(dispatcher.jobState(queued.id)?.state).toBe("registering"); // in flight: serve has not answered
+    dispatcher.forget(queued.id);
+    answer();
+    await dispatcher.idle();
+    expect(dispatcher.jobState(queued.id)).toMatchObject({ state: state === "forgotten" ? "finished" : state });
+    if (state === "forgotten") expect(dispatcher.jobState(queued.id)).toMatchObject({ kind: "forgotten" });
+    expect(kinds(queued.id)).toEqual(recorded);
+    expect(dispatcher.unserved()).toEqual([]);
+    expect(dispatcher.waiting()).toEqual([]);
+  });
+});
+
 test("a job refused by policy is recorded once however often it is seen, and never served", async () => {
   const { dispatcher, kinds, served } = setup({ plan: async () => ({ ok: false, reason: "octo-org/app is on DENIED_REPOSITORIES" }) });
   const refused = job();

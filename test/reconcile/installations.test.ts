@@ -119,9 +119,15 @@ test("installation_repositories.removed: that repository's waiting jobs are drop
     expect((await world.github.deliverRaw("installation_repositories", JSON.stringify(body))).status).toBeLessThan(300);
   expect(bothActive()).toBe(true);
 
+  // The dropped job may be Modal's probe at this moment, its create in flight (the SDK retries
+  // a refused create for many seconds): then it is marked over, and its attempt, when it ends
+  // without a runner, forgets it (dispatcher.test.ts, "a job GitHub says is over while its
+  // attempt is in flight"). A waiting job is dropped at once.
+  const inFlight = ["registering", "creating"].includes(world.app.parts.dispatcher.jobState(dropped.id)?.state ?? "");
   expect((await world.github.removeRepositoryFromInstallation("octo-org/app"))!.status).toBeLessThan(300);
   // The kept job is still being served (waiting, or meanwhile tried as Modal's probe); the other is dropped.
   expect(world.app.parts.dispatcher.jobState(kept.id)?.state).not.toBe("finished");
-  expect(world.app.parts.dispatcher.jobState(dropped.id)).toMatchObject({ state: "finished", kind: "forgotten" });
+  if (!inFlight) expect(world.app.parts.dispatcher.jobState(dropped.id)).toMatchObject({ state: "finished", kind: "forgotten" });
+  expect(world.app.parts.dispatcher.waiting().map((job) => job.id)).not.toContain(dropped.id);
   world.modal.setOutage(false);
 });
