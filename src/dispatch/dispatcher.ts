@@ -113,9 +113,9 @@ export class Dispatcher {
   #modalWatch: Promise<void> | undefined;
   /**
    * Jobs GitHub said are over (completed or cancelled, or their repository left the
-   * installation) while an attempt was in flight: when that attempt ends without a
-   * runner, or goes back to waiting, the job is forgotten, not failed (which the
-   * reconciler would serve again). Kept beside the states, not in them: an attempt in
+   * installation) while an attempt was in flight: when that attempt fails, or Modal
+   * refuses its create, the job is forgotten, not failed (which the reconciler would
+   * serve again) nor left waiting for Modal. Kept beside the states, not in them: an attempt in
    * flight holds its state by identity.
    */
   readonly #overInFlight = new BoundedSet<number>(10_000);
@@ -301,10 +301,8 @@ export class Dispatcher {
   }
 
   /** Every state change goes through here: the map, the queue index and the counters follow. */
-  #set(proposed: JobState): void {
-    const over = this.#overInFlight.has(proposed.job.id);
-    const next = over && proposed.state === "waiting" ? transition.forgotten(proposed, this.options.clock.now()) : proposed;
-    if (over && !isActive(next)) this.#overInFlight.delete(next.job.id);
+  #set(next: JobState): void {
+    if (!isActive(next)) this.#overInFlight.delete(next.job.id);
     const previous = this.#jobs.get(next.job.id);
     if (previous === next) return;
     const installationId = next.job.installationId;
@@ -573,9 +571,12 @@ export class Dispatcher {
       this.#release(job.id);
       const current = this.#jobs.get(job.id) as WithAttempt;
       if (error instanceof ModalUnavailable) {
+        if (this.#overInFlight.has(job.id)) {
+          this.#failed(job.id, error); // over at GitHub meanwhile: forgotten, not left waiting for Modal
+          return this.pump();
+        }
         const next = transition.waitingForModal(current, error.minted, error.message, clock.now()) as Queued;
         this.#set(next);
-        if (this.#jobs.get(job.id) !== next) return this.pump(); // over at GitHub meanwhile: forgotten, not waiting
         log.info({ ...fields, reason: error.message, registrationKept: error.minted !== undefined }, "job waits for Modal");
         this.#record("waiting", next, { reason: error.message, waitingFor: "modal" });
         this.#watchModal();
