@@ -151,6 +151,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
       unserved: () => [...jobs.unserved().map((entry) => entry.job), ...jobs.waiting()],
       dispatching: shared.beingServed((since) => jobs.dispatching(since)),
       wanted: (job) => policy.screen(job).ok,
+      prefetchOrgPolicy: (octokit, owner) => policyFiles.prefetchOrg(octokit, owner),
       serve: (job, attempt) => dispatcher.enqueue(job, attempt),
       checkAssignment: (job, runnerName) => guard.check(job, runnerName),
     },
@@ -243,7 +244,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
 
     /** Resolves when queued dispatch, tag updates and reconcile passes are done. */
     async idle(): Promise<void> {
-      await Promise.all([dispatcher.idle(), guard.idle(), reconciler.idle()]);
+      await Promise.all([dispatcher.idle(), guard.idle(), reconciler.idle(), policyFiles.idle()]);
     },
 
     /** Lets in-flight work finish, for at most `timeoutMs`; true when it all did. */

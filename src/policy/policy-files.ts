@@ -12,6 +12,12 @@
 // file is picked up soon), parsed contents are kept by blob sha so an unchanged file
 // is never parsed twice, and GitHub's answers are conditional (no rate limit for an
 // unchanged file).
+//
+// Stays off a job's path where it can: a file used in the last quarter of its minute is
+// read again in the background (what a job is served is never older than the minute,
+// and a busy org's jobs never wait for the re-read), and a full sweep reads each org's
+// file ahead of its first job (`prefetchOrg`), so that job waits for its repository's
+// file only.
 import type { Logger } from "pino";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { BoundedMap } from "../lib/bounded.js";
@@ -23,6 +29,8 @@ import { PARSED_LIMIT, readPolicyFile, type ParsedBySha, type PolicyFileRef } fr
 
 const TTL_MS = 60_000;
 const FAILURE_TTL_MS = 15_000;
+/** A cached file used when this share of its time is gone is read again in the background. */
+const REFRESH_AHEAD = 0.75;
 /** Files followed through `_extends` after the first; deeper chains are refused. */
 const MAX_EXTENDS = 5;
 /** Bounds on what is remembered, so a deployment serving many orgs stays flat in memory. */
@@ -60,8 +68,19 @@ export interface PolicyFilesOptions {
 
 const where = (ref: PolicyFileRef) => `${ref.owner}/${ref.repo}/${ref.path}`;
 
+interface CachedChain {
+  at: number;
+  ttl: number;
+  chain: Promise<Chain>;
+  settled: boolean;
+  /** A background read that will replace this entry is under way. */
+  refreshing: boolean;
+}
+
 export class PolicyFiles {
-  readonly #chains = new BoundedMap<string, { at: number; ttl: number; chain: Promise<Chain> }>(MAX_CACHED_FILES);
+  readonly #chains = new BoundedMap<string, CachedChain>(MAX_CACHED_FILES);
+  /** Background reads under way (at most one per cached file). */
+  readonly #refreshes = new Set<Promise<void>>();
   readonly #parsed: ParsedBySha = new BoundedMap(PARSED_LIMIT);
   /** Warnings already logged per file, so each is logged once. */
   readonly #reported = new BoundedMap<string, Set<string>>(MAX_CACHED_FILES);
@@ -106,19 +125,64 @@ export class PolicyFiles {
     return policy;
   }
 
+  /**
+   * Reads the org's own file (in its `.github` repository) unless it is cached, so the
+   * org's next job finds it. Never fails: what it finds is cached as a job's read would be.
+   */
+  async prefetchOrg(octokit: AppOctokit, owner: string): Promise<void> {
+    await this.#chain(octokit, owner, POLICY_REPOSITORY).catch(() => undefined);
+  }
+
   #chain(octokit: AppOctokit, owner: string, repo: string): Promise<Chain> {
     const key = repositoryKey({ owner, name: repo });
-    const file = where({ owner, repo, path: POLICY_PATH });
     const cached = this.#chains.get(key);
-    if (cached && this.now() - cached.at < cached.ttl) return cached.chain;
-    const entry = { at: this.now(), ttl: TTL_MS, chain: this.#readChain(octokit, { owner, repo, path: POLICY_PATH }) };
+    const age = cached ? this.now() - cached.at : Infinity;
+    if (cached && age < cached.ttl) {
+      if (cached.settled && !cached.refreshing && age >= cached.ttl * REFRESH_AHEAD) this.#refresh(octokit, key, { owner, repo }, cached);
+      return cached.chain;
+    }
+    const entry = this.#read(octokit, { owner, repo });
     this.#chains.set(key, entry);
     // Without an installation token nothing is known: the caller fails, and nothing is cached.
     entry.chain.catch(() => {
       if (this.#chains.get(key) === entry) this.#chains.delete(key);
     });
+    return entry.chain;
+  }
+
+  /** Reads the file again; the answer replaces `stale` once it is in (until then `stale`, still within its time, is served). */
+  #refresh(octokit: AppOctokit, key: string, at: { owner: string; repo: string }, stale: CachedChain): void {
+    stale.refreshing = true;
+    const entry = this.#read(octokit, at);
+    const done = entry.chain.then(
+      () => {
+        if (this.#chains.get(key) === stale) this.#chains.set(key, entry);
+      },
+      () => {
+        stale.refreshing = false; // no token now: a later job tries again
+      },
+    );
+    this.#refreshes.add(done);
+    void done.finally(() => this.#refreshes.delete(done));
+  }
+
+  /** Resolves once no background read is under way. */
+  async idle(): Promise<void> {
+    await Promise.all(this.#refreshes);
+  }
+
+  #read(octokit: AppOctokit, { owner, repo }: { owner: string; repo: string }): CachedChain {
+    const file = where({ owner, repo, path: POLICY_PATH });
+    const entry: CachedChain = {
+      at: this.now(),
+      ttl: TTL_MS,
+      chain: this.#readChain(octokit, { owner, repo, path: POLICY_PATH }),
+      settled: false,
+      refreshing: false,
+    };
     void entry.chain.then(
       (chain) => {
+        entry.settled = true;
         if (chain.state === "unreadable") {
           entry.ttl = FAILURE_TTL_MS;
           this.options.onUnreadable?.({ file: chain.file, reason: chain.reason });
@@ -134,7 +198,7 @@ export class PolicyFiles {
       },
       () => undefined,
     );
-    return entry.chain;
+    return entry;
   }
 
   /** The file and its `_extends` chain, merged; any link that fails makes the whole chain unreadable. */

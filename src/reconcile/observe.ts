@@ -48,6 +48,8 @@ export interface ObserveDeps {
   unservedJobs: () => JobRef[];
   /** Whether the App serves a queued job (label, operator policy, a profile that fits). */
   wanted: (job: JobRef) => boolean;
+  /** Reads an account's own policy file ahead of its jobs (full sweeps, beside the listing of its repositories); never fails. */
+  prefetchOrgPolicy?: (octokit: AppOctokit, owner: string) => Promise<void>;
   namePrefix: string;
   activeRepositoryWindowMs: number;
   /** RECONCILE_INTERVAL: how often a quiet active repository is read follows from it (quiet-repository.ts); 0: every pass. */
@@ -68,6 +70,9 @@ interface Target {
   repository: RepositoryRef;
   installationId: number;
 }
+
+/** The App's installations by id: whether each is suspended, and its account's login (absent for an enterprise). */
+type Installations = Record<number, { suspended: boolean; account: string | undefined }>;
 
 const CONCURRENCY = 8;
 /** Run job listings a pass spends, at most, finding the jobs of busy runners no event told about. */
@@ -108,7 +113,7 @@ export class Observer {
 
     // The App's installations: on full sweeps (to find every repository) and whenever a
     // sandbox exists (to find those of installations that are gone or suspended).
-    let installations: Record<number, { suspended: boolean }> | undefined;
+    let installations: Installations | undefined;
     if (full || sandboxes.length > 0) {
       try {
         installations = await this.#installations();
@@ -281,11 +286,16 @@ export class Observer {
     return { ...world, errors, problem };
   }
 
-  /** The App's installations (JWT): which exist, and which are suspended. */
-  async #installations(): Promise<Record<number, { suspended: boolean }>> {
+  /** The App's installations (JWT): which exist, which are suspended, and their accounts. */
+  async #installations(): Promise<Installations> {
     const app = await this.deps.appOctokit();
     const listed = await app.paginate(app.rest.apps.listInstallations, { per_page: 100 });
-    return Object.fromEntries(listed.map((installation) => [installation.id, { suspended: Boolean(installation.suspended_at) }]));
+    return Object.fromEntries(
+      listed.map((installation) => {
+        const account = installation.account && "login" in installation.account ? installation.account.login : undefined;
+        return [installation.id, { suspended: Boolean(installation.suspended_at), account }];
+      }),
+    );
   }
 
   /**
@@ -294,20 +304,22 @@ export class Observer {
    * other, a token and a listing each, 100 installations took 19 s at 50 ms a call, and
    * the start-up sweep (what finds the jobs queued while the App was down) with them.
    */
-  async #everyRepository(
-    installations: Record<number, { suspended: boolean }>,
-    failed: (what: Record<string, unknown>, error: unknown) => void,
-  ): Promise<Target[]> {
+  async #everyRepository(installations: Installations, failed: (what: Record<string, unknown>, error: unknown) => void): Promise<Target[]> {
     const { deps } = this;
     const byInstallation = new Map<number, Target[]>();
     const queue = new PQueue({ concurrency: CONCURRENCY });
     await queue.addAll(
       Object.entries(installations)
         .filter(([, installation]) => !installation.suspended)
-        .map(([id]) => async () => {
+        .map(([id, { account }]) => async () => {
           const installationId = Number(id);
           try {
-            const repositories = await listInstallationRepositories(await deps.octokitFor(installationId));
+            const octokit = await deps.octokitFor(installationId);
+            // The org's policy file at the same time: its first job then waits for its repository's file only.
+            const [repositories] = await Promise.all([
+              listInstallationRepositories(octokit),
+              account && deps.prefetchOrgPolicy?.(octokit, account),
+            ]);
             byInstallation.set(
               installationId,
               repositories.map((repository) => ({ repository, installationId })),

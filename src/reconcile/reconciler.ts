@@ -43,6 +43,8 @@ export interface ReconcilerOptions {
     dispatching: (since: number, queued: number[]) => number[] | Promise<number[]>;
     /** Whether the App serves a queued job (label, operator policy, a profile that fits). */
     wanted: (job: JobRef) => boolean;
+    /** Reads an account's own policy file ahead of its jobs (full sweeps); never fails. */
+    prefetchOrgPolicy?: (octokit: AppOctokit, owner: string) => Promise<void>;
     serve: RepairDeps["serve"];
     checkAssignment: RepairDeps["checkAssignment"];
   };
@@ -118,6 +120,7 @@ export class Reconciler {
       directory: options.github.directory,
       unservedJobs: options.jobs.unserved,
       wanted: options.jobs.wanted,
+      ...(options.jobs.prefetchOrgPolicy && { prefetchOrgPolicy: options.jobs.prefetchOrgPolicy }),
       namePrefix: options.plan.namePrefix,
       activeRepositoryWindowMs: options.schedule.activeRepositoryWindowMs,
       intervalMs: options.schedule.intervalMs,
