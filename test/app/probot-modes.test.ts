@@ -28,34 +28,52 @@ const GUARDED: Mode[] = ["npm start", "createNodeMiddleware in a bare node:http 
 
 const MARKER = "REFUSED-PAYLOAD-MARKER";
 
-let github: FakeGitHub;
-let modal: FakeModal;
-let grpc: ModalGrpcServer;
-let child: { process: ChildProcess; output: () => string; exited: Promise<number | null> } | undefined;
+interface Child {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** One mode's world: its own simulators (GitHub sends webhooks to one URL) and the App's process. */
+interface ModeWorld {
+  github: FakeGitHub;
+  modal: FakeModal;
+  grpc: ModalGrpcServer;
+  child?: Child;
+  webhookUrl: string;
+}
 
 // One world and one child per mode, shared by that mode's cases (a child costs about a
 // second of CPU to start): the job is served first, the guard's cases send only refused
-// requests, and the drain, which stops the child, comes last.
-async function startWorld(): Promise<void> {
-  github = await FakeGitHub.start();
-  modal = new FakeModal();
-  grpc = await startModalGrpcServer(modal);
+// requests, and the drain, which stops the child, comes last. The three modes start side
+// by side, before the first case: most of a start-up is waiting.
+const worlds = new Map<Mode, ModeWorld>();
+
+async function startWorld(mode: Mode): Promise<ModeWorld> {
+  const github = await FakeGitHub.start();
+  const modal = new FakeModal();
+  const grpc = await startModalGrpcServer(modal);
   const installation = github.addInstallation({ account: "octo-org", accountType: "Organization" });
   github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  const world: ModeWorld = { github, modal, grpc, webhookUrl: "" };
+  worlds.set(mode, world); // stopped after the file, even if its App fails to start
+  await startMode(mode, world);
+  return world;
 }
 
-async function stopWorld(): Promise<void> {
+async function stopWorld(world: ModeWorld): Promise<void> {
+  const { child } = world;
   if (child && child.process.exitCode === null) {
     child.process.kill("SIGKILL");
     await child.exited;
   }
-  child = undefined;
-  await grpc.close();
-  modal.close();
-  await github.close();
+  await world.grpc.close();
+  world.modal.close();
+  await world.github.close();
 }
 
-async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string }> {
+async function startMode(mode: Mode, world: ModeWorld): Promise<void> {
+  const { github, grpc } = world;
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...appEnv(github, port, { MODAL_SERVER_URL: grpc.url, MODAL_TOKEN_ID: grpc.tokenId, MODAL_TOKEN_SECRET: grpc.tokenSecret }),
@@ -73,7 +91,7 @@ async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string 
   process_.stdout!.on("data", (chunk) => (output += String(chunk)));
   process_.stderr!.on("data", (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => process_.on("exit", (code) => resolve(code)));
-  child = { process: process_, output: () => output, exited };
+  world.child = { process: process_, output: () => output, exited };
   const url = `http://127.0.0.1:${port}`;
   await eventually(
     async () => {
@@ -81,12 +99,22 @@ async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string 
       return (await fetch(`${url}/ping`).catch(() => undefined))?.status === 200;
     },
     `${mode} answers /ping`,
-    30_000,
+    45_000,
   );
-  const webhookUrl = `${url}/api/github/webhooks`;
-  github.webhookUrl = webhookUrl;
-  return { url, webhookUrl };
+  world.webhookUrl = `${url}/api/github/webhooks`;
+  github.webhookUrl = world.webhookUrl;
 }
+
+beforeAll(async () => {
+  // All settled before failing, so that afterAll stops every world that started.
+  const results = await Promise.allSettled((Object.keys(MODES) as Mode[]).map(startWorld));
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+}, TIMEOUT_MS);
+
+afterAll(async () => {
+  await Promise.all([...worlds.values()].map(stopWorld));
+});
 
 /** A POST that announces `length` bytes and sends none: the answer must come before the body. */
 function announce(url: string, headers: Record<string, string>, length: number): Promise<number | undefined> {
@@ -106,12 +134,13 @@ function announce(url: string, headers: Record<string, string>, length: number):
 }
 
 describe.each(Object.keys(MODES) as Mode[])("%s", (mode) => {
+  let github: FakeGitHub;
+  let modal: FakeModal;
+  let child: Child;
   let webhookUrl: string;
-  beforeAll(async () => {
-    await startWorld();
-    ({ webhookUrl } = await startMode(mode));
-  }, TIMEOUT_MS);
-  afterAll(stopWorld);
+  beforeAll(() => {
+    ({ github, modal, child, webhookUrl } = worlds.get(mode) as ModeWorld & { child: Child });
+  });
 
   test(
     "serves a queued job end to end: one runner registration, one sandbox",
@@ -142,7 +171,7 @@ describe.each(Object.keys(MODES) as Mode[])("%s", (mode) => {
         });
         expect(refused.status).toBe(400);
         await new Promise((resolve) => setTimeout(resolve, 200)); // let the log lines out
-        expect(child!.output()).not.toContain(MARKER);
+        expect(child.output()).not.toContain(MARKER);
       },
       TIMEOUT_MS,
     );
@@ -151,8 +180,8 @@ describe.each(Object.keys(MODES) as Mode[])("%s", (mode) => {
     test(
       "npm start drains on SIGTERM and exits 0",
       async () => {
-        child!.process.kill("SIGTERM");
-        expect(await child!.exited).toBe(0);
+        child.process.kill("SIGTERM");
+        expect(await child.exited).toBe(0);
       },
       TIMEOUT_MS,
     );
