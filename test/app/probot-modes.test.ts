@@ -5,9 +5,14 @@
 // App's guard in front of Probot also answer an oversized body 413 before reading it
 // and keep a refused payload out of the logs. `probot run` cannot (Probot's own
 // middleware reads the body first); that is documented, not tested here.
+//
+// `npm start` is npm itself, as an operator's process manager runs it: SIGTERM goes to
+// npm, which forwards it to the script's process. A shell that ran the App as its child
+// would die and leave the App running, holding the port; the start script execs node, so
+// the App gets the signal, drains and exits 0, and the port is free.
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
@@ -18,10 +23,18 @@ import { freePort } from "../support/free-port.js";
 
 const TIMEOUT_MS = 60_000;
 
+/** Each mode's command; it runs in a directory of its own, so no .env is read from the repository. */
 const MODES = {
-  "npm start": [path.resolve("dist/main.js")],
-  "npx probot run ./dist/index.js": [path.resolve("node_modules/probot/bin/probot.js"), "run", path.resolve("dist/index.js")],
-  "createNodeMiddleware in a bare node:http server": [path.resolve("examples/node-middleware-server.js")],
+  // npm needs the package: its package.json, with dist/ and node_modules/ linked. --ignore-scripts
+  // skips prestart's build (dist/ is built by pretest); start itself runs.
+  "npm start": ["npm", "start", "--ignore-scripts"],
+  "npx probot run ./dist/index.js": [
+    process.execPath,
+    path.resolve("node_modules/probot/bin/probot.js"),
+    "run",
+    path.resolve("dist/index.js"),
+  ],
+  "createNodeMiddleware in a bare node:http server": [process.execPath, path.resolve("examples/node-middleware-server.js")],
 } as const;
 type Mode = keyof typeof MODES;
 const GUARDED: Mode[] = ["npm start", "createNodeMiddleware in a bare node:http server"];
@@ -64,7 +77,8 @@ async function startWorld(mode: Mode): Promise<ModeWorld> {
 async function stopWorld(world: ModeWorld): Promise<void> {
   const { child } = world;
   if (child && child.process.exitCode === null) {
-    child.process.kill("SIGKILL");
+    // The whole process group: npm's App too, should npm be killed before it.
+    process.kill(-child.process.pid!, "SIGKILL");
     await child.exited;
   }
   await world.grpc.close();
@@ -82,12 +96,14 @@ async function startMode(mode: Mode, world: ModeWorld): Promise<void> {
     RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
   };
   let output = "";
-  // A directory of its own: no .env is read from the repository.
-  const process_: ChildProcess = spawn(process.execPath, [...MODES[mode]], {
-    cwd: mkdtempSync(path.join(os.tmpdir(), "probot-mode-")),
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const cwd = mkdtempSync(path.join(os.tmpdir(), "probot-mode-"));
+  if (mode === "npm start") {
+    copyFileSync("package.json", path.join(cwd, "package.json"));
+    for (const linked of ["dist", "node_modules"]) symlinkSync(path.resolve(linked), path.join(cwd, linked));
+  }
+  const [command, ...args] = MODES[mode];
+  // A process group of its own (detached), so that cleaning up kills npm's App with npm.
+  const process_: ChildProcess = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   process_.stdout!.on("data", (chunk) => (output += String(chunk)));
   process_.stderr!.on("data", (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => process_.on("exit", (code) => resolve(code)));
@@ -178,10 +194,16 @@ describe.each(Object.keys(MODES) as Mode[])("%s", (mode) => {
 
   if (mode === "npm start")
     test(
-      "npm start drains on SIGTERM and exits 0",
+      "SIGTERM to npm start drains the App, which exits 0 and frees its port",
       async () => {
-        child.process.kill("SIGTERM");
+        child.process.kill("SIGTERM"); // npm only, not its process group
         expect(await child.exited).toBe(0);
+        expect(
+          await fetch(`${webhookUrl}`).then(
+            () => "answered",
+            () => "refused",
+          ),
+        ).toBe("refused");
       },
       TIMEOUT_MS,
     );

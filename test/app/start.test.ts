@@ -1,8 +1,9 @@
-// npm start as a newcomer meets it and as an operator's process manager stops it. One
-// file (one load of the modules) for these cases.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// npm start as a newcomer meets it, and the built App's process with a bad setting or an
+// unreachable Modal. One file (one load of the modules) for these cases. How an
+// operator's process manager stops `npm start` (SIGTERM to npm): test/app/probot-modes.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
-import os, { tmpdir } from "node:os";
+import os from "node:os";
 import path from "node:path";
 import type { ListeningServer } from "../../src/setup/listening-server.js";
 import { start } from "../../src/start.js";
@@ -10,7 +11,6 @@ import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { appEnv, eventually } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 import { runMain } from "../support/run-main.js";
-import { spawn } from "node:child_process";
 
 // `npm start` as a newcomer meets it: without credentials, our page that creates
 // the GitHub App from app.yml (the whole first run: test/setup/first-run.test.ts); with a bad setting, a message naming it; with
@@ -123,7 +123,7 @@ async function withGitHub(use: (github: FakeGitHub) => Promise<void>): Promise<v
   }
 }
 
-// The built App (dist/main.js) and `npm start` as processes. Each case starts its own
+// The built App (dist/main.js) as a process. Each case starts its own
 // and mostly waits (on a child's start-up, on Modal's retries), so they run side by
 // side (test.concurrent): each brings its own simulated GitHub.
 describe("the built App (dist/main.js)", () => {
@@ -201,37 +201,4 @@ describe("the built App (dist/main.js)", () => {
       }),
     30_000,
   );
-
-  // `npm start` as an operator's process manager stops it: SIGTERM to npm. npm forwards the
-  // signal to the script's shell; a shell that ran the App as its child would die and leave
-  // the App running, holding the port. The start script execs node, so the App gets the
-  // signal and drains. (Runs in a directory of its own, so no developer's .env is read: the
-  // App then serves its setup page, and stops the same way.)
-  test.concurrent("SIGTERM to npm start stops the App and frees its port", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "npm-start-"));
-    copyFileSync("package.json", path.join(dir, "package.json"));
-    for (const linked of ["dist", "node_modules"]) symlinkSync(path.resolve(linked), path.join(dir, linked));
-    const port = await freePort();
-    const answers = () =>
-      fetch(`http://127.0.0.1:${port}/`).then(
-        () => true,
-        () => false,
-      );
-    // --ignore-scripts skips prestart's build (dist/ is built by pretest); start itself runs.
-    const npm = spawn("npm", ["start", "--ignore-scripts"], {
-      cwd: dir,
-      env: { PATH: process.env.PATH!, PORT: String(port), NODE_ENV: "development" },
-      stdio: "ignore",
-    });
-    const exited = new Promise<number | null>((resolve) => npm.on("exit", (code) => resolve(code)));
-    try {
-      await eventually(answers, "npm start answers", 20_000);
-      npm.kill("SIGTERM");
-      expect(await exited).toBe(0);
-      expect(await answers()).toBe(false);
-    } finally {
-      npm.kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
 });
