@@ -22,15 +22,20 @@ profiles:
     runtime: vm
 `;
 
-beforeEach(async () => {
+// One world for the file: each case serves a job of its own and reads only that job's
+// sandbox and image.
+beforeAll(async () => {
   world = await startWorld();
   const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
   world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
   await world.startApp({ RUNNER_CONFIG: runnerConfigFile(CONFIG) });
 });
 
-afterEach(async () => {
+afterEach(() => {
   world.github.assertNoViolations();
+});
+
+afterAll(async () => {
   await world.close();
 });
 
