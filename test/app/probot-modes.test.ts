@@ -18,7 +18,7 @@ import path from "node:path";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { startModalGrpcServer, type ModalGrpcServer } from "@modal-github-runner/simulator/modal-grpc-server";
-import { appEnv, eventually } from "../support/app-harness.js";
+import { appEnv, eventually } from "../support/app-env.js";
 import { freePort } from "../support/free-port.js";
 
 const TIMEOUT_MS = 60_000;
