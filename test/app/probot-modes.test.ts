@@ -12,7 +12,7 @@
 // the App gets the signal, drains and exits 0, and the port is free.
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
-import { copyFileSync, mkdtempSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
@@ -53,6 +53,8 @@ interface ModeWorld {
   modal: FakeModal;
   grpc: ModalGrpcServer;
   child?: Child;
+  /** The child's working directory, removed with the world (npm's links are removed, not followed). */
+  cwd?: string;
   webhookUrl: string;
 }
 
@@ -81,6 +83,7 @@ async function stopWorld(world: ModeWorld): Promise<void> {
     process.kill(-child.process.pid!, "SIGKILL");
     await child.exited;
   }
+  if (world.cwd) rmSync(world.cwd, { recursive: true, force: true });
   await world.grpc.close();
   world.modal.close();
   await world.github.close();
@@ -96,7 +99,7 @@ async function startMode(mode: Mode, world: ModeWorld): Promise<void> {
     RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
   };
   let output = "";
-  const cwd = mkdtempSync(path.join(os.tmpdir(), "probot-mode-"));
+  const cwd = (world.cwd = mkdtempSync(path.join(os.tmpdir(), "probot-mode-")));
   if (mode === "npm start") {
     copyFileSync("package.json", path.join(cwd, "package.json"));
     for (const linked of ["dist", "node_modules"]) symlinkSync(path.resolve(linked), path.join(cwd, linked));
