@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import os from "node:os";
 import path from "node:path";
 import type { ListeningServer } from "../../src/setup/listening-server.js";
+import { SettingsError } from "../../src/settings/load-settings.js";
 import { start } from "../../src/start.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { appEnv, eventually } from "../support/app-harness.js";
@@ -111,6 +112,15 @@ describe("start", () => {
       ),
     ).rejects.toThrow(/runner\.yml:4.*gpu|gpu.*runner\.yml:4/s);
   });
+
+  // In-process: the same SettingsError as a missing setting, which dist/main.js prints
+  // before it exits 1 (the process case below).
+  test("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
+    const starting = start({ NODE_ENV: "production", PORT: String(await freePort()), MODAL_CONFIG_PATH: "/nonexistent" }, { cwd: dir });
+    await expect(starting).rejects.toThrow(SettingsError);
+    await expect(starting).rejects.toThrow("APP_ID is required");
+  });
 });
 
 /** A simulated GitHub for one case, closed after it (the cases below run side by side). */
@@ -137,12 +147,6 @@ describe("the built App (dist/main.js)", () => {
       expect(main.output()).not.toContain(github.privateKey.split("\n")[1]!);
     }),
   );
-
-  test.concurrent("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
-    const main = runMain({ NODE_ENV: "production", MODAL_CONFIG_PATH: "/nonexistent" });
-    expect(await main.exited).toBe(1);
-    expect(main.output()).toContain("APP_ID is required");
-  });
 
   // With credentials it serves webhooks even when Modal is unreachable; the job waits with
   // a clear reason, and SIGTERM stops it cleanly. Modal at a closed port: each call fails
