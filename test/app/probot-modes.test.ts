@@ -5,57 +5,92 @@
 // App's guard in front of Probot also answer an oversized body 413 before reading it
 // and keep a refused payload out of the logs. `probot run` cannot (Probot's own
 // middleware reads the body first); that is documented, not tested here.
+//
+// `npm start` is npm itself, as an operator's process manager runs it: SIGTERM goes to
+// npm, which forwards it to the script's process. A shell that ran the App as its child
+// would die and leave the App running, holding the port; the start script execs node, so
+// the App gets the signal, drains and exits 0, and the port is free.
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { FakeModal } from "@modal-github-runner/simulator/fake-modal";
 import { startModalGrpcServer, type ModalGrpcServer } from "@modal-github-runner/simulator/modal-grpc-server";
-import { appEnv, eventually } from "../support/app-harness.js";
+import { appEnv, eventually } from "../support/app-env.js";
 import { freePort } from "../support/free-port.js";
 
 const TIMEOUT_MS = 60_000;
 
+/** Each mode's command; it runs in a directory of its own, so no .env is read from the repository. */
 const MODES = {
-  "npm start": [path.resolve("dist/main.js")],
-  "npx probot run ./dist/index.js": [path.resolve("node_modules/probot/bin/probot.js"), "run", path.resolve("dist/index.js")],
-  "createNodeMiddleware in a bare node:http server": [path.resolve("examples/node-middleware-server.js")],
+  // npm needs the package: its package.json, with dist/ and node_modules/ linked. --ignore-scripts
+  // skips prestart's build (dist/ is built by pretest); start itself runs.
+  "npm start": ["npm", "start", "--ignore-scripts"],
+  "npx probot run ./dist/index.js": [
+    process.execPath,
+    path.resolve("node_modules/probot/bin/probot.js"),
+    "run",
+    path.resolve("dist/index.js"),
+  ],
+  "createNodeMiddleware in a bare node:http server": [process.execPath, path.resolve("examples/node-middleware-server.js")],
 } as const;
 type Mode = keyof typeof MODES;
 const GUARDED: Mode[] = ["npm start", "createNodeMiddleware in a bare node:http server"];
 
 const MARKER = "REFUSED-PAYLOAD-MARKER";
 
-let github: FakeGitHub;
-let modal: FakeModal;
-let grpc: ModalGrpcServer;
-let child: { process: ChildProcess; output: () => string; exited: Promise<number | null> } | undefined;
+interface Child {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** One mode's world: its own simulators (GitHub sends webhooks to one URL) and the App's process. */
+interface ModeWorld {
+  github: FakeGitHub;
+  modal: FakeModal;
+  grpc: ModalGrpcServer;
+  child?: Child;
+  /** The child's working directory, removed with the world (npm's links are removed, not followed). */
+  cwd?: string;
+  webhookUrl: string;
+}
 
 // One world and one child per mode, shared by that mode's cases (a child costs about a
 // second of CPU to start): the job is served first, the guard's cases send only refused
-// requests, and the drain, which stops the child, comes last.
-async function startWorld(): Promise<void> {
-  github = await FakeGitHub.start();
-  modal = new FakeModal();
-  grpc = await startModalGrpcServer(modal);
+// requests, and the drain, which stops the child, comes last. The three modes start side
+// by side, before the first case: most of a start-up is waiting.
+const worlds = new Map<Mode, ModeWorld>();
+
+async function startWorld(mode: Mode): Promise<ModeWorld> {
+  const github = await FakeGitHub.start();
+  const modal = new FakeModal();
+  const grpc = await startModalGrpcServer(modal);
   const installation = github.addInstallation({ account: "octo-org", accountType: "Organization" });
   github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+  const world: ModeWorld = { github, modal, grpc, webhookUrl: "" };
+  worlds.set(mode, world); // stopped after the file, even if its App fails to start
+  await startMode(mode, world);
+  return world;
 }
 
-async function stopWorld(): Promise<void> {
+async function stopWorld(world: ModeWorld): Promise<void> {
+  const { child } = world;
   if (child && child.process.exitCode === null) {
-    child.process.kill("SIGKILL");
+    // The whole process group: npm's App too, should npm be killed before it.
+    process.kill(-child.process.pid!, "SIGKILL");
     await child.exited;
   }
-  child = undefined;
-  await grpc.close();
-  modal.close();
-  await github.close();
+  if (world.cwd) rmSync(world.cwd, { recursive: true, force: true });
+  await world.grpc.close();
+  world.modal.close();
+  await world.github.close();
 }
 
-async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string }> {
+async function startMode(mode: Mode, world: ModeWorld): Promise<void> {
+  const { github, grpc } = world;
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...appEnv(github, port, { MODAL_SERVER_URL: grpc.url, MODAL_TOKEN_ID: grpc.tokenId, MODAL_TOKEN_SECRET: grpc.tokenSecret }),
@@ -64,16 +99,18 @@ async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string 
     RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
   };
   let output = "";
-  // A directory of its own: no .env is read from the repository.
-  const process_: ChildProcess = spawn(process.execPath, [...MODES[mode]], {
-    cwd: mkdtempSync(path.join(os.tmpdir(), "probot-mode-")),
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const cwd = (world.cwd = mkdtempSync(path.join(os.tmpdir(), "probot-mode-")));
+  if (mode === "npm start") {
+    copyFileSync("package.json", path.join(cwd, "package.json"));
+    for (const linked of ["dist", "node_modules"]) symlinkSync(path.resolve(linked), path.join(cwd, linked));
+  }
+  const [command, ...args] = MODES[mode];
+  // A process group of its own (detached), so that cleaning up kills npm's App with npm.
+  const process_: ChildProcess = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   process_.stdout!.on("data", (chunk) => (output += String(chunk)));
   process_.stderr!.on("data", (chunk) => (output += String(chunk)));
   const exited = new Promise<number | null>((resolve) => process_.on("exit", (code) => resolve(code)));
-  child = { process: process_, output: () => output, exited };
+  world.child = { process: process_, output: () => output, exited };
   const url = `http://127.0.0.1:${port}`;
   await eventually(
     async () => {
@@ -81,12 +118,22 @@ async function startMode(mode: Mode): Promise<{ url: string; webhookUrl: string 
       return (await fetch(`${url}/ping`).catch(() => undefined))?.status === 200;
     },
     `${mode} answers /ping`,
-    30_000,
+    45_000,
   );
-  const webhookUrl = `${url}/api/github/webhooks`;
-  github.webhookUrl = webhookUrl;
-  return { url, webhookUrl };
+  world.webhookUrl = `${url}/api/github/webhooks`;
+  github.webhookUrl = world.webhookUrl;
 }
+
+beforeAll(async () => {
+  // All settled before failing, so that afterAll stops every world that started.
+  const results = await Promise.allSettled((Object.keys(MODES) as Mode[]).map(startWorld));
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+}, TIMEOUT_MS);
+
+afterAll(async () => {
+  await Promise.all([...worlds.values()].map(stopWorld));
+});
 
 /** A POST that announces `length` bytes and sends none: the answer must come before the body. */
 function announce(url: string, headers: Record<string, string>, length: number): Promise<number | undefined> {
@@ -106,12 +153,13 @@ function announce(url: string, headers: Record<string, string>, length: number):
 }
 
 describe.each(Object.keys(MODES) as Mode[])("%s", (mode) => {
+  let github: FakeGitHub;
+  let modal: FakeModal;
+  let child: Child;
   let webhookUrl: string;
-  beforeAll(async () => {
-    await startWorld();
-    ({ webhookUrl } = await startMode(mode));
-  }, TIMEOUT_MS);
-  afterAll(stopWorld);
+  beforeAll(() => {
+    ({ github, modal, child, webhookUrl } = worlds.get(mode) as ModeWorld & { child: Child });
+  });
 
   test(
     "serves a queued job end to end: one runner registration, one sandbox",
@@ -142,17 +190,23 @@ describe.each(Object.keys(MODES) as Mode[])("%s", (mode) => {
         });
         expect(refused.status).toBe(400);
         await new Promise((resolve) => setTimeout(resolve, 200)); // let the log lines out
-        expect(child!.output()).not.toContain(MARKER);
+        expect(child.output()).not.toContain(MARKER);
       },
       TIMEOUT_MS,
     );
 
   if (mode === "npm start")
     test(
-      "npm start drains on SIGTERM and exits 0",
+      "SIGTERM to npm start drains the App, which exits 0 and frees its port",
       async () => {
-        child!.process.kill("SIGTERM");
-        expect(await child!.exited).toBe(0);
+        child.process.kill("SIGTERM"); // npm only, not its process group
+        expect(await child.exited).toBe(0);
+        expect(
+          await fetch(`${webhookUrl}`).then(
+            () => "answered",
+            () => "refused",
+          ),
+        ).toBe("refused");
       },
       TIMEOUT_MS,
     );

@@ -1,22 +1,21 @@
-// npm start as a newcomer meets it and as an operator's process manager stops it. One
-// file (one load of the modules) for these cases.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// npm start as a newcomer meets it, and the built App's process with a bad setting or an
+// unreachable Modal. One file (one load of the modules) for these cases. How an
+// operator's process manager stops `npm start` (SIGTERM to npm): test/app/probot-modes.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { parse } from "yaml";
-import os, { tmpdir } from "node:os";
+import os from "node:os";
 import path from "node:path";
 import type { ListeningServer } from "../../src/setup/listening-server.js";
+import { SettingsError } from "../../src/settings/load-settings.js";
 import { start } from "../../src/start.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { appEnv, eventually } from "../support/app-harness.js";
 import { freePort } from "../support/free-port.js";
 import { runMain } from "../support/run-main.js";
-import { spawn } from "node:child_process";
 
 // `npm start` as a newcomer meets it: without credentials, our page that creates
 // the GitHub App from app.yml (the whole first run: test/setup/first-run.test.ts); with a bad setting, a message naming it; with
-// credentials, a server that answers webhooks even when Modal is unreachable
-// (test/app/start-serves-webhooks.test.ts: the slow case, in a file of its own so
-// that Jest runs it alongside these).
+// credentials, a server that answers webhooks even when Modal is unreachable.
 describe("start", () => {
   describe("without App credentials", () => {
     let server: ListeningServer | undefined;
@@ -98,83 +97,112 @@ describe("start", () => {
     });
   });
 
-  describe("the built App (dist/main.js)", () => {
-    let github: FakeGitHub;
-    beforeEach(async () => {
-      github = await FakeGitHub.start();
-    });
-    afterEach(async () => {
-      await github.close();
-    });
+  test("a runner config with a mistake stops it even before the App exists, with the file, line and key", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
+    writeFileSync(path.join(dir, "runner.yml"), "profiles:\n  default:\n    labels: [modal]\n    gpu: A100X\n");
+    await expect(
+      start(
+        {
+          PORT: String(await freePort()),
+          LOG_LEVEL: "silent",
+          RUNNER_CONFIG: "runner.yml",
+          RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
+        },
+        { cwd: dir },
+      ),
+    ).rejects.toThrow(/runner\.yml:4.*gpu|gpu.*runner\.yml:4/s);
+  });
 
-    test("a missing setting stops it with a message that names the setting and the fix", async () => {
+  // In-process: the same SettingsError as a missing setting, which dist/main.js prints
+  // before it exits 1 (the process case below).
+  test("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
+    const starting = start({ NODE_ENV: "production", PORT: String(await freePort()), MODAL_CONFIG_PATH: "/nonexistent" }, { cwd: dir });
+    await expect(starting).rejects.toThrow(SettingsError);
+    await expect(starting).rejects.toThrow("APP_ID is required");
+  });
+});
+
+/** A simulated GitHub for one case, closed after it (the cases below run side by side). */
+async function withGitHub(use: (github: FakeGitHub) => Promise<void>): Promise<void> {
+  const github = await FakeGitHub.start();
+  try {
+    await use(github);
+  } finally {
+    await github.close();
+  }
+}
+
+// The built App (dist/main.js) as a process. Each case starts its own
+// and mostly waits (on a child's start-up, on Modal's retries), so they run side by
+// side (test.concurrent): each brings its own simulated GitHub.
+describe("the built App (dist/main.js)", () => {
+  test.concurrent("a missing setting stops it with a message that names the setting and the fix", () =>
+    withGitHub(async (github) => {
       const env = appEnv(github, await freePort(), { WEBHOOK_SECRET: "", SANDBOX_CPU: "many" });
       const main = runMain(env);
       expect(await main.exited).toBe(1);
       expect(main.output()).toContain("WEBHOOK_SECRET is required");
       expect(main.output()).toContain('SANDBOX_CPU: Invalid input: expected number, received NaN (got "many")');
       expect(main.output()).not.toContain(github.privateKey.split("\n")[1]!);
-    });
+    }),
+  );
 
-    test("a runner config with a mistake stops it even before the App exists, with the file, line and key", async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "start-"));
-      writeFileSync(path.join(dir, "runner.yml"), "profiles:\n  default:\n    labels: [modal]\n    gpu: A100X\n");
-      await expect(
-        start(
-          {
-            PORT: String(await freePort()),
-            LOG_LEVEL: "silent",
-            RUNNER_CONFIG: "runner.yml",
-            RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
-          },
-          { cwd: dir },
-        ),
-      ).rejects.toThrow(/runner\.yml:4.*gpu|gpu.*runner\.yml:4/s);
-    });
-
-    test("NODE_ENV=production without APP_ID does not fall back to the setup page", async () => {
-      const main = runMain({ NODE_ENV: "production", MODAL_CONFIG_PATH: "/nonexistent" });
-      expect(await main.exited).toBe(1);
-      expect(main.output()).toContain("APP_ID is required");
-    });
-  });
-});
-
-// `npm start` as an operator's process manager stops it: SIGTERM to npm. npm forwards the
-// signal to the script's shell; a shell that ran the App as its child would die and leave
-// the App running, holding the port. The start script execs node, so the App gets the
-// signal and drains. (Runs in a directory of its own, so no developer's .env is read: the
-// App then serves its setup page, and stops the same way.)
-describe("npm start signal", () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), "npm-start-"));
-    copyFileSync("package.json", path.join(dir, "package.json"));
-    for (const linked of ["dist", "node_modules"]) symlinkSync(path.resolve(linked), path.join(dir, linked));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  test("SIGTERM to npm start stops the App and frees its port", async () => {
-    const port = await freePort();
-    const answers = () =>
-      fetch(`http://127.0.0.1:${port}/`).then(
-        () => true,
-        () => false,
-      );
-    // --ignore-scripts skips prestart's build (dist/ is built by pretest); start itself runs.
-    const npm = spawn("npm", ["start", "--ignore-scripts"], {
-      cwd: dir,
-      env: { PATH: process.env.PATH!, PORT: String(port), NODE_ENV: "development" },
-      stdio: "ignore",
-    });
-    const exited = new Promise<number | null>((resolve) => npm.on("exit", (code) => resolve(code)));
-    try {
-      await eventually(answers, "npm start answers", 20_000);
-      npm.kill("SIGTERM");
-      expect(await exited).toBe(0);
-      expect(await answers()).toBe(false);
-    } finally {
-      npm.kill("SIGKILL");
-    }
-  });
+  // With credentials it serves webhooks even when Modal is unreachable; the job waits with
+  // a clear reason, and SIGTERM stops it cleanly. Modal at a closed port: each call fails
+  // only after the SDK's own retries (about 3.5 s; no setting shortens those), so the App
+  // is told to try each call once (MODAL_CALL_ATTEMPTS) instead of five times, and to
+  // drain for 200 ms (SHUTDOWN_TIMEOUT) instead of 8 s: the same path, without 30 s of
+  // waiting. (Retries with backoff, and a drain that lets a dispatch finish, are tested
+  // in-process on the injected clock.)
+  test.concurrent(
+    "with credentials it serves webhooks, and an unreachable Modal makes the job wait, with a clear reason",
+    () =>
+      withGitHub(async (github) => {
+        const installation = github.addInstallation({ account: "octo-org", accountType: "Organization" });
+        github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+        const port = await freePort();
+        const closedPort = await freePort();
+        const main = runMain(
+          appEnv(github, port, {
+            MODAL_SERVER_URL: `http://127.0.0.1:${closedPort}`,
+            MODAL_CALL_ATTEMPTS: "1",
+            SHUTDOWN_TIMEOUT: "200ms",
+            LOG_LEVEL: "info",
+          }),
+        );
+        try {
+          await eventually(() => main.output().includes(`"msg":"listening"`), "the App listens", 20_000);
+          expect((await fetch(`http://127.0.0.1:${port}/ping`)).status).toBe(200);
+          github.webhookUrl = `http://127.0.0.1:${port}/api/github/webhooks`;
+          const job = github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
+          const delivery = await github.deliverWorkflowJob("queued", job);
+          expect(delivery.status).toBe(200);
+          expect(delivery.ms).toBeLessThan(1000);
+          await eventually(() => main.output().includes(`"msg":"job waits for Modal"`), "the wait is logged", 20_000);
+          const waiting = main
+            .output()
+            .split("\n")
+            .find((line) => line.includes(`"msg":"job waits for Modal"`))!;
+          expect(JSON.parse(waiting)).toMatchObject({
+            jobId: job.id,
+            repo: "octo-org/app",
+            reason: expect.stringMatching(/Modal UNAVAILABLE/),
+          });
+          // At most the registration minted before the outage was noticed, kept for the retry (not deleted and minted again).
+          expect(github.runners().length).toBeLessThanOrEqual(1);
+          expect(github.requests.filter((request) => request.method === "DELETE")).toHaveLength(0);
+          expect(main.child.exitCode).toBeNull();
+        } finally {
+          main.child.kill("SIGTERM");
+        }
+        expect(await main.exited).toBe(0);
+        const shutdown = main
+          .output()
+          .split("\n")
+          .find((line) => line.includes("shutting down"))!;
+        expect(JSON.parse(shutdown)).toMatchObject({ signal: "SIGTERM", component: "main", drainTimeoutMs: 200 });
+      }),
+    30_000,
+  );
 });

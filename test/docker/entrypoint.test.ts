@@ -2,9 +2,11 @@
 // App's runner command, with stand-ins for dockerd and run.sh on PATH: Docker starts
 // when the profile asks for it (the runner waits for its socket), a Docker that never
 // comes fails the job with the reason in its log (a job-started hook), and nothing of
-// Docker happens when the profile does not ask.
-import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+// Docker happens when the profile does not ask. Each case has a sandbox of its own and
+// waits on real processes (dockerd's start, the entrypoint's 0.2 s polls, a 1 s bounded
+// wait), so the cases run side by side (test.concurrent) rather than one after another.
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { JIT_CONFIG_ENV, JOB_COMPLETED_HOOK, runnerCommand } from "../../src/modal/runner-command.js";
@@ -34,7 +36,7 @@ function sandbox(): Sandbox {
     hooks: path.join(dir, "hooks"),
     socket: path.join(dir, "docker.sock"),
   };
-  spawnSync("mkdir", ["-p", box.home, box.bin]);
+  for (const made of [box.home, box.bin]) mkdirSync(made);
   executable(path.join(box.home, "run.sh"), ['printf "%s\\n" "$@" > argv.txt', "env > env.txt"]);
   return box;
 }
@@ -53,9 +55,22 @@ function dockerd(box: Sandbox, behaviour: { delay?: number; exitWith?: string; h
   executable(path.join(box.bin, "dockerd"), lines);
 }
 
-function start(box: Sandbox, env: Record<string, string> = {}) {
+/**
+ * Runs a command to its end without blocking the other cases; killed after `timeout` ms.
+ * Nothing on stdin, as in a sandbox: `bash -c` with a socket there (Node's default)
+ * reads ~/.bashrc as if sshd had started it (Debian's bash), a second per start here.
+ */
+function run(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeout: number }): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...options, stdio: ["ignore", "ignore", "ignore"] });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve(code));
+  });
+}
+
+async function start(box: Sandbox, env: Record<string, string> = {}) {
   const [file, ...args] = runnerCommand({ sudo: true });
-  const result = spawnSync(file!, args, {
+  const status = await run(file!, args, {
     cwd: box.home,
     env: {
       PATH: `${box.bin}:${SYSTEM_PATH}`,
@@ -65,7 +80,6 @@ function start(box: Sandbox, env: Record<string, string> = {}) {
       MODAL_RUNNER_DOCKER_SOCKET: box.socket,
       ...env,
     },
-    encoding: "utf8",
     timeout: 20_000,
   });
   const ran = existsSync(path.join(box.home, "env.txt"));
@@ -79,7 +93,7 @@ function start(box: Sandbox, env: Record<string, string> = {}) {
     : {};
   const argv = ran ? readFileSync(path.join(box.home, "argv.txt"), "utf8").split("\n").filter(Boolean) : [];
   return {
-    status: result.status,
+    status,
     ran,
     env: runnerEnv as Record<string, string>,
     argv,
@@ -96,37 +110,40 @@ function runJobStartedHook(hook: string) {
   return spawnSync("/bin/bash", [hook], { encoding: "utf8" });
 }
 
-test("asked for Docker: dockerd starts with the docker group on the socket, the runner waits for it, then starts with DOCKER_HOST", () => {
-  const box = sandbox();
-  dockerd(box, { delay: 0.4 }); // real processes: the shortest delay that still spans two of the entrypoint's 0.2 s polls
-  const started = Date.now();
-  const result = start(box, { MODAL_RUNNER_DOCKER: "vm", MODAL_RUNNER_DOCKERD_WAIT: "10" });
-  expect(result.status).toBe(0);
-  expect(Date.now() - started).toBeGreaterThanOrEqual(400); // it waited for the socket
-  expect(result.dockerdArgv).toEqual(["--group", "docker", "--host", `unix://${box.socket}`]);
-  expect(result.env.DOCKER_HOST).toBe(`unix://${box.socket}`);
-  expect(result.env.ACTIONS_RUNNER_HOOK_JOB_STARTED).toBeUndefined();
-});
+test.concurrent(
+  "asked for Docker: dockerd starts with the docker group on the socket, the runner waits for it, then starts with DOCKER_HOST",
+  async () => {
+    const box = sandbox();
+    dockerd(box, { delay: 0.4 }); // real processes: the shortest delay that still spans two of the entrypoint's 0.2 s polls
+    const started = Date.now();
+    const result = await start(box, { MODAL_RUNNER_DOCKER: "vm", MODAL_RUNNER_DOCKERD_WAIT: "10" });
+    expect(result.status).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400); // it waited for the socket
+    expect(result.dockerdArgv).toEqual(["--group", "docker", "--host", `unix://${box.socket}`]);
+    expect(result.env.DOCKER_HOST).toBe(`unix://${box.socket}`);
+    expect(result.env.ACTIONS_RUNNER_HOOK_JOB_STARTED).toBeUndefined();
+  },
+);
 
-test("the profile's extra dockerd flags are passed on", () => {
+test.concurrent("the profile's extra dockerd flags are passed on", async () => {
   const box = sandbox();
   dockerd(box, {});
-  const result = start(box, { MODAL_RUNNER_DOCKER: "gvisor", MODAL_RUNNER_DOCKERD_ARGS: "--iptables=false --ip6tables=false" });
+  const result = await start(box, { MODAL_RUNNER_DOCKER: "gvisor", MODAL_RUNNER_DOCKERD_ARGS: "--iptables=false --ip6tables=false" });
   expect(result.dockerdArgv).toEqual(["--group", "docker", "--host", `unix://${box.socket}`, "--iptables=false", "--ip6tables=false"]);
   expect(result.env.DOCKER_HOST).toBe(`unix://${box.socket}`);
 });
 
-test.each([
+test.concurrent.each([
   ["its socket never appears (bounded wait)", { hang: true }, /did not appear within 1s/],
   [
     "dockerd exits at once",
     { exitWith: "failed to start daemon: Error initializing network controller" },
     /exited before its socket appeared/,
   ],
-])("when %s, the runner still starts and the job fails with the reason in its log", (_case, behaviour, reason) => {
+])("when %s, the runner still starts and the job fails with the reason in its log", async (_case, behaviour, reason) => {
   const box = sandbox();
   dockerd(box, behaviour);
-  const result = start(box, { MODAL_RUNNER_DOCKER: "vm", MODAL_RUNNER_DOCKERD_WAIT: "1" });
+  const result = await start(box, { MODAL_RUNNER_DOCKER: "vm", MODAL_RUNNER_DOCKERD_WAIT: "1" });
   expect(result.status).toBe(0);
   expect(result.ran).toBe(true);
   expect(result.env.DOCKER_HOST).toBeUndefined();
@@ -137,19 +154,19 @@ test.each([
   if ("exitWith" in behaviour) expect(hook.stdout).toContain(behaviour.exitWith); // dockerd's own words, from its log
 });
 
-test("an image without dockerd fails the job with the reason, not the sandbox", () => {
+test.concurrent("an image without dockerd fails the job with the reason, not the sandbox", async () => {
   const box = sandbox();
-  const result = start(box, { MODAL_RUNNER_DOCKER: "vm" });
+  const result = await start(box, { MODAL_RUNNER_DOCKER: "vm" });
   expect(result.ran).toBe(true);
   const hook = runJobStartedHook(result.env.ACTIONS_RUNNER_HOOK_JOB_STARTED!);
   expect(hook.status).toBe(1);
   expect(hook.stdout).toMatch(/^::error .*has no dockerd/);
 });
 
-test("not asked: dockerd is never started, no DOCKER_HOST, no failing hook", () => {
+test.concurrent("not asked: dockerd is never started, no DOCKER_HOST, no failing hook", async () => {
   const box = sandbox();
   dockerd(box, {});
-  const result = start(box);
+  const result = await start(box);
   expect(result.status).toBe(0);
   expect(result.dockerdArgv).toBeUndefined();
   expect(existsSync(box.socket)).toBe(false);
@@ -157,20 +174,20 @@ test("not asked: dockerd is never started, no DOCKER_HOST, no failing hook", () 
   expect(result.env.ACTIONS_RUNNER_HOOK_JOB_STARTED).toBeUndefined();
 });
 
-test("every runner gets the receipt as its job-completed hook, and the start time it measures from", () => {
+test.concurrent("every runner gets the receipt as its job-completed hook, and the start time it measures from", async () => {
   const box = sandbox();
   const before = Math.floor(Date.now() / 1000);
-  const result = start(box);
+  const result = await start(box);
   const hook = result.env.ACTIONS_RUNNER_HOOK_JOB_COMPLETED!;
   expect(readFileSync(hook, "utf8")).toBe(readFileSync(JOB_COMPLETED_HOOK, "utf8") + "\n");
   expect(spawnSync("test", ["-x", hook]).status).toBe(0);
   expect(Number(result.env.MODAL_RUNNER_STARTED_AT)).toBeGreaterThanOrEqual(before);
 });
 
-test.each([
+test.concurrent.each([
   ["1", ["--disableupdate"]],
   ["", []],
-])("MODAL_RUNNER_DISABLE_UPDATE=%j starts run.sh with %j", (value, argv) => {
+])("MODAL_RUNNER_DISABLE_UPDATE=%j starts run.sh with %j", async (value, argv) => {
   const box = sandbox();
-  expect(start(box, { MODAL_RUNNER_DISABLE_UPDATE: value }).argv).toEqual(argv);
+  expect((await start(box, { MODAL_RUNNER_DISABLE_UPDATE: value })).argv).toEqual(argv);
 });

@@ -14,8 +14,11 @@ function runnerHome(): string {
   const stub = [
     "#!/bin/bash",
     'printf "%s\\n" "$@" > argv.txt',
-    "tr '\\0' ' ' < /proc/self/cmdline > self-cmdline.txt",
-    "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null; echo; done > all-cmdlines.txt",
+    // Read with bash's own `read`: no process per file (one `tr` per process took a second or
+    // two on a busy machine), and /proc/$$ is run.sh's own command line, not a child's.
+    "cmdline() { local arg; while IFS= read -r -d '' arg; do printf '%s ' \"$arg\"; done < \"$1\"; }",
+    "cmdline /proc/$$/cmdline > self-cmdline.txt",
+    'for f in /proc/[0-9]*/cmdline; do cmdline "$f" 2>/dev/null; echo; done > all-cmdlines.txt',
     "env > env.txt",
   ].join("\n");
   writeFileSync(path.join(home, "run.sh"), stub);
@@ -23,9 +26,19 @@ function runnerHome(): string {
   return home;
 }
 
+/**
+ * Runs the command as a sandbox does, with nothing on stdin. Node's default stdin is a
+ * socket, and `bash -c` with a socket on stdin believes rshd/sshd started it and reads
+ * ~/.bashrc (Debian's bash is built that way): here, a second of pyenv set-up per start,
+ * and a PATH the test did not give.
+ */
+function run(file: string, args: string[], home: string, env: Record<string, string | undefined>) {
+  return spawnSync(file, args, { cwd: home, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+}
+
 function start(command: string[], home: string) {
   const [file, ...args] = command;
-  return spawnSync(file!, args, { cwd: home, env: { PATH: process.env.PATH, RUNNER_HOME: home, [JIT_CONFIG_ENV]: JIT }, encoding: "utf8" });
+  return run(file!, args, home, { PATH: process.env.PATH, RUNNER_HOME: home, [JIT_CONFIG_ENV]: JIT });
 }
 
 test("run.sh gets the JIT config in its environment and on no command line", () => {
@@ -35,6 +48,7 @@ test("run.sh gets the JIT config in its environment and on no command line", () 
   const read = (name: string) => readFileSync(path.join(home, name), "utf8");
   expect(read("argv.txt").trim()).toBe("");
   expect(read("self-cmdline.txt")).not.toContain(JIT);
+  expect(read("self-cmdline.txt")).toContain("run.sh"); // run.sh's own, as the runner's process shows it
   expect(read("all-cmdlines.txt")).not.toContain(JIT);
   expect(read("all-cmdlines.txt")).toContain("run.sh"); // the scan saw the runner itself
   expect(read("env.txt")).toContain(`${JIT_CONFIG_ENV}=${JIT}`);
@@ -45,7 +59,7 @@ test("run.sh gets the JIT config in its environment and on no command line", () 
 test("without the JIT config the entrypoint stops before starting the runner", () => {
   const home = runnerHome();
   const [file, ...args] = runnerCommand({ sudo: true });
-  const result = spawnSync(file!, args, { cwd: home, env: { PATH: process.env.PATH, RUNNER_HOME: home }, encoding: "utf8" });
+  const result = run(file!, args, home, { PATH: process.env.PATH, RUNNER_HOME: home });
   expect(result.status).not.toBe(0);
   expect(result.stderr).toContain("JIT config is missing");
 });

@@ -1,5 +1,5 @@
 // `npm run reconcile`: one pass without a server, for cron and serverless deployments.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { reconcileOnce } from "../../src/cli/reconcile-once.js";
 import { loadSettings } from "../../src/settings/load-settings.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
@@ -10,6 +10,36 @@ import { FAST_RECONCILE } from "./reconcile-world.js";
 
 let github: FakeGitHub;
 let modal: FakeModal;
+
+/** Runs the built CLI to its end, collecting what it printed. */
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["dist/cli/reconcile.js", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += String(chunk)));
+    child.stderr.on("data", (chunk) => (stderr += String(chunk)));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+// The two runs of the built CLI are started before the first test and run side by side,
+// alongside the in-process test (each is a second of loading modules); their test only
+// reads what they printed.
+let cliGitHub: FakeGitHub;
+let cliRuns: Promise<[help: Awaited<ReturnType<typeof runCli>>, bad: Awaited<ReturnType<typeof runCli>>]>;
+
+beforeAll(async () => {
+  cliGitHub = await FakeGitHub.start();
+  const badEnv = { PATH: process.env.PATH!, ...appEnv(cliGitHub, 3000, { RECONCILE_INTERVAL: "often" }) };
+  cliRuns = Promise.all([runCli(["--help"], { PATH: process.env.PATH! }), runCli([], badEnv)]);
+});
+
+afterAll(async () => {
+  await cliRuns;
+  await cliGitHub.close();
+});
 
 beforeEach(async () => {
   github = await FakeGitHub.start();
@@ -43,13 +73,11 @@ test("one pass serves a lost job, waits for its sandbox and returns the summary"
   ]);
 });
 
-test("the command prints its usage, and stops on a bad setting with a message naming it", () => {
-  const help = spawnSync(process.execPath, ["dist/cli/reconcile.js", "--help"], { encoding: "utf8" });
+test("the command prints its usage, and stops on a bad setting with a message naming it", async () => {
+  const [help, bad] = await cliRuns; // started in beforeAll
   expect(help.status).toBe(0);
   expect(help.stdout).toContain("--full");
 
-  const env = { PATH: process.env.PATH!, ...appEnv(github, 3000, { RECONCILE_INTERVAL: "often" }) };
-  const bad = spawnSync(process.execPath, ["dist/cli/reconcile.js"], { encoding: "utf8", env });
   expect(bad.status).toBe(1);
   expect(bad.stderr).toContain("RECONCILE_INTERVAL");
 });

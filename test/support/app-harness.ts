@@ -8,12 +8,13 @@ import { startServer, type RunningServer } from "../../src/server.js";
 import { loadSettings, type Settings } from "../../src/settings/load-settings.js";
 import { FakeGitHub } from "@modal-github-runner/simulator/fake-github";
 import { FakeModal, type FakeModalOptions } from "@modal-github-runner/simulator/fake-modal";
+import { appEnv, MODAL_TOKEN_SECRET, STATUS_TOKEN } from "./app-env.js";
 import { freePort } from "./free-port.js";
 import { LogCapture } from "./log-capture.js";
 
-export const MODAL_TOKEN_SECRET = "as-modal-token-secret-for-tests";
-/** The status page and /metrics are served behind this token in tests. */
-export const STATUS_TOKEN = "status-token-for-tests";
+// The App's environment and `eventually` live in a module that loads none of the App, for
+// tests that start it as a process; re-exported here for the others.
+export { appEnv, eventually, MODAL_TOKEN_SECRET, STATUS_TOKEN } from "./app-env.js";
 
 export interface RunningApp {
   server: RunningServer;
@@ -50,24 +51,6 @@ export interface World {
    */
   startApp(env?: Record<string, string>, options?: StartAppOptions): Promise<RunningApp>;
   close(): Promise<void>;
-}
-
-export function appEnv(github: FakeGitHub, port: number, env: Record<string, string> = {}): Record<string, string> {
-  return {
-    APP_ID: String(github.appId),
-    PRIVATE_KEY: github.privateKey,
-    WEBHOOK_SECRET: github.webhookSecret,
-    GHE_HOST: github.host,
-    GHE_PROTOCOL: "http",
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    MODAL_TOKEN_ID: "ak-test",
-    MODAL_TOKEN_SECRET,
-    MODAL_CONFIG_PATH: "/nonexistent/modal.toml",
-    LOG_LEVEL: "debug",
-    STATUS_TOKEN,
-    ...env,
-  };
 }
 
 export interface WorldOptions {
@@ -141,15 +124,6 @@ export async function fetchProtected(app: RunningApp, path = "/metrics"): Promis
   const response = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${STATUS_TOKEN}` } });
   if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
   return response.text();
-}
-
-/** Waits until the condition holds (polling), or fails with the description. */
-export async function eventually(condition: () => boolean | Promise<boolean>, description: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${description}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Waits until webhooks are answered and every App replica has nothing queued or running. */

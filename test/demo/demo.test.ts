@@ -1,3 +1,5 @@
+// `npm run demo`: the story it tells, and the command itself.
+//
 // The demo tells a story in its console, and the status page must tell the same one.
 // One round of the scripted workload runs against the real App (simulated GitHub and
 // Modal); then every job the narration speaks of is on the page once, with the end
@@ -10,11 +12,67 @@
 // And the world's time (the App's, GitHub's, Modal's, the runners' and the script's
 // pauses: one ManualClock) moves only by the test's steps, each step once the App and
 // GitHub's deliveries have settled, instead of being waited for.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { runWorkload, type NarratedJob } from "@modal-github-runner/demo/run-workload";
 import { startDemo, type Demo } from "@modal-github-runner/demo/start-demo";
 import type { JobStory, StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
 import { LogCapture } from "../support/log-capture.js";
 import { ManualClock } from "../support/manual-clock.js";
+
+// `npm run demo -- --duration 3s` as a user runs it (the built CLI, a child process,
+// packages/demo/dist: `npm test` builds it first): it prints where the status page is,
+// the page answers with the printed password (and only with it), and the demo ends on its
+// own with exit code 0. Its three seconds are mostly waiting: it is started before the
+// first test and runs alongside the narration's; its test (last) reads what it saw.
+const DEMO = path.join(process.cwd(), "packages", "demo", "dist", "main.js");
+
+interface CliRun {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  /** The page's answers with the printed password and without one; undefined if the status line never came. */
+  answers?: { withPassword: number; without: number };
+}
+
+function runDemoCli(): Promise<CliRun> {
+  const logFile = path.join(tmpdir(), `demo-cli-test-${process.pid}.log`);
+  const child = spawn(process.execPath, [DEMO, "--duration", "3s", "--port", "0", "--log", logFile], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, MODAL_CONFIG_PATH: "/nonexistent/modal.toml" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const run: CliRun = { stdout: "", stderr: "", code: null };
+  child.stderr.on("data", (chunk: Buffer) => (run.stderr += String(chunk)));
+  let asked: Promise<void> | undefined;
+  child.stdout.on("data", (chunk: Buffer) => {
+    run.stdout += String(chunk);
+    const match = /Status page: (http:\/\/127\.0\.0\.1:\d+)\/ \(user: any, password: (\S+)\)/.exec(run.stdout);
+    if (match && !asked) {
+      const [, url, password] = match;
+      const basic = `Basic ${Buffer.from(`any:${password}`).toString("base64")}`;
+      asked = (async () => {
+        const withPassword = (await fetch(`${url}/`, { headers: { authorization: basic } })).status;
+        const without = (await fetch(`${url}/`)).status;
+        run.answers = { withPassword, without };
+      })();
+    }
+  });
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      run.code = code;
+      void (asked ?? Promise.resolve()).catch(() => undefined).then(() => resolve(run));
+    }),
+  );
+}
+
+let cliRun: Promise<CliRun>;
+beforeAll(() => {
+  expect(existsSync(DEMO)).toBe(true);
+  cliRun = runDemoCli();
+});
+afterAll(() => cliRun);
 
 const TIME_SCALE = 0.1;
 /** One step of the world's time: a tenth of a second of the demo's (a runner polls every 25 ms of it). */
@@ -134,3 +192,13 @@ test("every job the demo narrates is on the status page with the story the narra
   // Health and waits in plain words: no circuit-breaker vocabulary anywhere on the page.
   expect(html).not.toMatch(/circuit|breaker/i);
 }, 240_000);
+
+test("the demo prints the status page's address, serves it behind the printed password, and exits 0 after --duration", async () => {
+  const run = await cliRun; // started in beforeAll
+  if (!run.answers) throw new Error(`the demo did not print the status page, or it did not answer: ${run.stdout}${run.stderr}`);
+  expect(run.answers).toEqual({ withPassword: 200, without: 401 });
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/round 1/);
+  expect(run.stdout).toMatch(/stopped/);
+  expect(run.stderr).toBe("");
+}, 60_000);
