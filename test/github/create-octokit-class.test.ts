@@ -50,7 +50,7 @@ function installationOctokit(options: Record<string, unknown> = {}) {
  * Settles `requests`, skipping to the next window each time the installation's budget has
  * nothing in flight and requests queued (it waits for spent points to come back).
  */
-async function overWindows<T>(requests: Array<Promise<T>>): Promise<Array<PromiseSettledResult<T>>> {
+async function overWindows(requests: Array<Promise<unknown>>): Promise<Array<PromiseSettledResult<unknown>>> {
   let done = false;
   const settled = Promise.allSettled(requests).finally(() => (done = true));
   let windows = 0;

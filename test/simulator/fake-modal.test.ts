@@ -1,6 +1,7 @@
 import { AlreadyExistsError, ModalClient, NotFoundError, type App } from "modal";
 import { ClientError, Status } from "nice-grpc";
 import { FakeModal, isV1SandboxIdShape, type SandboxProcess } from "@modal-github-runner/simulator/fake-modal";
+import { FastForwardClock } from "../support/fast-forward-clock.js";
 
 const IMAGE_TAG = "ghcr.io/actions/actions-runner:2.330.0";
 
@@ -339,14 +340,22 @@ describe("list and tags", () => {
 
 describe("lifetime and entrypoint", () => {
   test("a sandbox ends by itself after its timeout", async () => {
-    const { app, image } = await appAndImage();
-    const sb = await client.sandboxes.create(app, image, { timeoutMs: 1000, name: "short" });
-    expect(modal.byName("short")).toBeDefined();
-    const started = Date.now();
-    expect(await sb.wait()).toBe(124);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(modal.sandbox(sb.sandboxId)).toMatchObject({ state: "finished", endedBy: "timeout", exitCode: 124 });
-    expect(modal.byName("short")).toBeUndefined();
+    // Modal's time on a clock the test advances: the timeout passes without being waited for.
+    const clock = new FastForwardClock();
+    const timed = new FakeModal({ now: clock.now, lifetimeTimers: clock });
+    const timedClient = timed.client();
+    const { app, image } = await appAndImage(timedClient);
+    const sb = await timedClient.sandboxes.create(app, image, { timeoutMs: 60_000, name: "short" });
+    expect(timed.byName("short")).toBeDefined();
+    const exited = sb.wait();
+    await clock.advance(59_000);
+    expect(timed.sandbox(sb.sandboxId)).toMatchObject({ state: "running" });
+    await clock.advance(1_000);
+    expect(await exited).toBe(124);
+    expect(timed.sandbox(sb.sandboxId)).toMatchObject({ state: "finished", endedBy: "timeout", exitCode: 124 });
+    expect(timed.byName("short")).toBeUndefined();
+    timed.close();
+    timedClient.close();
   });
 
   test("onSandboxStart receives a process handle", async () => {
