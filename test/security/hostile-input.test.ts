@@ -268,7 +268,7 @@ describe("bounded state", () => {
 
   test("the repository directory keeps at most its bound, the least recently seen forgotten first", () => {
     const directory = new RepositoryDirectory();
-    const total = MAX_KNOWN_REPOSITORIES * 2;
+    const total = MAX_KNOWN_REPOSITORIES + MAX_KNOWN_REPOSITORIES / 5; // the bound and a fifth more
     for (const i of range(total)) directory.noteActivity(repository(`repo-${i}`), 1, i);
     expect(directory.activeSince(0)).toHaveLength(MAX_KNOWN_REPOSITORIES);
     expect(directory.get("octo-org/repo-0")).toBeUndefined();
@@ -277,9 +277,10 @@ describe("bounded state", () => {
 
   test("orphan sightings keep a bounded number, oldest forgotten first", () => {
     const sightings = new Sightings();
-    for (const i of range(50_000)) sightings.firstSeen(`modal-${i}-0#${i}`, i);
+    // 12,000 sightings: more than the bound (10,000) by a fifth.
+    for (const i of range(12_000)) sightings.firstSeen(`modal-${i}-0#${i}`, i);
     expect(sightings.firstSeen("modal-0-0#0", 1_000_000)).toBe(1_000_000); // forgotten: seen anew
-    expect(sightings.firstSeen("modal-49999-0#49999", 1_000_000)).toBe(49_999); // remembered
+    expect(sightings.firstSeen("modal-11999-0#11999", 1_000_000)).toBe(11_999); // remembered
   });
 
   test("reconcile sightings keep only what the last pass saw", () => {
