@@ -560,7 +560,7 @@ describe("hostile input", () => {
   // keeps has a size bound. Each part here is fed far more entries than its bound and
   // must keep only a bounded number, forgetting the oldest (the dispatcher's memories
   // are in test/dispatch/dispatcher.test.ts, the redelivery state in
-  // test/github/redeliver-failed-deliveries.test.ts). Live work (jobs in flight or
+  // test/github/octokit.test.ts). Live work (jobs in flight or
   // waiting, the caps' count, which Modal's list replaces each pass) is bounded by
   // what GitHub and Modal hold, not here.
   describe("bounded state", () => {
