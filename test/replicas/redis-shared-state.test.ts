@@ -79,7 +79,10 @@ describe("redis shared state", () => {
       dead.stop(); // it never renews: the replica is gone
       expect(await alive.claim(1)).toBe(true);
       expect(await dead.claim(2)).toBe(true);
-      await sleep(700);
+      // Until the dead replica's claim lapses (its TTL): claim 1, taken before it, would
+      // have lapsed first had it not been renewed.
+      const deadline = Date.now() + 5000;
+      while ((await alive.claimed([2])).size > 0 && Date.now() < deadline) await sleep(20);
       expect([...(await alive.claimed([1, 2]))]).toEqual([1]);
       expect(await alive.claim(2)).toBe(true); // served again by a live replica
     });

@@ -147,8 +147,8 @@ export interface StartOptions {
   webhookUrl?: string;
   appId?: number;
   /**
-   * GitHub's time: when jobs are queued, start and complete, when deliveries happen.
-   * Default: the wall clock. A test that skips the App's time ahead passes the same
+   * GitHub's time: when jobs are queued, start and complete, when deliveries happen,
+   * and the secondary limits' window. Default: the wall clock. A test that skips the App's time ahead passes the same
    * clock's now, so a job queued after the skip is not already old to the App. (Tokens
    * and JWTs stay on the wall clock: Octokit's, which mints and refreshes them.)
    */
@@ -173,8 +173,8 @@ export class FakeGitHub {
   readonly deliveries: DeliveryRecord[] = [];
   /** GitHub's delivery log of the App's webhook (GET /app/hook/deliveries…), and the ingress-down switch */
   readonly hookDeliveries: DeliveryLog;
-  /** GitHub's secondary rate limits, off until enable() */
-  readonly secondaryLimits = new SecondaryLimits();
+  /** GitHub's secondary rate limits, off until enable(); their window runs on GitHub's time (`now`) */
+  readonly secondaryLimits = new SecondaryLimits(() => this.now());
 
   private readonly server: http.Server;
   private readonly publicKey: crypto.KeyObject;

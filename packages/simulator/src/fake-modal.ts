@@ -84,7 +84,18 @@ export interface FakeModalOptions {
    * created after the skip is not already old to the App.
    */
   now?: () => number;
+  /**
+   * The timers that end each sandbox after its timeout (default: the wall clock's, which
+   * never keep the process alive). A test of the timeout passes a clock it advances.
+   */
+  lifetimeTimers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
 }
+
+/** The wall clock's timers, unref'd: a sandbox's lifetime never keeps a test process alive. */
+const wallTimers: NonNullable<FakeModalOptions["lifetimeTimers"]> = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 export interface FakeImage {
   imageId: string;
@@ -138,7 +149,7 @@ interface SandboxRecord {
   createdAtSecs: number;
   environmentName: string;
   result: GenericResult | undefined;
-  lifetimeTimer: NodeJS.Timeout | undefined;
+  lifetimeTimer: unknown;
   endedPromise: Promise<void>;
   resolveEnded: () => void;
 }
@@ -276,12 +287,14 @@ export class FakeModal {
   #inFlight = new Map<string, number>();
   #mostInFlight = new Map<string, number>();
   readonly #latencyTimers: FakeModalOptions["latencyTimers"];
+  readonly #lifetimeTimers: NonNullable<FakeModalOptions["lifetimeTimers"]>;
   readonly #now: () => number;
 
   constructor(options: FakeModalOptions = {}) {
     this.latencyMs = options.latencyMs ?? 0;
     this.#latencyTimers = options.latencyTimers;
     this.#now = options.now ?? Date.now;
+    this.#lifetimeTimers = options.lifetimeTimers ?? wallTimers;
     this.#handlers = this.#buildHandlers();
     const handlers = this.#handlers;
     const self = this;
@@ -451,7 +464,7 @@ export class FakeModal {
   /** Clear every timer (sandbox lifetimes, image builds, pending waits). Sandboxes keep their state. */
   close(): void {
     for (const rec of this.#sandboxes.values()) {
-      if (rec.lifetimeTimer) clearTimeout(rec.lifetimeTimer);
+      if (rec.lifetimeTimer !== undefined) this.#lifetimeTimers.clearTimeout(rec.lifetimeTimer);
       rec.lifetimeTimer = undefined;
     }
     for (const img of this.#imagesByKey.values()) {
@@ -897,11 +910,10 @@ export class FakeModal {
     };
     this.#sandboxes.set(fake.sandboxId, rec);
     if (fake.timeoutSecs > 0) {
-      rec.lifetimeTimer = setTimeout(() => {
+      rec.lifetimeTimer = this.#lifetimeTimers.setTimeout(() => {
         rec.lifetimeTimer = undefined;
         this.#finish(rec, "timeout", genericResult(GENERIC_STATUS_TIMEOUT, 0, "Sandbox timed out"), 124);
       }, fake.timeoutSecs * 1000);
-      rec.lifetimeTimer.unref();
     }
     const hook = this.onSandboxStart;
     if (hook) {
@@ -936,7 +948,7 @@ export class FakeModal {
 
   #finish(rec: SandboxRecord, endedBy: NonNullable<FakeSandbox["endedBy"]>, result: GenericResult, exitCode: number): void {
     if (rec.fake.state !== "running") return;
-    if (rec.lifetimeTimer) clearTimeout(rec.lifetimeTimer);
+    if (rec.lifetimeTimer !== undefined) this.#lifetimeTimers.clearTimeout(rec.lifetimeTimer);
     rec.lifetimeTimer = undefined;
     rec.result = result;
     rec.fake.state = "finished";
