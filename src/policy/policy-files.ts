@@ -15,9 +15,10 @@
 //
 // Stays off a job's path where it can: a file used in the last quarter of its minute is
 // read again in the background (what a job is served is never older than the minute,
-// and a busy org's jobs never wait for the re-read), and a full sweep reads each org's
-// file ahead of its first job (`prefetchOrg`), so that job waits for its repository's
-// file only.
+// and a busy org's jobs never wait for the re-read), and a full sweep has each org's file
+// read in the background ahead of its first job (`prefetchOrg`), so that job waits for its
+// repository's file only.
+import PQueue from "p-queue";
 import type { Logger } from "pino";
 import type { AppOctokit } from "../github/create-octokit-class.js";
 import { BoundedMap } from "../lib/bounded.js";
@@ -31,6 +32,8 @@ const TTL_MS = 60_000;
 const FAILURE_TTL_MS = 15_000;
 /** A cached file used when this share of its time is gone is read again in the background. */
 const REFRESH_AHEAD = 0.75;
+/** Background reads (ahead of an org's jobs, or of a file's minute) under way at once. */
+const BACKGROUND_CONCURRENCY = 8;
 /** Files followed through `_extends` after the first; deeper chains are refused. */
 const MAX_EXTENDS = 5;
 /** Bounds on what is remembered, so a deployment serving many orgs stays flat in memory. */
@@ -79,8 +82,8 @@ interface CachedChain {
 
 export class PolicyFiles {
   readonly #chains = new BoundedMap<string, CachedChain>(MAX_CACHED_FILES);
-  /** Background reads under way (at most one per cached file). */
-  readonly #refreshes = new Set<Promise<void>>();
+  /** Reads no job waits for: an org's file ahead of its jobs, a file ahead of the end of its minute. */
+  readonly #background = new PQueue({ concurrency: BACKGROUND_CONCURRENCY });
   readonly #parsed: ParsedBySha = new BoundedMap(PARSED_LIMIT);
   /** Warnings already logged per file, so each is logged once. */
   readonly #reported = new BoundedMap<string, Set<string>>(MAX_CACHED_FILES);
@@ -126,11 +129,11 @@ export class PolicyFiles {
   }
 
   /**
-   * Reads the org's own file (in its `.github` repository) unless it is cached, so the
-   * org's next job finds it. Never fails: what it finds is cached as a job's read would be.
+   * Reads the org's own file (in its `.github` repository) in the background unless it is
+   * cached, so the org's next job finds it. What it finds is cached as a job's read would be.
    */
-  async prefetchOrg(octokit: AppOctokit, owner: string): Promise<void> {
-    await this.#chain(octokit, owner, POLICY_REPOSITORY).catch(() => undefined);
+  prefetchOrg(octokit: AppOctokit, owner: string): void {
+    void this.#background.add(() => this.#chain(octokit, owner, POLICY_REPOSITORY).catch(() => undefined));
   }
 
   #chain(octokit: AppOctokit, owner: string, repo: string): Promise<Chain> {
@@ -153,22 +156,20 @@ export class PolicyFiles {
   /** Reads the file again; the answer replaces `stale` once it is in (until then `stale`, still within its time, is served). */
   #refresh(octokit: AppOctokit, key: string, at: { owner: string; repo: string }, stale: CachedChain): void {
     stale.refreshing = true;
-    const entry = this.#read(octokit, at);
-    const done = entry.chain.then(
-      () => {
+    void this.#background.add(async () => {
+      const entry = this.#read(octokit, at);
+      try {
+        await entry.chain;
         if (this.#chains.get(key) === stale) this.#chains.set(key, entry);
-      },
-      () => {
+      } catch {
         stale.refreshing = false; // no token now: a later job tries again
-      },
-    );
-    this.#refreshes.add(done);
-    void done.finally(() => this.#refreshes.delete(done));
+      }
+    });
   }
 
-  /** Resolves once no background read is under way. */
+  /** Resolves once no background read is queued or under way. */
   async idle(): Promise<void> {
-    await Promise.all(this.#refreshes);
+    await this.#background.onIdle();
   }
 
   #read(octokit: AppOctokit, { owner, repo }: { owner: string; repo: string }): CachedChain {

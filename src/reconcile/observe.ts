@@ -48,8 +48,8 @@ export interface ObserveDeps {
   unservedJobs: () => JobRef[];
   /** Whether the App serves a queued job (label, operator policy, a profile that fits). */
   wanted: (job: JobRef) => boolean;
-  /** Reads an account's own policy file ahead of its jobs (full sweeps, beside the listing of its repositories); never fails. */
-  prefetchOrgPolicy?: (octokit: AppOctokit, owner: string) => Promise<void>;
+  /** Starts reading an account's own policy file ahead of its jobs, in the background (full sweeps). */
+  prefetchOrgPolicy?: (octokit: AppOctokit, owner: string) => void;
   namePrefix: string;
   activeRepositoryWindowMs: number;
   /** RECONCILE_INTERVAL: how often a quiet active repository is read follows from it (quiet-repository.ts); 0: every pass. */
@@ -315,11 +315,10 @@ export class Observer {
           const installationId = Number(id);
           try {
             const octokit = await deps.octokitFor(installationId);
-            // The org's policy file at the same time: its first job then waits for its repository's file only.
-            const [repositories] = await Promise.all([
-              listInstallationRepositories(octokit),
-              account && deps.prefetchOrgPolicy?.(octokit, account),
-            ]);
+            // The org's policy file, read behind the sweep (which does not wait for it): the
+            // org's first job then waits for its repository's file only.
+            if (account) deps.prefetchOrgPolicy?.(octokit, account);
+            const repositories = await listInstallationRepositories(octokit);
             byInstallation.set(
               installationId,
               repositories.map((repository) => ({ repository, installationId })),

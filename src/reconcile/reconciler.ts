@@ -43,8 +43,8 @@ export interface ReconcilerOptions {
     dispatching: (since: number, queued: number[]) => number[] | Promise<number[]>;
     /** Whether the App serves a queued job (label, operator policy, a profile that fits). */
     wanted: (job: JobRef) => boolean;
-    /** Reads an account's own policy file ahead of its jobs (full sweeps); never fails. */
-    prefetchOrgPolicy?: (octokit: AppOctokit, owner: string) => Promise<void>;
+    /** Starts reading an account's own policy file ahead of its jobs, in the background (full sweeps). */
+    prefetchOrgPolicy?: (octokit: AppOctokit, owner: string) => void;
     serve: RepairDeps["serve"];
     checkAssignment: RepairDeps["checkAssignment"];
   };

@@ -669,6 +669,7 @@ describe("policy files read ahead of jobs", () => {
     app = await world.startApp();
     const summary = await app.parts.reconciler.run({ full: true, reason: "test" });
     expect(summary.ok).toBe(true);
+    await app.parts.idle(); // the read runs behind the sweep
     expect(fileReads()).toEqual([ORG_FILE]);
 
     const from = world.github.requests.length;
