@@ -523,20 +523,24 @@ describe("hostile input", () => {
 
     test("64 concurrent 25 MB unsigned posts leave the App's peak RSS under 250 MiB", async () => {
       const port = await freePort();
-      child = spawn(process.execPath, ["--max-semi-space-size=2", "--max-old-space-size=128", path.resolve("dist/main.js")], {
-        cwd: mkdtempSync(path.join(os.tmpdir(), "flood-")),
-        env: {
-          ...appEnv(github, port, {
-            MODAL_SERVER_URL: grpc.url,
-            MODAL_TOKEN_ID: grpc.tokenId,
-            MODAL_TOKEN_SECRET: grpc.tokenSecret,
-            LOG_LEVEL: "warn",
-          }),
-          PATH: process.env.PATH!,
-          RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
+      child = spawn(
+        process.execPath,
+        ["--max-semi-space-size=4", "--max-old-space-size=128", "--liftoff-only", path.resolve("dist/main.js")],
+        {
+          cwd: mkdtempSync(path.join(os.tmpdir(), "flood-")),
+          env: {
+            ...appEnv(github, port, {
+              MODAL_SERVER_URL: grpc.url,
+              MODAL_TOKEN_ID: grpc.tokenId,
+              MODAL_TOKEN_SECRET: grpc.tokenSecret,
+              LOG_LEVEL: "warn",
+            }),
+            PATH: process.env.PATH!,
+            RUNNER_DOCKERFILE: path.resolve("docker/runner/Dockerfile"),
+          },
+          stdio: ["ignore", "ignore", "ignore"],
         },
-        stdio: ["ignore", "ignore", "ignore"],
-      });
+      );
       const url = `http://127.0.0.1:${port}`;
       await eventually(async () => (await fetch(`${url}/ping`).catch(() => undefined))?.status === 200, "the App answers", 30_000);
 
