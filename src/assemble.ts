@@ -250,6 +250,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     /** Lets in-flight work finish, for at most `timeoutMs`; true when it all did. */
     async drain(timeoutMs: number): Promise<boolean> {
       reconciler.stop();
+      policyFiles.dropQueuedReads(); // reads ahead of jobs that will not come here
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
       const done = await Promise.race([this.idle().then(() => true as const), timedOut]);
@@ -260,6 +261,7 @@ export function assemble(settings: Settings, io: RuntimeIo, options: { reconcile
     /** Stops timers and work; resolves when a fleet replica has left the fleet and closed Redis. */
     async stop(): Promise<void> {
       reconciler.stop();
+      policyFiles.dropQueuedReads();
       dispatcher.stop();
       guard.clear();
       await shared.stop();

@@ -19,8 +19,8 @@ import type { Agent as UndiciAgent, Dispatcher, interceptors } from "undici";
 
 // undici's own modules for the three parts used, not its index: the index also loads its
 // WHATWG half (fetch, WebSocket, cookies), which touches Node's global File and Headers
-// and so loads Node's bundled copy of undici as well: about 10 MiB of memory at rest for
-// nothing the App uses. (undici is pinned; test/github/undici-fetch.test.ts breaks if a
+// and so loads Node's bundled copy of undici as well: about 12 MiB of memory at rest for
+// nothing the App uses. (undici is pinned; test/github/octokit.test.ts breaks if a
 // version moves them.)
 const require = createRequire(import.meta.url);
 const Agent = require("undici/lib/dispatcher/agent.js") as typeof UndiciAgent;
@@ -117,7 +117,7 @@ class BufferedHeaders {
  * the url, the headers, and the whole body as text or bytes. Built as a plain object, not
  * a WHATWG Response: constructing one loads and runs Node's own copy of undici (its
  * Headers, body streams made transferable), which cost about 12 MiB of memory and 5 % of
- * the App's CPU in the 300-job burst (docs/performance.md). test/github/undici-fetch.test.ts
+ * the App's CPU in the 300-job burst (docs/performance.md). test/github/octokit.test.ts
  * checks that Octokit makes the same of it as of Node's fetch.
  */
 class BufferedResponse {

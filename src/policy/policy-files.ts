@@ -172,6 +172,11 @@ export class PolicyFiles {
     await this.#background.onIdle();
   }
 
+  /** Drops the background reads not started yet (shutting down: no job will wait for them). */
+  dropQueuedReads(): void {
+    this.#background.clear();
+  }
+
   #read(octokit: AppOctokit, { owner, repo }: { owner: string; repo: string }): CachedChain {
     const file = where({ owner, repo, path: POLICY_PATH });
     const entry: CachedChain = {

@@ -8,6 +8,11 @@ import { runnerConfigFile } from "./config-file.js";
 import { attachSimulatedRunners, type SimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
 import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { FAST_RECONCILE } from "../reconcile/reconcile-world.js";
+import { pino } from "pino";
+import { createOctokitClass } from "../../src/github/create-octokit-class.js";
+import { GITHUB_SECONDARY_LIMITS } from "../../src/github/installation-budget.js";
+import { RequestBudgets } from "../../src/github/request-budgets.js";
+import { PolicyFiles } from "../../src/policy/policy-files.js";
 
 // Runner profiles through the webhook path: which profile a job gets, the exact
 // sandbox parameters that reach Modal's control plane, images built once per
@@ -683,6 +688,33 @@ describe("policy files read ahead of jobs", () => {
       "/repos/octo-org/app/contents/.github/modal-runner.yml",
       "/repos/octo-org/web/contents/.github/modal-runner.yml",
     ]);
+  });
+
+  test("at shutdown the background reads not started yet are dropped: nothing waits for them", async () => {
+    const Octokit = createOctokitClass(
+      { retryBaseMs: 1, rateLimitBaseMs: 1, maxRateLimitWaitSeconds: 1, maxRetries: 0 },
+      new RequestBudgets(GITHUB_SECONDARY_LIMITS),
+    );
+    const files = new PolicyFiles(pino({ level: "silent" }));
+    const orgs = Array.from({ length: 12 }, (_, i) => {
+      const installation = world.github.addInstallation({ account: `org-${i}`, accountType: "Organization" });
+      return { id: installation.id, login: `org-${i}` };
+    });
+    let release!: () => void;
+    world.github.holdRequests(new Promise<void>((resolve) => (release = resolve)));
+    for (const org of orgs) {
+      const octokit = new Octokit({
+        auth: { appId: world.github.appId, privateKey: world.github.privateKey, installationId: org.id },
+        baseUrl: world.github.baseUrl,
+      });
+      files.prefetchOrg(octokit, org.login);
+    }
+    files.dropQueuedReads();
+    release();
+    await files.idle();
+    // Eight were under way and finished; the other four never started.
+    const orgFiles = new Set(fileReads().filter((path) => path.endsWith("/.github/contents/.github/modal-runner.yml")));
+    expect(orgFiles.size).toBe(8);
   });
 
   test("a file used in the last quarter of its minute is read again in the background; one unused for a minute is read on the job's path", async () => {
