@@ -882,9 +882,7 @@ describe("faults", () => {
     });
 
     test("no secret appears in the log output", async () => {
-      world = await startWorld();
-      const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-      world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+      world = await startOrgWorld();
       const app = await world.startApp({ LOG_LEVEL: "trace" });
       const runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 5, jobDurationMs: 5 });
       const queueJob = () => world.github.queueJob({ owner: "octo-org", repo: "app", labels: ["modal"] });
@@ -937,9 +935,7 @@ describe("the runner's currency", () => {
   let world: World;
 
   beforeEach(async () => {
-    world = await startWorld();
-    const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-    world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+    world = await startOrgWorld();
   });
 
   afterEach(async () => {

@@ -21,7 +21,7 @@ import { JOB_COMPLETED_HOOK } from "../../src/modal/runner-command.js";
 import { priceTable, profileUsage, sandboxCost } from "../../src/telemetry/cost.js";
 import { receiptEnv } from "../../src/telemetry/receipt-env.js";
 import { runnerBuildArgs } from "../../src/runner-config/runner-build-args.js";
-import { settled, startWorld, type World } from "../support/app-harness.js";
+import { settled, startOrgWorld, type World } from "../support/app-harness.js";
 import { runnerConfigFile } from "../profiles/config-file.js";
 
 const HOOK = fileURLToPath(JOB_COMPLETED_HOOK);
@@ -110,9 +110,7 @@ describe("Docker in jobs", () => {
   // One world for these cases: each serves a job of its own and reads only that job's
   // sandbox and image.
   beforeAll(async () => {
-    world = await startWorld();
-    const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-    world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+    world = await startOrgWorld();
     await world.startApp({ RUNNER_CONFIG: runnerConfigFile(DOCKER_CONFIG) });
   });
 
@@ -167,9 +165,7 @@ describe("with the environment the App gives the sandbox", () => {
   let world: World;
 
   beforeAll(async () => {
-    world = await startWorld();
-    const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-    world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+    world = await startOrgWorld();
     await world.startApp({ RUNNER_CONFIG: runnerConfigFile(CONFIG) });
   });
 

@@ -4,7 +4,7 @@
 // pass reads and costs. One file (one load of the App's modules) for these cases; each
 // block starts its own worlds.
 import { Status } from "nice-grpc";
-import { eventually, settled, type RunningApp, type World, startWorld } from "../support/app-harness.js";
+import { eventually, settled, type RunningApp, type World, startOrgWorld, startWorld } from "../support/app-harness.js";
 import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { FAST_RECONCILE, closeChecked, startReconcileWorld, type ReconcileWorld } from "./reconcile-world.js";
 import { type SimulatedRunners, attachSimulatedRunners } from "@modal-github-runner/simulator/simulated-runner";
@@ -515,9 +515,7 @@ describe("one job, one runner", () => {
 
     /** The first App takes the job's webhook and is cut off at `point` (its call never answered, its runtime stopped without drain). */
     async function cutOff(point: CrashPoint): Promise<{ jobId: number }> {
-      world = await startWorld();
-      const installation = world.github.addInstallation({ account: "octo-org", accountType: "Organization" });
-      world.github.addRepository({ installationId: installation.id, owner: "octo-org", name: "app" });
+      world = await startOrgWorld();
       runners = attachSimulatedRunners(world.modal, world.github, { bootDelayMs: 20, pollMs: 10, jobDurationMs: 50 });
       const first = await world.startApp({ ...ENV, RECONCILE_INTERVAL: "0" });
       if (point === "before registration") world.github.hangNext({ method: "POST", route: /generate-jitconfig$/ });

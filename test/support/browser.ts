@@ -38,3 +38,12 @@ export function collectPageErrors(page: Page): string[] {
   page.on("pageerror", (error) => errors.push(String(error)));
   return errors;
 }
+
+/** Counts the page's own navigations (its main frame's), so a test can assert the page never reloaded. */
+export function countNavigations(page: Page): () => number {
+  let navigations = 0;
+  page.on("framenavigated", (frame) => {
+    if (frame === page.mainFrame()) navigations += 1;
+  });
+  return () => navigations;
+}

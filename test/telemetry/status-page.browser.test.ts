@@ -20,7 +20,7 @@ import { demoJobDuration, startDemo, type Demo } from "@modal-github-runner/demo
 import { statusHandler } from "../../src/telemetry/status-handler.js";
 import type { StatusSnapshot } from "../../src/telemetry/status-snapshot.js";
 import { eventually } from "../support/app-harness.js";
-import { collectPageErrors, launchBrowser } from "../support/browser.js";
+import { collectPageErrors, countNavigations, launchBrowser } from "../support/browser.js";
 import { FastForwardClock } from "../support/fast-forward-clock.js";
 import { LogCapture } from "../support/log-capture.js";
 import { serveHandler } from "../support/serve-handler.js";
@@ -110,10 +110,7 @@ describe("on its own, over a sample snapshot", () => {
     try {
       const page = await context.newPage();
       const errors = collectPageErrors(page);
-      let navigations = 0;
-      page.on("framenavigated", (frame) => {
-        if (frame === page.mainFrame()) navigations += 1;
-      });
+      const navigations = countNavigations(page);
 
       // The page's timers on Playwright's clock: its 2 s refresh comes when the test moves time, not after 2 s of waiting.
       await page.clock.install();
@@ -134,7 +131,7 @@ describe("on its own, over a sample snapshot", () => {
       expect(await row.locator("a").first().getAttribute("href")).toBe("https://github.com/acme/checkout/actions/runs/77/job/4242");
       expect(await widths(page)).toMatchObject({ page: 1100, body: 1100 }); // no sideways scroll at desktop width either
       expect(await page.locator("#updated").innerText()).toContain("refreshed");
-      expect(navigations).toBe(1);
+      expect(navigations()).toBe(1);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
@@ -298,10 +295,7 @@ describe("in the demo's world", () => {
     try {
       const page = await context.newPage();
       const errors = collectPageErrors(page);
-      let navigations = 0;
-      page.on("framenavigated", (frame) => {
-        if (frame === page.mainFrame()) navigations += 1;
-      });
+      const navigations = countNavigations(page);
       await page.clock.install(); // the page's refresh timer runs when the test says
       expect((await page.goto(`${demo.url}/`))?.status()).toBe(200);
 
@@ -334,7 +328,7 @@ describe("in the demo's world", () => {
       await skipUntil(page, row.filter({ hasText: "success" }).filter({ hasText: "$" }));
       expect(await row.locator("a").first().getAttribute("href")).toMatch(new RegExp(`/acme/api/actions/runs/${job.runId}/job/${job.id}$`));
       expect(await page.locator("#updated").innerText()).toContain("refreshed");
-      expect(navigations).toBe(1);
+      expect(navigations()).toBe(1);
       expect(errors).toEqual([]);
 
       workload.abort();
